@@ -1,0 +1,5 @@
+"""Run the `labmon` command as `python -m labmon`."""
+
+from labmon.cli import main
+
+main()

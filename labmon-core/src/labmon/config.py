@@ -1,0 +1,341 @@
+"""Load and validate a node's TOML config before anything starts."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from labmon.options import ConfigError, Duration, Problem, Secret, Where, build
+from labmon.plugins import Kind, Registry
+
+NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
+Severity = Literal["info", "warning", "critical"]
+MESSAGE_FIELDS = {
+    "rule": "r",
+    "series": "m/i/r",
+    "measurer": "m",
+    "instrument": "i",
+    "reading": "r",
+    "value": 1.0,
+    "unit": "V",
+    "threshold": 1.0,
+    "side": "above",
+    "duration": "1m",
+    "value_text": "1 V",
+    "threshold_text": "1 V",
+}
+"""The fields a rule's message template may use, with sample values to check templates against."""
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """Where and how to reach an MQTT broker."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    topic_prefix: str = "labmon"
+    client_id_prefix: str = "labmon"
+    username: str | None = None
+    password: Secret | None = None
+    tls: bool = False
+    ca_file: Path | None = None
+    keepalive: Duration = Duration(30.0)
+
+
+@dataclass(frozen=True)
+class PluginEntry:
+    """A configured instrument, sink or notifier: the user's name for it, its type and options."""
+
+    name: str
+    type: str
+    cls: type[Any]
+    config: Any
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class _MeasurerTable:
+    name: str
+    instruments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasurerConfig:
+    """A measurer node: its name and its instruments."""
+
+    name: str
+    instruments: tuple[PluginEntry, ...]
+
+
+@dataclass(frozen=True)
+class MeasurerRef:
+    """A measurer the collector polls, and the broker it listens on."""
+
+    name: str
+    broker: BrokerConfig
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """A threshold rule: readings matching `select` above or below a threshold for a while."""
+
+    name: str
+    select: str
+    above: float | None = None
+    below: float | None = None
+    for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
+    severity: Severity = "warning"
+    message: str | None = None
+    notify: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class _CollectorTable:
+    interval: Duration = Duration(60.0)
+    reply_timeout: Duration = Duration(10.0)
+    data_dir: Path = Path("labmon-data")
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    """A collector node: cadence, measurers, sinks, notifiers and rules."""
+
+    interval: float
+    reply_timeout: float
+    data_dir: Path
+    measurers: tuple[MeasurerRef, ...]
+    sinks: tuple[PluginEntry, ...]
+    notifiers: tuple[PluginEntry, ...]
+    rules: tuple[RuleConfig, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole node config."""
+
+    path: Path
+    broker: BrokerConfig
+    measurer: MeasurerConfig | None = None
+    collector: CollectorConfig | None = None
+
+
+def load_config(path: str | Path, registry: Registry) -> Config:
+    """Read and validate `path`; raise ConfigError listing every mistake found."""
+    path = Path(path)
+    where = Where(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(
+            [Problem(path, "", "", "file not found", "create one with: labmon init measurer|collector")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(path, "", "", f"cannot read: {exc}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([Problem(path, "", "", f"not valid TOML: {exc}")]) from None
+    return parse_config(data, where, registry)
+
+
+def parse_config(data: dict[str, Any], where: Where, registry: Registry) -> Config:
+    """Validate already-parsed TOML `data` read from `where.path`."""
+    for key in data:
+        if key not in ("broker", "measurer", "collector"):
+            where.report(key, "unknown table", "a node config has [broker], [measurer] and [collector] tables")
+    if "measurer" not in data and "collector" not in data:
+        where.report(
+            "", "neither [measurer] nor [collector] is configured", "create one with: labmon init measurer|collector"
+        )
+    broker = build(BrokerConfig, data.get("broker", {}), where.child("broker"))
+    measurer = _measurer(data["measurer"], where.child("measurer"), registry) if "measurer" in data else None
+    raw_broker = data.get("broker", {}) if isinstance(data.get("broker"), dict) else {}
+    collector = (
+        _collector(data["collector"], where.child("collector"), registry, (raw_broker, broker or BrokerConfig()))
+        if "collector" in data
+        else None
+    )
+    where.raise_if_any()
+    assert broker is not None
+    return Config(where.path, broker, measurer, collector)
+
+
+def _measurer(table: Any, where: Where, registry: Registry) -> MeasurerConfig | None:
+    raw = build(_MeasurerTable, table, where)
+    if raw is None:
+        return None
+    _check_name(raw.name, where, "name")
+    if not raw.instruments:
+        where.report(
+            "instruments",
+            "no instruments configured",
+            'add a table such as [measurer.instruments.laser1] with type = "sim"',
+        )
+    instruments = _plugin_entries("instrument", raw.instruments, where.child("instruments"), registry)
+    return MeasurerConfig(raw.name, instruments)
+
+
+def _collector(
+    table: Any, where: Where, registry: Registry, broker: tuple[dict[str, Any], BrokerConfig]
+) -> CollectorConfig | None:
+    if not isinstance(table, dict):
+        where.report("", "expected a table")
+        return None
+    nested = ("measurers", "sinks", "notifiers", "rules")
+    raw = build(_CollectorTable, table, where, ignore=nested)
+    measurers = _measurer_refs(table.get("measurers"), where, broker)
+    sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
+    notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
+    rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
+    if raw is None:
+        return None
+    if raw.interval <= 0:
+        where.report("interval", "must be longer than 0s")
+    if raw.reply_timeout >= raw.interval:
+        where.report("reply_timeout", "must be shorter than interval", "lower reply_timeout or raise interval")
+    return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, measurers, sinks, notifiers, rules)
+
+
+def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerConfig]) -> tuple[MeasurerRef, ...]:
+    if raw is None:
+        where.report(
+            "measurers", "no measurers to poll", 'add measurers = ["table1"] or a [collector.measurers.table1] table'
+        )
+        return ()
+    if isinstance(raw, list):
+        if not all(isinstance(name, str) for name in raw):
+            where.report("measurers", "expected a list of measurer names")
+            return ()
+        for name in {n for n in raw if raw.count(n) > 1}:
+            where.report("measurers", f"measurer {name!r} is listed twice", "list each measurer once")
+        raw = {name: {} for name in raw}
+    if not isinstance(raw, dict):
+        where.report("measurers", "expected a list of names or a table of measurers")
+        return ()
+    refs = []
+    for name, table in raw.items():
+        sub = where.child(f"measurers.{name}")
+        _check_name(name, sub, "")
+        if not isinstance(table, dict) or set(table) - {"broker"}:
+            sub.report(
+                "",
+                "a measurer table may only hold a [broker] sub-table",
+                "leave it empty to use the collector's broker",
+            )
+            continue
+        raw_base, base = broker
+        own = _merged_broker(raw_base, table["broker"], sub.child("broker")) if "broker" in table else base
+        if own is not None:
+            refs.append(MeasurerRef(name, own))
+    return tuple(refs)
+
+
+def _merged_broker(base: dict[str, Any], table: Any, where: Where) -> BrokerConfig | None:
+    """Build the broker of a measurer that runs its own: the collector's [broker] keys overridden by `table`."""
+    if not isinstance(table, dict):
+        where.report("", "expected a table")
+        return None
+    merged = dict(base)
+    for key in table:
+        plain = key.removesuffix("_file")
+        merged.pop(plain, None)
+        merged.pop(f"{plain}_file", None)
+    return build(BrokerConfig, merged | table, where)
+
+
+def _plugin_entries(kind: Kind, tables: Any, where: Where, registry: Registry) -> tuple[PluginEntry, ...]:
+    if not isinstance(tables, dict):
+        where.report("", f"expected a table of named {kind}s")
+        return ()
+    entries = []
+    for name, table in tables.items():
+        sub = where.child(name)
+        _check_name(name, sub, "")
+        if not isinstance(table, dict):
+            sub.report("", f"expected a table, found {table!r}")
+            continue
+        type_name = table.get("type")
+        available = ", ".join(registry.names(kind)) or "none"
+        if not isinstance(type_name, str):
+            sub.report("type", f"missing {kind} type", f"set type to one of the installed {kind}s: {available}")
+            continue
+        provided = registry.get(kind, type_name)
+        if provided is None:
+            sub.report(
+                "type",
+                f"no installed plugin provides {kind} type {type_name!r}",
+                f"installed {kind}s: {available} (see: labmon plugins)",
+            )
+            continue
+        timeout = 10.0
+        if kind == "instrument":
+            timeout_table = build(_Timeout, {k: v for k, v in table.items() if k == "timeout"}, sub)
+            timeout = timeout_table.timeout if timeout_table else timeout
+        options = build(
+            provided.cls.Config, table, sub, ignore=("type", "timeout") if kind == "instrument" else ("type",)
+        )
+        if options is not None:
+            entries.append(PluginEntry(name, type_name, provided.cls, options, timeout))
+    return tuple(entries)
+
+
+@dataclass(frozen=True)
+class _Timeout:
+    timeout: Duration = Duration(10.0)
+
+
+def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> tuple[RuleConfig, ...]:
+    if not isinstance(raw, list):
+        where.report("rules", "expected an array of tables", "write each rule as [[collector.rules]]")
+        return ()
+    rules, seen = [], set()
+    for i, table in enumerate(raw):
+        sub = where.child(f"rules[{i}]")
+        rule = build(RuleConfig, table, sub)
+        if rule is None:
+            continue
+        sub = where.child(f"rules[{i}] ({rule.name})")
+        if rule.name in seen:
+            sub.report("name", f"duplicate rule name {rule.name!r}", "give each rule its own name")
+        seen.add(rule.name)
+        if (rule.above is None) == (rule.below is None):
+            sub.report("above", "set exactly one of above or below")
+        parts = rule.select.split("/")
+        if len(parts) != 3 or not all(parts):
+            sub.report(
+                "select",
+                f"{rule.select!r} is not measurer/instrument/reading",
+                'e.g. select = "table1/laser1/lock_error" or "*/oven*/temperature"',
+            )
+        elif measurers and not any(fnmatch.fnmatchcase(m, parts[0]) for m in measurers):
+            sub.report(
+                "select",
+                f"{parts[0]!r} matches no measurer in [collector.measurers]",
+                f"polled measurers: {', '.join(sorted(measurers))}",
+            )
+        if rule.message is not None:
+            try:
+                rule.message.format(**MESSAGE_FIELDS)
+            except (KeyError, IndexError, ValueError) as exc:
+                sub.report(
+                    "message",
+                    f"bad template: {exc!r}",
+                    f"use fields in braces: {', '.join('{' + f + '}' for f in MESSAGE_FIELDS)}",
+                )
+        for name in rule.notify or []:
+            if name not in notifiers:
+                sub.report(
+                    "notify",
+                    f"no notifier named {name!r}",
+                    f"configured notifiers: {', '.join(sorted(notifiers)) or 'none'}",
+                )
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _check_name(name: str, where: Where, key: str) -> None:
+    if not NAME.match(name):
+        where.report(key, f"{name!r} is not a valid name", NAME_FIX)

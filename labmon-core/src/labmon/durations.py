@@ -1,0 +1,35 @@
+"""Parse and format human durations such as "500ms", "60s", "20m", "1h30m"."""
+
+from __future__ import annotations
+
+import re
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+
+
+def parse_duration(text: str) -> float:
+    """Return the number of seconds in `text`, or raise ValueError saying how to write it."""
+    cleaned = text.strip().replace(" ", "")
+    pos, total = 0, 0.0
+    for match in _PART.finditer(cleaned):
+        if match.start() != pos:
+            break
+        total += float(match.group(1)) * _UNITS[match.group(2)]
+        pos = match.end()
+    if not cleaned or pos != len(cleaned):
+        raise ValueError(f'"{text}" is not a duration; write it like "500ms", "60s", "20m", "1h30m" or "2d"')
+    return total
+
+
+def format_duration(seconds: float) -> str:
+    """Return a short human form of `seconds`, e.g. "20m" or "1h5m"."""
+    if seconds < 1:
+        return f"{round(seconds * 1000)}ms"
+    whole = round(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts[:2]) or "0s"

@@ -1,0 +1,145 @@
+"""The versioned JSON wire schema: inquiries, results and status, and their topics."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from labmon.models import Reading, Result
+
+SCHEMA_VERSION = 1
+
+
+class MessageError(ValueError):
+    """A payload that is not a valid labmon message of the expected kind."""
+
+
+@dataclass(frozen=True)
+class Inquiry:
+    """The collector's request for one measurer's readings."""
+
+    id: str
+    sent_at: float
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names of one measurer under a prefix."""
+
+    prefix: str
+    measurer: str
+
+    @property
+    def inquiries(self) -> str:
+        return f"{self.prefix}/{self.measurer}/inquiries"
+
+    @property
+    def results(self) -> str:
+        return f"{self.prefix}/{self.measurer}/results"
+
+    @property
+    def status(self) -> str:
+        return f"{self.prefix}/{self.measurer}/status"
+
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+
+def encode_inquiry(inquiry: Inquiry) -> bytes:
+    """Return the wire form of an inquiry."""
+    return _dump({"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at})
+
+
+def decode_inquiry(payload: bytes) -> Inquiry:
+    """Parse an inquiry, or raise MessageError naming what is wrong."""
+    data = _load(payload, "inquiry")
+    return Inquiry(
+        id=_field(data, "id", str),
+        sent_at=_number(data, "sent_at"),
+    )
+
+
+def encode_result(result: Result) -> bytes:
+    """Return the wire form of a result."""
+    return _dump(
+        {
+            "type": "result",
+            "inquiry_id": result.inquiry_id,
+            "measurer": result.measurer,
+            "measured_at": result.measured_at,
+            "readings": [asdict(r) for r in result.readings],
+        }
+    )
+
+
+def decode_result(payload: bytes) -> Result:
+    """Parse a result, or raise MessageError naming what is wrong."""
+    data = _load(payload, "result")
+    raw_readings = _field(data, "readings", list)
+    return Result(
+        inquiry_id=_field(data, "inquiry_id", str),
+        measurer=_field(data, "measurer", str),
+        measured_at=_number(data, "measured_at"),
+        readings=tuple(_reading(item, i) for i, item in enumerate(raw_readings)),
+    )
+
+
+def _reading(item: Any, index: int) -> Reading:
+    if not isinstance(item, dict):
+        raise MessageError(f"readings[{index}] is not an object")
+    status = _field(item, "status", str)
+    value = item.get("value")
+    if status == "ok":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise MessageError(f"readings[{index}] has status ok but no finite numeric value")
+        error = None
+    elif status == "error":
+        if value is not None:
+            raise MessageError(f"readings[{index}] has status error but carries a value")
+        error = _field(item, "error", str)
+    else:
+        raise MessageError(f"readings[{index}] has unknown status {status!r}")
+    return Reading(
+        instrument=_field(item, "instrument", str),
+        name=_field(item, "name", str),
+        value=None if value is None else float(value),
+        unit=_field(item, "unit", str),
+        status=status,
+        error=error,
+    )
+
+
+def _dump(data: dict[str, Any]) -> bytes:
+    return json.dumps({"labmon": SCHEMA_VERSION, **data}, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _load(payload: bytes, kind: str) -> dict[str, Any]:
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise MessageError("not a JSON object")
+    version = data.get("labmon")
+    if version != SCHEMA_VERSION:
+        raise MessageError(f"schema version {version!r}, expected {SCHEMA_VERSION}")
+    if data.get("type") != kind:
+        raise MessageError(f"message type {data.get('type')!r}, expected {kind!r}")
+    return data
+
+
+def _field(data: dict[str, Any], key: str, kind: type) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise MessageError(f"field {key!r} missing or not a {kind.__name__}")
+    return value
+
+
+def _number(data: dict[str, Any], key: str) -> float:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise MessageError(f"field {key!r} missing or not a finite number")
+    return float(value)

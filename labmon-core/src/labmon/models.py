@@ -1,0 +1,118 @@
+"""The values that flow through labmon: readings, results, cycle batches and alerts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "error"]
+
+WHOLE_INSTRUMENT = "*"
+"""Reading name of an error that concerns every reading of an instrument (it could not be read)."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One named value from an instrument, or the error that kept it from being read."""
+
+    name: str
+    value: float | None
+    unit: str = ""
+    status: Status = "ok"
+    error: str | None = None
+    instrument: str = ""
+
+    @classmethod
+    def ok(cls, name: str, value: float, unit: str = "") -> Reading:
+        """Return a valid reading; a NaN or infinite value becomes an error reading."""
+        value = float(value)
+        if not math.isfinite(value):
+            return cls.failed(name, f"not a finite number: {value}", unit)
+        return cls(name=name, value=value, unit=unit)
+
+    @classmethod
+    def failed(cls, name: str, error: str, unit: str = "") -> Reading:
+        """Return an error reading: it carries no value, so it can never look healthy."""
+        return cls(name=name, value=None, unit=unit, status="error", error=error)
+
+    @property
+    def key(self) -> str:
+        """Return `instrument/name`, the reading's address within its measurer."""
+        return f"{self.instrument}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """A measurer's answer to one inquiry."""
+
+    inquiry_id: str
+    measurer: str
+    measured_at: float
+    readings: tuple[Reading, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Everything one collector cycle gathered: the results and the measurers that stayed silent."""
+
+    cycle: int
+    started_at: float
+    results: tuple[Result, ...]
+    missing: tuple[str, ...] = ()
+
+    def rows(self) -> list[tuple[str, Reading, float]]:
+        """Return (measurer, reading, measured_at) for every reading, in result order."""
+        return [(r.measurer, reading, r.measured_at) for r in self.results for reading in r.readings]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Batch:
+        """Rebuild a batch from `to_dict` output."""
+        results = tuple(
+            Result(
+                inquiry_id=r["inquiry_id"],
+                measurer=r["measurer"],
+                measured_at=r["measured_at"],
+                readings=tuple(Reading(**reading) for reading in r["readings"]),
+            )
+            for r in data["results"]
+        )
+        return cls(data["cycle"], data["started_at"], results, tuple(data["missing"]))
+
+
+AlertState = Literal["firing", "resolved"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    """A notification that a rule started or stopped firing for one series."""
+
+    rule: str
+    state: AlertState
+    series: str
+    message: str
+    severity: str = "warning"
+    value: float | None = None
+    unit: str = ""
+    threshold: float | None = None
+    since: float = 0.0
+    at: float = 0.0
+    labels: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def held_for(self) -> float:
+        """Return how long, in seconds, the condition has held (firing) or held before clearing."""
+        return max(0.0, self.at - self.since)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Alert:
+        """Rebuild an alert from `to_dict` output."""
+        return cls(**data)

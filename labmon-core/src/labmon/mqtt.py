@@ -1,0 +1,124 @@
+"""A paho-mqtt 2.x client that reconnects by itself and restores its subscriptions."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from labmon.config import BrokerConfig
+from labmon.messages import OFFLINE, ONLINE
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, bytes], None]
+"""Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
+
+QOS = 1
+
+
+class BrokerClient:
+    """One connection to one broker; optionally announces itself on a retained status topic."""
+
+    def __init__(self, broker: BrokerConfig, client_id: str, *, status_topic: str | None = None) -> None:
+        self.broker = broker
+        self.address = f"{broker.host}:{broker.port}"
+        self.connected = threading.Event()
+        """Set once connected and every subscription is acknowledged; cleared while disconnected."""
+        self._subscribing: int | None = None
+        self._handlers: dict[str, Handler] = {}
+        self._status_topic = status_topic
+        self._lock = threading.Lock()
+        self._failures = 0
+        self._stopping = False
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        if broker.username:
+            client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None, cert_reqs=ssl.CERT_REQUIRED)
+        if status_topic:
+            client.will_set(status_topic, OFFLINE, qos=QOS, retain=True)
+        client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        self._client = client
+
+    def subscribe(self, topic: str, handler: Handler) -> None:
+        """Deliver messages on `topic` to `handler`, now and after every reconnect."""
+        with self._lock:
+            self._handlers[topic] = handler
+        if self.connected.is_set():
+            self._client.subscribe(topic, qos=QOS)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
+        """Publish at QoS 1; while disconnected paho queues the message and sends it after reconnecting."""
+        self._client.publish(topic, payload, qos=QOS, retain=retain)
+
+    def start(self) -> None:
+        """Connect in the background; a broker that is down is retried until it is up."""
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=max(5, round(self.broker.keepalive)))
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        """Say `offline` (a clean disconnect sends no Last Will) and disconnect."""
+        self._stopping = True
+        if self._status_topic and self.connected.is_set():
+            self._client.publish(self._status_topic, OFFLINE, qos=QOS, retain=True).wait_for_publish(timeout=2)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker %s refused the connection: %s", self.address, reason)
+            return
+        log.info("connected to broker %s", self.address)
+        self._failures = 0
+        with self._lock:
+            topics = [(topic, QOS) for topic in self._handlers]
+        if topics:
+            _, self._subscribing = client.subscribe(topics)
+        if self._status_topic:  # after the SUBSCRIBE: whoever sees `online` can ask and be heard
+            client.publish(self._status_topic, ONLINE, qos=QOS, retain=True)
+        if not topics:
+            self.connected.set()
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: object, mid: int, reasons: list[ReasonCode], properties: object
+    ) -> None:
+        if mid != self._subscribing:
+            return
+        refused = [str(r) for r in reasons if r.is_failure]
+        if refused:
+            log.error("broker %s refused a subscription (%s); check the ACL", self.address, ", ".join(refused))
+        self.connected.set()
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        self._failures += 1
+        if self._failures == 1 or self._failures % 10 == 0:
+            log.warning("broker %s unreachable (attempt %d); retrying", self.address, self._failures)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
+    ) -> None:
+        if self.connected.is_set() and not self._stopping:
+            log.warning("lost broker %s (%s); reconnecting", self.address, reason)
+        self.connected.clear()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        handler = self._handlers.get(message.topic)
+        if handler is None:
+            return
+        try:
+            handler(message.topic, message.payload)
+        except Exception:
+            log.exception("handler for %s failed; message dropped", message.topic)

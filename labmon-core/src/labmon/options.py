@@ -1,0 +1,250 @@
+"""Turn a TOML table into a typed config dataclass, reporting every problem with file, table and key."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, NewType, TypeVar
+
+from labmon.durations import parse_duration
+
+Duration = NewType("Duration", float)
+"""Seconds, written in the config as a string such as "60s" or "20m"."""
+
+_ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+
+T = TypeVar("T")
+
+
+class Secret(str):
+    """A string that must come from the environment or a file, and is never shown."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One config mistake: where it is and how to fix it."""
+
+    path: Path
+    table: str
+    key: str
+    problem: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"[{self.table}]" if self.table else "top level"
+        text = (
+            f"{self.path}: {where} {self.key}: {self.problem}" if self.key else f"{self.path}: {where}: {self.problem}"
+        )
+        return f"{text}\n    fix: {self.fix}" if self.fix else text
+
+
+class ConfigError(Exception):
+    """A config file with one or more mistakes."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass
+class Where:
+    """A position in a config file; collects the problems found under it."""
+
+    path: Path
+    table: str = ""
+    problems: list[Problem] = field(default_factory=list)
+
+    def child(self, name: str) -> Where:
+        """Return the position of sub-table `name`, sharing the problem list."""
+        return Where(self.path, f"{self.table}.{name}" if self.table else name, self.problems)
+
+    def report(self, key: str, problem: str, fix: str = "") -> None:
+        """Record a problem at `key` of this table."""
+        self.problems.append(Problem(self.path, self.table, key, problem, fix))
+
+    def raise_if_any(self) -> None:
+        """Raise ConfigError if any problem was recorded."""
+        if self.problems:
+            raise ConfigError(list(self.problems))
+
+
+def key_of(f: dataclasses.Field[Any]) -> str:
+    """Return the TOML key of a dataclass field (`metadata["key"]` when it is a Python keyword)."""
+    return f.metadata.get("key", f.name)
+
+
+def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = ()) -> T | None:
+    """Build `cls` from `table`; record problems at `where` and return None if there are any."""
+    if not isinstance(table, dict):
+        where.report("", f"expected a table, found {_kind(table)}")
+        return None
+    before = len(where.problems)
+    hints = typing.get_type_hints(cls)
+    fields = [f for f in dataclasses.fields(cls) if f.init]
+    known = {key_of(f) for f in fields}
+    secret_files = {f"{key_of(f)}_file" for f in fields if _base(hints[f.name]) is Secret}
+    for key in table:
+        if key not in known and key not in secret_files and key not in ignore:
+            close = difflib.get_close_matches(key, sorted(known | secret_files), n=1)
+            fix = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"known keys: {', '.join(sorted(known | secret_files)) or 'none'}"
+            )
+            where.report(key, "unknown key", fix)
+    values: dict[str, Any] = {}
+    for f in fields:
+        key, hint = key_of(f), hints[f.name]
+        if _base(hint) is Secret:
+            value = _secret(table, key, where)
+            if value is not None:
+                values[f.name] = value
+            elif not _has_default(f) and not _optional(hint):
+                where.report(key, "required secret is missing", f'set {key} = "${{ENV_NAME}}" or {key}_file = "path"')
+            continue
+        if key not in table:
+            if not _has_default(f):
+                where.report(key, "required key is missing")
+            elif isinstance(f.default, Path):  # a relative default lives beside the config file too
+                values[f.name] = _resolve(str(f.default), where)
+            continue
+        ok, value = _convert(table[key], hint, where, key)
+        if ok:
+            values[f.name] = value
+    if len(where.problems) > before:
+        return None
+    try:
+        return cls(**values)
+    except ValueError as exc:  # a Config's __post_init__ rejecting a combination of values
+        where.report("", str(exc))
+        return None
+
+
+def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
+    file_key = f"{key}_file"
+    if key in table and file_key in table:
+        where.report(key, f"both {key} and {file_key} are set", "keep one")
+        return None
+    if file_key in table:
+        raw = table[file_key]
+        if not isinstance(raw, str):
+            where.report(file_key, f"expected a file path string, found {_kind(raw)}")
+            return None
+        path = _resolve(raw, where)
+        try:
+            return Secret(path.read_text().strip())
+        except OSError as exc:
+            where.report(file_key, f"cannot read secret file {path}: {exc.strerror}", "create the file or fix the path")
+            return None
+    if key not in table:
+        return None
+    raw = table[key]
+    match = _ENV_REF.match(raw) if isinstance(raw, str) else None
+    if not match:
+        where.report(
+            key,
+            "secrets are not written in the config text",
+            f'write {key} = "${{ENV_NAME}}" and export ENV_NAME, or {key}_file = "/path/to/file"',
+        )
+        return None
+    name = match.group(1)
+    if name not in os.environ:
+        where.report(key, f"environment variable {name} is not set", f"export {name}=... before starting labmon")
+        return None
+    return Secret(os.environ[name])
+
+
+def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
+    base = _base(hint)
+    origin = typing.get_origin(base)
+    if base is Duration:
+        if isinstance(raw, str):
+            try:
+                return True, parse_duration(raw)
+            except ValueError as exc:
+                where.report(key, str(exc))
+                return False, None
+        where.report(
+            key, f"expected a duration string, found {_kind(raw)}", f'write it with a unit, e.g. {key} = "{raw}s"'
+        )
+        return False, None
+    if base is Path:
+        if isinstance(raw, str):
+            return True, _resolve(raw, where)
+        where.report(key, f"expected a path string, found {_kind(raw)}")
+        return False, None
+    if origin is Literal:
+        choices = typing.get_args(base)
+        if raw in choices:
+            return True, raw
+        where.report(key, f"{raw!r} is not one of {', '.join(map(repr, choices))}")
+        return False, None
+    if origin is list:
+        (item_hint,) = typing.get_args(base)
+        if not isinstance(raw, list):
+            where.report(key, f"expected a list, found {_kind(raw)}")
+            return False, None
+        items = []
+        for i, item in enumerate(raw):
+            ok, value = _convert(item, item_hint, where, f"{key}[{i}]")
+            if not ok:
+                return False, None
+            items.append(value)
+        return True, items
+    if origin is dict:
+        if isinstance(raw, dict):
+            return True, raw
+        where.report(key, f"expected a table, found {_kind(raw)}")
+        return False, None
+    if base is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return True, float(raw)
+    if base in (str, int, bool) and type(raw) is base:
+        return True, raw
+    if base is typing.Any:
+        return True, raw
+    where.report(key, f"expected {_name(base)}, found {_kind(raw)}")
+    return False, None
+
+
+def _resolve(raw: str, where: Where) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (where.path.parent / path).resolve()
+
+
+def _base(hint: Any) -> Any:
+    """Return `X` for `X | None`, else the hint itself."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return hint
+
+
+def _optional(hint: Any) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def _has_default(f: dataclasses.Field[Any]) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+
+
+def _name(base: Any) -> str:
+    return {str: "a string", int: "an integer", float: "a number", bool: "true or false"}.get(base, str(base))
+
+
+def _kind(raw: Any) -> str:
+    names = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return (
+        f"{names.get(type(raw), type(raw).__name__)} ({raw!r})"
+        if not isinstance(raw, (dict, list))
+        else names[type(raw)]
+    )

@@ -1,0 +1,82 @@
+"""Commented starter configs written by `labmon init`."""
+
+from __future__ import annotations
+
+BROKER = """# Where the MQTT broker (Mosquitto) runs. Secrets are never written here: use
+# password = "${LABMON_BROKER_PASSWORD}" (an environment variable) or password_file = "/etc/labmon/broker-password".
+[broker]
+host = "127.0.0.1"
+port = 1883
+topic_prefix = "labmon"       # topics: <prefix>/<measurer>/inquiries, /results, /status
+# username = "labmon"
+# password = "${LABMON_BROKER_PASSWORD}"
+# tls = true
+# ca_file = "/etc/labmon/ca.crt"
+"""
+
+
+def measurer(name: str) -> str:
+    """Return a starter measurer config for the measurer `name`."""
+    return f'''# labmon measurer config: one per Raspberry Pi at an optical table.
+# Check it with `labmon check FILE`, try the instruments with `labmon read FILE`,
+# and run it with `labmon measurer FILE`.
+
+{BROKER}
+[measurer]
+name = "{name}"               # the collector polls it under this name
+
+# One table per instrument; the table name becomes the reading's instrument name.
+# `type` names an installed instrument plugin (`labmon plugins` lists them);
+# `timeout` bounds one read of it (default "10s").
+[measurer.instruments.laser1]
+type = "sim"                  # a simulated signal: replace with a real instrument plugin
+signal = "laser-lock"         # constant | sine | random-walk | laser-lock
+reading = "lock_error"
+unit = "V"
+level = 0.05                  # the locked level
+amplitude = 1.0               # the jump while unlocked
+noise = 0.01
+unlock_every = "10m"
+unlock_for = "2m"
+timeout = "5s"
+'''
+
+
+def collector(measurers: list[str]) -> str:
+    """Return a starter collector config that polls `measurers`."""
+    names = ", ".join(f'"{m}"' for m in measurers)
+    return f'''# labmon collector config: the Pi that polls every measurer, stores readings and alerts.
+# Check it with `labmon check FILE`; run it with `labmon collector FILE`.
+
+{BROKER}
+[collector]
+interval = "60s"              # one inquiry to every measurer per interval
+reply_timeout = "10s"         # a measurer that has not answered by then is reported missing
+data_dir = "labmon-data"      # the durable outbox lives here (relative to this file)
+measurers = [{names}]
+# A measurer on its own broker (each Pi runs Mosquitto): replace the list above by tables, e.g.
+# [collector.measurers.table2.broker]
+# host = "table2.local"
+
+# Where every cycle's readings go. Each sink is fed through the durable outbox.
+[collector.sinks.history]
+type = "sqlite"
+path = "labmon-history.sqlite"
+
+# [collector.sinks.spreadsheet]
+# type = "csv"
+# path = "readings.csv"
+
+# Where alerts go.
+[collector.notifiers.console]
+type = "console"
+
+# A rule fires once a reading has been over (or under) its threshold for `for`, and says
+# so again when it clears. select is measurer/instrument/reading, with * wildcards.
+[[collector.rules]]
+name = "laser1-unlocked"
+select = "{measurers[0]}/laser1/lock_error"
+above = 0.5
+for = "20m"
+severity = "critical"
+'''
