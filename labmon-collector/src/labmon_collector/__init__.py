@@ -1,0 +1,1 @@
+"""The labmon collector service: polls measurers, stores readings, raises alerts."""

@@ -1,0 +1,76 @@
+"""The collector's subcommands: `labmon collector` and `labmon status`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import click
+
+from labmon import hookimpl
+from labmon.cli import load_node_config
+from labmon.config import Config
+from labmon.durations import format_duration
+from labmon.outbox import Outbox
+from labmon_collector.service import Collector, PluginStartError
+
+
+def _collector_config(path: str) -> Config:
+    config = load_node_config(path)
+    if config.collector is None:
+        raise click.ClickException(f"{path} has no [collector] table; create one with: labmon init collector")
+    return config
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option("--once", is_flag=True, help="Run one cycle; exit 1 if any measurer did not answer.")
+@click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after N cycles.")
+def collector(config: str, once: bool, cycles: int | None) -> None:
+    """Poll CONFIG's measurers every interval, store their readings and raise alerts."""
+    node = _collector_config(config)
+    try:
+        service = Collector(node)
+    except PluginStartError as exc:
+        raise click.ClickException(str(exc)) from None
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    service.start()
+    try:
+        last = service.run(cycles=1 if once else cycles, stop=stopping)
+    except KeyboardInterrupt:
+        last = None
+    finally:
+        service.stop()
+    if once and last is not None and last.missing:
+        raise click.ClickException(f"no reply from {', '.join(last.missing)}")
+
+
+@click.command()
+@click.argument("config", type=click.Path(dir_okay=False))
+def status(config: str) -> None:
+    """Show each sink's and notifier's backlog, oldest pending item and last error."""
+    node = _collector_config(config)
+    assert node.collector is not None
+    path = node.collector.data_dir / "outbox.sqlite"
+    if not path.exists():
+        raise click.ClickException(f"no outbox at {path}: the collector has not run with this config yet")
+    outbox = Outbox(path)
+    now = time.time()
+    for target in outbox.status():
+        age = format_duration(now - target.oldest) if target.oldest is not None else "-"
+        state = f"PAUSED ({target.paused})" if target.paused else "delivering"
+        click.echo(
+            f"{target.target:<28} backlog {target.backlog:>6}  oldest {age:>8}  delivered {target.delivered:>7}"
+            f"  dropped {target.dropped:>5}  {state}"
+        )
+        if target.last_error:
+            click.echo(f"    last error: {target.last_error}")
+    outbox.close()
+
+
+@hookimpl
+def labmon_register_commands(cli: click.Group) -> None:
+    cli.add_command(collector)
+    cli.add_command(status)

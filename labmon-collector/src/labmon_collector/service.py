@@ -1,0 +1,210 @@
+"""Poll every measurer each interval, store the batch, evaluate the rules, send the alerts."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
+from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
+from labmon.models import Alert, Batch
+from labmon.mqtt import BrokerClient
+from labmon.outbox import Courier, Outbox
+from labmon.rules import RulesEngine
+from labmon_collector.cycle import Cycle
+
+log = logging.getLogger(__name__)
+
+
+class PluginStartError(Exception):
+    """A configured sink or notifier could not be created."""
+
+
+@dataclass
+class Counters:
+    """Messages the collector received but could not use."""
+
+    malformed: int = 0
+    foreign: int = 0
+    late: int = 0
+
+
+class Collector:
+    """The collector node: one broker client per distinct broker, one courier per sink and notifier."""
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+        assert config.collector is not None
+        self.settings = config.collector
+        self.clock = clock
+        self.counters = Counters()
+        self.status: dict[str, str] = {}
+        self.rules = RulesEngine(self.settings.rules)
+        self._routes = {rule.name: rule.notify for rule in self.settings.rules}
+        self._cycle: Cycle | None = None
+        self._lock = threading.Lock()
+        self.clients = self._clients(config.broker.client_id_prefix)
+        self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite")
+        self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
+        self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}
+        self.couriers: dict[str, Courier] = {}
+        for name, sink in self.sinks.items():
+            self.couriers[f"sink:{name}"] = Courier(self.outbox, f"sink:{name}", _sink_delivery(sink))
+        for name, notifier in self.notifiers.items():
+            self.couriers[f"notifier:{name}"] = Courier(self.outbox, f"notifier:{name}", _notifier_delivery(notifier))
+
+    def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
+        clients: dict[BrokerConfig, BrokerClient] = {}
+        for ref in self.settings.measurers:
+            if ref.broker not in clients:
+                client_id = f"{prefix}-collector-{socket.gethostname()}-{os.getpid()}-{len(clients)}"
+                clients[ref.broker] = BrokerClient(ref.broker, client_id)
+        return clients
+
+    def start(self) -> None:
+        """Subscribe to every measurer's results and status, connect, start delivering."""
+        for ref in self.settings.measurers:
+            topics = self._topics(ref)
+            client = self.clients[ref.broker]
+            client.subscribe(topics.results, self._on_result_for(ref.name))
+            client.subscribe(topics.status, self._on_status_for(ref.name))
+        for client in self.clients.values():
+            client.start()
+        for courier in self.couriers.values():
+            courier.start()
+
+    def stop(self) -> None:
+        """Let deliveries drain briefly, then disconnect and close; undelivered items stay in the outbox."""
+        for courier in self.couriers.values():
+            courier.stop()
+        for client in self.clients.values():
+            client.stop()
+        for plugin in [*self.sinks.values(), *self.notifiers.values()]:
+            try:
+                plugin.close()
+            except Exception:
+                log.exception("closing %r failed", plugin)
+        self.outbox.close()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until every broker is connected, or `timeout` seconds; return whether all are."""
+        deadline = time.monotonic() + timeout
+        return all(c.connected.wait(max(0.0, deadline - time.monotonic())) for c in self.clients.values())
+
+    def run(self, *, cycles: int | None = None, stop: threading.Event | None = None) -> Batch | None:
+        """Run cycles on a fixed grid of ticks until `stop` is set or `cycles` have run; return the last batch."""
+        stop = stop or threading.Event()
+        if not self.wait_connected(self.settings.reply_timeout):
+            log.warning("not every broker is reachable yet; polling anyway (the silent measurers will be missing)")
+        origin, interval, number = time.monotonic(), self.settings.interval, 0
+        last = None
+        while not stop.is_set():
+            number += 1
+            last = self.run_cycle(number)
+            if cycles is not None and number >= cycles:
+                break
+            ticks = math.floor((time.monotonic() - origin) / interval) + 1  # a slow cycle skips ticks, never drifts
+            stop.wait(max(0.0, origin + ticks * interval - time.monotonic()))
+        return last
+
+    def run_cycle(self, number: int) -> Batch:
+        """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
+        started = time.monotonic()
+        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers])
+        with self._lock:
+            self._cycle = cycle
+        for ref in self.settings.measurers:
+            client = self.clients[ref.broker]
+            if not client.connected.is_set():
+                log.warning(
+                    "broker %s is not connected; the inquiry to %s waits in paho's queue", client.address, ref.name
+                )
+            client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
+        cycle.complete.wait(self.settings.reply_timeout)
+        with self._lock:
+            self._cycle = None
+            batch = cycle.batch()
+        took = time.monotonic() - started
+        if batch.missing:
+            log.warning(
+                "cycle %d: no reply from %s within %.1fs", number, ", ".join(batch.missing), self.settings.reply_timeout
+            )
+        log.info("cycle %d: %d/%d measurers answered in %.3fs", number, len(batch.results), len(cycle.inquiries), took)
+        self.dispatch(batch)
+        return batch
+
+    def dispatch(self, batch: Batch) -> list[Alert]:
+        """Queue the batch for every sink and the alerts it raises for their notifiers."""
+        for name in self.sinks:
+            self._enqueue(f"sink:{name}", batch.to_dict())
+        alerts = self.rules.evaluate(batch, batch.started_at)
+        for alert in alerts:
+            route = self._routes.get(alert.rule)
+            for name in self.notifiers:
+                if route is None or name in route:
+                    self._enqueue(f"notifier:{name}", alert.to_dict())
+        return alerts
+
+    def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
+        self.outbox.put(target, payload)
+        self.couriers[target].nudge()
+
+    def _topics(self, ref: MeasurerRef) -> Topics:
+        return Topics(ref.broker.topic_prefix, ref.name)
+
+    def _on_result_for(self, measurer: str) -> Callable[[str, bytes], None]:
+        def on_result(topic: str, payload: bytes) -> None:
+            try:
+                result = decode_result(payload)
+            except MessageError as exc:
+                self.counters.malformed += 1
+                log.warning(
+                    "ignored a malformed message on %s (%d so far): %s; payload %r",
+                    topic,
+                    self.counters.malformed,
+                    exc,
+                    payload[:120],
+                )
+                return
+            if result.measurer != measurer:
+                self.counters.foreign += 1
+                log.warning("ignored a result from %r on %s, the topic of %r", result.measurer, topic, measurer)
+                return
+            with self._lock:
+                accepted = self._cycle is not None and self._cycle.accept(result)
+            if not accepted:
+                self.counters.late += 1
+                log.info("dropped a late or duplicate reply from %s (inquiry %s)", measurer, result.inquiry_id)
+
+        return on_result
+
+    def _on_status_for(self, measurer: str) -> Callable[[str, bytes], None]:
+        def on_status(topic: str, payload: bytes) -> None:
+            status = payload.decode(errors="replace")[:32]
+            previous = self.status.get(measurer)
+            self.status[measurer] = status
+            if status != previous:
+                (log.warning if status != "online" else log.info)("measurer %s is %s", measurer, status)
+
+        return on_status
+
+
+def _create(entry: PluginEntry, kind: str) -> Any:
+    try:
+        return entry.cls(entry.config)
+    except Exception as exc:
+        raise PluginStartError(f"{kind} {entry.name!r} (type {entry.type}) could not start: {exc}") from exc
+
+
+def _sink_delivery(sink: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda payload: sink.write(Batch.from_dict(payload))
+
+
+def _notifier_delivery(notifier: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda payload: notifier.notify(Alert.from_dict(payload))

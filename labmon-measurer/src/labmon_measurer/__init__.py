@@ -1,0 +1,1 @@
+"""The labmon measurer service: answers inquiries with the readings of its instruments."""
