@@ -1,0 +1,185 @@
+from pathlib import Path
+
+import pytest
+
+from labmon.config import load_config
+from labmon.options import ConfigError
+
+MEASURER = """
+[broker]
+port = 1884
+
+[measurer]
+name = "table1"
+
+[measurer.instruments.laser1]
+type = "sim"
+signal = "laser-lock"
+timeout = "2s"
+"""
+
+COLLECTOR = """
+[collector]
+interval = "60s"
+reply_timeout = "10s"
+measurers = ["table1", "table2"]
+
+[collector.sinks.history]
+type = "sqlite"
+path = "history.sqlite"
+
+[collector.notifiers.console]
+type = "console"
+
+[[collector.rules]]
+name = "laser1-unlocked"
+select = "table1/laser1/lock_error"
+above = 0.5
+for = "20m"
+"""
+
+
+DUPLICATE_RULE = """
+[[collector.rules]]
+name = "laser1-unlocked"
+select = "table1/a/b"
+above = 1
+below = 0
+notify = ["pager"]
+"""
+
+
+def load(tmp_path: Path, registry, text: str, name: str = "node.toml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return load_config(path, registry)
+
+
+def problems(tmp_path: Path, registry, text: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, registry, text)
+    return str(caught.value)
+
+
+def test_valid_measurer_and_collector(tmp_path, registry):
+    config = load(tmp_path, registry, MEASURER + COLLECTOR)
+    assert config.broker.port == 1884
+    (laser,) = config.measurer.instruments
+    assert (laser.name, laser.type, laser.timeout, laser.config.signal) == ("laser1", "sim", 2.0, "laser-lock")
+    collector = config.collector
+    assert (collector.interval, collector.reply_timeout) == (60.0, 10.0)
+    assert [m.name for m in collector.measurers] == ["table1", "table2"]
+    assert collector.sinks[0].config.path == tmp_path / "history.sqlite"  # relative to the config file
+    assert collector.rules[0].for_ == 1200.0
+    assert collector.data_dir == tmp_path / "labmon-data"
+
+
+def test_unknown_key_names_file_table_key_and_suggests(tmp_path, registry):
+    text = problems(tmp_path, registry, MEASURER.replace('signal = "laser-lock"', 'signall = "laser-lock"'))
+    assert str(tmp_path / "node.toml") in text
+    assert "[measurer.instruments.laser1] signall: unknown key" in text
+    assert "did you mean 'signal'?" in text
+
+
+def test_unknown_plugin_lists_installed(tmp_path, registry):
+    text = problems(tmp_path, registry, MEASURER.replace('type = "sim"', 'type = "rigoll"'))
+    assert "[measurer.instruments.laser1] type: no installed plugin provides instrument type 'rigoll'" in text
+    assert "sim" in text and "labmon plugins" in text
+
+
+def test_wrong_types_and_durations(tmp_path, registry):
+    text = problems(
+        tmp_path, registry, MEASURER.replace('timeout = "2s"', "timeout = 2").replace("port = 1884", 'port = "1884"')
+    )
+    assert "[broker] port: expected an integer, found a string ('1884')" in text
+    assert "[measurer.instruments.laser1] timeout: expected a duration string" in text
+    assert 'timeout = "2s"' in text  # the fix spells the unit out
+    text = problems(tmp_path, registry, COLLECTOR.replace('"20m"', '"20 minutes"'))
+    assert 'for: "20 minutes" is not a duration' in text
+
+
+def test_every_problem_is_reported_at_once(tmp_path, registry):
+    broken = MEASURER.replace("port = 1884", "prot = 1884").replace('signal = "laser-lock"', 'signal = "sawtooth"')
+    text = problems(tmp_path, registry, broken)
+    assert "prot: unknown key" in text and "'sawtooth' is not one of" in text
+
+
+def test_collector_cross_checks(tmp_path, registry):
+    text = problems(
+        tmp_path,
+        registry,
+        COLLECTOR.replace('reply_timeout = "10s"', 'reply_timeout = "2m"').replace(
+            'select = "table1/laser1/lock_error"', 'select = "table9/laser1"'
+        )
+        + DUPLICATE_RULE,
+    )
+    assert "reply_timeout: must be shorter than interval" in text
+    assert "select: 'table9/laser1' is not measurer/instrument/reading" in text
+    assert "duplicate rule name 'laser1-unlocked'" in text
+    assert "set exactly one of above or below" in text
+    assert "notify: no notifier named 'pager'" in text
+
+
+def test_rule_must_select_a_polled_measurer(tmp_path, registry):
+    text = problems(tmp_path, registry, COLLECTOR.replace("table1/laser1/lock_error", "tabel1/laser1/lock_error"))
+    assert "'tabel1' matches no measurer" in text
+
+
+def test_bad_message_template(tmp_path, registry):
+    text = problems(tmp_path, registry, COLLECTOR + 'message = "{sereis} is bad"\n')
+    assert "message: bad template" in text
+
+
+def test_duplicate_measurer_and_bad_names(tmp_path, registry):
+    text = problems(tmp_path, registry, COLLECTOR.replace('["table1", "table2"]', '["table1", "table1", "table/3"]'))
+    assert "measurer 'table1' is listed twice" in text
+    assert "'table/3' is not a valid name" in text
+
+
+def test_toml_syntax_error_names_the_file(tmp_path, registry):
+    text = problems(tmp_path, registry, "[measurer\nname=1")
+    assert "node.toml" in text and "not valid TOML" in text
+
+
+def test_missing_file_suggests_init(tmp_path, registry):
+    with pytest.raises(ConfigError, match="labmon init"):
+        load_config(tmp_path / "nope.toml", registry)
+
+
+def test_secret_from_environment(tmp_path, registry, monkeypatch):
+    monkeypatch.setenv("TEST_BROKER_PASSWORD", "hunter2")
+    config = load(
+        tmp_path, registry, MEASURER.replace("port = 1884", 'username = "lab"\npassword = "${TEST_BROKER_PASSWORD}"')
+    )
+    assert config.broker.password == "hunter2"
+    assert "hunter2" not in repr(config)
+
+
+def test_secret_from_file(tmp_path, registry):
+    (tmp_path / "pw").write_text("s3cret\n")
+    config = load(tmp_path, registry, MEASURER.replace("port = 1884", 'password_file = "pw"'))
+    assert config.broker.password == "s3cret"
+
+
+def test_secret_mistakes_never_echo_the_secret(tmp_path, registry, monkeypatch):
+    monkeypatch.delenv("TEST_UNSET_PASSWORD", raising=False)
+    text = problems(tmp_path, registry, MEASURER.replace("port = 1884", 'password = "${TEST_UNSET_PASSWORD}"'))
+    assert "environment variable TEST_UNSET_PASSWORD is not set" in text
+    text = problems(tmp_path, registry, MEASURER.replace("port = 1884", 'password = "hunter2"'))
+    assert "secrets are not written in the config text" in text and "hunter2" not in text
+    text = problems(tmp_path, registry, MEASURER.replace("port = 1884", 'password_file = "missing"'))
+    assert "cannot read secret file" in text
+
+
+def test_measurer_on_its_own_broker_inherits_the_rest(tmp_path, registry):
+    text = COLLECTOR.replace('measurers = ["table1", "table2"]', "") + (
+        '\n[broker]\nport = 1999\ntopic_prefix = "lab"\n'
+        '[collector.measurers.table1]\n[collector.measurers.table2.broker]\nhost = "table2.local"\n'
+    )
+    refs = {m.name: m.broker for m in load(tmp_path, registry, text).collector.measurers}
+    assert (refs["table1"].host, refs["table1"].port) == ("127.0.0.1", 1999)
+    assert (refs["table2"].host, refs["table2"].port, refs["table2"].topic_prefix) == ("table2.local", 1999, "lab")
+
+
+def test_empty_config_says_what_is_missing(tmp_path, registry):
+    assert "neither [measurer] nor [collector]" in problems(tmp_path, registry, "[broker]\n")
