@@ -9,8 +9,10 @@ from typing import Any
 
 import pytest
 import tomli_w
+from click.testing import CliRunner
 
 from labmon.broker import PrivateBroker
+from labmon.cli import with_plugin_commands
 from labmon.config import BrokerConfig, Config, load_config
 from labmon.messages import Topics
 from labmon.mqtt import BrokerClient
@@ -97,3 +99,32 @@ def listen(broker: PrivateBroker) -> Callable[[str], Listener]:
 def status_topic(name: str) -> str:
     """Return the status topic of measurer `name` under the default prefix."""
     return Topics("labmon", name).status
+
+
+SIM_LASER = {"type": "sim", "signal": "laser-lock", "reading": "lock_error", "unit": "V", "level": 0.05}
+
+
+def measurer_table(broker: PrivateBroker, name: str, instruments: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a measurer node config (as a dict) with sim instruments by default."""
+    return {
+        "broker": broker_table(broker),
+        "measurer": {"name": name, "instruments": instruments or {"laser1": SIM_LASER}},
+    }
+
+
+def collector_table(broker: PrivateBroker, measurers: list[str], **collector: Any) -> dict[str, Any]:
+    """Return a collector node config (as a dict) with a SQLite history sink and fast cadence."""
+    settings = {
+        "interval": "2s",
+        "reply_timeout": "1s",
+        "measurers": measurers,
+        "sinks": {"history": {"type": "sqlite", "path": "history.sqlite"}},
+        **collector,
+    }
+    return {"broker": broker_table(broker), "collector": settings}
+
+
+def invoke(*args: str) -> Any:
+    """Run the `labmon` command in-process with every installed plugin, as `main` does."""
+    pm = get_plugin_manager()
+    return CliRunner().invoke(with_plugin_commands(pm), list(args), obj=pm)

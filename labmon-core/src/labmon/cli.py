@@ -96,8 +96,13 @@ def demo(cycles: int | None, interval: str) -> None:
     sys.exit(run_demo(cycles=cycles, interval=interval))
 
 
+def with_plugin_commands(pm: pluggy.PluginManager) -> click.Group:
+    """Return the `labmon` group with the subcommands of the plugins in `pm` added."""
+    pm.hook.labmon_register_commands(cli=cli)
+    return cli
+
+
 def main() -> None:
     """Entry point of the `labmon` command."""
     pm = get_plugin_manager()
-    pm.hook.labmon_register_commands(cli=cli)
-    cli(obj=pm)
+    with_plugin_commands(pm)(obj=pm)

@@ -24,7 +24,7 @@ def parse_duration(text: str) -> float:
 
 def format_duration(seconds: float) -> str:
     """Return a short human form of `seconds`, e.g. "20m" or "1h5m"."""
-    if seconds < 1:
+    if 0 < seconds < 1:
         return f"{round(seconds * 1000)}ms"
     whole = round(seconds)
     parts = []

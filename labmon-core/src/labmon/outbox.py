@@ -146,11 +146,14 @@ def backoff(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
 class Courier(threading.Thread):
     """Drains one target's outbox in order: retries with backoff, pauses on a permanent error."""
 
-    def __init__(self, outbox: Outbox, target: str, deliver: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self, outbox: Outbox, target: str, deliver: Callable[[dict[str, Any]], None], *, retry_base: float = 1.0
+    ) -> None:
         super().__init__(name=f"courier-{target}", daemon=True)
         self.outbox = outbox
         self.target = target
         self._deliver = deliver
+        self._retry_base = retry_base
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.idle = threading.Event()
@@ -202,7 +205,7 @@ class Courier(threading.Thread):
             return exc.after
         except Exception as exc:
             self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")
-            delay = backoff(item.attempts + 1)
+            delay = backoff(item.attempts + 1, base=self._retry_base)
             log.warning(
                 "delivery to %s failed (attempt %d): %s; retrying in %.1fs", self.target, item.attempts + 1, exc, delay
             )

@@ -1,0 +1,96 @@
+import sqlite3
+import threading
+
+import pytest
+
+from labmon.messages import Topics, encode_result
+from labmon.models import Reading, Result
+from labmon_collector.service import Collector
+from labmon_measurer.service import Measurer
+from tests.conftest import collector_table, invoke, measurer_table
+
+
+@pytest.fixture
+def lab(broker, write_config, request):
+    """Two in-process measurers on the session broker, named after the test, and a collector config for them."""
+    prefix = request.node.name[5:25]
+    names = [f"{prefix}-a", f"{prefix}-b"]
+    measurers = [Measurer(write_config(measurer_table(broker, n), f"{n}.toml")) for n in names]
+    for m in measurers:
+        m.start()
+    for m in measurers:
+        assert m.client.connected.wait(10)
+    yield names
+    for m in measurers:
+        m.stop()
+
+
+def started(config):
+    collector = Collector(config)
+    collector.start()
+    assert collector.wait_connected(10)
+    return collector
+
+
+def test_a_cycle_gathers_every_measurer_and_stores_it(lab, broker, write_config, tmp_path):
+    collector = started(write_config(collector_table(broker, lab)))
+    batch = collector.run_cycle(1)
+    collector.stop()
+    assert [r.measurer for r in batch.results] == lab and batch.missing == ()
+    rows = sqlite3.connect(tmp_path / "history.sqlite").execute(
+        "SELECT measurer, instrument, name, value FROM readings"
+    )
+    assert sorted(rows) == [(lab[0], "laser1", "lock_error", 0.05), (lab[1], "laser1", "lock_error", 0.05)]
+
+
+def test_a_silent_measurer_is_reported_missing(lab, broker, write_config, tmp_path):
+    collector = started(write_config(collector_table(broker, [*lab, "ghost"], reply_timeout="300ms")))
+    batch = collector.run_cycle(1)
+    collector.stop()
+    assert batch.missing == ("ghost",) and len(batch.results) == 2
+    assert list(sqlite3.connect(tmp_path / "history.sqlite").execute("SELECT measurer FROM missing")) == [("ghost",)]
+
+
+def test_late_malformed_and_foreign_replies_are_counted_not_used(lab, broker, write_config, listen):
+    collector = started(write_config(collector_table(broker, lab)))
+    results = Topics("labmon", lab[0]).results
+    stale = Result("an-old-inquiry", lab[0], 1.0, (Reading("lock_error", 9.0, "V", instrument="laser1"),))
+    foreign = Result("x", "impostor", 1.0, ())
+    with listen("noise") as noise:
+        noise.watch(results)
+        noise.client.publish(results, b"value1:Main Chamber Pressure:1E-9:<p>")
+        noise.client.publish(results, encode_result(stale))
+        noise.client.publish(results, encode_result(foreign))
+        noise.wait_for(results, lambda got: len(got) == 3)
+    batch = collector.run_cycle(1)
+    collector.stop()
+    assert (collector.counters.malformed, collector.counters.late, collector.counters.foreign) == (1, 1, 1)
+    assert all(r.value == 0.05 for _, r, _ in batch.rows())
+
+
+def test_run_keeps_going_until_stopped(lab, broker, write_config):
+    collector = started(write_config(collector_table(broker, lab, interval="200ms", reply_timeout="150ms")))
+    stop = threading.Event()
+    last = collector.run(cycles=3, stop=stop)
+    collector.stop()
+    assert last.cycle == 3 and last.missing == ()
+
+
+def test_once_exits_nonzero_when_a_measurer_is_silent(lab, broker, write_config):
+    ok = write_config(collector_table(broker, lab), "ok.toml")
+    assert invoke("collector", str(ok.path), "--once").exit_code == 0
+    silent = write_config(collector_table(broker, [*lab, "ghost"], reply_timeout="300ms"), "silent.toml")
+    result = invoke("collector", str(silent.path), "--once")
+    assert result.exit_code == 1 and "no reply from ghost" in result.output
+
+
+def test_alerts_reach_the_notifier(lab, broker, write_config, capsys):
+    rule = {"name": "hot", "select": "*/laser1/lock_error", "above": 0.01, "for": "0s", "severity": "critical"}
+    config = collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=[rule])
+    collector = started(write_config(config))
+    collector.run_cycle(1)
+    collector.stop()
+    firing = sorted(series for (_, series), state in collector.rules.states.items() if state.state == "firing")
+    assert firing == [f"{m}/laser1/lock_error" for m in lab]
+    printed = capsys.readouterr().out
+    assert printed.count("ALERT [critical] hot:") == 2

@@ -1,0 +1,98 @@
+import threading
+
+import pytest
+
+from labmon.kinds import PermanentError, RetryLater
+from labmon.outbox import Courier, Outbox, backoff
+
+
+@pytest.fixture
+def outbox(tmp_path):
+    box = Outbox(tmp_path / "outbox.sqlite", max_items=5)
+    yield box
+    box.close()
+
+
+class Target:
+    """A delivery target that fails as told and records what it got, in order."""
+
+    def __init__(self, failures=()):
+        self.failures = list(failures)
+        self.got = []
+        self.changed = threading.Condition()
+
+    def __call__(self, payload):
+        with self.changed:
+            self.changed.notify_all()
+            if self.failures:
+                raise self.failures.pop(0)
+            self.got.append(payload["n"])
+
+    def wait_for(self, count, timeout=10):
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(self.got) >= count, timeout), self.got
+
+
+def test_items_survive_a_reopen_in_order(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite")
+    for n in range(3):
+        box.put("sink:a", {"n": n})
+    box.close()
+    box = Outbox(tmp_path / "o.sqlite")
+    assert box.oldest("sink:a").payload == {"n": 0}
+    assert box.oldest("sink:b") is None
+
+
+def test_bound_drops_oldest_and_counts(outbox):
+    dropped = sum(outbox.put("sink:a", {"n": n}) for n in range(8))
+    assert dropped == 3
+    assert outbox.oldest("sink:a").payload == {"n": 3}
+    (status,) = outbox.status()
+    assert (status.backlog, status.dropped) == (5, 3)
+
+
+def test_courier_retries_until_delivered_in_order(outbox):
+    target = Target(failures=[ConnectionError("down"), TimeoutError("slow")])
+    courier = Courier(outbox, "sink:a", target, retry_base=0.01)
+    for n in range(3):
+        outbox.put("sink:a", {"n": n})
+    courier.start()
+    courier.nudge()
+    target.wait_for(3)
+    courier.stop()
+    assert target.got == [0, 1, 2]
+    (status,) = outbox.status()
+    assert (status.backlog, status.delivered) == (0, 3)
+    assert "TimeoutError: slow" in status.last_error
+
+
+def test_permanent_error_pauses_and_keeps_items(outbox):
+    target = Target(failures=[PermanentError("HTTP 401: bad key")])
+    courier = Courier(outbox, "sink:a", target)
+    outbox.put("sink:a", {"n": 1})
+    courier.start()
+    courier.join(10)
+    assert not courier.is_alive()
+    (status,) = outbox.status()
+    assert status.paused == "HTTP 401: bad key" and status.backlog == 1
+    restarted = Courier(outbox, "sink:a", target)  # after the config is fixed
+    restarted.start()
+    target.wait_for(1)
+    restarted.stop()
+    assert outbox.status()[0].paused is None
+
+
+def test_retry_later_waits_as_told(outbox):
+    target = Target(failures=[RetryLater("429", after=0.05)])
+    courier = Courier(outbox, "sink:a", target)
+    outbox.put("sink:a", {"n": 7})
+    courier.start()
+    target.wait_for(1)
+    courier.stop()
+    assert target.got == [7]
+
+
+def test_backoff_grows_and_is_capped():
+    assert all(0.5 <= backoff(1) <= 1.0 for _ in range(50))
+    assert all(0.5 <= backoff(5) <= 16.0 for _ in range(50))
+    assert max(backoff(30) for _ in range(200)) <= 300.0

@@ -1,0 +1,75 @@
+import threading
+from dataclasses import dataclass
+
+from labmon.config import PluginEntry
+from labmon.models import Reading
+from labmon.sampling import InstrumentRunner, read_all
+
+
+@dataclass(frozen=True)
+class ScriptConfig:
+    pass
+
+
+class Scripted:
+    """An instrument whose behaviour each test sets through class attributes."""
+
+    Config = ScriptConfig
+    opened = 0
+    closed = 0
+    behaviour = "ok"
+    release = threading.Event()
+
+    def __init__(self, config):
+        type(self).opened += 1
+
+    def read(self):
+        if self.behaviour == "raise":
+            raise OSError("VI_ERROR_TMO")
+        if self.behaviour == "hang":
+            self.release.wait(10)
+        if self.behaviour == "bug":
+            return 42
+        return [Reading.ok("v", 1.5, "V")]
+
+    def close(self):
+        type(self).closed += 1
+
+
+def runner(name, behaviour, timeout=0.2):
+    cls = type(f"Scripted_{name}", (Scripted,), {"behaviour": behaviour, "release": threading.Event()})
+    return InstrumentRunner(PluginEntry(name, "scripted", cls, ScriptConfig(), timeout)), cls
+
+
+def test_good_instruments_report_beside_failing_ones():
+    good, _ = runner("good", "ok")
+    bad, _ = runner("bad", "raise")
+    readings = read_all([good, bad])
+    assert readings[0] == Reading("v", 1.5, "V", instrument="good")
+    assert readings[1].instrument == "bad" and readings[1].status == "error"
+    assert "OSError: VI_ERROR_TMO" in readings[1].error
+
+
+def test_a_failed_instrument_is_closed_and_reopened_next_time():
+    bad, cls = runner("flaky", "raise")
+    read_all([bad])
+    assert (cls.opened, cls.closed) == (1, 1)
+    cls.behaviour = "ok"
+    assert read_all([bad])[0].status == "ok"
+    assert cls.opened == 2
+
+
+def test_a_hung_instrument_times_out_then_reports_busy():
+    hung, cls = runner("hung", "hang", timeout=0.1)
+    good, _ = runner("good2", "ok")
+    first = read_all([hung, good])
+    assert "no answer within 100ms" in first[0].error and first[1].status == "ok"
+    second = read_all([hung])
+    assert "previous read still running" in second[0].error
+    cls.release.set()
+
+
+def test_a_plugin_returning_garbage_is_an_error_reading():
+    buggy, _ = runner("buggy", "bug")
+    (reading,) = read_all([buggy])
+    assert "plugin bug" in reading.error

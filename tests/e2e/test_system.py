@@ -1,0 +1,92 @@
+"""The whole system as separate processes through a real Mosquitto, as it runs on the Pis."""
+
+import signal
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+import tomli_w
+
+from labmon.messages import OFFLINE, ONLINE
+from labmon_collector.service import Collector
+from tests.conftest import Listener, collector_table, measurer_table, status_topic
+
+
+@pytest.fixture
+def spawn(tmp_path):
+    """Start `labmon <role> <config>` processes; kill whatever is left at the end."""
+    processes = []
+
+    def start(role, config, *args):
+        path = tmp_path / f"{role}-{len(processes)}.toml"
+        path.write_text(tomli_w.dumps(config))
+        process = subprocess.Popen([sys.executable, "-m", "labmon", role, str(path), *args])
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.kill()
+        process.wait()
+
+
+def start_measurers(spawn, broker, names):
+    """Start one measurer process per name and wait until each has announced itself online."""
+    processes = {}
+    with Listener(broker, "e2e-watch") as listener:
+        for name in names:
+            listener.watch(status_topic(name))
+        for name in names:
+            processes[name] = spawn("measurer", measurer_table(broker, name))
+        for name in names:
+            listener.wait_for(status_topic(name), lambda got: got[-1:] == [ONLINE], timeout=20)
+    return processes
+
+
+def test_a_collector_and_three_measurers_complete_cycles(spawn, own_broker, tmp_path):
+    names = ["table1", "table2", "table3"]
+    start_measurers(spawn, own_broker, names)
+    collector = spawn(
+        "collector", collector_table(own_broker, names, interval="500ms", reply_timeout="400ms"), "--cycles", "2"
+    )
+    assert collector.wait(timeout=30) == 0
+    rows = sqlite3.connect(tmp_path / "history.sqlite").execute(
+        "SELECT measurer, COUNT(*) FROM readings GROUP BY measurer"
+    )
+    assert dict(rows) == {"table1": 2, "table2": 2, "table3": 2}
+
+
+def test_a_killed_measurer_goes_offline_and_is_reported_missing(spawn, own_broker, write_config):
+    names = ["table1", "table2", "table3"]
+    processes = start_measurers(spawn, own_broker, names)
+    collector = Collector(write_config(collector_table(own_broker, names)))
+    collector.start()
+    assert collector.wait_connected(10)
+    assert collector.run_cycle(1).missing == ()
+    with Listener(own_broker, "will-watch") as listener:
+        listener.watch(status_topic("table2"))
+        processes["table2"].send_signal(signal.SIGKILL)
+        listener.wait_for(status_topic("table2"), lambda got: got[-1:] == [OFFLINE])
+    batch = collector.run_cycle(2)
+    collector.stop()
+    assert batch.missing == ("table2",)
+    assert [r.measurer for r in batch.results] == ["table1", "table3"]
+    assert collector.status["table2"] == "offline"
+
+
+def test_a_broker_restart_is_survived_without_help(spawn, own_broker, write_config):
+    start_measurers(spawn, own_broker, ["table1"])
+    collector = Collector(write_config(collector_table(own_broker, ["table1"])))
+    collector.start()
+    assert collector.wait_connected(10)
+    assert collector.run_cycle(1).missing == ()
+    own_broker.restart()
+    # The collector recovers by itself: within a bounded number of cycles every measurer answers again.
+    batches = []
+    for number in range(2, 20):
+        batches.append(collector.run_cycle(number))
+        if not batches[-1].missing:
+            break
+    collector.stop()
+    assert batches[-1].missing == (), f"no recovery after {len(batches)} cycles"
