@@ -1,0 +1,28 @@
+"""`labmon ifttt-header`: send the header row of every IFTTT sink in a collector config."""
+
+from __future__ import annotations
+
+import click
+
+from labmon import PermanentError, RetryLater, TransientError
+from labmon.cli import load_node_config
+from labmon_ifttt.sink import IftttSink
+
+
+@click.command("ifttt-header")
+@click.argument("config", type=click.Path(dir_okay=False))
+def ifttt_header(config: str) -> None:
+    """Post a header row (the column names) through every IFTTT sink of CONFIG."""
+    node = load_node_config(config)
+    entries = [e for e in (node.collector.sinks if node.collector else ()) if e.cls is IftttSink]
+    if not entries:
+        raise click.ClickException(f"{config} configures no sink of type ifttt")
+    for entry in entries:
+        sink = IftttSink(entry.config)
+        try:
+            sink.send_header()
+        except (ValueError, PermanentError, RetryLater, TransientError) as exc:
+            raise click.ClickException(f"sink {entry.name}: {exc}") from None
+        finally:
+            sink.close()
+        click.echo(f"sink {entry.name}: header sent ({len(entry.config.columns)} columns)")

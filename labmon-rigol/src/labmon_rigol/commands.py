@@ -1,0 +1,33 @@
+"""`labmon rigol-emulator`: serve an emulated DS2072A so a scope config can be tried without a scope."""
+
+from __future__ import annotations
+
+import threading
+
+import click
+
+from labmon.durations import parse_duration
+from labmon_rigol.emulator import ScopeEmulator
+
+
+@click.command("rigol-emulator")
+@click.option("--port", type=int, default=5555, show_default=True, help="TCP port on 127.0.0.1.")
+@click.option("--unlock-every", default=None, help='Drop the emulated laser out of lock periodically, e.g. "60s".')
+@click.option("--unlock-for", default="20s", show_default=True, help="How long each unlock lasts.")
+def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str) -> None:
+    """Serve an emulated Rigol DS2072A on TCPIP0::127.0.0.1::PORT::SOCKET until Ctrl-C."""
+    emulator = ScopeEmulator(port).start()
+    click.echo(f"emulated DS2072A at {emulator.resource}; Ctrl-C stops", err=True)
+    stop = threading.Event()
+    every = parse_duration(unlock_every) if unlock_every else None
+    duration = parse_duration(unlock_for)
+    try:
+        while every and not stop.wait(every - duration):
+            emulator.state.locked = False
+            stop.wait(duration)
+            emulator.state.locked = True
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.disappear()

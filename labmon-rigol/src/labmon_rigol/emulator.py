@@ -1,0 +1,158 @@
+"""A DS2072A-like SCPI scope on a TCP socket, for tests and for demos without hardware."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+IDN = "RIGOL TECHNOLOGIES,DS2072A,DS2D000000001,00.03.06"
+POINTS = 1400  # NORM mode on DS2000: 14 divisions x 100
+XINCREMENT, XORIGIN = 1e-8, -7e-6
+YINCREMENT, YORIGIN, YREFERENCE = 0.04, 0.0, 127.0
+INVALID = "9.9E37"
+
+
+@dataclass
+class ScopeState:
+    """What the emulated scope shows; tests and the demo change it while it runs."""
+
+    locked: bool = True
+    peak_time: float = -2e-6
+    locked_jitter: float = 2e-9
+    unlocked_jitter: float = 4e-7
+    peak_volts: float = 3.0
+    noise_volts: float = 0.02
+    peaks: int = 1
+    invalid: frozenset[str] = frozenset()
+    short_blocks: bool = False
+    seed: int = 0
+
+
+class ScopeEmulator:
+    """Serves SCPI on 127.0.0.1; `disappear()` and `reappear()` emulate a scope unplugged and back."""
+
+    def __init__(self, port: int = 0, state: ScopeState | None = None) -> None:
+        self.state = state or ScopeState()
+        self._rng = np.random.default_rng(self.state.seed)
+        self._settings = {"source": "CHAN1", "mode": "NORM", "format": "BYTE", "trigger": "RUN"}
+        self._lock = threading.Lock()
+        self.port = port
+        self._server: socketserver.ThreadingTCPServer | None = None
+        self.commands: list[str] = []
+        self._connections: set[socket.socket] = set()
+
+    @property
+    def resource(self) -> str:
+        """Return the VISA resource string that reaches this emulator."""
+        return f"TCPIP0::127.0.0.1::{self.port}::SOCKET"
+
+    def start(self) -> ScopeEmulator:
+        """Listen (on the same port again after a `disappear`)."""
+        emulator = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                with emulator._lock:
+                    emulator._connections.add(self.connection)
+                for line in self.rfile:
+                    for command in line.decode("ascii", errors="replace").strip().split(";"):
+                        answer = emulator.answer(command.strip())
+                        if answer is not None:
+                            self.wfile.write(answer)
+
+        socketserver.ThreadingTCPServer.allow_reuse_address = True
+        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def disappear(self) -> None:
+        """Stop listening and cut every connection, as a scope that is switched off."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        with self._lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    reappear = start
+
+    def answer(self, command: str) -> bytes | None:
+        """Return the answer to one SCPI command (None for commands that answer nothing)."""
+        if not command:
+            return None
+        with self._lock:
+            self.commands.append(command)
+            upper = command.upper()
+            if upper == "*IDN?":
+                return f"{IDN}\n".encode()
+            if upper.startswith(":WAV:SOUR "):
+                self._settings["source"] = upper.split()[1]
+            elif upper.startswith(":WAV:MODE "):
+                self._settings["mode"] = upper.split()[1]
+            elif upper.startswith(":WAV:FORM "):
+                self._settings["format"] = upper.split()[1][:3]
+            elif upper in (":RUN", ":STOP", ":SING"):
+                self._settings["trigger"] = {":RUN": "RUN", ":STOP": "STOP", ":SING": "WAIT"}[upper]
+            elif upper == ":TRIG:STAT?":
+                return f"{self._settings['trigger']}\n".encode()
+            elif upper == ":WAV:PRE?":
+                fmt = {"BYTE": 0, "WOR": 1, "ASC": 2}.get(self._settings["format"], 0)
+                return (
+                    f"{fmt},0,{POINTS},1,{XINCREMENT:e},{XORIGIN:e},0,{YINCREMENT:e},{YORIGIN:e},{YREFERENCE:g}\n"
+                ).encode()
+            elif upper == ":WAV:DATA?":
+                return self._data()
+            elif upper.startswith(":MEAS:") and upper.endswith(tuple(f"CHAN{n}" for n in (1, 2, 3, 4))):
+                return f"{self._measure(upper)}\n".encode()
+            elif upper.endswith("?"):
+                return b"0\n"
+            return None
+
+    def volts(self) -> np.ndarray:
+        """Return one acquisition of the current source's screen in volts."""
+        s = self.state
+        t = XORIGIN + np.arange(POINTS) * XINCREMENT
+        trace = self._rng.normal(0.0, s.noise_volts, POINTS)
+        jitter = s.locked_jitter if s.locked else s.unlocked_jitter
+        width = 1.5e-7
+        for k in range(s.peaks if s.locked else max(0, s.peaks - 1)):
+            centre = s.peak_time + k * 2.5e-6 + self._rng.normal(0.0, jitter)
+            trace += s.peak_volts * np.exp(-0.5 * ((t - centre) / width) ** 2)
+        trace[:20] = (10 - YREFERENCE) * YINCREMENT  # a trigger marker at byte 0x0A: a block must not be read as a line
+        return trace
+
+    def _data(self) -> bytes:
+        volts = self.volts()
+        if self._settings["format"] == "ASC":
+            body = ",".join(f"{v:.6e}" for v in volts).encode()
+        else:
+            raw = np.clip(np.round(volts / YINCREMENT + YORIGIN + YREFERENCE), 0, 255).astype(np.uint8)
+            body = raw[: POINTS // 2].tobytes() if self.state.short_blocks else raw.tobytes()
+        return b"#9" + f"{len(body):09d}".encode() + body + b"\n"
+
+    def _measure(self, command: str) -> str:
+        item = command.split(":")[2].split("?")[0]
+        if item in self.state.invalid:
+            return INVALID
+        volts = self.volts()
+        values = {
+            "VPP": volts.max() - volts.min(),
+            "VMAX": volts.max(),
+            "VMIN": volts.min(),
+            "VAVG": volts.mean(),
+            "VRMS": float(np.sqrt(np.mean(volts**2))),
+            "FREQ": 4e5 if self.state.peaks > 1 else None,
+            "PER": 2.5e-6 if self.state.peaks > 1 else None,
+        }
+        value = values.get(item)
+        return INVALID if value is None else f"{value:.6e}"

@@ -1,0 +1,96 @@
+import pytest
+
+from labmon import Alert, PermanentError, RetryLater, TransientError
+from labmon.options import Secret
+from labmon_discord.embed import clip
+from labmon_discord.notifier import DiscordConfig, DiscordNotifier
+from tests.http_server import Answer, ScriptedServer
+
+TOKEN = "t0ken-that-must-never-show"
+MESSAGE_OK = Answer.json(200, {"id": "1", "attachments": []})
+
+
+def alert(state="firing", message="table1/laser1/lock_error has been above 0.5 V for 20m (now 1.05 V)"):
+    return Alert(
+        rule="laser1-unlocked",
+        state=state,
+        series="table1/laser1/lock_error",
+        message=message,
+        severity="critical",
+        value=1.05,
+        unit="V",
+        threshold=0.5,
+        since=1000.0,
+        at=2200.0,
+        labels={"measurer": "table1", "instrument": "laser1", "reading": "lock_error"},
+    )
+
+
+def notifier(server):
+    return DiscordNotifier(DiscordConfig(webhook_url=Secret(f"{server.url}/api/webhooks/1/{TOKEN}"), timeout=0.5))
+
+
+def test_an_alert_is_an_embed_with_the_facts():
+    with ScriptedServer(MESSAGE_OK) as server:
+        notifier(server).notify(alert())
+        (request,) = server.wait_for(1)
+    assert request.path == f"/api/webhooks/1/{TOKEN}?wait=True"
+    body = request.json()
+    assert body["allowed_mentions"] == {"parse": []} and body["username"] == "labmon"
+    (embed,) = body["embeds"]
+    assert embed["title"] == "CRITICAL: laser1-unlocked"
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields == {
+        "measurer": "table1",
+        "instrument": "laser1",
+        "reading": "lock_error",
+        "value": "1.05 V",
+        "threshold": "0.5 V",
+        "held for": "20m",
+    }
+    assert embed["color"] == int("d32f2f", 16)
+
+
+def test_resolved_is_its_own_green_message():
+    with ScriptedServer(MESSAGE_OK) as server:
+        notifier(server).notify(alert("resolved", "table1/laser1/lock_error is back at 0.05 V"))
+        (embed,) = server.wait_for(1)[0].json()["embeds"]
+    assert embed["title"] == "RESOLVED: laser1-unlocked" and embed["color"] == int("2e7d32", 16)
+
+
+def test_long_messages_are_clipped_to_discord_limits():
+    with ScriptedServer(MESSAGE_OK) as server:
+        notifier(server).notify(alert(message="x" * 10000))
+        (embed,) = server.wait_for(1)[0].json()["embeds"]
+    assert len(embed["description"]) == 4096 and embed["description"].endswith("…")
+    assert clip("short", 10) == "short"
+
+
+@pytest.mark.parametrize("answer", [Answer(204), Answer(200, b"ok, not json")])
+def test_a_204_or_a_non_json_answer_is_success_not_a_crash(answer):
+    with ScriptedServer(answer) as server:
+        notifier(server).notify(alert())
+        server.wait_for(1)
+
+
+@pytest.mark.parametrize(
+    ("answer", "error", "after"),
+    [
+        (
+            Answer.json(429, {"message": "You are being rate limited.", "retry_after": 0.75, "global": False}),
+            RetryLater,
+            0.75,
+        ),
+        (Answer(429, b"", {"Retry-After": "3"}), RetryLater, 3.0),
+        (Answer.json(404, {"message": "Unknown Webhook", "code": 10015}), PermanentError, None),
+        (Answer.json(401, {"message": "Invalid Webhook Token"}), PermanentError, None),
+        (Answer(502, b"bad gateway"), TransientError, None),
+        (Answer(200, b"{}", delay=2.0), TransientError, None),
+    ],
+)
+def test_failures_are_classified_and_never_show_the_url(answer, error, after):
+    with ScriptedServer(answer) as server, pytest.raises(error) as caught:
+        notifier(server).notify(alert())
+    assert TOKEN not in str(caught.value)
+    if after is not None:
+        assert caught.value.after == after
