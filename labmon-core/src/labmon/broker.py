@@ -40,7 +40,7 @@ class PrivateBroker:
             raise BrokerUnavailable("mosquitto is not installed; install it with: apt-get install -y mosquitto")
         conf = self._dir / "mosquitto.conf"
         conf.write_text(
-            f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} {self.host}\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
             f"log_dest stderr\nlog_type error\nlog_type warning\nlog_type information\n{self._extra}\n"
         )
         self._process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.PIPE)

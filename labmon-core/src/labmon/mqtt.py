@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -20,6 +21,12 @@ Handler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
 
 QOS = 1
+
+
+def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
+    """Send small packets at once: a PUBACK then a PUBLISH otherwise waits out the peer's delayed ACK (~40 ms)."""
+    if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class BrokerClient:
@@ -49,6 +56,7 @@ class BrokerClient:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_socket_open = no_delay
         self._client = client
 
     def subscribe(self, topic: str, handler: Handler) -> None:
