@@ -94,3 +94,23 @@ def test_failures_are_classified_and_never_show_the_url(answer, error, after):
     assert TOKEN not in str(caught.value)
     if after is not None:
         assert caught.value.after == after
+
+
+def test_notify_test_sends_through_every_notifier(write_config, broker, monkeypatch):
+    from tests.conftest import collector_table, invoke
+
+    with ScriptedServer(MESSAGE_OK) as good, ScriptedServer(Answer.json(404, {"message": "Unknown Webhook"})) as gone:
+        monkeypatch.setenv("TEST_DISCORD_GOOD", f"{good.url}/api/webhooks/1/{TOKEN}")
+        monkeypatch.setenv("TEST_DISCORD_GONE", f"{gone.url}/api/webhooks/2/{TOKEN}")
+        notifiers = {
+            "lab": {"type": "discord", "webhook_url": "${TEST_DISCORD_GOOD}"},
+            "old": {"type": "discord", "webhook_url": "${TEST_DISCORD_GONE}"},
+        }
+        config = write_config(collector_table(broker, ["table1"], notifiers=notifiers))
+        result = invoke("notify-test", str(config.path))
+        (request,) = good.wait_for(1)
+    assert request.json()["embeds"][0]["description"].startswith("labmon test notification")
+    assert result.exit_code == 1
+    assert "lab (discord): sent" in result.output
+    assert "old (discord): FAILED: Discord answered HTTP 404" in result.output
+    assert TOKEN not in result.output

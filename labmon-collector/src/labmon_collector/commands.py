@@ -12,6 +12,7 @@ from labmon import hookimpl
 from labmon.cli import load_node_config
 from labmon.config import Config
 from labmon.durations import format_duration
+from labmon.models import Alert
 from labmon.outbox import Outbox
 from labmon_collector.service import Collector, PluginStartError
 
@@ -70,7 +71,41 @@ def status(config: str) -> None:
     outbox.close()
 
 
+@click.command("notify-test")
+@click.argument("config", type=click.Path(dir_okay=False))
+def notify_test(config: str) -> None:
+    """Send a test alert through every notifier of CONFIG now (not through the outbox); exit 1 if any fails."""
+    node = _collector_config(config)
+    assert node.collector is not None
+    if not node.collector.notifiers:
+        raise click.ClickException(f"{config} configures no notifiers")
+    now = time.time()
+    alert = Alert(
+        rule="labmon-test",
+        state="firing",
+        series="test/notifier/check",
+        message="labmon test notification: if you can read this, alerts reach you",
+        severity="info",
+        since=now,
+        at=now,
+    )
+    failed = []
+    for entry in node.collector.notifiers:
+        try:
+            notifier = entry.cls(entry.config)
+            notifier.notify(alert)
+            notifier.close()
+        except Exception as exc:
+            failed.append(entry.name)
+            click.echo(f"{entry.name} ({entry.type}): FAILED: {exc}", err=True)
+        else:
+            click.echo(f"{entry.name} ({entry.type}): sent")
+    if failed:
+        raise click.ClickException(f"could not notify through {', '.join(failed)}")
+
+
 @hookimpl
 def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(collector)
     cli.add_command(status)
+    cli.add_command(notify_test)

@@ -1,0 +1,49 @@
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import invoke
+
+
+@pytest.mark.parametrize("role", ["measurer", "collector"])
+def test_init_writes_a_config_that_checks(tmp_path, role):
+    path = tmp_path / f"{role}.toml"
+    assert invoke("init", role, str(path)).exit_code == 0
+    result = invoke("check", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"ok ({role})" in result.output
+
+
+def test_init_does_not_overwrite(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text("# mine\n")
+    result = invoke("init", "measurer", str(path))
+    assert result.exit_code == 1 and "--force" in result.output
+    assert path.read_text() == "# mine\n"
+
+
+def test_check_rejects_a_broken_config_naming_the_key(tmp_path):
+    path = tmp_path / "c.toml"
+    invoke("init", "collector", str(path))
+    path.write_text(path.read_text().replace('interval = "60s"', "interval = 60"))
+    result = invoke("check", str(path))
+    assert result.exit_code == 1
+    assert f"{path}: [collector] interval: expected a duration string" in result.output
+    assert 'interval = "60s"' in result.output
+    assert "Traceback" not in result.output
+
+
+def test_the_demo_runs_a_whole_lab_and_stops(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "1s"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cycle 2: 3 measurer(s) answered" in result.stdout
+    for series in ("table1/laser1/lock_error", "table2/pump/pressure", "table3/cavity/transmission"):
+        assert series in result.stdout
+    assert "NO REPLY" not in result.stdout
