@@ -10,18 +10,10 @@ import click
 
 from labmon import hookimpl
 from labmon.cli import load_node_config
-from labmon.config import Config
 from labmon.durations import format_duration
 from labmon.models import Alert
 from labmon.outbox import Outbox
 from labmon_collector.service import Collector, PluginStartError
-
-
-def _collector_config(path: str) -> Config:
-    config = load_node_config(path)
-    if config.collector is None:
-        raise click.ClickException(f"{path} has no [collector] table; create one with: labmon init collector")
-    return config
 
 
 @click.command()
@@ -30,7 +22,7 @@ def _collector_config(path: str) -> Config:
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after N cycles.")
 def collector(config: str, once: bool, cycles: int | None) -> None:
     """Poll CONFIG's measurers every interval, store their readings and raise alerts."""
-    node = _collector_config(config)
+    node = load_node_config(config, "collector")
     try:
         service = Collector(node)
     except PluginStartError as exc:
@@ -52,7 +44,7 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 def status(config: str) -> None:
     """Show each sink's and notifier's backlog, oldest pending item and last error."""
-    node = _collector_config(config)
+    node = load_node_config(config, "collector")
     assert node.collector is not None
     path = node.collector.data_dir / "outbox.sqlite"
     if not path.exists():
@@ -75,7 +67,7 @@ def status(config: str) -> None:
 @click.argument("config", type=click.Path(dir_okay=False))
 def notify_test(config: str) -> None:
     """Send a test alert through every notifier of CONFIG now (not through the outbox); exit 1 if any fails."""
-    node = _collector_config(config)
+    node = load_node_config(config, "collector")
     assert node.collector is not None
     if not node.collector.notifiers:
         raise click.ClickException(f"{config} configures no notifiers")

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 import pluggy
@@ -24,12 +25,15 @@ def plugin_manager() -> pluggy.PluginManager:
     return click.get_current_context().find_root().obj
 
 
-def load_node_config(path: str | Path) -> Config:
-    """Load and validate a config, turning any mistake into a clear CLI error (no traceback)."""
+def load_node_config(path: str | Path, role: Literal["measurer", "collector"] | None = None) -> Config:
+    """Load and validate a config (that has a `role` table, if given); a mistake is a clear CLI error."""
     try:
-        return load_config(path, collect(plugin_manager()))
+        config = load_config(path, collect(plugin_manager()))
     except (ConfigError, PluginConflict) as exc:
         raise click.ClickException(f"invalid config\n{exc}") from None
+    if role is not None and getattr(config, role) is None:
+        raise click.ClickException(f"{path} has no [{role}] table; create one with: labmon init {role}")
+    return config
 
 
 @click.group()

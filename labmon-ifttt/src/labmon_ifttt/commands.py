@@ -13,8 +13,9 @@ from labmon_ifttt.sink import IftttSink
 @click.argument("config", type=click.Path(dir_okay=False))
 def ifttt_header(config: str) -> None:
     """Post a header row (the column names) through every IFTTT sink of CONFIG."""
-    node = load_node_config(config)
-    entries = [e for e in (node.collector.sinks if node.collector else ()) if e.cls is IftttSink]
+    collector = load_node_config(config, "collector").collector
+    assert collector is not None
+    entries = [e for e in collector.sinks if e.cls is IftttSink]
     if not entries:
         raise click.ClickException(f"{config} configures no sink of type ifttt")
     for entry in entries:

@@ -11,23 +11,15 @@ import click
 
 from labmon import hookimpl
 from labmon.cli import load_node_config
-from labmon.config import Config
 from labmon.sampling import InstrumentRunner, read_all
 from labmon_measurer.service import Measurer
-
-
-def _measurer_config(path: str) -> Config:
-    config = load_node_config(path)
-    if config.measurer is None:
-        raise click.ClickException(f"{path} has no [measurer] table; create one with: labmon init measurer")
-    return config
 
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def measurer(config: str) -> None:
     """Answer the collector's inquiries with the readings of CONFIG's instruments."""
-    node = _measurer_config(config)
+    node = load_node_config(config, "measurer")
     service = Measurer(node)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
@@ -49,7 +41,7 @@ def measurer(config: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per reading.")
 def read(config: str, as_json: bool) -> None:
     """Read CONFIG's instruments once, here, without MQTT, and print the readings."""
-    node = _measurer_config(config)
+    node = load_node_config(config, "measurer")
     assert node.measurer is not None
     runners = [InstrumentRunner(entry) for entry in node.measurer.instruments]
     readings = read_all(runners)
