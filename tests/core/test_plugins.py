@@ -113,11 +113,19 @@ def test_a_plugin_implementing_an_unknown_hook_fails_check_pending():
 
 @pytest.mark.parametrize(
     ("plugin", "distribution"),
-    [("measurer", "labmon-measurer"), ("collector", "labmon-collector")],
+    [
+        ("measurer", "labmon-measurer"),
+        ("collector", "labmon-collector"),
+        ("rigol", "labmon-rigol"),
+        ("ifttt", "labmon-ifttt"),
+        ("discord", "labmon-discord"),
+    ],
 )
 def test_installed_entry_points_are_visible(plugin, distribution):
     entries = {e["name"]: e for e in describe(get_plugin_manager())}
     assert entries[plugin]["distribution"] == distribution
+    provided = {"rigol": {"instrument": ["rigol"]}, "ifttt": {"sink": ["ifttt"]}, "discord": {"notifier": ["discord"]}}
+    assert entries[plugin]["provides"] == provided.get(plugin, {})
 
 
 def test_plugins_command_lists_builtins_as_json():

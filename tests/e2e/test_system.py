@@ -8,6 +8,7 @@ import sys
 import pytest
 import tomli_w
 
+from labmon.broker import PrivateBroker, free_port
 from labmon.messages import OFFLINE, ONLINE
 from labmon_collector.service import Collector
 from tests.conftest import Listener, collector_table, measurer_table, status_topic
@@ -90,3 +91,31 @@ def test_a_broker_restart_is_survived_without_help(spawn, own_broker, write_conf
             break
     collector.stop()
     assert batches[-1].missing == (), f"no recovery after {len(batches)} cycles"
+
+
+def test_a_measurer_started_before_its_broker_connects_when_it_comes_up(spawn, tmp_path):
+    broker = PrivateBroker(port=free_port())  # not started yet
+    process = spawn("measurer", measurer_table(broker, "early"))
+    broker.start()
+    try:
+        with Listener(broker, "late-broker") as listener:
+            listener.watch(status_topic("early"))
+            listener.wait_for(status_topic("early"), lambda got: got[-1:] == [ONLINE], timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+        broker.stop()
+
+
+def test_each_measurer_on_its_own_broker_as_in_the_original_lab(spawn, broker, own_broker, write_config):
+    """The collector's broker holds table-a; table-b runs its own broker, named in the collector config."""
+    start_measurers(spawn, broker, ["own-a"])
+    start_measurers(spawn, own_broker, ["own-b"])
+    config = collector_table(broker, [])
+    config["collector"]["measurers"] = {"own-a": {}, "own-b": {"broker": {"port": own_broker.port}}}
+    collector = Collector(write_config(config))
+    collector.start()
+    assert collector.wait_connected(10) and len(collector.clients) == 2
+    batch = collector.run_cycle(1)
+    collector.stop()
+    assert [r.measurer for r in batch.results] == ["own-a", "own-b"] and batch.missing == ()
