@@ -17,6 +17,7 @@ from labmon.config import BrokerConfig, Config, load_config
 from labmon.messages import Topics
 from labmon.mqtt import BrokerClient
 from labmon.plugins import Registry, collect, get_plugin_manager
+from labmon_measurer.service import Measurer
 
 
 @pytest.fixture(scope="session")
@@ -128,3 +129,18 @@ def invoke(*args: str) -> Any:
     """Run the `labmon` command in-process with every installed plugin, as `main` does."""
     pm = get_plugin_manager()
     return CliRunner().invoke(with_plugin_commands(pm), list(args), obj=pm)
+
+
+@pytest.fixture
+def lab(broker, write_config, request):
+    """Two in-process measurers on the session broker, named after the test, and a collector config for them."""
+    prefix = request.node.name[5:25]
+    names = [f"{prefix}-a", f"{prefix}-b"]
+    measurers = [Measurer(write_config(measurer_table(broker, n), f"{n}.toml")) for n in names]
+    for m in measurers:
+        m.start()
+    for m in measurers:
+        assert m.client.connected.wait(10)
+    yield names
+    for m in measurers:
+        m.stop()

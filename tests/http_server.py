@@ -31,6 +31,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -55,7 +56,7 @@ class ScriptedServer:
                 if answer.delay:
                     server._release.wait(answer.delay)  # a slow server; released early at shutdown
                 with server._changed:
-                    server.requests.append(Request("POST", self.path, dict(self.headers), body))
+                    server.requests.append(Request("POST", self.path, dict(self.headers), body, answer.status))
                     server._changed.notify_all()
                 try:
                     self.send_response(answer.status)
@@ -75,11 +76,15 @@ class ScriptedServer:
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[Request]:
-        """Wait until `count` requests have been answered."""
+    def wait_for(self, count: int, timeout: float = 10.0, status: int | None = None) -> list[Request]:
+        """Wait until `count` requests (answered with `status`, if given) have been answered; return those."""
+
+        def matching() -> list[Request]:
+            return [r for r in self.requests if status is None or r.status == status]
+
         with self._changed:
-            assert self._changed.wait_for(lambda: len(self.requests) >= count, timeout), self.requests
-            return list(self.requests)
+            assert self._changed.wait_for(lambda: len(matching()) >= count, timeout), self.requests
+            return matching()
 
     def __enter__(self) -> ScriptedServer:
         self._thread.start()

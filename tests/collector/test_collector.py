@@ -1,28 +1,10 @@
 import sqlite3
 import threading
 
-import pytest
-
 from labmon.messages import Topics, encode_result
 from labmon.models import Reading, Result
 from labmon_collector.service import Collector
-from labmon_measurer.service import Measurer
-from tests.conftest import collector_table, invoke, measurer_table
-
-
-@pytest.fixture
-def lab(broker, write_config, request):
-    """Two in-process measurers on the session broker, named after the test, and a collector config for them."""
-    prefix = request.node.name[5:25]
-    names = [f"{prefix}-a", f"{prefix}-b"]
-    measurers = [Measurer(write_config(measurer_table(broker, n), f"{n}.toml")) for n in names]
-    for m in measurers:
-        m.start()
-    for m in measurers:
-        assert m.client.connected.wait(10)
-    yield names
-    for m in measurers:
-        m.stop()
+from tests.conftest import collector_table, invoke
 
 
 def started(config):

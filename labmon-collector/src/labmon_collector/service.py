@@ -50,14 +50,18 @@ class Collector:
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
-        self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite")
+        delivery = self.settings.delivery
+        self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
         self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}
-        self.couriers: dict[str, Courier] = {}
-        for name, sink in self.sinks.items():
-            self.couriers[f"sink:{name}"] = Courier(self.outbox, f"sink:{name}", _sink_delivery(sink))
-        for name, notifier in self.notifiers.items():
-            self.couriers[f"notifier:{name}"] = Courier(self.outbox, f"notifier:{name}", _notifier_delivery(notifier))
+        targets = {f"sink:{name}": _sink_delivery(sink) for name, sink in self.sinks.items()}
+        targets |= {f"notifier:{name}": _notifier_delivery(notifier) for name, notifier in self.notifiers.items()}
+        self.couriers = {
+            target: Courier(
+                self.outbox, target, deliver, retry_base=delivery.retry_initial, retry_cap=delivery.retry_max
+            )
+            for target, deliver in targets.items()
+        }
 
     def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
         clients: dict[BrokerConfig, BrokerClient] = {}
@@ -79,10 +83,10 @@ class Collector:
         for courier in self.couriers.values():
             courier.start()
 
-    def stop(self) -> None:
-        """Let deliveries drain briefly, then disconnect and close; undelivered items stay in the outbox."""
+    def stop(self, grace: float = 5.0) -> None:
+        """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
         for courier in self.couriers.values():
-            courier.stop()
+            courier.stop(grace)
         for client in self.clients.values():
             client.stop()
         for plugin in [*self.sinks.values(), *self.notifiers.values()]:

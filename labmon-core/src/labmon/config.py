@@ -95,6 +95,21 @@ class RuleConfig:
 
 
 @dataclass(frozen=True)
+class DeliveryConfig:
+    """How the outbox feeds sinks and notifiers."""
+
+    outbox_limit: int = 100_000
+    retry_initial: Duration = Duration(1.0)
+    retry_max: Duration = Duration(300.0)
+
+    def __post_init__(self) -> None:
+        if self.outbox_limit < 1:
+            raise ValueError("outbox_limit must be at least 1")
+        if not 0 < self.retry_initial <= self.retry_max:
+            raise ValueError("retry_initial must be longer than 0s and not longer than retry_max")
+
+
+@dataclass(frozen=True)
 class _CollectorTable:
     interval: Duration = Duration(60.0)
     reply_timeout: Duration = Duration(10.0)
@@ -108,6 +123,7 @@ class CollectorConfig:
     interval: float
     reply_timeout: float
     data_dir: Path
+    delivery: DeliveryConfig
     measurers: tuple[MeasurerRef, ...]
     sinks: tuple[PluginEntry, ...]
     notifiers: tuple[PluginEntry, ...]
@@ -184,19 +200,20 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery")
     raw = build(_CollectorTable, table, where, ignore=nested)
+    delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
-    if raw is None:
+    if raw is None or delivery is None:
         return None
     if raw.interval <= 0:
         where.report("interval", "must be longer than 0s")
     if raw.reply_timeout >= raw.interval:
         where.report("reply_timeout", "must be shorter than interval", "lower reply_timeout or raise interval")
-    return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, measurers, sinks, notifiers, rules)
+    return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules)
 
 
 def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerConfig]) -> tuple[MeasurerRef, ...]:

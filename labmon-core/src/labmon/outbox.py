@@ -8,7 +8,8 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,7 @@ class Outbox:
         self._db.execute("PRAGMA synchronous=FULL")  # a Pi loses power: a confirmed put must survive it
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
+        self._closed = False
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped."""
@@ -102,24 +104,38 @@ class Outbox:
         return None if row is None else Pending(row[0], row[1], row[2], json.loads(row[3]))
 
     def delivered(self, target: str, item_id: int) -> None:
-        """Forget a confirmed item."""
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-            self._db.execute("UPDATE targets SET delivered = delivered + 1 WHERE target = ?", (target,))
+        """Forget a confirmed item (once closed, nothing: the item is delivered again after a restart)."""
+        with self._transaction() as db:
+            if db is not None:
+                db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+                db.execute("UPDATE targets SET delivered = delivered + 1 WHERE target = ?", (target,))
 
     def failed(self, target: str, item_id: int, error: str) -> None:
         """Count a failed attempt and remember the error."""
-        with self._lock, self._db:
-            self._db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
-            self._db.execute(
-                "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?", (error, time.time(), target)
-            )
+        with self._transaction() as db:
+            if db is not None:
+                db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
+                db.execute(
+                    "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
+                    (error, time.time(), target),
+                )
 
     def pause(self, target: str, reason: str | None) -> None:
         """Stop (reason) or resume (None) delivery to a target; its items are kept either way."""
-        with self._lock, self._db:
-            self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
-            self._db.execute("UPDATE targets SET paused = ? WHERE target = ?", (reason, target))
+        with self._transaction() as db:
+            if db is not None:
+                db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
+                db.execute("UPDATE targets SET paused = ? WHERE target = ?", (reason, target))
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection | None]:
+        """Yield the database inside a transaction, or None once the outbox is closed."""
+        with self._lock:
+            if self._closed:
+                yield None
+                return
+            with self._db:
+                yield self._db
 
     def status(self) -> list[TargetStatus]:
         """Return every target's backlog, oldest item time, counters and last error."""
@@ -133,8 +149,9 @@ class Outbox:
         return [TargetStatus(*row) for row in rows]
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database; a courier still inside a delivery then leaves its item for next time."""
         with self._lock:
+            self._closed = True
             self._db.close()
 
 
@@ -147,16 +164,24 @@ class Courier(threading.Thread):
     """Drains one target's outbox in order: retries with backoff, pauses on a permanent error."""
 
     def __init__(
-        self, outbox: Outbox, target: str, deliver: Callable[[dict[str, Any]], None], *, retry_base: float = 1.0
+        self,
+        outbox: Outbox,
+        target: str,
+        deliver: Callable[[dict[str, Any]], None],
+        *,
+        retry_base: float = 1.0,
+        retry_cap: float = 300.0,
     ) -> None:
         super().__init__(name=f"courier-{target}", daemon=True)
         self.outbox = outbox
         self.target = target
         self._deliver = deliver
         self._retry_base = retry_base
+        self._retry_cap = retry_cap
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self.idle = threading.Event()
+        self.failing = False
         self.outbox.pause(target, None)  # a restart after fixing the config resumes a paused target
 
     def nudge(self) -> None:
@@ -165,8 +190,9 @@ class Courier(threading.Thread):
         self.idle.clear()
 
     def stop(self, grace: float = 5.0) -> None:
-        """Give the backlog `grace` seconds to drain, then stop; what is left stays in the outbox."""
-        self.idle.wait(grace)
+        """Give the backlog `grace` seconds to drain (unless the target is failing), then stop; the rest stays."""
+        if self.is_alive() and not self.failing:
+            self.idle.wait(grace)
         self._stopping.set()
         self._wake.set()
         self.join(1.0)
@@ -196,19 +222,23 @@ class Courier(threading.Thread):
                 self.target,
                 exc,
             )
+            self.failing = True
             self.outbox.failed(self.target, item.id, f"permanent: {exc}")
             self.outbox.pause(self.target, str(exc))
             return None
         except RetryLater as exc:
+            self.failing = True
             self.outbox.failed(self.target, item.id, str(exc))
             log.warning("%s asks to wait %.1fs: %s", self.target, exc.after, exc)
             return exc.after
         except Exception as exc:
+            self.failing = True
             self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")
-            delay = backoff(item.attempts + 1, base=self._retry_base)
+            delay = backoff(item.attempts + 1, base=self._retry_base, cap=self._retry_cap)
             log.warning(
                 "delivery to %s failed (attempt %d): %s; retrying in %.1fs", self.target, item.attempts + 1, exc, delay
             )
             return delay
+        self.failing = False
         self.outbox.delivered(self.target, item.id)
         return 0.0
