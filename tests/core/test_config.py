@@ -183,3 +183,24 @@ def test_measurer_on_its_own_broker_inherits_the_rest(tmp_path, registry):
 
 def test_empty_config_says_what_is_missing(tmp_path, registry):
     assert "neither [measurer] nor [collector]" in problems(tmp_path, registry, "[broker]\n")
+
+
+def test_nested_tables_are_validated_with_their_own_path(tmp_path):
+    from dataclasses import dataclass
+
+    from labmon.options import Where, build
+
+    @dataclass(frozen=True)
+    class Query:
+        query: str
+        field: int = 0
+
+    @dataclass(frozen=True)
+    class Outer:
+        readings: dict[str, Query]
+
+    where = Where(tmp_path / "x.toml", "measurer.instruments.pump")
+    built = build(Outer, {"readings": {"pressure": {"query": "~ 05 0B 00", "field": 2}}}, where)
+    assert built.readings["pressure"] == Query("~ 05 0B 00", 2)
+    assert build(Outer, {"readings": {"pressure": {"qeury": "x"}}}, where) is None
+    assert "[measurer.instruments.pump.readings.pressure] qeury: unknown key" in str(where.problems[0])

@@ -33,6 +33,14 @@ def test_identifies_the_model_and_reads_measurements_with_units(emulator):
     assert 7 < readings[0].value < 8.5  # a 3 V peak above a -4.68 V marker
 
 
+def test_a_ds1000z_has_1200_screen_points(emulator):
+    emulator.state.model = "DS1104Z"
+    instrument = scope(emulator, metrics=["peak_time"])
+    _, volts = instrument.traces(1, 2)
+    instrument.close()
+    assert instrument.points == 1200 and volts.shape == (2, 1200)
+
+
 def test_an_invalid_measurement_is_an_error_reading_not_a_value(emulator):
     emulator.state.invalid = frozenset({"VPP"})
     instrument = scope(emulator, measurements=["vpp", "frequency", "vavg"])

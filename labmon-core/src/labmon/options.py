@@ -201,10 +201,17 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
             items.append(value)
         return True, items
     if origin is dict:
-        if isinstance(raw, dict):
+        if not isinstance(raw, dict):
+            where.report(key, f"expected a table, found {_kind(raw)}")
+            return False, None
+        _, value_hint = typing.get_args(base)
+        if not dataclasses.is_dataclass(value_hint):
             return True, raw
-        where.report(key, f"expected a table, found {_kind(raw)}")
-        return False, None
+        built = {name: build(value_hint, table, where.child(f"{key}.{name}")) for name, table in raw.items()}
+        return all(v is not None for v in built.values()), built
+    if dataclasses.is_dataclass(base):
+        value = build(base, raw, where.child(key))
+        return value is not None, value
     if base is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):
         return True, float(raw)
     if base in (str, int, bool) and type(raw) is base:

@@ -1,4 +1,4 @@
-"""The `rigol` instrument: Rigol oscilloscopes over USB or LAN, and a scope emulator to try it without one."""
+"""Instruments over VISA: `rigol` oscilloscopes, any `scpi`/serial instrument, and a scope emulator."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import click
 from labmon import Register, hookimpl
 from labmon_rigol.commands import rigol_emulator
 from labmon_rigol.scope import RigolScope
+from labmon_rigol.scpi import ScpiInstrument
 
 
 @hookimpl
 def labmon_register_instruments(register: Register) -> None:
     register("rigol", RigolScope)
+    register("scpi", ScpiInstrument)
 
 
 @hookimpl

@@ -10,9 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-IDN = "RIGOL TECHNOLOGIES,DS2072A,DS2D000000001,00.03.06"
-POINTS = 1400  # NORM mode on DS2000: 14 divisions x 100
-XINCREMENT, XORIGIN = 1e-8, -7e-6
+XINCREMENT = 1e-8
 YINCREMENT, YORIGIN, YREFERENCE = 0.04, 0.0, 127.0
 INVALID = "9.9E37"
 
@@ -21,6 +19,7 @@ INVALID = "9.9E37"
 class ScopeState:
     """What the emulated scope shows; tests and the demo change it while it runs."""
 
+    model: str = "DS2072A"
     locked: bool = True
     peak_time: float = -2e-6
     locked_jitter: float = 2e-9
@@ -94,7 +93,7 @@ class ScopeEmulator:
             self.commands.append(command)
             upper = command.upper()
             if upper == "*IDN?":
-                return f"{IDN}\n".encode()
+                return f"RIGOL TECHNOLOGIES,{self.state.model},DS2D000000001,00.03.06\n".encode()
             if upper.startswith(":WAV:SOUR "):
                 self._settings["source"] = upper.split()[1]
             elif upper.startswith(":WAV:MODE "):
@@ -107,8 +106,9 @@ class ScopeEmulator:
                 return f"{self._settings['trigger']}\n".encode()
             elif upper == ":WAV:PRE?":
                 fmt = {"BYTE": 0, "WOR": 1, "ASC": 2}.get(self._settings["format"], 0)
+                points, origin = self.points, -self.points / 2 * XINCREMENT
                 return (
-                    f"{fmt},0,{POINTS},1,{XINCREMENT:e},{XORIGIN:e},0,{YINCREMENT:e},{YORIGIN:e},{YREFERENCE:g}\n"
+                    f"{fmt},0,{points},1,{XINCREMENT:e},{origin:e},0,{YINCREMENT:e},{YORIGIN:e},{YREFERENCE:g}\n"
                 ).encode()
             elif upper == ":WAV:DATA?":
                 return self._data()
@@ -118,11 +118,16 @@ class ScopeEmulator:
                 return b"0\n"
             return None
 
+    @property
+    def points(self) -> int:
+        """Return the screen's points in NORM mode: 14 divisions x 100 on DS2000, 12 on DS1000Z."""
+        return 1200 if self.state.model.startswith("DS1") else 1400
+
     def volts(self) -> np.ndarray:
         """Return one acquisition of the current source's screen in volts."""
         s = self.state
-        t = XORIGIN + np.arange(POINTS) * XINCREMENT
-        trace = self._rng.normal(0.0, s.noise_volts, POINTS)
+        t = (np.arange(self.points) - self.points / 2) * XINCREMENT
+        trace = self._rng.normal(0.0, s.noise_volts, self.points)
         jitter = s.locked_jitter if s.locked else s.unlocked_jitter
         width = 1.5e-7
         for k in range(s.peaks if s.locked else max(0, s.peaks - 1)):
@@ -137,7 +142,7 @@ class ScopeEmulator:
             body = ",".join(f"{v:.6e}" for v in volts).encode()
         else:
             raw = np.clip(np.round(volts / YINCREMENT + YORIGIN + YREFERENCE), 0, 255).astype(np.uint8)
-            body = raw[: POINTS // 2].tobytes() if self.state.short_blocks else raw.tobytes()
+            body = raw[: self.points // 2].tobytes() if self.state.short_blocks else raw.tobytes()
         return b"#9" + f"{len(body):09d}".encode() + body + b"\n"
 
     def _measure(self, command: str) -> str:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
-import pyvisa
 
 from labmon import Duration, Reading
 from labmon_rigol import waveform
+from labmon_rigol.visa import open_session
 
 MEASUREMENTS: dict[str, tuple[str, str]] = {
     "vpp": ("VPP", "V"),
@@ -85,15 +84,9 @@ class RigolScope:
 
     Config = RigolConfig
 
-    def __init__(self, config: RigolConfig, resource_manager: Any = None) -> None:
+    def __init__(self, config: RigolConfig) -> None:
         self.config = config
-        self._rm = resource_manager or pyvisa.ResourceManager(config.backend)
-        self._scope = self._rm.open_resource(
-            config.resource,
-            read_termination="\n",
-            write_termination="\n",
-            timeout=round(config.visa_timeout * 1000),
-        )
+        self._scope = open_session(config.resource, backend=config.backend, timeout=config.visa_timeout)
         self.identity = self._scope.query("*IDN?").strip()
         maker, model, *_ = [*self.identity.split(","), "", ""]
         if "RIGOL" not in maker.upper():
