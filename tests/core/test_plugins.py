@@ -124,7 +124,11 @@ def test_a_plugin_implementing_an_unknown_hook_fails_check_pending():
 def test_installed_entry_points_are_visible(plugin, distribution):
     entries = {e["name"]: e for e in describe(get_plugin_manager())}
     assert entries[plugin]["distribution"] == distribution
-    provided = {"rigol": {"instrument": ["rigol"]}, "ifttt": {"sink": ["ifttt"]}, "discord": {"notifier": ["discord"]}}
+    provided = {
+        "rigol": {"instrument": ["rigol", "scpi"]},
+        "ifttt": {"sink": ["ifttt"]},
+        "discord": {"notifier": ["discord"]},
+    }
     assert entries[plugin]["provides"] == provided.get(plugin, {})
 
 
