@@ -97,7 +97,7 @@ def demo(cycles: int | None, interval: str) -> None:
     missing = {"measurer", "collector"} - set(cli.commands)
     if missing:
         raise click.ClickException(f"the demo needs labmon-{' and labmon-'.join(sorted(missing))}: pip install them")
-    sys.exit(run_demo(cycles=cycles, interval=interval))
+    sys.exit(run_demo(cycles=cycles, interval=interval, with_scope="rigol-emulator" in cli.commands))
 
 
 def with_plugin_commands(pm: pluggy.PluginManager) -> click.Group:

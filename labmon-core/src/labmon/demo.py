@@ -13,7 +13,7 @@ from typing import Any
 import click
 import tomli_w
 
-from labmon.broker import BrokerUnavailable, PrivateBroker
+from labmon.broker import BrokerUnavailable, PrivateBroker, free_port
 from labmon.config import BrokerConfig
 from labmon.durations import parse_duration
 from labmon.messages import ONLINE, Topics
@@ -86,13 +86,21 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def demo_configs(port: int, workdir: Path, interval: str) -> dict[str, dict[str, Any]]:
+def demo_configs(port: int, workdir: Path, interval: str, scope_port: int | None) -> dict[str, dict[str, Any]]:
     """Return the demo's node configs (as TOML-ready dicts) keyed by file stem."""
     seconds = parse_duration(interval)
     broker = {"host": "127.0.0.1", "port": port}
+    tables = {name: dict(instruments) for name, instruments in TABLES.items()}
+    if scope_port is not None:
+        tables["table1"]["scope"] = {
+            "type": "rigol",
+            "resource": f"TCPIP0::127.0.0.1::{scope_port}::SOCKET",
+            "metrics": ["jitter", "peak_count"],
+            "traces": 20,
+        }
     configs: dict[str, dict[str, Any]] = {
         name: {"broker": broker, "measurer": {"name": name, "instruments": instruments}}
-        for name, instruments in TABLES.items()
+        for name, instruments in tables.items()
     }
     configs["collector"] = {
         "broker": broker,
@@ -116,6 +124,13 @@ def demo_configs(port: int, workdir: Path, interval: str) -> dict[str, dict[str,
                 },
                 {"name": "pump-pressure", "select": "table2/pump/pressure", "above": 5e-9, "for": "1m"},
                 {"name": "oven-cold", "select": "table2/oven/temperature", "below": 340.0, "for": "1m"},
+                {
+                    "name": "scope-lock-jitter",
+                    "select": "*/scope/ch1_jitter",
+                    "above": 5e-8,
+                    "for": f"{2 * seconds:g}s",
+                    "severity": "critical",
+                },
             ],
         },
     }
@@ -135,8 +150,21 @@ def _wait_online(broker: PrivateBroker, measurers: list[str], timeout: float = 3
     client.stop()
 
 
-def run_demo(*, cycles: int | None, interval: str) -> int:
-    """Run the demo until Ctrl-C or `cycles` collector cycles; return the collector's exit code."""
+def _start_scope(port: int) -> subprocess.Popen[bytes]:
+    """Start the Rigol emulator (labmon-rigol's command) and return once it listens."""
+    command = [sys.executable, "-m", "labmon", "rigol-emulator", "--port", str(port), "--unlock-every", "70s"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    process.stderr.readline()  # it says where it listens once it does
+    return process
+
+
+def run_demo(*, cycles: int | None, interval: str, with_scope: bool) -> int:
+    """Run the demo until Ctrl-C or `cycles` collector cycles; return the collector's exit code.
+
+    With labmon-rigol installed (`with_scope`), table1 also reads an emulated Rigol scope whose laser
+    lock jitter rises every 70 seconds.
+    """
     try:
         parse_duration(interval)
     except ValueError as exc:
@@ -147,8 +175,11 @@ def run_demo(*, cycles: int | None, interval: str) -> int:
     except BrokerUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     processes: list[subprocess.Popen[bytes]] = []
+    scope_port = free_port() if with_scope else None
     try:
-        for stem, config in demo_configs(broker.port, workdir, interval).items():
+        if scope_port is not None:
+            processes.append(_start_scope(scope_port))
+        for stem, config in demo_configs(broker.port, workdir, interval, scope_port).items():
             path = workdir / f"{stem}.toml"
             path.write_text(tomli_w.dumps(config), encoding="utf-8")
             role = "collector" if stem == "collector" else "measurer"
