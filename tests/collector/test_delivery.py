@@ -108,7 +108,7 @@ def test_status_shows_a_growing_backlog_then_its_drain(lab, broker, write_config
         collector.stop()
         result = invoke("status", str(config.path))
         assert result.exit_code == 0, result.output
-        sheet = next(line for line in result.output.splitlines() if line.startswith("sink:sheet"))
+        sheet = next(line.strip() for line in result.output.splitlines() if line.strip().startswith("sink:sheet"))
         assert "backlog      3" in sheet and "delivering" in sheet
         assert "last error: TransientError: IFTTT answered HTTP 503" in result.output
         assert "k3y" not in result.output
@@ -117,7 +117,7 @@ def test_status_shows_a_growing_backlog_then_its_drain(lab, broker, write_config
         collector.start()
         collector.stop()  # nothing new: the restart only drains
         result = invoke("status", str(config.path))
-    sheet = next(line for line in result.output.splitlines() if line.startswith("sink:sheet"))
+    sheet = next(line.strip() for line in result.output.splitlines() if line.strip().startswith("sink:sheet"))
     assert "backlog      0" in sheet and "delivered       3" in sheet
 
 
@@ -133,5 +133,5 @@ def test_a_bad_key_parks_the_sheet_and_keeps_its_rows(lab, broker, write_config,
         collector.stop()
         result = invoke("status", str(config.path))
         assert len(server.requests) == 1  # parked: no hammering with a bad key
-    sheet = next(line for line in result.output.splitlines() if line.startswith("sink:sheet"))
+    sheet = next(line.strip() for line in result.output.splitlines() if line.strip().startswith("sink:sheet"))
     assert "backlog      2" in sheet and "PAUSED (IFTTT answered HTTP 401" in sheet

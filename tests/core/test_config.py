@@ -44,8 +44,13 @@ DUPLICATE_RULE = """
 name = "laser1-unlocked"
 select = "table1/a/b"
 above = 1
-below = 0
 notify = ["pager"]
+
+[[collector.rules]]
+name = "both-sides"
+select = "table1/a/b"
+above = 1
+below = 0
 """
 
 

@@ -9,8 +9,10 @@ import time
 import click
 
 from labmon import hookimpl
+from labmon.alertstore import AlertStore, Silence
 from labmon.cli import load_node_config
-from labmon.durations import format_duration
+from labmon.config import CollectorConfig
+from labmon.durations import format_duration, parse_duration
 from labmon.models import Alert
 from labmon.outbox import Outbox
 from labmon_collector.service import Collector, PluginStartError
@@ -43,24 +45,101 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def status(config: str) -> None:
-    """Show each sink's and notifier's backlog, oldest pending item and last error."""
-    node = load_node_config(config, "collector")
-    assert node.collector is not None
-    path = node.collector.data_dir / "outbox.sqlite"
-    if not path.exists():
-        raise click.ClickException(f"no outbox at {path}: the collector has not run with this config yet")
-    outbox = Outbox(path)
+    """Show delivery backlogs, the state of every alert that is not inactive, and the silences."""
+    settings = _settings(config)
     now = time.time()
+    outbox_path = settings.data_dir / "outbox.sqlite"
+    if not outbox_path.exists():
+        raise click.ClickException(f"no outbox at {outbox_path}: the collector has not run with this config yet")
+    outbox = Outbox(outbox_path)
+    click.echo("delivery")
     for target in outbox.status():
         age = format_duration(now - target.oldest) if target.oldest is not None else "-"
         state = f"PAUSED ({target.paused})" if target.paused else "delivering"
         click.echo(
-            f"{target.target:<28} backlog {target.backlog:>6}  oldest {age:>8}  delivered {target.delivered:>7}"
+            f"  {target.target:<26} backlog {target.backlog:>6}  oldest {age:>8}  delivered {target.delivered:>7}"
             f"  dropped {target.dropped:>5}  {state}"
         )
         if target.last_error:
-            click.echo(f"    last error: {target.last_error}")
+            click.echo(f"      last error: {target.last_error}")
     outbox.close()
+    store = AlertStore(settings.data_dir / "alerts.sqlite")
+    states, _ = store.load()
+    silences = store.silences(now)
+    store.close()
+    click.echo("alerts" if states else "alerts: none pending or firing")
+    for (rule, series), state in sorted(states.items()):
+        value = "-" if state.last_value is None else f"{state.last_value:g} {state.unit}".strip()
+        silenced = " (silenced)" if any(s.covers(series) for s in silences) else ""
+        click.echo(
+            f"  {rule:<24} {series:<36} {state.state.upper():<8} since {format_duration(now - state.since):>6}"
+            f"  last {value}{silenced}"
+        )
+    _print_silences(silences, now)
+
+
+def _settings(config: str) -> CollectorConfig:
+    collector = load_node_config(config, "collector").collector
+    assert collector is not None
+    return collector
+
+
+def _print_silences(silences: list[Silence], now: float) -> None:
+    click.echo("silences" if silences else "silences: none")
+    for s in silences:
+        click.echo(f"  #{s.id:<4} {s.selector:<30} ends in {format_duration(s.ends - now):>6}  {s.comment}")
+
+
+@click.group()
+def silence() -> None:
+    """Keep matching alerts from notifying for a while (they still show in `labmon status`)."""
+
+
+CONFIG_OPTION = click.option(
+    "-c", "--config", envvar="LABMON_CONFIG", required=True, type=click.Path(dir_okay=False),
+    help="The collector config (or set LABMON_CONFIG).",
+)  # fmt: skip
+
+
+@silence.command("add")
+@CONFIG_OPTION
+@click.argument("selector")
+@click.option("--for", "duration", required=True, help='How long, e.g. "2h".')
+@click.option("--comment", default="", help="Why, for whoever reads `labmon status`.")
+def silence_add(config: str, selector: str, duration: str, comment: str) -> None:
+    """Silence alerts whose series match SELECTOR (measurer/instrument/reading, * wildcards)."""
+    try:
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--for") from None
+    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    now = time.time()
+    silence_id = store.add_silence(selector, now, now + seconds, comment)
+    store.close()
+    click.echo(f"silence #{silence_id}: {selector} for {format_duration(seconds)}")
+
+
+@silence.command("list")
+@CONFIG_OPTION
+def silence_list(config: str) -> None:
+    """List the silences in force."""
+    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    now = time.time()
+    _print_silences(store.silences(now), now)
+    store.close()
+
+
+@silence.command("remove")
+@CONFIG_OPTION
+@click.argument("silence_id", type=int)
+def silence_remove(config: str, silence_id: int) -> None:
+    """End silence SILENCE_ID now."""
+    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    removed = store.remove_silence(silence_id)
+    store.close()
+    if not removed:
+        raise click.ClickException(f"no silence #{silence_id}")
+    click.echo(f"silence #{silence_id} removed")
 
 
 @click.command("notify-test")
@@ -101,3 +180,4 @@ def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(collector)
     cli.add_command(status)
     cli.add_command(notify_test)
+    cli.add_command(silence)

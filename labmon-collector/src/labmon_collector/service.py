@@ -8,10 +8,12 @@ import os
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labmon.alertstore import AlertStore
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
 from labmon.models import Alert, Batch
@@ -34,6 +36,7 @@ class Counters:
     malformed: int = 0
     foreign: int = 0
     late: int = 0
+    capped: int = 0
 
 
 class Collector:
@@ -45,8 +48,11 @@ class Collector:
         self.clock = clock
         self.counters = Counters()
         self.status: dict[str, str] = {}
-        self.rules = RulesEngine(self.settings.rules)
+        self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
+        self.rules = RulesEngine(self.settings.rules, self.store)
         self._routes = {rule.name: rule.notify for rule in self.settings.rules}
+        self._policies = {entry.name: entry.policy for entry in self.settings.notifiers}
+        self._sent: dict[str, deque[float]] = {entry.name: deque() for entry in self.settings.notifiers}
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
@@ -95,6 +101,7 @@ class Collector:
             except Exception:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
+        self.store.close()
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until every broker is connected, or `timeout` seconds; return whether all are."""
@@ -147,13 +154,31 @@ class Collector:
         """Queue the batch for every sink and the alerts it raises for their notifiers."""
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
-        alerts = self.rules.evaluate(batch, batch.started_at)
+        offline = frozenset(m for m, status in self.status.items() if status == "offline")
+        alerts = self.rules.evaluate(batch, batch.started_at, offline)
         for alert in alerts:
             route = self._routes.get(alert.rule)
             for name in self.notifiers:
-                if route is None or name in route:
+                if (route is None or name in route) and self._allowed(name, alert):
                     self._enqueue(f"notifier:{name}", alert.to_dict())
         return alerts
+
+    def _allowed(self, notifier: str, alert: Alert) -> bool:
+        """Apply the notifier's policy: resolved messages wanted? under its hourly cap?"""
+        policy = self._policies[notifier]
+        if alert.state == "resolved" and not policy.send_resolved:
+            return False
+        sent = self._sent[notifier]
+        while sent and sent[0] <= alert.at - 3600:
+            sent.popleft()
+        if len(sent) >= policy.max_per_hour:
+            self.counters.capped += 1
+            log.warning(
+                "notifier %s reached %d messages this hour: not sent: %s", notifier, policy.max_per_hour, alert.message
+            )
+            return False
+        sent.append(alert.at)
+        return True
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)

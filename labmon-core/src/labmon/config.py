@@ -5,31 +5,16 @@ from __future__ import annotations
 import fnmatch
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from labmon.options import ConfigError, Duration, Problem, Secret, Where, build
+from labmon.options import ConfigError, Duration, OptionError, Problem, Secret, Where, build
 from labmon.plugins import Kind, Registry
+from labmon.rule_config import RuleConfig
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
-Severity = Literal["info", "warning", "critical"]
-MESSAGE_FIELDS = {
-    "rule": "r",
-    "series": "m/i/r",
-    "measurer": "m",
-    "instrument": "i",
-    "reading": "r",
-    "value": 1.0,
-    "unit": "V",
-    "threshold": 1.0,
-    "side": "above",
-    "duration": "1m",
-    "value_text": "1 V",
-    "threshold_text": "1 V",
-}
-"""The fields a rule's message template may use, with sample values to check templates against."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +33,33 @@ class BrokerConfig:
 
 
 @dataclass(frozen=True)
+class NotifierPolicy:
+    """Keys every notifier has, handled by labmon rather than the plugin."""
+
+    send_resolved: bool = True
+    max_per_hour: int = 60
+
+    def __post_init__(self) -> None:
+        if self.max_per_hour < 1:
+            raise OptionError("max_per_hour", "must be at least 1")
+
+
+@dataclass(frozen=True)
+class InstrumentPolicy:
+    """Keys every instrument has, handled by labmon rather than the plugin."""
+
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
+class SinkPolicy:
+    """Keys every sink has (none yet)."""
+
+
+POLICIES: dict[Kind, type[Any]] = {"instrument": InstrumentPolicy, "sink": SinkPolicy, "notifier": NotifierPolicy}
+
+
+@dataclass(frozen=True)
 class PluginEntry:
     """A configured instrument, sink or notifier: the user's name for it, its type and options."""
 
@@ -56,6 +68,7 @@ class PluginEntry:
     cls: type[Any]
     config: Any
     timeout: float = 10.0
+    policy: NotifierPolicy = NotifierPolicy()
 
 
 @dataclass(frozen=True)
@@ -78,20 +91,6 @@ class MeasurerRef:
 
     name: str
     broker: BrokerConfig
-
-
-@dataclass(frozen=True)
-class RuleConfig:
-    """A threshold rule: readings matching `select` above or below a threshold for a while."""
-
-    name: str
-    select: str
-    above: float | None = None
-    below: float | None = None
-    for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
-    severity: Severity = "warning"
-    message: str | None = None
-    notify: list[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -287,21 +286,18 @@ def _plugin_entries(kind: Kind, tables: Any, where: Where, registry: Registry) -
                 f"installed {kind}s: {available} (see: labmon plugins)",
             )
             continue
-        timeout = 10.0
-        if kind == "instrument":
-            timeout_table = build(_Timeout, {k: v for k, v in table.items() if k == "timeout"}, sub)
-            timeout = timeout_table.timeout if timeout_table else timeout
-        options = build(
-            provided.cls.Config, table, sub, ignore=("type", "timeout") if kind == "instrument" else ("type",)
-        )
-        if options is not None:
-            entries.append(PluginEntry(name, type_name, provided.cls, options, timeout))
+        own = tuple(f.name for f in fields(POLICIES[kind]))
+        policy = build(POLICIES[kind], {k: v for k, v in table.items() if k in own}, sub)
+        options = build(provided.cls.Config, table, sub, ignore=("type", *own))
+        if options is None or policy is None:
+            continue
+        if isinstance(policy, InstrumentPolicy):
+            entries.append(PluginEntry(name, type_name, provided.cls, options, timeout=policy.timeout))
+        elif isinstance(policy, NotifierPolicy):
+            entries.append(PluginEntry(name, type_name, provided.cls, options, policy=policy))
+        else:
+            entries.append(PluginEntry(name, type_name, provided.cls, options))
     return tuple(entries)
-
-
-@dataclass(frozen=True)
-class _Timeout:
-    timeout: Duration = Duration(10.0)
 
 
 def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> tuple[RuleConfig, ...]:
@@ -310,38 +306,21 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
         return ()
     rules, seen = [], set()
     for i, table in enumerate(raw):
-        sub = where.child(f"rules[{i}]")
+        name = table.get("name") if isinstance(table, dict) else None
+        sub = where.child(f"rules[{i}] ({name})" if isinstance(name, str) else f"rules[{i}]")
+        if name in seen:
+            sub.report("name", f"duplicate rule name {name!r}", "give each rule its own name")
+        seen.add(name)
         rule = build(RuleConfig, table, sub)
         if rule is None:
             continue
-        sub = where.child(f"rules[{i}] ({rule.name})")
-        if rule.name in seen:
-            sub.report("name", f"duplicate rule name {rule.name!r}", "give each rule its own name")
-        seen.add(rule.name)
-        if (rule.above is None) == (rule.below is None):
-            sub.report("above", "set exactly one of above or below")
-        parts = rule.select.split("/")
-        if len(parts) != 3 or not all(parts):
+        measurer = rule.select.split("/")[0]
+        if measurers and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
             sub.report(
                 "select",
-                f"{rule.select!r} is not measurer/instrument/reading",
-                'e.g. select = "table1/laser1/lock_error" or "*/oven*/temperature"',
-            )
-        elif measurers and not any(fnmatch.fnmatchcase(m, parts[0]) for m in measurers):
-            sub.report(
-                "select",
-                f"{parts[0]!r} matches no measurer in [collector.measurers]",
+                f"{measurer!r} matches no measurer in [collector.measurers]",
                 f"polled measurers: {', '.join(sorted(measurers))}",
             )
-        if rule.message is not None:
-            try:
-                rule.message.format(**MESSAGE_FIELDS)
-            except (KeyError, IndexError, ValueError) as exc:
-                sub.report(
-                    "message",
-                    f"bad template: {exc!r}",
-                    f"use fields in braces: {', '.join('{' + f + '}' for f in MESSAGE_FIELDS)}",
-                )
         for name in rule.notify or []:
             if name not in notifiers:
                 sub.report(

@@ -102,6 +102,7 @@ class Alert:
     since: float = 0.0
     at: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)
+    repeat: int = 0
 
     @property
     def held_for(self) -> float:

@@ -47,6 +47,14 @@ class Problem:
         return f"{text}\n    fix: {self.fix}" if self.fix else text
 
 
+class OptionError(ValueError):
+    """Raised by a Config's __post_init__ to report a problem at one key."""
+
+    def __init__(self, key: str, problem: str, fix: str = "") -> None:
+        super().__init__(problem)
+        self.key, self.problem, self.fix = key, problem, fix
+
+
 class ConfigError(Exception):
     """A config file with one or more mistakes."""
 
@@ -124,9 +132,11 @@ def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = (
         return None
     try:
         return cls(**values)
+    except OptionError as exc:
+        where.report(exc.key, exc.problem, exc.fix)
     except ValueError as exc:  # a Config's __post_init__ rejecting a combination of values
         where.report("", str(exc))
-        return None
+    return None
 
 
 def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:

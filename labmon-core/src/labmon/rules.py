@@ -1,110 +1,141 @@
-"""Evaluate threshold rules per series: inactive -> pending -> firing -> resolved."""
+"""The alert engine: per rule and series, inactive -> pending -> firing -> resolved, as Prometheus does."""
 
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass
+import math
 from typing import Literal
 
-from labmon.config import RuleConfig
+from labmon.alertstore import AlertStore, SeriesState
+from labmon.conditions import Memory, Observation, observe
 from labmon.durations import format_duration
 from labmon.models import Alert, Batch
+from labmon.rule_config import Kind, RuleConfig
 
-State = Literal["inactive", "pending", "firing"]
-
-DEFAULT_MESSAGE = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
-RESOLVED_MESSAGE = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
-
-
-@dataclass
-class SeriesState:
-    """Where one rule stands for one series."""
-
-    state: State = "inactive"
-    since: float = 0.0
-    last_value: float | None = None
-    unit: str = ""
+FIRING: dict[Kind, str] = {
+    "threshold": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
+    "band": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
+    "rate": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
+    "error": "{series} could not be read for {duration}: {error}",
+    "stale": "{series} has had no valid value for {duration}",
+    "offline": "measurer {measurer} has not answered for {duration}",
+}
+RESOLVED: dict[Kind, str] = {
+    "threshold": "{series} is back at {value_text} after {duration} {side} {threshold_text}",
+    "band": "{series} is back at {value_text} after {duration} {side} {threshold_text}",
+    "rate": "{series} changes at {value_text} again after {duration} {side} {threshold_text}",
+    "error": "{series} reads again after {duration} of errors",
+    "stale": "{series} has valid values again after {duration}",
+    "offline": "measurer {measurer} answers again after {duration}",
+}
 
 
 class RulesEngine:
-    """Keeps each rule's state per series and says when an alert fires or resolves."""
+    """Evaluates every rule each cycle and decides which notifications to send."""
 
-    def __init__(self, rules: tuple[RuleConfig, ...]) -> None:
+    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None) -> None:
         self.rules = rules
+        self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
+        self.memory = Memory()
+        if store is not None:
+            self.states, self.memory.last_valid = store.load()
+        self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
 
-    def evaluate(self, batch: Batch, now: float) -> list[Alert]:
-        """Feed one cycle's readings at time `now`; return the alerts to send."""
+    def evaluate(self, batch: Batch, now: float, offline: frozenset[str] = frozenset()) -> list[Alert]:
+        """Feed one cycle at time `now` (`offline`: measurers whose status says so); return alerts to send."""
+        self.memory.remember(batch, now, self._window)
+        down = set(batch.missing) | set(offline)
+        covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
+        silences = self.store.silences(now) if self.store is not None else []
         alerts = []
-        for measurer, reading, _ in batch.rows():
-            if reading.value is None:
-                continue  # an error reading carries no value: it neither triggers nor clears a threshold
-            series = f"{measurer}/{reading.key}"
-            for rule in self.rules:
-                if fnmatch.fnmatchcase(series, rule.select):
-                    alert = self._step(rule, series, reading.value, reading.unit, now)
-                    if alert is not None:
-                        alerts.append(alert)
+        for rule in self.rules:
+
+            def active(series: str, rule: RuleConfig = rule) -> bool:
+                return self.states.get((rule.name, series), SeriesState()).state != "inactive"
+
+            for seen in observe(rule, batch, now, down, self.memory, active):
+                # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
+                silenced = any(s.covers(seen.series) for s in silences)
+                quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
+                alert = self._step(rule, seen, now, quiet)
+                if alert is not None:
+                    alerts.append(alert)
+        if self.store is not None:
+            self.store.save(self.states, self.memory.last_valid)
         return alerts
 
-    def _step(self, rule: RuleConfig, series: str, value: float, unit: str, now: float) -> Alert | None:
-        state = self.states.setdefault((rule.name, series), SeriesState())
-        state.last_value, state.unit = value, unit
-        if breached(rule, value):
+    def _step(self, rule: RuleConfig, seen: Observation, now: float, quiet: bool) -> Alert | None:
+        state = self.states.setdefault((rule.name, seen.series), SeriesState())
+        if seen.holds is None:
+            return None
+        state.last_value, state.unit, state.error = seen.value, seen.unit, seen.error or state.error
+        if seen.holds:
+            state.cleared_since = None
             if state.state == "inactive":
-                state.state, state.since = "pending", now
+                state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
             if state.state == "pending" and now - state.since >= rule.for_:
                 state.state = "firing"
-                return _alert(rule, series, state, now, "firing")
+            if state.state != "firing" or quiet:
+                return None
+            if state.notified_at is None:
+                return self._notify(rule, seen, state, now, "firing")
+            if now - state.notified_at >= rule.repeat_interval:
+                state.repeats += 1
+                return self._notify(rule, seen, state, now, "firing")
             return None
-        if state.state == "firing":
-            alert = _alert(rule, series, state, now, "resolved")
-            state.state = "inactive"
-            return alert
-        state.state = "inactive"
-        return None
+        if state.state == "pending":
+            state.state = "inactive"  # it never fired: nobody hears of it
+            return None
+        if state.state != "firing":
+            return None
+        if state.cleared_since is None:
+            state.cleared_since = now
+        if now - state.cleared_since < rule.keep_firing_for:
+            return None
+        notified = state.notified_at is not None
+        alert = self._notify(rule, seen, state, now, "resolved") if notified and not quiet else None
+        state.state, state.cleared_since = "inactive", None
+        return alert
 
-
-def breached(rule: RuleConfig, value: float) -> bool:
-    """Return whether `value` is on the wrong side of the rule's threshold."""
-    if rule.above is not None:
-        return value > rule.above
-    assert rule.below is not None
-    return value < rule.below
-
-
-def _alert(rule: RuleConfig, series: str, state: SeriesState, now: float, kind: Literal["firing", "resolved"]) -> Alert:
-    threshold = rule.above if rule.above is not None else rule.below
-    assert threshold is not None and state.last_value is not None
-    measurer, instrument, reading = series.split("/", 2)
-    fields = {
-        "rule": rule.name,
-        "series": series,
-        "measurer": measurer,
-        "instrument": instrument,
-        "reading": reading,
-        "value": state.last_value,
-        "unit": state.unit,
-        "threshold": threshold,
-        "side": "above" if rule.above is not None else "below",
-        "duration": format_duration(now - state.since),
-        "value_text": f"{state.last_value:g} {state.unit}".strip(),
-        "threshold_text": f"{threshold:g} {state.unit}".strip(),
-    }
-    if kind == "firing":
-        message = (rule.message or DEFAULT_MESSAGE).format(**fields)
-    else:
-        message = RESOLVED_MESSAGE.format(**fields)
-    return Alert(
-        rule=rule.name,
-        state=kind,
-        series=series,
-        message=message,
-        severity=rule.severity,
-        value=state.last_value,
-        unit=state.unit,
-        threshold=threshold,
-        since=state.since,
-        at=now,
-        labels={"measurer": measurer, "instrument": instrument, "reading": reading},
-    )
+    def _notify(
+        self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, kind: Literal["firing", "resolved"]
+    ) -> Alert:
+        if kind == "firing":
+            state.notified_at = now
+        parts = [*seen.series.split("/"), "", ""]
+        value = math.nan if state.last_value is None else state.last_value
+        fields = {
+            "rule": rule.name,
+            "series": seen.series,
+            "measurer": seen.measurer,
+            "instrument": parts[1],
+            "reading": parts[2],
+            "value": value,
+            "unit": state.unit,
+            "threshold": math.nan if seen.threshold is None else seen.threshold,
+            "side": seen.side,
+            "duration": format_duration(now - (state.since if seen.began is None else seen.began)),
+            "value_text": f"{value:g} {state.unit}".strip(),
+            "threshold_text": seen.threshold_text,
+            "error": state.error,
+        }
+        if kind == "firing":
+            message = (rule.message or FIRING[rule.kind]).format(**fields)
+            message = f"still firing ({state.repeats}): {message}" if state.repeats else message
+        else:
+            message = RESOLVED[rule.kind].format(**fields)
+        return Alert(
+            rule=rule.name,
+            state=kind,
+            series=seen.series,
+            message=message,
+            severity=rule.severity,
+            value=state.last_value,
+            unit=state.unit,
+            threshold=seen.threshold,
+            since=state.since,
+            at=now,
+            labels={"measurer": seen.measurer, "instrument": parts[1], "reading": parts[2], "kind": rule.kind},
+            repeat=state.repeats,
+        )

@@ -21,7 +21,8 @@ def clip(text: str, limit: int) -> str:
 def alert_embed(alert: Alert) -> DiscordEmbed:
     """Return the embed for a firing or resolved alert."""
     firing = alert.state == "firing"
-    title = f"{alert.severity.upper()}: {alert.rule}" if firing else f"RESOLVED: {alert.rule}"
+    still = "STILL " if alert.repeat else ""
+    title = f"{still}{alert.severity.upper()}: {alert.rule}" if firing else f"RESOLVED: {alert.rule}"
     embed = DiscordEmbed(
         title=clip(title, TITLE_LIMIT),
         description=clip(alert.message, DESCRIPTION_LIMIT),

@@ -34,7 +34,7 @@ def format_batch(batch: Batch) -> str:
 def format_alert(alert: Alert) -> str:
     """Return a one-line alert."""
     if alert.state == "firing":
-        return f"ALERT [{alert.severity}] {alert.rule}: {alert.message}"
+        return f"ALERT [{alert.severity}]{' (repeat)' if alert.repeat else ''} {alert.rule}: {alert.message}"
     return f"RESOLVED {alert.rule}: {alert.message}"
 
 

@@ -1,0 +1,109 @@
+"""Alert state, last valid readings and silences, kept in SQLite so a restart changes nothing."""
+
+from __future__ import annotations
+
+import fnmatch
+import sqlite3
+import threading
+from dataclasses import astuple, dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+State = Literal["inactive", "pending", "firing"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alert_state (
+    rule TEXT NOT NULL, series TEXT NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+    cleared_since REAL, notified_at REAL, repeats INTEGER NOT NULL, last_value REAL,
+    unit TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY (rule, series)
+);
+CREATE TABLE IF NOT EXISTS series_seen (series TEXT PRIMARY KEY, last_valid_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS silences (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, selector TEXT NOT NULL, starts REAL NOT NULL,
+    ends REAL NOT NULL, comment TEXT NOT NULL
+);
+"""
+
+
+@dataclass
+class SeriesState:
+    """Where one rule stands for one series."""
+
+    state: State = "inactive"
+    since: float = 0.0
+    cleared_since: float | None = None
+    notified_at: float | None = None
+    repeats: int = 0
+    last_value: float | None = None
+    unit: str = ""
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Silence:
+    """Alerts whose series match `selector` notify nobody until `ends`."""
+
+    id: int
+    selector: str
+    starts: float
+    ends: float
+    comment: str
+
+    def covers(self, series: str) -> bool:
+        """Return whether this silence matches `series` (padded to measurer/instrument/reading with `*`)."""
+        padded = "/".join([*series.split("/"), "*", "*"][:3])
+        return fnmatch.fnmatchcase(padded, self.selector) or fnmatch.fnmatchcase(series, self.selector)
+
+
+class AlertStore:
+    """One SQLite file beside the outbox; the collector writes it, `labmon silence` and `status` too."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+
+    def load(self) -> tuple[dict[tuple[str, str], SeriesState], dict[str, float]]:
+        """Return the saved states (by rule and series) and each series' last valid time."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alert_state").fetchall()
+            seen = dict(self._db.execute("SELECT series, last_valid_at FROM series_seen").fetchall())
+        return {(row[0], row[1]): SeriesState(*row[2:]) for row in rows}, seen
+
+    def save(self, states: dict[tuple[str, str], SeriesState], seen: dict[str, float]) -> None:
+        """Replace the saved states (only those not inactive) and last valid times, in one transaction."""
+        active = [(rule, series, *astuple(s)) for (rule, series), s in states.items() if s.state != "inactive"]
+        marks = ", ".join("?" * (2 + len(fields(SeriesState))))
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM alert_state")
+            self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
+            self._db.executemany("INSERT OR REPLACE INTO series_seen VALUES (?, ?)", list(seen.items()))
+
+    def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
+        """Silence `selector` from `starts` to `ends`; return the silence's id."""
+        with self._lock, self._db:
+            cursor = self._db.execute(
+                "INSERT INTO silences (selector, starts, ends, comment) VALUES (?, ?, ?, ?)",
+                (selector, starts, ends, comment),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def silences(self, now: float) -> list[Silence]:
+        """Return the silences in force at `now`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM silences WHERE starts <= ? AND ends > ? ORDER BY id", (now, now)
+            ).fetchall()
+        return [Silence(*row) for row in rows]
+
+    def remove_silence(self, silence_id: int) -> bool:
+        """End a silence now; return whether it existed."""
+        with self._lock, self._db:
+            return self._db.execute("DELETE FROM silences WHERE id = ?", (silence_id,)).rowcount > 0
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()

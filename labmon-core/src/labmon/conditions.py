@@ -1,0 +1,135 @@
+"""Turn a cycle into observations per rule: for each series it selects, does its condition hold?"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from labmon.durations import format_duration
+from labmon.models import WHOLE_INSTRUMENT, Batch
+from labmon.rule_config import RuleConfig
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One series under one rule this cycle; `holds` is None when the cycle says nothing about it."""
+
+    series: str
+    measurer: str
+    holds: bool | None
+    value: float | None = None
+    unit: str = ""
+    error: str = ""
+    side: str = ""
+    threshold: float | None = None
+    threshold_text: str = ""
+    began: float | None = None
+    """When the condition really began, where the rule knows better than the state machine (stale)."""
+
+
+@dataclass
+class Memory:
+    """What outlives a cycle: each series' last valid time (persisted) and recent values (for rates)."""
+
+    last_valid: dict[str, float] = field(default_factory=dict)
+    recent: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
+    units: dict[str, str] = field(default_factory=dict)
+
+    def remember(self, batch: Batch, now: float, window: float) -> None:
+        """Record the cycle's valid values, keeping `window` seconds of them per series."""
+        for measurer, reading, _ in batch.rows():
+            if reading.value is None:
+                continue
+            series = f"{measurer}/{reading.key}"
+            self.last_valid[series] = now
+            self.units[series] = reading.unit
+            values = self.recent.setdefault(series, deque())
+            values.append((now, reading.value))
+            while values and values[0][0] < now - window:
+                values.popleft()
+
+
+Active = Callable[[str], bool]
+"""Whether a rule is pending or firing for a series: hysteresis judges differently then."""
+
+
+def observe(
+    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active
+) -> list[Observation]:
+    """Return the rule's observations this cycle."""
+    kind = rule.kind
+    if kind == "offline":
+        polled = [r.measurer for r in batch.results] + list(batch.missing)
+        return [Observation(m, m, m in down) for m in polled if fnmatch.fnmatchcase(m, rule.select)]
+    if kind == "error":
+        return _errors(rule, batch)
+    if kind == "stale":
+        assert rule.stale is not None
+        return [
+            Observation(
+                series, series.split("/")[0], now - at >= rule.stale, unit=memory.units.get(series, ""), began=at
+            )
+            for series, at in memory.last_valid.items()
+            if fnmatch.fnmatchcase(series, rule.select)
+        ]
+    observations = []
+    for measurer, reading, _ in batch.rows():
+        series = f"{measurer}/{reading.key}"
+        if reading.value is None or not fnmatch.fnmatchcase(series, rule.select):
+            continue  # an error reading says nothing about a value: it neither fires nor clears
+        if kind == "rate":
+            observations.append(_rate(rule, series, measurer, reading.unit, memory))
+        else:
+            observations.append(_level(rule, series, measurer, reading.value, reading.unit, active(series)))
+    return observations
+
+
+def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:
+    if rule.outside is not None:
+        low, high = rule.outside
+        text = f"{low:g} to {high:g} {unit}".strip()
+        return Observation(series, measurer, not low <= value <= high, value, unit, "", "outside", None, text)
+    above = rule.above is not None
+    threshold = rule.above if above else rule.below
+    assert threshold is not None
+    limit = rule.clear if active and rule.clear is not None else threshold  # hysteresis: clear elsewhere
+    holds = value > limit if above else value < limit
+    side = "above" if above else "below"
+    return Observation(series, measurer, holds, value, unit, "", side, threshold, f"{threshold:g} {unit}".strip())
+
+
+def _rate(rule: RuleConfig, series: str, measurer: str, unit: str, memory: Memory) -> Observation:
+    per = format_duration(rule.rate_per)
+    rate_unit = f"{unit}/{per}" if unit else f"/{per}"
+    recent = memory.recent.get(series, deque())
+    values = [(t, v) for t, v in recent if t >= recent[-1][0] - rule.window] if recent else []
+    if len(values) < 2 or values[-1][0] <= values[0][0]:
+        return Observation(series, measurer, None, unit=rate_unit)  # not enough history for a rate yet
+    (t0, v0), (t1, v1) = values[0], values[-1]
+    rate = (v1 - v0) / (t1 - t0) * rule.rate_per
+    if rule.rate_below is not None and (rate < rule.rate_below or rule.rate_above is None):
+        side, threshold, holds = "falling faster than", rule.rate_below, rate < rule.rate_below
+    else:
+        assert rule.rate_above is not None
+        side, threshold, holds = "rising faster than", rule.rate_above, rate > rule.rate_above
+    return Observation(series, measurer, holds, rate, rate_unit, "", side, threshold, f"{threshold:g} {rate_unit}")
+
+
+def _errors(rule: RuleConfig, batch: Batch) -> list[Observation]:
+    """One observation per selected instrument: does any of its selected readings fail?"""
+    want_measurer, want_instrument, want_reading = rule.select.split("/")
+    found: dict[str, Observation] = {}
+    for measurer, reading, _ in batch.rows():
+        if not (
+            fnmatch.fnmatchcase(measurer, want_measurer) and fnmatch.fnmatchcase(reading.instrument, want_instrument)
+        ):
+            continue
+        if reading.name != WHOLE_INSTRUMENT and not fnmatch.fnmatchcase(reading.name, want_reading):
+            continue
+        series = f"{measurer}/{reading.instrument}"
+        if reading.status == "error" and not (found.get(series) and found[series].holds):
+            found[series] = Observation(series, measurer, True, unit=reading.unit, error=reading.error or "")
+        found.setdefault(series, Observation(series, measurer, False))
+    return list(found.values())

@@ -1,0 +1,104 @@
+"""What a rule may say in the collector's config, and the checks that need no other table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from labmon.options import Duration, OptionError
+
+Severity = Literal["info", "warning", "critical"]
+Kind = Literal["threshold", "band", "rate", "error", "stale", "offline"]
+
+MESSAGE_FIELDS = {
+    "rule": "r", "series": "m/i/r", "measurer": "m", "instrument": "i", "reading": "r", "value": 1.0,
+    "unit": "V", "threshold": 1.0, "side": "above", "duration": "1m", "value_text": "1 V",
+    "threshold_text": "1 V", "error": "timeout",
+}  # fmt: skip
+"""The fields a rule's message template may use, with sample values to check templates against."""
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """One alert rule: which series, which condition, how long, and how to notify."""
+
+    name: str
+    select: str
+    above: float | None = None
+    below: float | None = None
+    clear: float | None = None
+    outside: list[float] | None = None
+    rate_above: float | None = None
+    rate_below: float | None = None
+    rate_per: Duration = Duration(60.0)
+    window: Duration = Duration(600.0)
+    error: bool = False
+    stale: Duration | None = None
+    offline: bool = False
+    for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
+    keep_firing_for: Duration = Duration(0.0)
+    repeat_interval: Duration = Duration(4 * 3600.0)
+    severity: Severity = "warning"
+    message: str | None = None
+    notify: list[str] | None = None
+
+    @property
+    def kind(self) -> Kind:
+        """Return which condition this rule checks."""
+        return self._kinds()[0]
+
+    def _kinds(self) -> list[Kind]:
+        kinds: list[tuple[Kind, bool]] = [
+            ("threshold", self.above is not None or self.below is not None),
+            ("band", self.outside is not None),
+            ("rate", self.rate_above is not None or self.rate_below is not None),
+            ("error", self.error),
+            ("stale", self.stale is not None),
+            ("offline", self.offline),
+        ]
+        return [kind for kind, present in kinds if present]
+
+    def __post_init__(self) -> None:
+        kinds = self._kinds()
+        if len(kinds) != 1:
+            raise OptionError(
+                "select",
+                f"a rule checks exactly one condition, this one has {len(kinds) or 'none'}",
+                "use one of: above/below (with clear), outside, rate_above/rate_below, error, stale, offline",
+            )
+        self._check_threshold()
+        if self.outside is not None and (len(self.outside) != 2 or self.outside[0] >= self.outside[1]):
+            raise OptionError("outside", "expected [low, high] with low < high", "e.g. outside = [340.0, 360.0]")
+        parts = self.select.split("/")
+        if self.offline and (len(parts) != 1 or not parts[0]):
+            raise OptionError(
+                "select",
+                f"{self.select!r} is not a measurer name",
+                'an offline rule selects measurers: "table1" or "*"',
+            )
+        if not self.offline and (len(parts) != 3 or not all(parts)):
+            raise OptionError(
+                "select",
+                f"{self.select!r} is not measurer/instrument/reading",
+                'e.g. select = "table1/laser1/lock_error" or "*/oven*/temperature"',
+            )
+        if self.message is not None:
+            try:
+                self.message.format(**MESSAGE_FIELDS)
+            except (KeyError, IndexError, ValueError) as exc:
+                fields = ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
+                raise OptionError("message", f"bad template: {exc!r}", f"use fields in braces: {fields}") from None
+
+    def _check_threshold(self) -> None:
+        if self.above is not None and self.below is not None:
+            raise OptionError(
+                "above", "set exactly one of above or below", "write two rules for a band, or use outside"
+            )
+        if self.clear is None:
+            return
+        if self.above is not None and self.clear >= self.above:
+            raise OptionError("clear", f"clear must be below above ({self.above:g})", "e.g. above = 1.2, clear = 1.0")
+        if self.below is not None and self.clear <= self.below:
+            raise OptionError("clear", f"clear must be above below ({self.below:g})", "e.g. below = 1.0, clear = 1.2")
+        if self.above is None and self.below is None:
+            raise OptionError("clear", "clear goes with above or below")
