@@ -132,15 +132,28 @@ def invoke(*args: str) -> Any:
 
 
 @pytest.fixture
-def lab(broker, write_config, request):
-    """Two in-process measurers on the session broker, named after the test, and a collector config for them."""
-    prefix = request.node.name[5:25]
-    names = [f"{prefix}-a", f"{prefix}-b"]
-    measurers = [Measurer(write_config(measurer_table(broker, n), f"{n}.toml")) for n in names]
-    for m in measurers:
-        m.start()
-    for m in measurers:
-        assert m.client.connected.wait(10)
-    yield names
-    for m in measurers:
-        m.stop()
+def lab_with(broker, write_config, request):
+    """Start in-process measurers with the given instruments, named after the test; stop them after it."""
+    started = []
+
+    def start(*instrument_sets: dict[str, Any]) -> list[str]:
+        prefix = request.node.name[5:25]
+        names = []
+        for i, instruments in enumerate(instrument_sets):
+            name = f"{prefix}-{i}"
+            measurer = Measurer(write_config(measurer_table(broker, name, instruments), f"{name}.toml"))
+            measurer.start()
+            assert measurer.client.connected.wait(10)
+            started.append(measurer)
+            names.append(name)
+        return names
+
+    yield start
+    for measurer in started:
+        measurer.stop()
+
+
+@pytest.fixture
+def lab(lab_with: Callable[..., list[str]]) -> list[str]:
+    """Two in-process measurers with a sim laser each, named after the test."""
+    return lab_with({"laser1": SIM_LASER}, {"laser1": SIM_LASER})

@@ -78,7 +78,7 @@ class BrokerClient:
     def stop(self) -> None:
         """Say `offline` (a clean disconnect sends no Last Will) and disconnect."""
         self._stopping = True
-        if self._status_topic and self.connected.is_set():
+        if self._status_topic and self._client.is_connected():  # not `connected`: that waits for SUBACKs too
             self._client.publish(self._status_topic, OFFLINE, qos=QOS, retain=True).wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()

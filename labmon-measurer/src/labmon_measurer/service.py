@@ -65,6 +65,6 @@ class Measurer:
             return
         readings = read_all(self.runners)
         result = Result(inquiry.id, self.name, time.time(), tuple(readings))
-        self.client.publish(self.topics.results, encode_result(result))
         self.answered += 1
+        self.client.publish(self.topics.results, encode_result(result))
         log.debug("answered inquiry %s with %d readings", inquiry.id, len(readings))
