@@ -71,12 +71,28 @@ path = "labmon-history.sqlite"
 [collector.notifiers.console]
 type = "console"
 
-# A rule fires once a reading has been over (or under) its threshold for `for`, and says
-# so again when it clears. select is measurer/instrument/reading, with * wildcards.
+# A rule fires once its condition has held for `for`, and says so again when it clears.
+# select is measurer/instrument/reading, with * wildcards. See the README for every condition.
 [[collector.rules]]
 name = "laser1-unlocked"
 select = "{measurers[0]}/laser1/lock_error"
 above = 0.5
+clear = 0.3                   # hysteresis: once firing, it clears only below 0.3
 for = "20m"
 severity = "critical"
+
+# A Pi that stops answering is an alert of its own (and its other alerts keep quiet meanwhile).
+[[collector.rules]]
+name = "measurer-offline"
+select = "*"
+offline = true
+for = "3m"
+severity = "critical"
+
+# An instrument that cannot be read for a while.
+[[collector.rules]]
+name = "instrument-unreachable"
+select = "*/*/*"
+error = true
+for = "10m"
 '''
