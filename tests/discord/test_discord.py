@@ -1,9 +1,13 @@
+import subprocess
+import sys
+
 import pytest
 
 from labmon import Alert, PermanentError, RetryLater, TransientError
 from labmon.options import Secret
 from labmon_discord.embed import clip
 from labmon_discord.notifier import DiscordConfig, DiscordNotifier
+from tests.conftest import collector_table, invoke
 from tests.http_server import Answer, ScriptedServer
 
 TOKEN = "t0ken-that-must-never-show"
@@ -97,8 +101,6 @@ def test_failures_are_classified_and_never_show_the_url(answer, error, after):
 
 
 def test_notify_test_sends_through_every_notifier(write_config, broker, monkeypatch):
-    from tests.conftest import collector_table, invoke
-
     with ScriptedServer(MESSAGE_OK) as good, ScriptedServer(Answer.json(404, {"message": "Unknown Webhook"})) as gone:
         monkeypatch.setenv("TEST_DISCORD_GOOD", f"{good.url}/api/webhooks/1/{TOKEN}")
         monkeypatch.setenv("TEST_DISCORD_GONE", f"{gone.url}/api/webhooks/2/{TOKEN}")
@@ -114,3 +116,18 @@ def test_notify_test_sends_through_every_notifier(write_config, broker, monkeypa
     assert "lab (discord): sent" in result.output
     assert "old (discord): FAILED: Discord answered HTTP 404" in result.output
     assert TOKEN not in result.output
+
+
+def test_debug_logging_does_not_show_the_webhook_token(write_config, broker, tmp_path):
+    with ScriptedServer(MESSAGE_OK) as server:
+        (tmp_path / "hook").write_text(f"{server.url}/api/webhooks/1/{TOKEN}")
+        notifiers = {"lab": {"type": "discord", "webhook_url_file": str(tmp_path / "hook")}}
+        config = write_config(collector_table(broker, ["table1"], notifiers=notifiers))
+        result = subprocess.run(
+            [sys.executable, "-m", "labmon", "--log-level", "debug", "notify-test", str(config.path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr
+    assert TOKEN not in result.stdout + result.stderr

@@ -7,6 +7,7 @@ from labmon.config import PluginEntry
 from labmon.sampling import InstrumentRunner, read_all
 from labmon_rigol.emulator import ScopeEmulator, ScopeState
 from labmon_rigol.scope import RigolConfig, RigolScope
+from tests.conftest import invoke
 
 
 @pytest.fixture
@@ -117,3 +118,20 @@ def test_a_scope_that_disappears_gives_error_readings_then_comes_back(emulator):
 def test_config_mistakes_are_explained(options, complaint):
     with pytest.raises(ValueError, match=complaint):
         RigolConfig(resource="USB0::0x1AB1::0x04B0::DS2D000000001::INSTR", **options)
+
+
+def test_labmon_read_prints_the_emulated_scope_with_units(emulator, write_config):
+    instruments = {
+        "scope": {
+            "type": "rigol",
+            "resource": emulator.resource,
+            "measurements": ["vpp"],
+            "metrics": ["jitter"],
+            "traces": 10,
+        }
+    }
+    config = write_config({"measurer": {"name": "table1", "instruments": instruments}})
+    result = invoke("read", str(config.path))
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()}
+    assert lines["scope/ch1_vpp"][1] == "V" and lines["scope/ch1_jitter"][1] == "s"

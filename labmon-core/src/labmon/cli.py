@@ -44,6 +44,8 @@ def load_node_config(path: str | Path, role: Literal["measurer", "collector"] | 
 def cli(log_level: str) -> None:
     """labmon: watch the lasers, pumps and ovens of an optics lab."""
     logging.basicConfig(level=log_level.upper(), format=LOG_FORMAT, stream=sys.stderr)
+    # urllib3 logs each request line at DEBUG: webhook URLs carry their secret in the path.
+    logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 @cli.command()
