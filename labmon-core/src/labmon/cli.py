@@ -63,9 +63,8 @@ def plugins(as_json: bool) -> None:
         click.echo(f"{entry['name']} ({entry['distribution']} {entry['version']})")
         for kind, names in entry["provides"].items():
             click.echo(f"    {kind}s: {', '.join(names)}")
-        commands = "labmon_register_commands" in entry["hooks"]
-        if commands:
-            click.echo("    commands: yes")
+        if entry["commands"]:
+            click.echo(f"    commands: {', '.join(entry['commands'])}")
 
 
 @cli.command()

@@ -8,6 +8,7 @@ from importlib import import_module
 from importlib.metadata import version
 from typing import Any, Literal
 
+import click
 import pluggy
 
 from labmon import hookspecs
@@ -96,8 +97,13 @@ def _registrar(registry: Registry, kind: Kind, plugin: str) -> hookspecs.Registe
 
 
 def describe(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
-    """Return one entry per loaded plugin: name, distribution, version, hooks and provided types."""
+    """Return one entry per loaded plugin: name, distribution, version, hooks, provided types and commands."""
     registry = collect(pm)
+    commands: dict[str, list[str]] = {}
+    for impl in pm.hook.labmon_register_commands.get_hookimpls():
+        group = click.Group()
+        impl.function(cli=group)
+        commands[impl.plugin_name] = sorted(group.commands)
     dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
     entries = []
     for name, plugin in sorted(pm.list_name_plugin(), key=lambda item: item[0]):
@@ -112,6 +118,7 @@ def describe(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
                 "version": dist.version if dist else _core_version(),
                 "hooks": sorted(h.name for h in pm.get_hookcallers(plugin) or []),
                 "provides": {kind: names for kind, names in provides.items() if names},
+                "commands": commands.get(name, []),
             }
         )
     return entries

@@ -38,9 +38,9 @@ class InstrumentRunner:
             readings = self._instrument.read()
             if not isinstance(readings, list) or not all(isinstance(r, Reading) for r in readings):
                 raise TypeError(f"plugin bug: read() returned {type(readings).__name__}, not a list of Reading")
-        except Exception as exc:
+        except Exception:
             self._discard()
-            raise exc
+            raise
         return [replace(r, instrument=self.entry.name) for r in readings]
 
     def _discard(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import click
 
@@ -16,17 +17,22 @@ from labmon_rigol.emulator import ScopeEmulator
 @click.option("--unlock-for", default="20s", show_default=True, help="How long each unlock lasts.")
 def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str) -> None:
     """Serve an emulated Rigol DS2072A on TCPIP0::127.0.0.1::PORT::SOCKET until Ctrl-C."""
+    try:
+        every = parse_duration(unlock_every) if unlock_every else None
+        duration = parse_duration(unlock_for)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if every is not None and not 0 < duration < every:
+        raise click.BadParameter("--unlock-for must be shorter than --unlock-every")
     emulator = ScopeEmulator(port).start()
     click.echo(f"emulated DS2072A at {emulator.resource}; Ctrl-C stops", err=True)
-    stop = threading.Event()
-    every = parse_duration(unlock_every) if unlock_every else None
-    duration = parse_duration(unlock_for)
     try:
-        while every and not stop.wait(every - duration):
+        while every is not None:  # the emulated laser's schedule
+            time.sleep(every - duration)
             emulator.state.locked = False
-            stop.wait(duration)
+            time.sleep(duration)
             emulator.state.locked = True
-        stop.wait()
+        threading.Event().wait()  # serve until interrupted
     except KeyboardInterrupt:
         pass
     finally:
