@@ -139,6 +139,19 @@ def test_stale_when_no_valid_value_for_a_while():
     assert quiet == [] and [a.message for a in fired] == [f"{SERIES} has had no valid value for 10m"]
 
 
+def test_a_series_the_measurer_no_longer_reports_is_forgotten_not_stale():
+    engine = RulesEngine((rule(select="table1/*/*", above=None, stale=10 * MINUTE, for_=0.0),))
+    engine.evaluate(batch(0, reading(0.05), reading(21.0, "t", "oven")), 0)
+    engine.evaluate(batch(60, reading(21.0, "t", "oven")), 60)  # laser1 was removed from the config
+    engine.evaluate(
+        batch(120, reading(None, "*", error="timeout"), reading(21.0, "t", "oven")), 120
+    )  # back, unreadable
+    assert set(engine.memory.last_valid) == {"table1/oven/t"}
+    engine.evaluate(batch(180, reading(0.05), reading(None, "*", "oven", error="timeout")), 180)
+    fired = engine.evaluate(batch(780, reading(0.05), reading(None, "*", "oven", error="timeout")), 780)
+    assert [a.series for a in fired] == ["table1/oven/t"]  # an unreadable instrument does go stale
+
+
 def test_offline_measurer_is_one_alert_and_suppresses_its_value_alerts():
     rules = (
         rule(name="table1-offline", select="table1", above=None, offline=True, for_=2 * MINUTE),

@@ -79,7 +79,8 @@ class AlertStore:
         with self._lock, self._db:
             self._db.execute("DELETE FROM alert_state")
             self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
-            self._db.executemany("INSERT OR REPLACE INTO series_seen VALUES (?, ?)", list(seen.items()))
+            self._db.execute("DELETE FROM series_seen")
+            self._db.executemany("INSERT INTO series_seen VALUES (?, ?)", list(seen.items()))
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""

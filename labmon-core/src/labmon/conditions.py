@@ -38,7 +38,24 @@ class Memory:
     units: dict[str, str] = field(default_factory=dict)
 
     def remember(self, batch: Batch, now: float, window: float) -> None:
-        """Record the cycle's valid values, keeping `window` seconds of them per series."""
+        """Record the cycle's valid values, keeping `window` seconds of them per series.
+
+        A measurer that answers without a series (no reading, no whole-instrument error) no longer has
+        it, say after its config changed: the series is forgotten, so no stale alert haunts it.
+        """
+        for result in batch.results:
+            reported = {f"{result.measurer}/{r.key}" for r in result.readings}
+            broken = {f"{result.measurer}/{r.instrument}/" for r in result.readings if r.name == WHOLE_INSTRUMENT}
+            gone = [
+                series
+                for series in self.last_valid
+                if series.startswith(f"{result.measurer}/")
+                and series not in reported
+                and not any(series.startswith(prefix) for prefix in broken)
+            ]
+            for series in gone:
+                del self.last_valid[series]
+                self.recent.pop(series, None)
         for measurer, reading, _ in batch.rows():
             if reading.value is None:
                 continue
