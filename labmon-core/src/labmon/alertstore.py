@@ -62,6 +62,10 @@ class AlertStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
         self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL skips an fsync per cycle (1 ms of a cycle's 1.4) and still survives a killed process; a
+        # power cut may lose the last cycle's state: at worst one notification is repeated. The outbox,
+        # which must not lose what it accepted, stays FULL.
+        self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
 
