@@ -78,6 +78,13 @@ def test_lock_jitter_rises_when_the_laser_unlocks(emulator):
     assert locked["ch1_peak_time"] == pytest.approx(-2e-6, abs=2e-8)
 
 
+def test_jitter_of_the_highest_peak(emulator):
+    emulator.state.peaks = 2  # two equal peaks 2.5 us apart: the highest is either, so its time jumps
+    first = values(scope(emulator, metrics=["jitter"], traces=30).read())["ch1_jitter"]
+    highest = values(scope(emulator, metrics=["jitter"], traces=30, peak="highest").read())["ch1_jitter"]
+    assert first < 1e-8 < 1e-7 < highest
+
+
 def test_a_short_block_is_an_error_reading(emulator):
     emulator.state.short_blocks = True
     instrument = scope(emulator, metrics=["mean", "jitter"], traces=2)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labmon_rigol.waveform import Preamble, first_peak_index, peak_count
+from labmon_rigol.waveform import Preamble, first_peak_index, highest_peak_index, peak_count
 
 
 def gaussian(n, centres, width=5.0, height=1.0, noise=0.0, seed=0):
@@ -32,6 +32,12 @@ def test_first_peak_ignores_a_higher_later_peak_and_flat_tops():
     flat_top = np.clip(gaussian(400, [150], width=20), 0, 0.8)  # a derivative of exactly zero fooled the original
     assert first_peak_index(np.stack([later_higher]), fraction=0.3) == pytest.approx([100], abs=0.05)
     assert 130 < first_peak_index(np.stack([flat_top]))[0] < 170
+
+
+def test_highest_peak_is_the_maximum_refined():
+    traces = np.stack([gaussian(400, [100]) + gaussian(400, [300.4], height=2.0)])
+    assert highest_peak_index(traces) == pytest.approx([300.4], abs=0.05)
+    assert np.isnan(highest_peak_index(np.zeros((1, 10))))[0]
 
 
 def test_traces_without_a_peak_give_nan():

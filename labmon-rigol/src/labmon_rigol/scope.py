@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
@@ -57,6 +58,7 @@ class RigolConfig:
     measurements: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     traces: int = 1
+    peak: Literal["first", "highest"] = "first"
     peak_threshold: float = 0.5
     peak_hysteresis: float = 0.1
     visa_timeout: Duration = Duration(5.0)
@@ -76,7 +78,7 @@ class RigolConfig:
         if self.traces < 1 or ({"jitter", "jitter_variance"} & set(self.metrics) and self.traces < 2):
             raise ValueError("traces must be at least 1, and at least 2 for jitter")
         if not 0 < self.peak_threshold < 1:
-            raise ValueError("peak_threshold is a fraction of the trace's range: between 0 and 1")
+            raise ValueError("peak_threshold is a fraction of the way from baseline to maximum: between 0 and 1")
 
 
 class RigolScope:
@@ -131,7 +133,10 @@ class RigolScope:
             preamble, volts = self.traces(channel, c.traces)
         except ShortBlock as exc:
             return [Reading.failed(f"ch{channel}_{m}", str(exc), METRICS[m]) for m in c.metrics]
-        peaks = waveform.first_peak_index(volts, c.peak_threshold)
+        if c.peak == "first":
+            peaks = waveform.first_peak_index(volts, c.peak_threshold)
+        else:
+            peaks = waveform.highest_peak_index(volts)
         times = preamble.time(peaks)
         found = ~np.isnan(peaks)
         rows = np.arange(len(peaks))
