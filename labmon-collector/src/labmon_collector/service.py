@@ -150,7 +150,7 @@ class Collector:
         self.dispatch(batch)
         return batch
 
-    def dispatch(self, batch: Batch) -> list[Alert]:
+    def dispatch(self, batch: Batch) -> None:
         """Queue the batch for every sink and the alerts it raises for their notifiers."""
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
@@ -161,7 +161,6 @@ class Collector:
             for name in self.notifiers:
                 if (route is None or name in route) and self._allowed(name, alert):
                     self._enqueue(f"notifier:{name}", alert.to_dict())
-        return alerts
 
     def _allowed(self, notifier: str, alert: Alert) -> bool:
         """Apply the notifier's policy: resolved messages wanted? under its hourly cap?"""

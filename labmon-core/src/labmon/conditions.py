@@ -43,17 +43,12 @@ class Memory:
         A measurer that answers without a series (no reading, no whole-instrument error) no longer has
         it, say after its config changed: the series is forgotten, so no stale alert haunts it.
         """
-        for result in batch.results:
-            reported = {f"{result.measurer}/{r.key}" for r in result.readings}
-            broken = {f"{result.measurer}/{r.instrument}/" for r in result.readings if r.name == WHOLE_INSTRUMENT}
-            gone = [
-                series
-                for series in self.last_valid
-                if series.startswith(f"{result.measurer}/")
-                and series not in reported
-                and not any(series.startswith(prefix) for prefix in broken)
-            ]
-            for series in gone:
+        reported = {f"{m}/{r.key}" for m, r, _ in batch.rows()}
+        broken = {f"{m}/{r.instrument}" for m, r, _ in batch.rows() if r.name == WHOLE_INSTRUMENT}
+        answered = {r.measurer for r in batch.results}
+        for series in [s for s in self.last_valid if s not in reported]:
+            measurer, instrument, _ = series.split("/", 2)
+            if measurer in answered and f"{measurer}/{instrument}" not in broken:
                 del self.last_valid[series]
                 self.recent.pop(series, None)
         for measurer, reading, _ in batch.rows():

@@ -12,17 +12,19 @@ from labmon.durations import format_duration
 from labmon.models import Alert, Batch
 from labmon.rule_config import Kind, RuleConfig
 
+VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
+VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
 FIRING: dict[Kind, str] = {
-    "threshold": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
-    "band": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
-    "rate": "{series} has been {side} {threshold_text} for {duration} (now {value_text})",
+    "threshold": VALUE_FIRING,
+    "band": VALUE_FIRING,
+    "rate": VALUE_FIRING,
     "error": "{series} could not be read for {duration}: {error}",
     "stale": "{series} has had no valid value for {duration}",
     "offline": "measurer {measurer} has not answered for {duration}",
 }
 RESOLVED: dict[Kind, str] = {
-    "threshold": "{series} is back at {value_text} after {duration} {side} {threshold_text}",
-    "band": "{series} is back at {value_text} after {duration} {side} {threshold_text}",
+    "threshold": VALUE_RESOLVED,
+    "band": VALUE_RESOLVED,
     "rate": "{series} changes at {value_text} again after {duration} {side} {threshold_text}",
     "error": "{series} reads again after {duration} of errors",
     "stale": "{series} has valid values again after {duration}",

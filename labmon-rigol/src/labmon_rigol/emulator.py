@@ -38,7 +38,7 @@ class ScopeEmulator:
     def __init__(self, port: int = 0, state: ScopeState | None = None) -> None:
         self.state = state or ScopeState()
         self._rng = np.random.default_rng(self.state.seed)
-        self._settings = {"source": "CHAN1", "mode": "NORM", "format": "BYTE", "trigger": "RUN"}
+        self._settings = {"format": "BYTE", "trigger": "RUN"}
         self._lock = threading.Lock()
         self.port = port
         self._server: socketserver.ThreadingTCPServer | None = None
@@ -94,11 +94,7 @@ class ScopeEmulator:
             upper = command.upper()
             if upper == "*IDN?":
                 return f"RIGOL TECHNOLOGIES,{self.state.model},DS2D000000001,00.03.06\n".encode()
-            if upper.startswith(":WAV:SOUR "):
-                self._settings["source"] = upper.split()[1]
-            elif upper.startswith(":WAV:MODE "):
-                self._settings["mode"] = upper.split()[1]
-            elif upper.startswith(":WAV:FORM "):
+            if upper.startswith(":WAV:FORM "):  # every channel shows the same trace; SOUR and MODE are only logged
                 self._settings["format"] = upper.split()[1][:3]
             elif upper in (":RUN", ":STOP", ":SING"):
                 self._settings["trigger"] = {":RUN": "RUN", ":STOP": "STOP", ":SING": "WAIT"}[upper]
