@@ -1,4 +1,4 @@
-"""Shared fixtures: real Mosquitto brokers on free loopback ports, config files, a plugin registry."""
+"""Fixtures every package's tests share: real Mosquitto brokers, config files, a plugin registry (core only)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import pytest
 import tomli_w
 from click.testing import CliRunner
 
-from labmon.broker import PrivateBroker
 from labmon.cli import with_plugin_commands
 from labmon.config import BrokerConfig, Config, load_config
 from labmon.messages import Topics
 from labmon.mqtt import BrokerClient
 from labmon.plugins import Registry, collect, get_plugin_manager
-from labmon_measurer.service import Measurer
+from labmon.testing import PrivateBroker
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +133,8 @@ def invoke(*args: str) -> Any:
 @pytest.fixture
 def lab_with(broker, write_config, request):
     """Start in-process measurers with the given instruments, named after the test; stop them after it."""
+    from labmon_measurer.service import Measurer  # here: core's own tests run without labmon-measurer
+
     started = []
 
     def start(*instrument_sets: dict[str, Any]) -> list[str]:

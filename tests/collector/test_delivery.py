@@ -8,10 +8,10 @@ import sys
 import pytest
 import tomli_w
 
-from labmon.builtin.csvfile import iso
+from labmon.builtin.csv_sink import iso
+from labmon.testing import Answer, ScriptedServer
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke
-from tests.http_server import Answer, ScriptedServer
 
 CONGRATS = Answer(200, b"Congratulations! You've fired the lab event")
 DOWN = Answer(503, b"Service Unavailable")

@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import pytest
 
 from tests.conftest import invoke
@@ -32,18 +29,3 @@ def test_check_rejects_a_broken_config_naming_the_key(tmp_path):
     assert f"{path}: [collector] interval: expected a duration string" in result.output
     assert 'interval = "60s"' in result.output
     assert "Traceback" not in result.output
-
-
-def test_the_demo_runs_a_whole_lab_and_stops(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "1s"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "cycle 2: 3 measurer(s) answered" in result.stdout
-    for series in ("table1/laser1/lock_error", "table2/pump/pressure", "table3/cavity/transmission"):
-        assert series in result.stdout
-    assert "NO REPLY" not in result.stdout

@@ -70,7 +70,7 @@ def test_valid_measurer_and_collector(tmp_path, registry):
     config = load(tmp_path, registry, MEASURER + COLLECTOR)
     assert config.broker.port == 1884
     (laser,) = config.measurer.instruments
-    assert (laser.name, laser.type, laser.timeout, laser.config.signal) == ("laser1", "sim", 2.0, "laser-lock")
+    assert (laser.name, laser.type_name, laser.timeout, laser.config.signal) == ("laser1", "sim", 2.0, "laser-lock")
     collector = config.collector
     assert (collector.interval, collector.reply_timeout) == (60.0, 10.0)
     assert [m.name for m in collector.measurers] == ["table1", "table2"]

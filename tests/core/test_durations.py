@@ -1,6 +1,6 @@
 import pytest
 
-from labmon.durations import format_duration, parse_duration
+from labmon.times import format_duration, parse_duration
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
 import csv
 import sqlite3
 
-from labmon.builtin.csvfile import CsvConfig, CsvSink
-from labmon.builtin.history import HistoryConfig, HistorySink
+from labmon.builtin.csv_sink import CsvConfig, CsvSink
+from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Batch, Reading, Result
 
 

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from labmon import hookimpl, hookspecs
 from labmon.cli import cli
 from labmon.models import Reading
-from labmon.plugins import PluginConflict, collect, describe, get_plugin_manager
+from labmon.plugins import PluginConflict, collect, get_plugin_manager
 
 README = Path(__file__).parents[2] / "README.md"
 HOOKS = [name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("labmon_")]
@@ -90,15 +90,6 @@ def test_a_type_registered_twice_is_a_clear_conflict():
         collect(pm)
 
 
-def test_blocked_plugins_are_not_loaded(monkeypatch):
-    monkeypatch.setenv("LABMON_BLOCK_PLUGINS", "labmon.builtin.sim, measurer")
-    pm = get_plugin_manager()
-    registry = collect(pm)
-    assert registry.get("instrument", "sim") is None
-    loaded = {name for name, plugin in pm.list_name_plugin() if plugin is not None}
-    assert "measurer" not in loaded and "collector" in loaded
-
-
 def test_a_plugin_implementing_an_unknown_hook_fails_check_pending():
     class Typo:
         @hookimpl
@@ -109,27 +100,6 @@ def test_a_plugin_implementing_an_unknown_hook_fails_check_pending():
     pm.register(Typo())
     with pytest.raises(Exception, match="unknown hook"):
         pm.check_pending()
-
-
-@pytest.mark.parametrize(
-    ("plugin", "distribution"),
-    [
-        ("measurer", "labmon-measurer"),
-        ("collector", "labmon-collector"),
-        ("rigol", "labmon-rigol"),
-        ("ifttt", "labmon-ifttt"),
-        ("discord", "labmon-discord"),
-    ],
-)
-def test_installed_entry_points_are_visible(plugin, distribution):
-    entries = {e["name"]: e for e in describe(get_plugin_manager())}
-    assert entries[plugin]["distribution"] == distribution
-    provided = {
-        "rigol": {"instrument": ["rigol", "scpi"]},
-        "ifttt": {"sink": ["ifttt"]},
-        "discord": {"notifier": ["discord"]},
-    }
-    assert entries[plugin]["provides"] == provided.get(plugin, {})
 
 
 def test_plugins_command_lists_builtins_as_json():

@@ -5,10 +5,10 @@ import pytest
 
 from labmon import Alert, PermanentError, RetryLater, TransientError
 from labmon.options import Secret
+from labmon.testing import Answer, ScriptedServer
 from labmon_discord.embed import clip
 from labmon_discord.notifier import DiscordConfig, DiscordNotifier
 from tests.conftest import collector_table, invoke
-from tests.http_server import Answer, ScriptedServer
 
 TOKEN = "t0ken-that-must-never-show"
 MESSAGE_OK = Answer.json(200, {"id": "1", "attachments": []})

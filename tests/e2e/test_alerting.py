@@ -2,9 +2,9 @@
 
 import threading
 
+from labmon.testing import Answer, ScriptedServer
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke
-from tests.http_server import Answer, ScriptedServer
 
 FLAKY_LASER = {
     "type": "sim", "signal": "laser-lock", "reading": "lock_error", "unit": "V", "level": 0.05,
@@ -54,7 +54,7 @@ def test_notifier_policy_no_resolved_and_an_hourly_cap(lab, broker, write_config
         collector.run_cycle(number)  # two series, repeating every cycle: 6 alerts
     collector.stop()
     assert capsys.readouterr().out.count("ALERT [warning]") == 3
-    assert collector.counters.capped == 3
+    assert collector.router.capped == 3
 
 
 def test_silence_commands_and_status(lab, broker, write_config, monkeypatch):

@@ -2,34 +2,11 @@
 
 import signal
 import sqlite3
-import subprocess
-import sys
-
-import pytest
-import tomli_w
 
 from labmon.broker import PrivateBroker, free_port
 from labmon.messages import OFFLINE, ONLINE
 from labmon_collector.service import Collector
 from tests.conftest import Listener, collector_table, measurer_table, status_topic
-
-
-@pytest.fixture
-def spawn(tmp_path):
-    """Start `labmon <role> <config>` processes; kill whatever is left at the end."""
-    processes = []
-
-    def start(role, config, *args):
-        path = tmp_path / f"{role}-{len(processes)}.toml"
-        path.write_text(tomli_w.dumps(config))
-        process = subprocess.Popen([sys.executable, "-m", "labmon", role, str(path), *args])
-        processes.append(process)
-        return process
-
-    yield start
-    for process in processes:
-        process.kill()
-        process.wait()
 
 
 def start_measurers(spawn, broker, names):

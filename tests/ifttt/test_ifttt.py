@@ -2,9 +2,9 @@ import pytest
 
 from labmon import Batch, PermanentError, Reading, Result, RetryLater, TransientError
 from labmon.options import Secret
+from labmon.testing import Answer, ScriptedServer
 from labmon_ifttt.row import CELL_SEPARATOR, row_values
 from labmon_ifttt.sink import IftttConfig, IftttSink
-from tests.http_server import Answer, ScriptedServer
 
 KEY = "k3y-that-must-never-show"
 CONGRATS = Answer(200, b"Congratulations! You've fired the lab event")

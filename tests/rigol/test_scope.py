@@ -4,17 +4,9 @@ import numpy as np
 import pytest
 
 from labmon.config import PluginEntry
-from labmon.sampling import InstrumentRunner, read_all
-from labmon_rigol.emulator import ScopeEmulator, ScopeState
+from labmon_measurer.sampling import InstrumentRunner, read_all
 from labmon_rigol.scope import RigolConfig, RigolScope
 from tests.conftest import invoke
-
-
-@pytest.fixture
-def emulator():
-    running = ScopeEmulator(state=ScopeState(peaks=1)).start()
-    yield running
-    running.disappear()
 
 
 def scope(emulator, **options):

@@ -6,7 +6,7 @@ import threading
 import pytest
 
 from labmon.config import PluginEntry
-from labmon.sampling import InstrumentRunner, read_all
+from labmon_measurer.sampling import InstrumentRunner, read_all
 from labmon_rigol.scpi import ScpiConfig, ScpiInstrument, ScpiQuery
 
 

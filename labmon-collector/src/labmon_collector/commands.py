@@ -9,12 +9,12 @@ import time
 import click
 
 from labmon import hookimpl
-from labmon.alertstore import AlertStore, Silence
 from labmon.cli import load_node_config
 from labmon.config import CollectorConfig
-from labmon.durations import format_duration, parse_duration
 from labmon.models import Alert
-from labmon.outbox import Outbox
+from labmon.times import format_duration, parse_duration
+from labmon_collector.alertstore import AlertStore, Silence
+from labmon_collector.outbox import Outbox
 from labmon_collector.service import Collector, PluginStartError
 
 
@@ -168,9 +168,9 @@ def notify_test(config: str) -> None:
             notifier.close()
         except Exception as exc:
             failed.append(entry.name)
-            click.echo(f"{entry.name} ({entry.type}): FAILED: {exc}", err=True)
+            click.echo(f"{entry.name} ({entry.type_name}): FAILED: {exc}", err=True)
         else:
-            click.echo(f"{entry.name} ({entry.type}): sent")
+            click.echo(f"{entry.name} ({entry.type_name}): sent")
     if failed:
         raise click.ClickException(f"could not notify through {', '.join(failed)}")
 

@@ -8,19 +8,20 @@ import os
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labmon.alertstore import AlertStore
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
 from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
-from labmon.outbox import Courier, Outbox
-from labmon.rules import RulesEngine
+from labmon_collector.alertstore import AlertStore
+from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
+from labmon_collector.outbox import Outbox
+from labmon_collector.routing import Router
+from labmon_collector.rules import RulesEngine
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,6 @@ class Counters:
     malformed: int = 0
     foreign: int = 0
     late: int = 0
-    capped: int = 0
 
 
 class Collector:
@@ -50,9 +50,7 @@ class Collector:
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         self.rules = RulesEngine(self.settings.rules, self.store)
-        self._routes = {rule.name: rule.notify for rule in self.settings.rules}
-        self._policies = {entry.name: entry.policy for entry in self.settings.notifiers}
-        self._sent: dict[str, deque[float]] = {entry.name: deque() for entry in self.settings.notifiers}
+        self.router = Router(self.settings.rules, {entry.name: entry.policy for entry in self.settings.notifiers})
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
@@ -157,27 +155,8 @@ class Collector:
         offline = frozenset(m for m, status in self.status.items() if status == "offline")
         alerts = self.rules.evaluate(batch, batch.started_at, offline)
         for alert in alerts:
-            route = self._routes.get(alert.rule)
-            for name in self.notifiers:
-                if (route is None or name in route) and self._allowed(name, alert):
-                    self._enqueue(f"notifier:{name}", alert.to_dict())
-
-    def _allowed(self, notifier: str, alert: Alert) -> bool:
-        """Apply the notifier's policy: resolved messages wanted? under its hourly cap?"""
-        policy = self._policies[notifier]
-        if alert.state == "resolved" and not policy.send_resolved:
-            return False
-        sent = self._sent[notifier]
-        while sent and sent[0] <= alert.at - 3600:
-            sent.popleft()
-        if len(sent) >= policy.max_per_hour:
-            self.counters.capped += 1
-            log.warning(
-                "notifier %s reached %d messages this hour: not sent: %s", notifier, policy.max_per_hour, alert.message
-            )
-            return False
-        sent.append(alert.at)
-        return True
+            for name in self.router.targets(alert):
+                self._enqueue(f"notifier:{name}", alert.to_dict())
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)
@@ -227,7 +206,7 @@ def _create(entry: PluginEntry, kind: str) -> Any:
     try:
         return entry.cls(entry.config)
     except Exception as exc:
-        raise PluginStartError(f"{kind} {entry.name!r} (type {entry.type}) could not start: {exc}") from exc
+        raise PluginStartError(f"{kind} {entry.name!r} (type {entry.type_name}) could not start: {exc}") from exc
 
 
 def _sink_delivery(sink: Any) -> Callable[[dict[str, Any]], None]:

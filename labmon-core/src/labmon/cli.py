@@ -13,7 +13,6 @@ import pluggy
 
 from labmon import starter
 from labmon.config import Config, load_config
-from labmon.demo import run_demo
 from labmon.options import ConfigError
 from labmon.plugins import PluginConflict, collect, describe, get_plugin_manager
 
@@ -88,17 +87,6 @@ def init(role: str, path: str | None, name: str, force: bool) -> None:
         raise click.ClickException(f"{target} exists; pass --force to overwrite it")
     target.write_text(starter.measurer(name) if role == "measurer" else starter.collector([name]), encoding="utf-8")
     click.echo(f"wrote {target}; check it with: labmon check {target}")
-
-
-@cli.command()
-@click.option("--cycles", type=int, default=None, help="Stop after N collector cycles (default: until Ctrl-C).")
-@click.option("--interval", default="3s", show_default=True, help="Collector interval.")
-def demo(cycles: int | None, interval: str) -> None:
-    """Run a whole lab on this machine: a private broker, three simulated tables and a collector."""
-    missing = {"measurer", "collector"} - set(cli.commands)
-    if missing:
-        raise click.ClickException(f"the demo needs labmon-{' and labmon-'.join(sorted(missing))}: pip install them")
-    sys.exit(run_demo(cycles=cycles, interval=interval, with_scope="rigol-emulator" in cli.commands))
 
 
 def with_plugin_commands(pm: pluggy.PluginManager) -> click.Group:

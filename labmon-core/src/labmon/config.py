@@ -64,7 +64,7 @@ class PluginEntry:
     """A configured instrument, sink or notifier: the user's name for it, its type and options."""
 
     name: str
-    type: str
+    type_name: str
     cls: type[Any]
     config: Any
     timeout: float = 10.0
@@ -266,38 +266,39 @@ def _plugin_entries(kind: Kind, tables: Any, where: Where, registry: Registry) -
     if not isinstance(tables, dict):
         where.report("", f"expected a table of named {kind}s")
         return ()
-    entries = []
-    for name, table in tables.items():
-        sub = where.child(name)
-        _check_name(name, sub, "")
-        if not isinstance(table, dict):
-            sub.report("", f"expected a table, found {table!r}")
-            continue
-        type_name = table.get("type")
-        available = ", ".join(registry.names(kind)) or "none"
-        if not isinstance(type_name, str):
-            sub.report("type", f"missing {kind} type", f"set type to one of the installed {kind}s: {available}")
-            continue
-        provided = registry.get(kind, type_name)
-        if provided is None:
-            sub.report(
-                "type",
-                f"no installed plugin provides {kind} type {type_name!r}",
-                f"installed {kind}s: {available} (see: labmon plugins)",
-            )
-            continue
-        own = tuple(f.name for f in fields(POLICIES[kind]))
-        policy = build(POLICIES[kind], {k: v for k, v in table.items() if k in own}, sub)
-        options = build(provided.cls.Config, table, sub, ignore=("type", *own))
-        if options is None or policy is None:
-            continue
-        if isinstance(policy, InstrumentPolicy):
-            entries.append(PluginEntry(name, type_name, provided.cls, options, timeout=policy.timeout))
-        elif isinstance(policy, NotifierPolicy):
-            entries.append(PluginEntry(name, type_name, provided.cls, options, policy=policy))
-        else:
-            entries.append(PluginEntry(name, type_name, provided.cls, options))
-    return tuple(entries)
+    entries = (plugin_entry(kind, name, table, where.child(name), registry) for name, table in tables.items())
+    return tuple(entry for entry in entries if entry is not None)
+
+
+def plugin_entry(kind: Kind, name: str, table: Any, where: Where, registry: Registry) -> PluginEntry | None:
+    """Validate one configured instrument, sink or notifier table at `where`; None (and problems) if it is wrong."""
+    _check_name(name, where, "")
+    if not isinstance(table, dict):
+        where.report("", f"expected a table, found {table!r}")
+        return None
+    type_name = table.get("type")
+    available = ", ".join(registry.names(kind)) or "none"
+    if not isinstance(type_name, str):
+        where.report("type", f"missing {kind} type", f"set type to one of the installed {kind}s: {available}")
+        return None
+    provided = registry.get(kind, type_name)
+    if provided is None:
+        where.report(
+            "type",
+            f"no installed plugin provides {kind} type {type_name!r}",
+            f"installed {kind}s: {available} (see: labmon plugins)",
+        )
+        return None
+    own = tuple(f.name for f in fields(POLICIES[kind]))
+    policy = build(POLICIES[kind], {k: v for k, v in table.items() if k in own}, where)
+    options = build(provided.cls.Config, table, where, ignore=("type", *own))
+    if options is None or policy is None:
+        return None
+    if isinstance(policy, InstrumentPolicy):
+        return PluginEntry(name, type_name, provided.cls, options, timeout=policy.timeout)
+    if isinstance(policy, NotifierPolicy):
+        return PluginEntry(name, type_name, provided.cls, options, policy=policy)
+    return PluginEntry(name, type_name, provided.cls, options)
 
 
 def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> tuple[RuleConfig, ...]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NewType, TypeVar
 
-from labmon.durations import parse_duration
+from labmon.times import parse_duration
 
 Duration = NewType("Duration", float)
 """Seconds, written in the config as a string such as "60s" or "20m"."""

@@ -19,8 +19,8 @@ BLOCK_ENV = "LABMON_BLOCK_PLUGINS"
 
 BUILTIN_MODULES = (
     "labmon.builtin.sim",
-    "labmon.builtin.history",
-    "labmon.builtin.csvfile",
+    "labmon.builtin.sqlite_sink",
+    "labmon.builtin.csv_sink",
     "labmon.builtin.console",
 )
 

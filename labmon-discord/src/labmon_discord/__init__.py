@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from labmon import hookimpl
-from labmon.hookspecs import Register
+from labmon import Register, hookimpl
 from labmon_discord.notifier import DiscordNotifier
 
 

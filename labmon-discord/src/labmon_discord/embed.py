@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 from discord_webhook import DiscordEmbed
 
-from labmon import Alert
-from labmon.durations import format_duration
+from labmon import Alert, format_duration
 
 COLOURS = {"critical": "d32f2f", "warning": "f9a825", "info": "1976d2", "resolved": "2e7d32"}
 TITLE_LIMIT, DESCRIPTION_LIMIT, FIELD_LIMIT = 256, 4096, 1024

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import requests
-from discord_webhook import DiscordWebhook
+from typing import TYPE_CHECKING
 
 from labmon import Alert, Duration, RetryLater, Secret, TransientError, check_status, redact, retry_after_seconds
-from labmon_discord.embed import alert_embed
+
+if TYPE_CHECKING:
+    import requests
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,11 @@ class DiscordNotifier:
 
     def notify(self, alert: Alert) -> None:
         """Post one alert; raise so that the outbox retries it or parks the notifier."""
+        import requests  # here, not at the top: only a collector that notifies loads the HTTP stack
+        from discord_webhook import DiscordWebhook
+
+        from labmon_discord.embed import alert_embed
+
         webhook = DiscordWebhook(
             url=self.config.webhook_url,
             username=self.config.username,

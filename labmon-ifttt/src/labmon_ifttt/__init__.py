@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from labmon import hookimpl
-from labmon.hookspecs import Register
+from labmon import Register, hookimpl
 from labmon_ifttt.commands import ifttt_header
 from labmon_ifttt.sink import IftttSink
 

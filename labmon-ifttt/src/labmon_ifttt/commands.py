@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from labmon import PermanentError, RetryLater, TransientError
-from labmon.cli import load_node_config
+from labmon import PermanentError, RetryLater, TransientError, load_node_config
 from labmon_ifttt.sink import IftttSink
 
 

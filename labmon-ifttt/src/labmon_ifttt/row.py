@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from labmon.builtin.csvfile import iso
-from labmon.models import Batch
+from labmon import Batch, iso
 
 CELL_SEPARATOR = " ||| "
 """What the Google Sheets applet splits a value into cells on."""

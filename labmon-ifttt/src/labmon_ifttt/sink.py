@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import requests
-
 from labmon import Batch, Duration, Secret, TransientError, check_status, redact, retry_after_seconds
 from labmon_ifttt.row import header_values, row_values
 
@@ -30,6 +28,8 @@ class IftttSink:
 
     def __init__(self, config: IftttConfig) -> None:
         self.config = config
+        import requests  # here, not at the top: a collector without HTTP sinks never loads it
+
         self._session = requests.Session()
 
     def write(self, batch: Batch) -> None:
@@ -46,6 +46,8 @@ class IftttSink:
         self._post("with/key", header_values(self.config.columns))
 
     def _post(self, route: str, payload: dict[str, Any]) -> None:
+        import requests
+
         c = self.config
         url = f"{c.base_url.rstrip('/')}/trigger/{c.event}/{route}/{c.key}"
         try:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import threading
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,12 +12,11 @@ import click
 
 from labmon import hookimpl
 from labmon.cli import load_node_config, plugin_manager
-from labmon.config import PluginEntry
-from labmon.durations import parse_duration
-from labmon.models import WHOLE_INSTRUMENT
 from labmon.plugins import collect
-from labmon.sampling import InstrumentRunner, read_all
+from labmon.times import parse_duration
 from labmon_measurer.calibrate import Proposal, Recording, Summary, add_rule, propose_between, propose_sigma, summarize
+from labmon_measurer.recording import record
+from labmon_measurer.sampling import InstrumentRunner, read_all
 from labmon_measurer.service import Measurer
 
 
@@ -115,7 +112,7 @@ def calibrate(
         parse_duration(hold)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    recording = _record(entry, reading, samples or (None if limit else 100), limit, pause)
+    recording = record(entry, reading, samples or (None if limit else 100), limit, pause)
     recording = Recording(f"{node.measurer.name}/{series}", recording.unit, recording.samples)
     if save:
         recording.save(save)
@@ -141,39 +138,6 @@ def calibrate(
         except ValueError as exc:
             raise click.ClickException(f"the rule was not added:\n{exc}") from None
         click.echo(f"added rule {rule['name']!r} to {collector_config}")
-
-
-def _record(entry: PluginEntry, reading: str, samples: int | None, limit: float | None, pause: float) -> Recording:
-    """Read the instrument until enough samples or time; Ctrl-C stops early and keeps what was recorded."""
-    runner = InstrumentRunner(entry)
-    values: list[float] = []
-    errors: list[str] = []
-    unit = ""
-    started = time.monotonic()
-    try:
-        with click.progressbar(length=samples or round(limit or 0), label="recording", file=sys.stderr) as bar:
-            while (samples is not None and len(values) < samples) or (
-                limit is not None and time.monotonic() - started < limit
-            ):
-                found = [r for r in read_all([runner]) if r.name in (reading, WHOLE_INSTRUMENT)]
-                if found and found[0].value is not None:
-                    values.append(found[0].value)
-                    unit = found[0].unit
-                    bar.update(1 if samples else 0)
-                else:
-                    errors.append(found[0].error or "" if found else f"no reading named {reading!r}")
-                    if len(errors) > max(10, len(values)):
-                        raise click.ClickException(f"mostly errors, stopped: {errors[-1]}")
-                if limit:
-                    bar.update(round(time.monotonic() - started) - bar.pos)
-                time.sleep(pause)  # the user's sampling pace, not a synchronisation
-    except KeyboardInterrupt:
-        click.echo("\nstopped: using what was recorded", err=True)
-    finally:
-        runner.close()
-    if errors:
-        click.echo(f"{len(errors)} error reading(s) skipped, the last: {errors[-1]}", err=True)
-    return Recording(f"{entry.name}/{reading}", unit, values)
 
 
 def _print_summary(recording: Recording, summary: Summary, proposal: Proposal) -> None:

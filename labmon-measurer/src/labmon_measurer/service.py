@@ -11,7 +11,7 @@ from labmon.config import Config
 from labmon.messages import Inquiry, MessageError, Topics, decode_inquiry, encode_result
 from labmon.models import Result
 from labmon.mqtt import BrokerClient
-from labmon.sampling import InstrumentRunner, read_all
+from labmon_measurer.sampling import InstrumentRunner, read_all
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ import time
 
 import click
 
-from labmon.durations import parse_duration
-from labmon_rigol.emulator import ScopeEmulator
+from labmon import parse_duration
 
 
 @click.command("rigol-emulator")
@@ -24,6 +23,8 @@ def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str) -> None
         raise click.BadParameter(str(exc)) from None
     if every is not None and not 0 < duration < every:
         raise click.BadParameter("--unlock-for must be shorter than --unlock-every")
+    from labmon_rigol.emulator import ScopeEmulator  # numpy: only for this command
+
     emulator = ScopeEmulator(port).start()
     click.echo(f"emulated DS2072A at {emulator.resource}; Ctrl-C stops", err=True)
     try:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
-
-import numpy as np
+from typing import TYPE_CHECKING, Literal
 
 from labmon import Duration, Reading
-from labmon_rigol import waveform
 from labmon_rigol.visa import open_session
+
+if TYPE_CHECKING:
+    from labmon_rigol import waveform
 
 MEASUREMENTS: dict[str, tuple[str, str]] = {
     "vpp": ("VPP", "V"),
@@ -115,6 +115,10 @@ class RigolScope:
 
     def traces(self, channel: int, count: int) -> tuple[waveform.Preamble, waveform.Traces]:
         """Read `count` screen traces of `channel` as volts, checking every block's length."""
+        import numpy as np  # numpy and the waveform maths load with the first read, not with `labmon --help`
+
+        from labmon_rigol import waveform
+
         # One message: separate unanswered writes would each wait out the scope's delayed ACK (~40 ms).
         settings = f":WAV:SOUR CHAN{channel};:WAV:MODE NORM;:WAV:FORM BYTE;:WAV:PRE?"
         preamble = waveform.Preamble.parse(self._scope.query(settings))
@@ -128,6 +132,10 @@ class RigolScope:
         return preamble, rows
 
     def _metrics(self, channel: int) -> list[Reading]:
+        import numpy as np
+
+        from labmon_rigol import waveform
+
         c = self.config
         try:
             preamble, volts = self.traces(channel, c.traces)

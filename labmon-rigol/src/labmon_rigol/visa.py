@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyvisa
-
 
 def open_session(
     resource: str,
@@ -17,6 +15,8 @@ def open_session(
     baud_rate: int | None = None,
 ) -> Any:
     """Return an open pyvisa resource; a raw TCP socket needs its terminations set, or every query times out."""
+    import pyvisa  # here, not at the top: `labmon --help` and `labmon check` need no VISA stack
+
     session = pyvisa.ResourceManager(backend).open_resource(
         resource,
         read_termination=read_termination,

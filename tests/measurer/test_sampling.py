@@ -3,7 +3,7 @@ from dataclasses import dataclass
 
 from labmon.config import PluginEntry
 from labmon.models import Reading
-from labmon.sampling import InstrumentRunner, read_all
+from labmon_measurer.sampling import InstrumentRunner, read_all
 
 
 @dataclass(frozen=True)

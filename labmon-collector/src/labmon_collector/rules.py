@@ -6,11 +6,11 @@ import fnmatch
 import math
 from typing import Literal
 
-from labmon.alertstore import AlertStore, SeriesState
-from labmon.conditions import Memory, Observation, observe
-from labmon.durations import format_duration
 from labmon.models import Alert, Batch
 from labmon.rule_config import Kind, RuleConfig
+from labmon.times import format_duration
+from labmon_collector.alertstore import AlertStore, SeriesState
+from labmon_collector.conditions import Memory, Observation, observe
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"

@@ -1,8 +1,9 @@
-"""Parse and format human durations such as "500ms", "60s", "20m", "1h30m"."""
+"""Times as people write and read them: durations such as "500ms" or "1h30m", and ISO 8601 instants."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -33,3 +34,8 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts[:2]) or "0s"
+
+
+def iso(timestamp: float) -> str:
+    """Return a UTC ISO 8601 time with millisecond precision."""
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")

@@ -1,37 +1,10 @@
 """The README's third-party plugin example, installed as a real distribution and run by `labmon`."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).parents[2]
-EXAMPLE = ROOT / "examples" / "labmon-w1therm"
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory):
-    """pip-install the example into a folder of its own, put on PYTHONPATH for `labmon` subprocesses."""
-    target = tmp_path_factory.mktemp("site")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(EXAMPLE),
-        ],
-        check=True,
-    )
-    return {**os.environ, "PYTHONPATH": str(target)}
+from tests.examples.conftest import EXAMPLE, ROOT
 
 
 def labmon(env, *args):

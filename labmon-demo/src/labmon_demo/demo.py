@@ -15,9 +15,9 @@ import tomli_w
 
 from labmon.broker import BrokerUnavailable, PrivateBroker, free_port
 from labmon.config import BrokerConfig
-from labmon.durations import parse_duration
 from labmon.messages import ONLINE, Topics
 from labmon.mqtt import BrokerClient
+from labmon.times import parse_duration
 
 TABLES: dict[str, dict[str, dict[str, Any]]] = {
     "table1": {

@@ -1,20 +1,17 @@
-"""A durable, bounded, ordered outbox per delivery target, and the thread that drains it."""
+"""A durable, bounded, ordered outbox per delivery target."""
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from labmon.kinds import PermanentError, RetryLater
 
 log = logging.getLogger(__name__)
 
@@ -153,92 +150,3 @@ class Outbox:
         with self._lock:
             self._closed = True
             self._db.close()
-
-
-def backoff(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
-    """Return a full-jitter exponential delay for the given number of failed attempts."""
-    return random.uniform(base / 2, min(cap, base * 2 ** max(0, attempts - 1)))
-
-
-class Courier(threading.Thread):
-    """Drains one target's outbox in order: retries with backoff, pauses on a permanent error."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        target: str,
-        deliver: Callable[[dict[str, Any]], None],
-        *,
-        retry_base: float = 1.0,
-        retry_cap: float = 300.0,
-    ) -> None:
-        super().__init__(name=f"courier-{target}", daemon=True)
-        self.outbox = outbox
-        self.target = target
-        self._deliver = deliver
-        self._retry_base = retry_base
-        self._retry_cap = retry_cap
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self.idle = threading.Event()
-        self.failing = False
-        self.outbox.pause(target, None)  # a restart after fixing the config resumes a paused target
-
-    def nudge(self) -> None:
-        """Say that a new item is waiting."""
-        self._wake.set()
-        self.idle.clear()
-
-    def stop(self, grace: float = 5.0) -> None:
-        """Give the backlog `grace` seconds to drain (unless the target is failing), then stop; the rest stays."""
-        if self.is_alive() and not self.failing:
-            self.idle.wait(grace)
-        self._stopping.set()
-        self._wake.set()
-        self.join(1.0)
-
-    def run(self) -> None:
-        while not self._stopping.is_set():
-            self._wake.clear()  # before looking, so a nudge that comes after the look is not lost
-            item = self.outbox.oldest(self.target)
-            if item is None:
-                self.idle.set()
-                self._wake.wait()
-                continue
-            self.idle.clear()
-            delay = self._attempt(item)
-            if delay is None:
-                return
-            if delay:
-                self._stopping.wait(delay)
-
-    def _attempt(self, item: Pending) -> float | None:
-        """Try one delivery; return the delay before the next attempt, or None to stop for good."""
-        try:
-            self._deliver(item.payload)
-        except PermanentError as exc:
-            log.error(
-                "delivery to %s failed for good: %s; delivery paused with its items kept: fix the config and restart",
-                self.target,
-                exc,
-            )
-            self.failing = True
-            self.outbox.failed(self.target, item.id, f"permanent: {exc}")
-            self.outbox.pause(self.target, str(exc))
-            return None
-        except RetryLater as exc:
-            self.failing = True
-            self.outbox.failed(self.target, item.id, str(exc))
-            log.warning("%s asks to wait %.1fs: %s", self.target, exc.after, exc)
-            return exc.after
-        except Exception as exc:
-            self.failing = True
-            self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")
-            delay = backoff(item.attempts + 1, base=self._retry_base, cap=self._retry_cap)
-            log.warning(
-                "delivery to %s failed (attempt %d): %s; retrying in %.1fs", self.target, item.attempts + 1, exc, delay
-            )
-            return delay
-        self.failing = False
-        self.outbox.delivered(self.target, item.id)
-        return 0.0

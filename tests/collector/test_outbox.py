@@ -1,16 +1,8 @@
 import threading
 
-import pytest
-
 from labmon.kinds import PermanentError, RetryLater
-from labmon.outbox import Courier, Outbox, backoff
-
-
-@pytest.fixture
-def outbox(tmp_path):
-    box = Outbox(tmp_path / "outbox.sqlite", max_items=5)
-    yield box
-    box.close()
+from labmon_collector.courier import Courier, backoff
+from labmon_collector.outbox import Outbox
 
 
 class Target:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Batch
+from labmon.times import iso
 
 HEADER = ("cycle_at", "measured_at", "measurer", "instrument", "reading", "value", "unit", "status", "error")
 
@@ -18,11 +18,6 @@ class CsvConfig:
     """Options of the CSV sink."""
 
     path: Path = Path("labmon-readings.csv")
-
-
-def iso(timestamp: float) -> str:
-    """Return a UTC ISO 8601 time with millisecond precision."""
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
 
 
 class CsvSink:

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import Any
 
 from labmon.config import PluginEntry
-from labmon.durations import format_duration
 from labmon.models import WHOLE_INSTRUMENT, Reading
+from labmon.times import format_duration
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labmon.durations import format_duration
 from labmon.models import WHOLE_INSTRUMENT, Batch
 from labmon.rule_config import RuleConfig
+from labmon.times import format_duration
 
 
 @dataclass(frozen=True)
