@@ -1,5 +1,10 @@
 """The installed distributions: each one's entry point, plugin blocking, and the public face plugins import."""
 
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from labmon.plugins import collect, describe, get_plugin_manager
@@ -34,3 +39,58 @@ def test_installed_entry_points_are_visible(plugin, distribution):
         "discord": {"notifier": ["discord"]},
     }
     assert entries[plugin]["provides"] == provided.get(plugin, {})
+
+
+ROOT = Path(__file__).parents[2]
+PLUGIN_SOURCES = [
+    *sorted((ROOT / "labmon-rigol" / "src").rglob("*.py")),
+    *sorted((ROOT / "labmon-ifttt" / "src").rglob("*.py")),
+    *sorted((ROOT / "labmon-discord" / "src").rglob("*.py")),
+    ROOT / "examples" / "labmon-w1therm" / "labmon_w1therm.py",
+]
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Return every module a source file imports, at any depth."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+@pytest.mark.parametrize("path", PLUGIN_SOURCES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_plugins_import_only_the_public_face(path):
+    private = sorted(m for m in imported_modules(path) if m.startswith("labmon.") and m != "labmon.testing")
+    assert not private, f"{path.name} imports private core modules {private}: use `from labmon import ...`"
+
+
+def imports_of(*args: str) -> set[str]:
+    """Run `labmon ARGS` in a fresh interpreter with every plugin installed; return the modules it imported."""
+    probe = (
+        "import sys, runpy; sys.argv = ['labmon', *sys.argv[1:]]\n"
+        "try:\n    runpy.run_module('labmon', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)"
+    )
+    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
+    return set(result.stderr.split())
+
+
+HEAVY = {"numpy", "pyvisa", "requests", "discord_webhook", "urllib3"}
+
+
+@pytest.mark.parametrize("args", [("--help",), ("--version",), ("plugins",)])
+def test_light_commands_import_no_heavy_module(args):
+    assert not HEAVY & imports_of(*args)
+
+
+def test_check_of_a_scope_config_needs_no_numpy_nor_visa(tmp_path):
+    config = tmp_path / "m.toml"
+    config.write_text(
+        '[measurer]\nname = "t1"\n[measurer.instruments.scope]\ntype = "rigol"\n'
+        'resource = "TCPIP0::127.0.0.1::5555::SOCKET"\nmetrics = ["jitter"]\ntraces = 10\n'
+    )
+    assert not HEAVY & imports_of("check", str(config))

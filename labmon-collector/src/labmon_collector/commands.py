@@ -68,11 +68,11 @@ def status(config: str) -> None:
     silences = store.silences(now)
     store.close()
     click.echo("alerts" if states else "alerts: none pending or firing")
-    for (rule, series), state in sorted(states.items()):
-        value = "-" if state.last_value is None else f"{state.last_value:g} {state.unit}".strip()
+    for (rule, series), alert in sorted(states.items(), key=lambda item: item[0]):
+        value = "-" if alert.last_value is None else f"{alert.last_value:g} {alert.unit}".strip()
         silenced = " (silenced)" if any(s.covers(series) for s in silences) else ""
         click.echo(
-            f"  {rule:<24} {series:<36} {state.state.upper():<8} since {format_duration(now - state.since):>6}"
+            f"  {rule:<24} {series:<36} {alert.state.upper():<8} since {format_duration(now - alert.since):>6}"
             f"  last {value}{silenced}"
         )
     _print_silences(silences, now)

@@ -81,6 +81,7 @@ class Outbox:
                 "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)",
                 (target, time.time() if now is None else now, json.dumps(payload)),
             )
+            count: int
             (count,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE target = ?", (target,)).fetchone()
             excess = count - self.max_items
             if excess > 0:

@@ -21,7 +21,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 def plugin_manager() -> pluggy.PluginManager:
     """Return the plugin manager of the running `labmon` command."""
-    return click.get_current_context().find_root().obj
+    pm: pluggy.PluginManager = click.get_current_context().find_root().obj
+    return pm
 
 
 def load_node_config(path: str | Path, role: Literal["measurer", "collector"] | None = None) -> Config:

@@ -127,6 +127,6 @@ class BrokerClient:
         if handler is None:
             return
         try:
-            handler(message.topic, message.payload)
+            handler(message.topic, bytes(message.payload))
         except Exception:
             log.exception("handler for %s failed; message dropped", message.topic)

@@ -87,7 +87,7 @@ class Where:
 
 def key_of(f: dataclasses.Field[Any]) -> str:
     """Return the TOML key of a dataclass field (`metadata["key"]` when it is a Python keyword)."""
-    return f.metadata.get("key", f.name)
+    return str(f.metadata.get("key", f.name))
 
 
 def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = ()) -> T | None:
@@ -97,7 +97,7 @@ def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = (
         return None
     before = len(where.problems)
     hints = typing.get_type_hints(cls)
-    fields = [f for f in dataclasses.fields(cls) if f.init]
+    fields = [f for f in dataclasses.fields(typing.cast(Any, cls)) if f.init]
     known = {key_of(f) for f in fields}
     secret_files = {f"{key_of(f)}_file" for f in fields if _base(hints[f.name]) is Secret}
     for key in table:
@@ -215,11 +215,11 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
             where.report(key, f"expected a table, found {_kind(raw)}")
             return False, None
         _, value_hint = typing.get_args(base)
-        if not dataclasses.is_dataclass(value_hint):
+        if not isinstance(value_hint, type) or not dataclasses.is_dataclass(value_hint):
             return True, raw
         built = {name: build(value_hint, table, where.child(f"{key}.{name}")) for name, table in raw.items()}
         return all(v is not None for v in built.values()), built
-    if dataclasses.is_dataclass(base):
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
         value = build(base, raw, where.child(key))
         return value is not None, value
     if base is float and isinstance(raw, (int, float)) and not isinstance(raw, bool):

@@ -75,7 +75,7 @@ def get_plugin_manager(*, entry_points: bool = True) -> pluggy.PluginManager:
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Ask every plugin to register its types; raise PluginConflict on a name registered twice."""
     registry = Registry()
-    hooks = {
+    hooks: dict[Kind, Any] = {
         "instrument": pm.hook.labmon_register_instruments,
         "sink": pm.hook.labmon_register_sinks,
         "notifier": pm.hook.labmon_register_notifiers,

@@ -142,7 +142,12 @@ def _wait_online(broker: PrivateBroker, measurers: list[str], timeout: float = 3
     online = {name: threading.Event() for name in measurers}
     client = BrokerClient(BrokerConfig(host=broker.host, port=broker.port), "labmon-demo-watch")
     for name, event in online.items():
-        client.subscribe(Topics("labmon", name).status, lambda _t, payload, e=event: payload == ONLINE and e.set())
+
+        def on_status(_topic: str, payload: bytes, event: threading.Event = event) -> None:
+            if payload == ONLINE:
+                event.set()
+
+        client.subscribe(Topics("labmon", name).status, on_status)
     client.start()
     deadline = time.monotonic() + timeout
     for event in online.values():

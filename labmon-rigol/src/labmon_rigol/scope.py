@@ -89,8 +89,8 @@ class RigolScope:
     def __init__(self, config: RigolConfig) -> None:
         self.config = config
         self._scope = open_session(config.resource, backend=config.backend, timeout=config.visa_timeout)
-        self.identity = self._scope.query("*IDN?").strip()
-        maker, model, *_ = [*self.identity.split(","), "", ""]
+        self.identity: str = self._scope.query("*IDN?").strip()
+        maker, model = [*self.identity.split(","), "", ""][:2]
         if "RIGOL" not in maker.upper():
             raise ConnectionError(f"{config.resource} is not a Rigol scope: *IDN? answered {self.identity!r}")
         self.model = model

@@ -23,6 +23,6 @@ def open_session(
         write_termination=write_termination,
         timeout=round(timeout * 1000),
     )
-    if baud_rate is not None:
+    if baud_rate is not None and isinstance(session, pyvisa.resources.SerialInstrument):
         session.baud_rate = baud_rate
     return session

@@ -47,7 +47,8 @@ def thresholds(traces: Traces, fraction: float) -> NDArray[np.float64]:
     drag the level under the baseline (as a level measured from the minimum would).
     """
     base = baseline(traces)
-    return base + fraction * (traces.max(axis=1) - base)
+    levels: NDArray[np.float64] = base + fraction * (traces.max(axis=1) - base)
+    return levels
 
 
 def baseline(traces: Traces) -> NDArray[np.float64]:
@@ -90,7 +91,8 @@ def _refine(traces: Traces, peak: NDArray[np.int64]) -> NDArray[np.float64]:
     curvature = left - 2 * centre + right
     with np.errstate(divide="ignore", invalid="ignore"):
         shift = np.where(curvature < 0, 0.5 * (left - right) / curvature, 0.0)
-    return peak + np.clip(shift, -0.5, 0.5)
+    refined: NDArray[np.float64] = peak + np.clip(shift, -0.5, 0.5)
+    return refined
 
 
 def peak_count(traces: Traces, fraction: float = 0.5, hysteresis: float = 0.1) -> NDArray[np.int64]:
