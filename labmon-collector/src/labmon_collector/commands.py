@@ -15,7 +15,6 @@ from labmon.models import Alert
 from labmon.times import format_duration, parse_duration
 from labmon_collector.alertstore import AlertStore, Silence
 from labmon_collector.outbox import Outbox
-from labmon_collector.service import Collector, PluginStartError
 
 
 @click.command()
@@ -24,6 +23,8 @@ from labmon_collector.service import Collector, PluginStartError
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after N cycles.")
 def collector(config: str, once: bool, cycles: int | None) -> None:
     """Poll CONFIG's measurers every interval, store their readings and raise alerts."""
+    from labmon_collector.service import Collector, PluginStartError  # paho and the engines: not for --help
+
     node = load_node_config(config, "collector")
     try:
         service = Collector(node)

@@ -17,13 +17,14 @@ from labmon.times import parse_duration
 from labmon_measurer.calibrate import Proposal, Recording, Summary, add_rule, propose_between, propose_sigma, summarize
 from labmon_measurer.recording import record
 from labmon_measurer.sampling import InstrumentRunner, read_all
-from labmon_measurer.service import Measurer
 
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 def measurer(config: str) -> None:
     """Answer the collector's inquiries with the readings of CONFIG's instruments."""
+    from labmon_measurer.service import Measurer  # paho: not for --help
+
     node = load_node_config(config, "measurer")
     service = Measurer(node)
     stopping = threading.Event()
