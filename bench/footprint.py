@@ -147,7 +147,8 @@ def main() -> None:
         with PrivateBroker() as broker:
             rest = idle(broker.port, Path(tmp), args.idle)
     print(f"{'what':<22} {'labmon':>10} {'floor':>10} {'ratio':>7}  goal      heavy modules imported")
-    print(f"{'labmon --help':<22} {helped:>9.3f}s {floor:>9.3f}s {helped / floor:>6.1f}x  <= 0.25s  {help_heavy or 'none'}")
+    shown_help = help_heavy or "none"
+    print(f"{'labmon --help':<22} {helped:>9.3f}s {floor:>9.3f}s {helped / floor:>6.1f}x  <= 0.25s  {shown_help}")
     floor_rss = rest["paho floor"][0]
     for name, goal in (("sim measurer", 35), ("collector (sqlite)", 40)):
         rss, heavy = rest[name]
