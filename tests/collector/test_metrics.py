@@ -1,0 +1,81 @@
+"""/metrics as Prometheus reads it, and the example Grafana dashboard's queries against what is exported."""
+
+import json
+import re
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from labmon.models import Batch, Reading, Result
+from labmon_collector.metrics import METRICS, Gauges, exposition
+
+DASHBOARD = Path(__file__).parents[2] / "examples" / "grafana" / "labmon-dashboard.json"
+
+
+def batch(cycle: int, missing: tuple[str, ...] = ()) -> Batch:
+    readings = (
+        Reading("lock_error", 0.05, "V", instrument="laser1"),
+        Reading("*", None, "", "error", "no answer within 5s", instrument="oven"),
+    )
+    return Batch(cycle, 1700000000.0 + cycle, (Result("q", "table1", 1700000000.5 + cycle, readings),), missing)
+
+
+def samples(text: bytes) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for sample in family.samples:
+            found.setdefault(sample.name, []).append(sample)
+    return found
+
+
+def exported() -> dict[str, list]:
+    gauges = Gauges()
+    gauges.record(batch(1, ("table2",)), 0.012, 1700000001.2)
+    gauges.record(batch(2, ("table2",)), 0.010, 1700000002.2)
+    alerts = [("laser-unlocked", "table1/laser1/lock_error", "firing", "critical")]
+    return samples(exposition(gauges, alerts, [("sink:history", 3, 1)]))
+
+
+def test_every_series_is_a_labelled_gauge_and_errors_have_no_value():
+    found = exported()
+    (value,) = found["labmon_reading"]
+    assert value.labels == {"measurer": "table1", "instrument": "laser1", "reading": "lock_error", "unit": "V"}
+    assert value.value == 0.05
+    ok = {s.labels["instrument"]: s.value for s in found["labmon_reading_ok"]}
+    assert ok == {"laser1": 1.0, "oven": 0.0}
+
+
+def test_rule_states_health_and_outbox():
+    found = exported()
+    (alert,) = found["labmon_alerts"]
+    assert alert.labels == {
+        "alertname": "laser-unlocked", "alertstate": "firing",
+        "series": "table1/laser1/lock_error", "severity": "critical",
+    }  # fmt: skip
+    assert {s.labels["measurer"]: s.value for s in found["labmon_measurer_up"]} == {"table1": 1.0, "table2": 0.0}
+    missing = {s.labels["measurer"]: s.value for s in found["labmon_measurer_missing_cycles_total"]}
+    assert missing == {"table1": 0.0, "table2": 2.0}
+    assert found["labmon_cycles_total"][0].value == 2.0
+    assert found["labmon_cycle_last_completed_timestamp_seconds"][0].value == 1700000002.2
+    assert found["labmon_outbox_backlog"][0].value == 3.0
+    assert found["labmon_outbox_dead_letters"][0].value == 1.0
+
+
+def test_every_documented_metric_is_exported():
+    assert set(METRICS) == set(exported())
+
+
+def dashboard_queries() -> list[str]:
+    data = json.loads(DASHBOARD.read_text())
+    queries = [target["expr"] for panel in data["panels"] for target in panel["targets"]]
+    queries += [v["query"]["query"] for v in data["templating"]["list"] if isinstance(v.get("query"), dict)]
+    return queries
+
+
+def test_the_grafana_dashboard_queries_only_exported_metrics():
+    names = set(exported())
+    queries = dashboard_queries()
+    assert len(queries) >= 9
+    used = {name for query in queries for name in re.findall(r"\blabmon_[a-z_]+", query)}
+    assert used, queries
+    assert used <= names, f"the dashboard queries metrics the collector does not export: {used - names}"
