@@ -23,4 +23,5 @@ def test_checking_an_influx_config_loads_no_http_client(tmp_path):
         '[collector]\nmeasurers = ["t1"]\n'
         '[collector.sinks.tsdb]\ntype = "influx"\nurl = "http://h:8086"\ndatabase = "lab"\n'
     )
-    assert not HEAVY & imports_of("check", str(config))
+    imported = imports_of("check", str(config))
+    assert "labmon_influx.sink" in imported and not HEAVY & imported

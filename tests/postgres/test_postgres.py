@@ -1,0 +1,131 @@
+"""The postgres sink against a real PostgreSQL: rows, redelivery, the plain-table index, outages, mistakes."""
+
+import threading
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from labmon import Batch, PermanentError, Reading, Result, Secret, TransientError
+from labmon.options import ConfigError
+from labmon_collector.courier import Courier
+from labmon_collector.outbox import Outbox
+from labmon_postgres.sink import PostgresConfig, PostgresSink
+
+
+def batch(cycle: int, at: float = 1764000000.0) -> Batch:
+    start = at + 60 * cycle
+    readings = (
+        Reading("lock_error", 0.05 * cycle, "V", instrument="laser1"),
+        Reading("*", None, "", "error", "no answer within 5s", instrument="oven"),
+    )
+    return Batch(cycle, start, (Result("q", "table1", start + 0.25, readings),), ("table2",))
+
+
+def sink(postgres, table: str) -> PostgresSink:
+    return PostgresSink(PostgresConfig(dsn=Secret(postgres.dsn), table=table, connect_timeout=2.0))
+
+
+def test_readings_errors_and_silent_measurers_are_rows_and_a_redelivery_is_stored_once(postgres):
+    store = sink(postgres, "rows")
+    store.write(batch(1))
+    store.write(batch(1))  # the outbox delivers at least once
+    store.close()
+    rows = postgres.query(
+        "SELECT time, measurer, instrument, reading, value, unit, status, error FROM rows ORDER BY 2, 3"
+    )
+    at, cycle_at = datetime.fromtimestamp(1764000060.25, UTC), datetime.fromtimestamp(1764000060.0, UTC)
+    assert rows == [
+        (at, "table1", "laser1", "lock_error", 0.05, "V", "ok", None),
+        (at, "table1", "oven", "*", None, "", "error", "no answer within 5s"),
+        (cycle_at, "table2", "*", "*", None, "", "missing", "no reply"),
+    ]
+
+
+def test_without_timescaledb_a_plain_table_is_indexed_by_series_and_time(postgres):
+    if postgres.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"):
+        pytest.skip("TimescaleDB is installed here: the hypertable test covers this server")
+    store = sink(postgres, "plain")
+    store.write(batch(1))
+    store.close()
+    assert not store.hypertable
+    (index,) = postgres.query("SELECT indexdef FROM pg_indexes WHERE tablename = 'plain'")
+    assert '(measurer, instrument, reading, "time")' in str(index[0])
+
+
+def test_with_timescaledb_the_table_is_a_hypertable(postgres):
+    if not postgres.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"):
+        pytest.skip("TimescaleDB is not packaged for Debian 12: this server has no timescaledb extension")
+    store = sink(postgres, "hyper")
+    store.write(batch(1))
+    store.close()
+    assert store.hypertable
+    assert postgres.query("SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_name = 'hyper'")
+
+
+def test_a_table_of_another_shape_parks_the_sink(postgres):
+    postgres.query("CREATE TABLE othershape (x integer)")
+    with pytest.raises(PermanentError) as caught:
+        sink(postgres, "othershape").write(batch(1))
+    assert str(caught.value) == (
+        'PostgreSQL refused the batch: UndefinedColumn: column "time" of relation "othershape" does not exist'
+    )
+    assert "pg-s3cret" not in str(caught.value)
+
+
+def test_an_unreachable_server_is_retried_and_never_shows_the_dsn():
+    dsn = "host=127.0.0.1 port=9 user=lab password=pg-s3cret-never-shown"
+    with pytest.raises(TransientError) as caught:
+        PostgresSink(PostgresConfig(dsn=Secret(dsn), connect_timeout=1.0)).write(batch(1))
+    assert "pg-s3cret" not in str(caught.value) and "unreachable" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"dsn": "host=db password=pg-s3cret-never-shown"}, "dsn: secrets are not written in the config text"),
+        ({"dsn": "${PG_DSN}", "table": "Readings; DROP"}, "table: not a plain table name"),
+    ],
+)
+def test_config_mistakes_name_the_key_and_hide_the_dsn(write_config, monkeypatch, table, message):
+    monkeypatch.setenv("PG_DSN", "host=db password=pg-s3cret-never-shown")
+    with pytest.raises(ConfigError) as caught:
+        write_config({"collector": {"measurers": ["t1"], "sinks": {"db": {"type": "postgres", **table}}}})
+    assert f"[collector.sinks.db] {message}" in str(caught.value)
+    assert "pg-s3cret" not in str(caught.value)
+
+
+def test_a_server_that_is_down_buffers_and_nothing_is_lost_or_doubled(postgres, tmp_path):
+    store = sink(postgres, "outage")
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    delivered = threading.Semaphore(0)
+
+    def deliver(payload):
+        store.write(Batch.from_dict(payload))
+        delivered.release()
+
+    courier = Courier(outbox, "sink:postgres", deliver, retry_base=0.05, retry_cap=0.2)
+    courier.start()
+    outbox.put("sink:postgres", batch(1).to_dict())
+    courier.nudge()
+    assert delivered.acquire(timeout=10)
+    postgres.stop()
+    try:
+        for cycle in (2, 3, 4):
+            outbox.put("sink:postgres", batch(cycle).to_dict())
+            courier.nudge()
+        deadline = time.monotonic() + 10
+        while not outbox.status()[0].last_error:
+            assert time.monotonic() < deadline, "no failed delivery while the server was down"
+            time.sleep(0.05)  # a poll interval under the deadline, not a synchronisation
+        assert outbox.status()[0].backlog == 3
+    finally:
+        postgres.start()
+    for _ in range(3):
+        assert delivered.acquire(timeout=30)
+    courier.stop()
+    store.close()
+    outbox.close()
+    values = postgres.query("SELECT value FROM outage WHERE reading = 'lock_error' ORDER BY time")
+    assert values == [(pytest.approx(0.05 * c),) for c in (1, 2, 3, 4)]
+    assert postgres.query("SELECT count(*) FROM outage") == [(12,)]
