@@ -89,6 +89,7 @@ class Victoria(ServerProcess):
         self.url = f"http://127.0.0.1:{free_port()}"
         address = self.url.removeprefix("http://")
         argv = ["victoria-metrics", f"-storageDataPath={root}", f"-httpListenAddr={address}", "-loggerLevel=ERROR"]
+        argv.append("-dedup.minScrapeInterval=1ms")  # as the README advises: a redelivered point is kept once
         super().__init__(argv, f"{self.url}/health", root / "log")
 
     def export(self, match: str) -> list[dict[str, Any]]:
