@@ -1,7 +1,6 @@
 """The influx sink against a real VictoriaMetrics and a real InfluxDB 1.x, and its failure handling."""
 
 import gzip
-import threading
 import time
 
 import pytest
@@ -9,11 +8,9 @@ import pytest
 from labmon import Batch, PermanentError, Reading, Result, RetryLater, Secret, TransientError
 from labmon.options import ConfigError
 from labmon.testing import Answer, ScriptedServer
-from labmon_collector.courier import Courier
-from labmon_collector.outbox import Outbox
 from labmon_influx.lines import batch_lines
 from labmon_influx.sink import InfluxConfig, InfluxSink
-from tests.influx.conftest import poll
+from tests.influx.outage import deliver_across_an_outage
 
 TOKEN = "t0ken-that-must-never-show"
 AWKWARD_ERROR = 'said "no"\\ then\nstopped'
@@ -146,32 +143,10 @@ def test_failures_are_classified_and_never_show_the_token(answer, error):
 
 def test_a_store_that_is_down_buffers_and_nothing_is_lost_or_doubled(own_influx, tmp_path):
     own_influx.query("CREATE DATABASE outage")
-    sent = {cycle: batch(cycle, at=time.time()) for cycle in (1, 2, 3, 4)}
+    sent = [batch(cycle, at=time.time()) for cycle in (1, 2, 3, 4)]
     store = sink(own_influx.url, database="outage")
-    outbox = Outbox(tmp_path / "outbox.sqlite")
-    delivered = threading.Semaphore(0)
-
-    def deliver(payload):
-        store.write(Batch.from_dict(payload))
-        delivered.release()
-
-    courier = Courier(outbox, "sink:influx", deliver, retry_base=0.05, retry_cap=0.2)
-    courier.start()
-    outbox.put("sink:influx", sent[1].to_dict())
-    courier.nudge()
-    assert delivered.acquire(timeout=10)
-    own_influx.stop()
-    for cycle in (2, 3, 4):
-        outbox.put("sink:influx", sent[cycle].to_dict())
-        courier.nudge()
-    poll(lambda: outbox.status()[0].last_error, "a failed delivery while the store is down")
-    assert outbox.status()[0].backlog == 3
-    own_influx.start()
-    for _ in range(3):
-        assert delivered.acquire(timeout=30)
-    courier.stop()
-    outbox.close()
+    deliver_across_an_outage(store, tmp_path / "outbox.sqlite", sent, own_influx.stop, own_influx.start)
     rows = own_influx.rows("labmon", "outage")
     assert len(rows) == 4 * 4
     times = sorted(r["time"] for r in rows if r["reading"] == "lock_error")
-    assert times == [nanoseconds(b.started_at + 0.25) for b in sent.values()]
+    assert times == [nanoseconds(b.started_at + 0.25) for b in sent]

@@ -1,16 +1,13 @@
 """The postgres sink against a real PostgreSQL: rows, redelivery, the plain-table index, outages, mistakes."""
 
-import threading
-import time
 from datetime import UTC, datetime
 
 import pytest
 
 from labmon import Batch, PermanentError, Reading, Result, Secret, TransientError
 from labmon.options import ConfigError
-from labmon_collector.courier import Courier
-from labmon_collector.outbox import Outbox
 from labmon_postgres.sink import PostgresConfig, PostgresSink
+from tests.influx.outage import deliver_across_an_outage
 
 
 def batch(cycle: int, at: float = 1764000000.0) -> Batch:
@@ -97,35 +94,9 @@ def test_config_mistakes_name_the_key_and_hide_the_dsn(write_config, monkeypatch
 
 def test_a_server_that_is_down_buffers_and_nothing_is_lost_or_doubled(postgres, tmp_path):
     store = sink(postgres, "outage")
-    outbox = Outbox(tmp_path / "outbox.sqlite")
-    delivered = threading.Semaphore(0)
-
-    def deliver(payload):
-        store.write(Batch.from_dict(payload))
-        delivered.release()
-
-    courier = Courier(outbox, "sink:postgres", deliver, retry_base=0.05, retry_cap=0.2)
-    courier.start()
-    outbox.put("sink:postgres", batch(1).to_dict())
-    courier.nudge()
-    assert delivered.acquire(timeout=10)
-    postgres.stop()
-    try:
-        for cycle in (2, 3, 4):
-            outbox.put("sink:postgres", batch(cycle).to_dict())
-            courier.nudge()
-        deadline = time.monotonic() + 10
-        while not outbox.status()[0].last_error:
-            assert time.monotonic() < deadline, "no failed delivery while the server was down"
-            time.sleep(0.05)  # a poll interval under the deadline, not a synchronisation
-        assert outbox.status()[0].backlog == 3
-    finally:
-        postgres.start()
-    for _ in range(3):
-        assert delivered.acquire(timeout=30)
-    courier.stop()
+    batches = [batch(cycle) for cycle in (1, 2, 3, 4)]
+    deliver_across_an_outage(store, tmp_path / "outbox.sqlite", batches, postgres.stop, postgres.start)
     store.close()
-    outbox.close()
     values = postgres.query("SELECT value FROM outage WHERE reading = 'lock_error' ORDER BY time")
     assert values == [(pytest.approx(0.05 * c),) for c in (1, 2, 3, 4)]
     assert postgres.query("SELECT count(*) FROM outage") == [(12,)]
