@@ -1,5 +1,6 @@
 """The influx sink against a real VictoriaMetrics and a real InfluxDB 1.x, and its failure handling."""
 
+import base64
 import gzip
 import time
 
@@ -124,6 +125,16 @@ def test_v2_posts_gzipped_lines_with_the_token_header():
     assert request.path == "/api/v2/write?org=lab&bucket=b&precision=s"
     assert request.headers["Authorization"] == f"Token {TOKEN}"
     assert gzip.decompress(request.body).decode().splitlines() == batch_lines(batch(at=1700000000.0), "labmon", "s")
+
+
+def test_v1_logs_in_with_basic_auth_and_can_send_plain_text():
+    with ScriptedServer(Answer(204)) as server:
+        sink(server.url, database="lab", username="lab", password=Secret(TOKEN), gzip=False).write(batch(at=1.0))
+        (request,) = server.wait_for(1)
+    assert request.path == "/write?db=lab&precision=n"
+    assert base64.b64decode(request.headers["Authorization"].removeprefix("Basic ")) == f"lab:{TOKEN}".encode()
+    assert "Content-Encoding" not in request.headers
+    assert request.body.decode().splitlines() == batch_lines(batch(at=1.0), "labmon", "ns")
 
 
 @pytest.mark.parametrize(

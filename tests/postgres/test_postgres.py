@@ -70,6 +70,14 @@ def test_a_table_of_another_shape_parks_the_sink(postgres):
     assert "pg-s3cret" not in str(caught.value)
 
 
+@pytest.mark.parametrize("wrong", [("user=labmon", "user=nobody"), ("dbname=postgres", "dbname=nosuchdb")])
+def test_a_wrong_dsn_parks_the_sink_and_is_not_shown(postgres, wrong):
+    dsn = postgres.dsn.replace(*wrong)
+    with pytest.raises(PermanentError) as caught:
+        PostgresSink(PostgresConfig(dsn=Secret(dsn))).write(batch(1))
+    assert "does not exist; check the dsn" in str(caught.value) and "pg-s3cret" not in str(caught.value)
+
+
 def test_an_unreachable_server_is_retried_and_never_shows_the_dsn():
     dsn = "host=127.0.0.1 port=9 user=lab password=pg-s3cret-never-shown"
     with pytest.raises(TransientError) as caught:

@@ -20,6 +20,9 @@ INSERT = (
     " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
 )
 
+REFUSED_LOGIN = ("password authentication failed", "does not exist", "no pg_hba.conf entry")
+"""What the server says when the DSN itself is wrong (libpq gives no SQLSTATE then): retrying cannot help."""
+
 Row = tuple[datetime, str, str, str, float | None, str, str, str | None, datetime]
 
 
@@ -55,8 +58,10 @@ class PostgresSink:
             conn = self._connection()
             with conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(sql.SQL(INSERT).format(table=sql.Identifier(self.config.table)), rows(batch))
-        except psycopg.OperationalError as exc:  # the server went away: reconnect on the next attempt
-            self.close()
+        except psycopg.OperationalError as exc:
+            self.close()  # reconnect on the next attempt
+            if any(words in str(exc) for words in REFUSED_LOGIN):
+                raise PermanentError(self._safe(f"PostgreSQL refused the login: {exc}; check the dsn")) from None
             raise TransientError(self._safe(f"PostgreSQL unreachable: {exc}")) from None
         except psycopg.Error as exc:  # a refused statement (privileges, a table of another shape): retrying won't help
             first_line = str(exc).partition("\n")[0]  # the rest quotes the statement
