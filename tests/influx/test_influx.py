@@ -22,7 +22,7 @@ def batch(cycle: int = 1, at: float | None = None) -> Batch:
     readings = (
         Reading("lock_error", 0.05, "V", instrument="laser1"),
         Reading("temp, inner=1", 21.5, "°C", instrument="oven 2"),
-        Reading("*", None, "", "error", AWKWARD_ERROR, instrument="pump"),
+        Reading("*", None, "", "error", AWKWARD_ERROR, instrument="pump\\"),
     )
     return Batch(cycle, start, (Result("q", "table1", start + 0.25, readings),), ("table2",))
 
@@ -42,8 +42,8 @@ def test_lines_escape_names_tags_and_strings():
         + '"ok" 1700000001',
         r"lab\ mon\,x,measurer=table1,instrument=oven\ 2,reading=temp\,\ inner\=1,unit=°C value=21.5,ok=1i,status="
         + '"ok" 1700000001',
-        r'lab\ mon\,x,measurer=table1,instrument=pump,reading=* ok=0i,status="error",error="said \"no\"\\ then stopped"'
-        " 1700000001",
+        r"lab\ mon\,x,measurer=table1,instrument=pump/,reading=* "
+        r'ok=0i,status="error",error="said \"no\"\\ then stopped" 1700000001',
         r'lab\ mon\,x,measurer=table2 ok=0i,status="missing" 1700000001',
     ]
 
@@ -83,6 +83,7 @@ def test_victoria_metrics_stores_values_errors_and_missing_measurers(victoria):
     assert value["timestamps"] == [nanoseconds(sent.started_at + 0.25) // 1_000_000]  # truncated to ms
     assert found[("vmone_value", "table1", "temp, inner=1")]["metric"]["instrument"] == "oven 2"
     assert found[("vmone_ok", "table1", "*")]["values"] == [0]
+    assert found[("vmone_ok", "table1", "*")]["metric"]["instrument"] == "pump/"
     assert found[("vmone_ok", "table2", None)]["values"] == [0]
 
 
@@ -109,6 +110,7 @@ def test_influxdb_round_trips_every_field_and_a_redelivery_is_stored_once(influx
     assert ok["time"] == nanoseconds(sent.started_at + 0.25)
     failed = by_reading[("table1", "*")]
     assert (failed["value"], failed["status"], failed["error"]) == (None, "error", AWKWARD_ERROR.replace("\n", " "))
+    assert failed["instrument"] == "pump/"  # a trailing backslash no InfluxDB 1.x tag can hold
     assert by_reading[("table2", None)]["status"] == "missing"
 
 

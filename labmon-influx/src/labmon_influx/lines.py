@@ -7,8 +7,10 @@ from labmon import Batch, Reading
 SCALE = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 """Timestamp units per second, by precision."""
 
-_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\\": "\\\\", "\n": " ", "\r": " "})
-_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "\\\\", "\n": " ", "\r": " "})
+# InfluxDB 1.x keeps a backslash in a name or tag literally (and cannot end a value with one) where 2.x
+# reads `\\` as one: a `/` in its place means the same to every store.
+_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\\": "/", "\n": " ", "\r": " "})
+_KEY = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\\": "/", "\n": " ", "\r": " "})
 _STRING = str.maketrans({'"': r"\"", "\\": "\\\\", "\n": " ", "\r": " "})
 
 
