@@ -11,7 +11,7 @@ from labmon.options import ConfigError
 from labmon.testing import Answer, ScriptedServer
 from labmon_influx.lines import batch_lines
 from labmon_influx.sink import InfluxConfig, InfluxSink
-from tests.influx.outage import deliver_across_an_outage
+from tests.influx.stores import collect_into, deliver_across_an_outage
 
 TOKEN = "t0ken-that-must-never-show"
 AWKWARD_ERROR = 'said "no"\\ then\nstopped'
@@ -163,3 +163,13 @@ def test_a_store_that_is_down_buffers_and_nothing_is_lost_or_doubled(own_influx,
     assert len(rows) == 4 * 4
     times = sorted(r["time"] for r in rows if r["reading"] == "lock_error")
     assert times == [nanoseconds(b.started_at + 0.25) for b in sent]
+
+
+def test_a_collector_cycle_reaches_influxdb_through_its_outbox(influx, broker, lab, write_config):
+    influx.query("CREATE DATABASE cycles")
+    batches = collect_into(write_config, broker, lab, {"type": "influx", "url": influx.url, "database": "cycles"})
+    assert all(not b.missing for b in batches)
+    rows = influx.rows("labmon", "cycles")
+    assert sorted((r["measurer"], r["reading"], r["status"]) for r in rows) == sorted(
+        (m, "lock_error", "ok") for m in lab for _ in batches
+    )

@@ -7,7 +7,7 @@ import pytest
 from labmon import Batch, PermanentError, Reading, Result, Secret, TransientError
 from labmon.options import ConfigError
 from labmon_postgres.sink import PostgresConfig, PostgresSink
-from tests.influx.outage import deliver_across_an_outage
+from tests.influx.stores import collect_into, deliver_across_an_outage
 
 
 def batch(cycle: int, at: float = 1764000000.0) -> Batch:
@@ -108,3 +108,11 @@ def test_a_server_that_is_down_buffers_and_nothing_is_lost_or_doubled(postgres, 
     values = postgres.query("SELECT value FROM outage WHERE reading = 'lock_error' ORDER BY time")
     assert values == [(pytest.approx(0.05 * c),) for c in (1, 2, 3, 4)]
     assert postgres.query("SELECT count(*) FROM outage") == [(12,)]
+
+
+def test_a_collector_cycle_reaches_postgres_through_its_outbox(postgres, broker, lab, write_config, monkeypatch):
+    monkeypatch.setenv("PG_DSN", postgres.dsn)
+    batches = collect_into(write_config, broker, lab, {"type": "postgres", "dsn": "${PG_DSN}", "table": "cycles"})
+    assert all(not b.missing for b in batches)
+    rows = postgres.query("SELECT measurer, count(*) FROM cycles WHERE status = 'ok' GROUP BY measurer ORDER BY 1")
+    assert rows == [(m, len(batches)) for m in sorted(lab)]

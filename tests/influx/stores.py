@@ -1,13 +1,29 @@
-"""A store outage through the collector's own outbox and courier (the influx and postgres tests share it)."""
+"""What the influx and postgres tests share: a real collector writing to a store, and a store outage."""
 
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from labmon import Batch, Sink
+from labmon.testing import PrivateBroker
 from labmon_collector.courier import Courier
 from labmon_collector.outbox import Outbox
+from labmon_collector.service import Collector
+from tests.conftest import collector_table
 from tests.influx.conftest import poll
+
+
+def collect_into(write_config, broker: PrivateBroker, measurers: list[str], sink: dict, cycles: int = 2) -> list[Batch]:
+    """Run a real collector whose only sink is `sink` for `cycles` cycles, then stop it (its outbox drains)."""
+    collector = Collector(
+        write_config(collector_table(broker, measurers, sinks={"store": sink}, reply_timeout="5s", interval="10s"))
+    )
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        return [collector.run_cycle(number) for number in range(1, cycles + 1)]
+    finally:
+        collector.stop()
 
 
 def deliver_across_an_outage(
