@@ -58,7 +58,7 @@ class PostgresSink:
             conn = self._connection()
             with conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(sql.SQL(INSERT).format(table=sql.Identifier(self.config.table)), rows(batch))
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the connection, not the data
             self.close()  # reconnect on the next attempt
             if any(words in str(exc) for words in REFUSED_LOGIN):
                 raise PermanentError(self._safe(f"PostgreSQL refused the login: {exc}; check the dsn")) from None
