@@ -14,6 +14,7 @@ from labmon.config import CollectorConfig
 from labmon.models import Alert
 from labmon.times import format_duration, parse_duration
 from labmon_collector.alertstore import AlertStore, Silence
+from labmon_collector.bridge import bridge_config
 from labmon_collector.outbox import Outbox
 
 
@@ -182,3 +183,4 @@ def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(status)
     cli.add_command(notify_test)
     cli.add_command(silence)
+    cli.add_command(bridge_config)
