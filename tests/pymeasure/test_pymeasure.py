@@ -7,7 +7,9 @@ import tomli_w
 
 from labmon.options import ConfigError
 from labmon.testing import read_once
+from labmon_pymeasure.driver import check_property, driver_class
 from labmon_pymeasure.instrument import PropertyReading, PymeasureInstrument, read_all
+from labmon_rigol.discover import KNOWN_DRIVERS
 from tests.conftest import invoke
 from tests.pymeasure.emulators import power_meter
 
@@ -115,6 +117,7 @@ def read_config(table):
     return entry.config
 
 
+@pytest.mark.filterwarnings("ignore:It is not known whether this device:FutureWarning")
 def test_the_mapping_through_pymeasures_protocol_helper():
     from pymeasure.instruments.lakeshore import LakeShore3xx
     from pymeasure.instruments.thorlabs import ThorlabsPM100USB
@@ -162,3 +165,9 @@ def test_check_names_a_missing_channel(tmp_path):
     table = {"driver": LAKESHORE, "readings": {"t": {"property": "input_Z.kelvin"}}}
     with pytest.raises(ConfigError, match="LakeShore3xx has no channel 'input_Z' \\(did you mean input_"):
         read_once(meter_table("TCPIP0::127.0.0.1::5555::SOCKET") | table)
+
+
+@pytest.mark.parametrize("known", KNOWN_DRIVERS, ids=lambda k: k.driver.rpartition(".")[2])
+def test_discover_suggests_only_drivers_and_properties_that_exist(known):
+    cls = driver_class(known.driver)
+    assert [check_property(cls, prop) for _, prop, _ in known.readings] == [None] * len(known.readings)
