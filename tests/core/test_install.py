@@ -5,32 +5,30 @@ import subprocess
 import sys
 
 import pytest
+import tomli_w
 
 from tests.conftest import invoke
 
-MEASURER = """[measurer]
-name = "table1"
-[measurer.instruments.scope]
-type = "rigol"
-resource = "USB0::0x1AB1::0x04B0::DS2D000000001::INSTR"
-[measurer.instruments.pm]
-type = "pymeasure"
-resource = "USB0::4883::32882::P2000123::INSTR"
-[measurer.instruments.pump]
-type = "scpi"
-resource = "ASRL/dev/ttyUSB0::INSTR"
-"""
-
-COLLECTOR = """[collector]
-measurers = ["table1"]
-data_dir = "labmon-data"
-[collector.sinks.history]
-type = "sqlite"
-path = "/srv/lab/history.sqlite"
-[collector.sinks.kept]
-type = "csv"
-path = "/var/lib/labmon/readings.csv"
-"""
+MEASURER = {
+    "measurer": {
+        "name": "table1",
+        "instruments": {
+            "scope": {"type": "rigol", "resource": "USB0::0x1AB1::0x04B0::DS2D000000001::INSTR"},
+            "pm": {"type": "pymeasure", "resource": "USB0::4883::32882::P2000123::INSTR"},  # decimal ids
+            "pump": {"type": "scpi", "resource": "ASRL/dev/ttyUSB0::INSTR"},
+        },
+    }
+}
+COLLECTOR = {
+    "collector": {
+        "measurers": ["table1"],
+        "data_dir": "labmon-data",
+        "sinks": {
+            "history": {"type": "sqlite", "path": "/srv/lab/history.sqlite"},
+            "kept": {"type": "csv", "path": "/var/lib/labmon/readings.csv"},
+        },
+    }
+}
 
 EXPECTED_MEASURER = """user labmon: created if missing
 --- /etc/systemd/system/labmon-measurer.service (mode 0644)
@@ -93,8 +91,8 @@ then: systemctl daemon-reload; udevadm control --reload-rules; udevadm trigger -
 def configs(tmp_path):
     etc = tmp_path / "etc"
     etc.mkdir()
-    (etc / "measurer.toml").write_text(MEASURER)
-    (etc / "collector.toml").write_text(COLLECTOR)
+    (etc / "measurer.toml").write_text(tomli_w.dumps(MEASURER))
+    (etc / "collector.toml").write_text(tomli_w.dumps(COLLECTOR))
     return etc
 
 
