@@ -8,11 +8,11 @@ import re
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import click
 
 from labmon import parse_duration
-from labmon_rigol.visa import open_session
 
 RAW_SOCKET_PORT = 5555
 
@@ -71,13 +71,23 @@ def local_resources() -> list[str]:
     """Return the resources PyVISA's pure-Python backend lists here (USB, serial, VXI-11 on the local network)."""
     import pyvisa  # here: only this command needs a VISA stack
 
-    return list(pyvisa.ResourceManager("@py").list_resources())
+    try:
+        return list(pyvisa.ResourceManager("@py").list_resources())
+    except Exception as exc:  # a missing USB backend, no permission: still probe the LAN hosts
+        click.echo(f"discover: cannot list local VISA resources: {exc}", err=True)
+        return []
 
 
 def identify(resource: str, timeout: float) -> Found:
     """Ask `resource` `*IDN?` within `timeout` seconds; the only message discover ever sends."""
+    import pyvisa  # here: only this command needs a VISA stack
+
+    milliseconds = max(1, round(timeout * 1000))
     try:
-        session = open_session(resource, timeout=timeout)
+        # open_timeout too: pyvisa-py otherwise waits 10 s for a LAN host that does not answer
+        session: Any = pyvisa.ResourceManager("@py").open_resource(
+            resource, open_timeout=milliseconds, timeout=milliseconds, read_termination="\n", write_termination="\n"
+        )
         try:
             return Found(resource, idn=str(session.query("*IDN?")).strip())
         finally:
