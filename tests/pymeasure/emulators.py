@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 HABITS = ("garbled", "empty", "stall")
-STALL_SECONDS = 1.5
+STALL_SECONDS = 5.0  # far past any client's timeout; released at once by stop()
 
 
 class LineInstrument:

@@ -11,14 +11,12 @@ from tests.pymeasure.emulators import LineInstrument, power_meter, temperature_c
 
 @pytest.fixture
 def bench(emulator):
-    """The emulated scope, power meter and temperature controller, an unknown SCPI device and a stalling one."""
+    """The emulated scope, power meter and temperature controller, and an unknown SCPI device."""
     others = {
         "meter": power_meter().start(),
         "controller": temperature_controller().start(),
         "widget": LineInstrument("ACME Corp,Widget-9,123,1.0", lambda q: None, "\n").start(),
-        "stalling": LineInstrument("ACME Corp,Slowpoke,1,1.0", lambda q: None, "\n").start(),
     }
-    others["stalling"].habit_next("stall")
     yield {"scope": emulator, **others}
     for instrument in others.values():
         instrument.stop()
@@ -29,7 +27,7 @@ def lan_args(*instruments):
 
 
 def test_finds_each_instrument_and_prints_a_block_for_it(bench):
-    result = invoke("discover", "--no-local", "--timeout", "500ms", *lan_args(*bench.values()))
+    result = invoke("discover", "--no-local", "--timeout", "5s", *lan_args(*bench.values()))
     assert result.exit_code == 0, result.output
     out = result.output
     scope, meter = bench["scope"], bench["meter"]
@@ -44,19 +42,18 @@ def test_finds_each_instrument_and_prints_a_block_for_it(bench):
     assert 'read_termination = "\\r\\n"' in out
     assert "ACME Corp,Widget-9,123,1.0 (no known driver: a generic SCPI instrument)" in out
     assert '# type = "scpi"' in out
-    assert f"# {bench['stalling'].resource}: no answer to *IDN?" in out
-    assert "4 of 5 resources answered *IDN?" in out
+    assert "4 of 4 resources answered *IDN?" in out
 
 
 def test_asks_nothing_but_idn(bench):
-    invoke("discover", "--no-local", "--timeout", "500ms", *lan_args(*bench.values()))
+    invoke("discover", "--no-local", "--timeout", "5s", *lan_args(*bench.values()))
     assert bench["scope"].commands == ["*IDN?"]
-    for name in ("meter", "controller", "widget", "stalling"):
+    for name in ("meter", "controller", "widget"):
         assert bench[name].queries == ["*IDN?"], name
 
 
 def test_a_config_built_from_its_output_reads_every_instrument(bench, tmp_path):
-    found = invoke("discover", "--no-local", "--timeout", "500ms", *lan_args(*bench.values()))
+    found = invoke("discover", "--no-local", "--timeout", "5s", *lan_args(*bench.values()))
     config = tmp_path / "measurer.toml"
     config.write_text(f'[measurer]\nname = "table1"\n\n{found.stdout}')
     checked = invoke("check", str(config))
@@ -73,16 +70,24 @@ def test_a_config_built_from_its_output_reads_every_instrument(bench, tmp_path):
         assert reading in result.output
 
 
-def test_a_port_with_nothing_listening_is_reported():
-    result = invoke("discover", "--no-local", "--timeout", "500ms", "--lan", f"127.0.0.1:{free_port()}")
+def test_a_stalling_instrument_and_a_port_with_nothing_listening_are_reported():
+    stalling = LineInstrument("ACME Corp,Slowpoke,1,1.0", lambda q: None, "\n").start()
+    stalling.habit_next("stall")
+    try:
+        result = invoke(
+            "discover", "--no-local", "--timeout", "1s", *lan_args(stalling), "--lan", f"127.0.0.1:{free_port()}"
+        )
+    finally:
+        stalling.stop()
     assert result.exit_code == 0
-    assert "no answer to *IDN? (" in result.output and "0 of 1 resources answered" in result.output
+    assert f"# {stalling.resource}: no answer to *IDN? (VisaIOError" in result.output
+    assert result.output.count("no answer to *IDN? (") == 2 and "0 of 2 resources answered" in result.output
 
 
 def test_probes_what_visa_lists_here(monkeypatch, emulator):
     # No USB or serial instrument exists on a build machine: the listing stands in for PyVISA's, the probe is real.
     monkeypatch.setattr(discover_module, "local_resources", lambda: [emulator.resource])
-    result = invoke("discover", "--timeout", "500ms")
+    result = invoke("discover", "--timeout", "5s")
     assert result.exit_code == 0 and 'type = "rigol"' in result.output
 
 
