@@ -1,5 +1,7 @@
 """`labmon discover`: finds the emulated scope and pymeasure instruments over TCP; its output reads them."""
 
+import tomllib
+
 import pytest
 
 from labmon.testing import free_port
@@ -68,6 +70,18 @@ def test_a_config_built_from_its_output_reads_every_instrument(bench, tmp_path):
         "model336/temperature_b",
     ):
         assert reading in result.output
+
+
+def test_a_garbled_answer_stays_inside_a_comment():
+    meter = power_meter().start()
+    meter.habit_next("garbled")
+    try:
+        found = invoke("discover", "--no-local", "--timeout", "5s", *lan_args(meter))
+    finally:
+        meter.stop()
+    assert "# TCPIP0::127.0.0.1::" in found.stdout and "\x15" not in found.stdout
+    assert "(no known driver: a generic SCPI instrument)" in found.stdout
+    assert tomllib.loads(found.stdout) == {}  # the skeleton is commented out, and nothing leaks out of a comment
 
 
 def test_a_stalling_instrument_and_a_port_with_nothing_listening_are_reported():

@@ -89,7 +89,8 @@ def identify(resource: str, timeout: float) -> Found:
             resource, open_timeout=milliseconds, timeout=milliseconds, read_termination="\n", write_termination="\n"
         )
         try:
-            return Found(resource, idn=str(session.query("*IDN?")).strip())
+            answer = str(session.query("*IDN?")).strip()
+            return Found(resource, idn="".join(c if c.isprintable() else "?" for c in answer))  # pasted as TOML
         finally:
             session.close()
     except Exception as exc:  # any VISA, OS or driver error: this resource is reported, the others still probed
