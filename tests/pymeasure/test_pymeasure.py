@@ -1,14 +1,16 @@
 """The `pymeasure` instrument through real pyvisa-py over TCP, and the property mapping through pymeasure's helper."""
 
-from pathlib import Path
-
 import pytest
 import tomli_w
 
+from labmon import Duration
+from labmon.config import PluginEntry
 from labmon.options import ConfigError
 from labmon.testing import read_once
+from labmon_measurer.sampling import InstrumentRunner
+from labmon_measurer.sampling import read_all as measure
 from labmon_pymeasure.driver import check_property, driver_class
-from labmon_pymeasure.instrument import PropertyReading, PymeasureInstrument, read_all
+from labmon_pymeasure.instrument import PropertyReading, PymeasureConfig, PymeasureInstrument, read_all
 from labmon_rigol.discover import KNOWN_DRIVERS
 from tests.conftest import invoke
 from tests.pymeasure.emulators import power_meter
@@ -54,10 +56,14 @@ def test_reads_channel_properties_of_a_temperature_controller(controller):
     assert controller.queries == ["KRDG? A", "KRDG? B", "CRDG? C"]
 
 
+def meter_config(meter, visa_timeout=5.0):
+    power = {"power": PropertyReading("power", "W")}
+    return PymeasureConfig(PM100, meter.resource, power, read_termination="\n", visa_timeout=Duration(visa_timeout))
+
+
 @pytest.mark.parametrize("habit", ["garbled", "empty"])
 def test_a_garbled_or_empty_answer_is_one_error_reading(meter, habit):
-    config = read_config(meter_table(meter.resource))
-    instrument = PymeasureInstrument(config)
+    instrument = PymeasureInstrument(meter_config(meter))
     try:
         meter.habit_next(habit)
         (bad,) = instrument.read()
@@ -68,53 +74,31 @@ def test_a_garbled_or_empty_answer_is_one_error_reading(meter, habit):
     assert good.status == "ok" and good.value == pytest.approx(1.25e-3, rel=0.02)
 
 
-def test_a_stalled_answer_raises_and_a_fresh_session_reads_again(meter):
-    config = read_config(meter_table(meter.resource, visa_timeout="1s"))
-    instrument = PymeasureInstrument(config)
-    meter.queries.clear()
-    meter.habit_next("stall")
-    with pytest.raises(Exception, match=r"(?i)timeout|timed out"):
-        instrument.read()
-    instrument.close()  # what the measurer does with an instrument that raised
-    instrument = PymeasureInstrument(config)
+def test_a_stalled_answer_fails_the_read_and_the_measurer_reads_again_on_a_fresh_session(meter):
+    runner = InstrumentRunner(PluginEntry("pm", "pymeasure", PymeasureInstrument, meter_config(meter, 1.0), 10.0))
     try:
-        (power,) = instrument.read()
+        measure([runner])  # built, and read once
+        meter.habit_next("stall")
+        (stalled,) = measure([runner])
+        (power,) = measure([runner])
     finally:
-        instrument.close()
-    assert power.status == "ok" and power.value == pytest.approx(1.25e-3, rel=0.02)
+        runner.close()
+    assert stalled.status == "error" and "timeout" in stalled.error.lower()
+    assert power.status == "ok" and power.value == pytest.approx(1.25e-3, rel=0.02)  # not the stale late answer
+    assert meter.queries.count("SYST:SENSOR:IDN?") == 2  # the driver was built anew
 
 
 def test_sporadic_habits_never_give_a_wrong_value():
     meter = power_meter(sporadic=0.3).start()
-    config = read_config(meter_table(meter.resource, visa_timeout="1s"))
-    outcomes = []
+    runner = InstrumentRunner(PluginEntry("pm", "pymeasure", PymeasureInstrument, meter_config(meter, 1.0), 10.0))
     try:
-        while len(outcomes) < 10:
-            try:
-                instrument = PymeasureInstrument(config)
-                try:
-                    outcomes.extend(instrument.read())
-                finally:
-                    instrument.close()
-            except Exception as exc:  # the measurer's way: an instrument that raises is rebuilt next time
-                outcomes.append(exc)
+        readings = [reading for _ in range(10) for reading in measure([runner])]
     finally:
+        runner.close()
         meter.stop()
-    good = [r for r in outcomes if not isinstance(r, Exception) and r.status == "ok"]
+    good = [r for r in readings if r.status == "ok"]
     assert good and all(r.value == pytest.approx(1.25e-3, rel=0.02) for r in good)
-    assert len(good) < len(outcomes)  # the habits did show
-
-
-def read_config(table):
-    from labmon.config import plugin_entry
-    from labmon.options import Where
-    from labmon.plugins import collect, get_plugin_manager
-
-    where = Where(Path("<test>"), "measurer.instruments.pm")
-    entry = plugin_entry("instrument", "pm", table, where, collect(get_plugin_manager()))
-    where.raise_if_any()
-    assert entry is not None
-    return entry.config
+    assert len(good) < len(readings)  # the habits did show
 
 
 @pytest.mark.filterwarnings("ignore:It is not known whether this device:FutureWarning")

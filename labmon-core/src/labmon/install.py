@@ -178,7 +178,7 @@ def ensure_user(user: str) -> None:
         subprocess.run(["useradd", "--system", "--user-group", *home, user], check=True)
 
 
-def describe(plan: Plan, user: str, created: bool) -> str:
+def plan_text(plan: Plan, user: str, created: bool) -> str:
     """Return the plan as text: what a dry run prints."""
     parts = [f"user {user}: {'created if missing' if created else 'not touched (--root)'}"]
     for path, text, mode in plan.files:
@@ -208,7 +208,7 @@ def install_service(role: str, config: Path, user: str, env_file: Path, dry_run:
     config = config.resolve()
     plan = make_plan(role, config, user, env_file, root or Path("/"))
     if dry_run:
-        click.echo(describe(plan, user, created=root is None))
+        click.echo(plan_text(plan, user, created=root is None))
         return
     if root is None and os.geteuid() != 0:
         raise click.ClickException("installing a service needs root: run it with sudo (or see first with --dry-run)")
