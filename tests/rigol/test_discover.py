@@ -6,7 +6,7 @@ import pytest
 
 from labmon.testing import free_port
 from labmon_rigol import discover as discover_module
-from labmon_rigol.discover import lan_resource
+from labmon_rigol.discover import Found, block, lan_resource
 from tests.conftest import invoke
 from tests.pymeasure.emulators import LineInstrument, power_meter, temperature_controller
 
@@ -120,3 +120,10 @@ def test_no_resources_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(discover_module, "local_resources", list)
     result = invoke("discover")
     assert result.exit_code == 1 and "name LAN instruments with --lan HOST" in result.output
+
+
+def test_a_usb_instrument_needs_no_termination_and_a_missing_plugin_is_named():
+    found = Found("USB0::0x1313::0x8072::P2000123::INSTR", idn="Thorlabs,PM100USB,P2000123,1.7.0")
+    text = block(found, "pm100usb", pymeasure_installed=False)
+    assert "# needs labmon-pymeasure: pip install labmon-pymeasure" in text
+    assert "read_termination" not in text and 'resource = "USB0::0x1313::0x8072::P2000123::INSTR"' in text
