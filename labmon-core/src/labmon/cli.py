@@ -13,6 +13,7 @@ import pluggy
 
 from labmon import starter
 from labmon.config import Config, load_config
+from labmon.install import install_service
 from labmon.options import ConfigError
 from labmon.plugins import PluginConflict, collect, describe, get_plugin_manager
 
@@ -88,6 +89,9 @@ def init(role: str, path: str | None, name: str, force: bool) -> None:
         raise click.ClickException(f"{target} exists; pass --force to overwrite it")
     target.write_text(starter.measurer(name) if role == "measurer" else starter.collector([name]), encoding="utf-8")
     click.echo(f"wrote {target}; check it with: labmon check {target}")
+
+
+cli.add_command(install_service)
 
 
 def with_plugin_commands(pm: pluggy.PluginManager) -> click.Group:

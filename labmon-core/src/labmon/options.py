@@ -234,7 +234,11 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
 
 def _resolve(raw: str, where: Where) -> Path:
     path = Path(raw).expanduser()
-    return path if path.is_absolute() else (where.path.parent / path).resolve()
+    if path.is_absolute():
+        return path
+    # A service installed by `labmon install-service` keeps its data in systemd's state directory, not in /etc.
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return ((Path(state) if state else where.path.parent) / path).resolve()
 
 
 def _base(hint: Any) -> Any:

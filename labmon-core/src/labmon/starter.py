@@ -17,6 +17,7 @@ topic_prefix = "labmon"       # topics: <prefix>/<measurer>/inquiries, /results,
 
 def measurer(name: str) -> str:
     """Return a starter measurer config for the measurer `name`."""
+    examples = "\n".join(commented(example) for example in EXAMPLES.values())
     return f'''# labmon measurer config: one per Raspberry Pi at an optical table.
 # Check it with `labmon check FILE`, try the instruments with `labmon read FILE`,
 # and run it with `labmon measurer FILE`.
@@ -39,7 +40,50 @@ noise = 0.01
 unlock_every = "10m"
 unlock_for = "2m"
 timeout = "5s"
-'''
+
+# Real instruments come from plugins. `labmon discover` finds the ones connected here and prints a
+# block like these for each; uncomment one (and install its plugin) to use it.
+{examples}'''
+
+
+EXAMPLES = {
+    "rigol": """# labmon-rigol: a Rigol DS2000/DS1000Z scope over USB or LAN (TCPIP0::192.168.1.20::5555::SOCKET)
+[measurer.instruments.scope]
+type = "rigol"
+resource = "USB0::0x1AB1::0x04B0::DS2D000000001::INSTR"
+channels = [1]
+metrics = ["jitter", "peak_time"]   # laser-lock metrics from the screen traces; or measurements = ["vpp"]
+traces = 300
+timeout = "60s"
+""",
+    "scpi": """# labmon-rigol: any instrument that answers text queries, here an ion-pump controller on a serial port
+[measurer.instruments.pump]
+type = "scpi"
+resource = "ASRL/dev/ttyUSB0::INSTR"
+baud_rate = 9600
+read_termination = "\\r"
+write_termination = "\\r"
+[measurer.instruments.pump.readings.pressure]
+query = "~ 05 0B 00"          # answers e.g. "OK 00 7.2E-09 TORR"
+field = 2
+unit_field = 3
+""",
+    "pymeasure": """# labmon-pymeasure: any instrument pymeasure has a driver for, here a Thorlabs power meter
+[measurer.instruments.power_meter]
+type = "pymeasure"
+driver = "pymeasure.instruments.thorlabs.ThorlabsPM100USB"
+resource = "USB0::0x1313::0x8072::P2000123::INSTR"
+[measurer.instruments.power_meter.readings.power]
+property = "power"            # a property of the driver; a channel's is e.g. "input_A.kelvin"
+unit = "W"
+""",
+}
+"""Instrument examples that `labmon init measurer` writes commented out: core alone has no such plugins."""
+
+
+def commented(example: str) -> str:
+    """Return `example` with every line commented out."""
+    return "".join(line if line.startswith("#") else f"# {line}" for line in example.splitlines(keepends=True))
 
 
 def collector(measurers: list[str]) -> str:

@@ -6,6 +6,7 @@ import click
 
 from labmon import Register, hookimpl
 from labmon_rigol.commands import rigol_emulator
+from labmon_rigol.discover import discover_instruments
 from labmon_rigol.scope import RigolScope
 from labmon_rigol.scpi import ScpiInstrument
 
@@ -19,3 +20,4 @@ def labmon_register_instruments(register: Register) -> None:
 @hookimpl
 def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(rigol_emulator)
+    cli.add_command(discover_instruments)
