@@ -167,3 +167,11 @@ def test_relative_data_paths_live_in_the_state_directory_under_systemd(write_con
     config = write_config(table)
     assert config.collector.data_dir == tmp_path / "state" / "labmon-data"
     assert config.collector.sinks[0].config.path == tmp_path / "state" / "history.sqlite"
+
+
+def test_relative_secret_files_stay_beside_the_config_under_systemd(write_config, tmp_path, monkeypatch):
+    (tmp_path / "broker-password").write_text("s3cret\n")
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/state")
+    sim = {"measurer": {"name": "t1", "instruments": {"laser": {"type": "sim"}}}}
+    config = write_config({**sim, "broker": {"username": "lab", "password_file": "broker-password"}})
+    assert config.broker.password == "s3cret"

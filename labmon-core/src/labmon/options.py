@@ -149,7 +149,7 @@ def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
         if not isinstance(raw, str):
             where.report(file_key, f"expected a file path string, found {_kind(raw)}")
             return None
-        path = _resolve(raw, where)
+        path = _beside(raw, where.path.parent)  # secrets stay beside the config (/etc), never with the data
         try:
             return Secret(path.read_text().strip())
         except OSError as exc:
@@ -233,12 +233,15 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
 
 
 def _resolve(raw: str, where: Where) -> Path:
-    path = Path(raw).expanduser()
-    if path.is_absolute():
-        return path
-    # A service installed by `labmon install-service` keeps its data in systemd's state directory, not in /etc.
+    """Resolve a data path: beside the config file, or in systemd's state directory when it sets one."""
+    # A service installed by `labmon install-service` keeps its data in /var/lib/labmon, not in /etc.
     state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
-    return ((Path(state) if state else where.path.parent) / path).resolve()
+    return _beside(raw, Path(state) if state else where.path.parent)
+
+
+def _beside(raw: str, folder: Path) -> Path:
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (folder / path).resolve()
 
 
 def _base(hint: Any) -> Any:
