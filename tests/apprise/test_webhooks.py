@@ -98,12 +98,8 @@ def test_debug_logging_shows_what_apprise_said_but_no_secret(write_config, broke
         (tmp_path / "urls").write_text(f"# the lab's hooks\n{hook(good)}\n{down}\n")
         notifiers = {"team": {"type": "apprise", "urls_file": str(tmp_path / "urls")}}
         config = write_config(collector_table(broker, ["table1"], notifiers=notifiers))
-        result = subprocess.run(
-            [sys.executable, "-m", "labmon", "--log-level", "debug", "notify-test", str(config.path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        command = [sys.executable, "-m", "labmon", "--log-level", "debug", "notify-test", str(config.path)]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
         good.wait_for(1)
     assert result.returncode == 1
     assert "team (apprise): FAILED: 1 of 2 URLs have it (not sent again); url 2 (Form): A Connection" in result.stderr
