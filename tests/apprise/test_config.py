@@ -1,8 +1,12 @@
 """The notifier's config: URLs from one secret (a variable or a file), and mistakes named without the secret."""
 
+import re
+from pathlib import Path
+
 import pytest
 
 from labmon import Secret
+from labmon.config import load_config
 from labmon.options import ConfigError
 from labmon_apprise.notifier import AppriseConfig, AppriseNotifier
 from tests.apprise.conftest import PASSWORD, TOKEN
@@ -25,8 +29,9 @@ def test_several_urls_come_from_one_variable_or_one_file(write_config, broker, m
     assert built["phone"].timeout == 10.0
 
 
-def test_a_url_written_in_the_config_text_is_refused_without_echoing_it(write_config, broker):
-    notifiers = {"team": {"type": "apprise", "urls": HOOK}}
+@pytest.mark.parametrize("urls", [HOOK, ["${TEST_APPRISE_MAIL}", "${TEST_APPRISE_HOOK}"]], ids=["text", "list"])
+def test_a_url_in_the_config_text_or_a_list_is_refused_without_echoing_it(write_config, broker, urls):
+    notifiers = {"team": {"type": "apprise", "urls": urls}}
     with pytest.raises(ConfigError) as caught:
         write_config(collector_table(broker, ["table1"], notifiers=notifiers))
     assert "[collector.notifiers.team] urls: secrets are not written in the config text" in str(caught.value)
@@ -60,3 +65,22 @@ def test_a_service_apprise_does_not_know_fails_at_start_naming_only_its_scheme(w
     result = invoke("notify-test", str(write_config(collector_table(broker, ["table1"], notifiers=notifiers)).path))
     assert result.exit_code == 1 and "team (apprise): FAILED: urls entry 1 (nosuchservice://...)" in result.output
     assert TOKEN not in result.output
+
+
+def test_the_readme_example_validates(tmp_path, registry, monkeypatch):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if b.startswith("[collector.notifiers.team]")]
+    monkeypatch.setenv(
+        "LABMON_APPRISE_TEAM", "mailtos://labmon:x@smtp.example.org?to=lab@example.org ntfy://lab-alerts"
+    )
+    (tmp_path / "phone").write_text("# the on-call phone\ntgram://123456789:abcdef/-1001234\n")
+    path = tmp_path / "collector.toml"
+    path.write_text(
+        '[collector]\nmeasurers = ["table1"]\n' + block.replace("/etc/labmon/apprise-phone", str(tmp_path / "phone"))
+    )
+    collector = load_config(path, registry).collector
+    assert [(entry.name, entry.type_name) for entry in collector.notifiers] == [
+        ("team", "apprise"),
+        ("phone", "apprise"),
+    ]
+    assert [len(entry.cls(entry.config).tags) for entry in collector.notifiers] == [2, 1]
