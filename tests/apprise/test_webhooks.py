@@ -105,3 +105,8 @@ def test_debug_logging_shows_what_apprise_said_but_no_secret(write_config, broke
     assert "team (apprise): FAILED: 1 of 2 URLs have it (not sent again); url 2 (Form): A Connection" in result.stderr
     assert "url 1 (JSON): [DEBUG] JSON POST URL: http://***:" in result.stderr
     assert_hidden(result.stdout + result.stderr)
+
+
+def test_a_status_in_the_alerts_own_text_does_not_decide():
+    with ScriptedServer(Answer(503, b"overloaded")) as server, pytest.raises(TransientError):
+        notifier(hook(server)).notify(alert(message="scope answered error=404, b'x' (535, b'no') Exception: 401"))

@@ -9,6 +9,8 @@ from labmon import PermanentError, RetryLater, TransientError, check_status
 
 HTTP_STATUS = re.compile(r"\berror=(\d{3})\b")  # Apprise's HTTP services: "Failed to send ...: Bad Request, error=400."
 SMTP_REPLY = re.compile(r"\((\d{3}), b['\"]")  # smtplib's errors as Apprise logs them: "(535, b'5.7.8 ...')"
+DETAIL = re.compile(r"^[A-Za-z ]*Exception: ")  # the debug line with the cause: "Socket Exception: ..."
+QUIET_LEVELS = ("DEBUG", "TRACE", "INFO")
 REASON_LIMIT = 600
 
 
@@ -21,10 +23,14 @@ class Failure:
     timed_out: bool = False
 
     @property
+    def said(self) -> list[str]:
+        """Return Apprise's warnings and errors for this URL and the exceptions behind them (not the payload)."""
+        return [text for level, text in self.lines if level not in QUIET_LEVELS or DETAIL.match(text)]
+
+    @property
     def reason(self) -> str:
-        """Return Apprise's warnings and exception details for this URL, clipped."""
-        said = [text for level, text in self.lines if level not in ("DEBUG", "TRACE", "INFO") or "Exception:" in text]
-        text = " / ".join(said) or "Apprise gave no reason"
+        """Return what Apprise said, clipped."""
+        text = " / ".join(self.said) or "Apprise gave no reason"
         return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
@@ -32,7 +38,7 @@ def error_for(failure: Failure, timeout: float) -> Exception:
     """Return the exception for one failed URL: an HTTP or SMTP status decides, anything else is retried."""
     if failure.timed_out:
         return TransientError(f"{failure.label}: no answer within {timeout:g}s")
-    everything = "\n".join(text for _, text in failure.lines)
+    everything = "\n".join(failure.said)  # the payload lines hold the alert's own text: never read a status there
     if http := HTTP_STATUS.search(everything):
         try:
             check_status(failure.label, int(http.group(1)))
