@@ -29,7 +29,6 @@ def test_the_readme_testing_kit_example_passes(example_importable, tmp_path):
 
 def test_read_once_reports_config_mistakes_as_check_does(example_importable):
     import labmon_w1therm
-
     from labmon.testing import ConfigError, read_once, registry_with
 
     with pytest.raises(ConfigError, match="sensro: unknown key"):
