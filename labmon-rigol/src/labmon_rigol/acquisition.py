@@ -1,5 +1,7 @@
 """Read many traces of one channel: a new acquisition each (`single`) or the screen as it is (`screen`).
 
+Imported when a scope is opened (numpy), not with `labmon --help` or `labmon check`.
+
 A bad trace (short or garbled block, a timeout, no trigger) is retried once, then dropped and counted.
 """
 
@@ -8,13 +10,14 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
+import numpy as np
+
+from labmon_rigol import waveform
 from labmon_rigol.visa import Session, VisaTimeout
-
-if TYPE_CHECKING:
-    from labmon_rigol import waveform
 
 Acquire = Literal["single", "screen"]
 
@@ -52,44 +55,51 @@ class TracePlan:
 
 def read_traces(session: Session, channel: int, count: int, points: int | None, plan: TracePlan) -> TraceSet:
     """Read `count` traces of `channel` in volts, restoring the scope's run/stop state afterwards."""
-    import numpy as np  # numpy and the waveform maths load with the first read, not with `labmon --help`
-
-    from labmon_rigol import waveform
-
-    # One message: separate unanswered writes would each wait out the scope's delayed ACK (~40 ms).
+    # One message each: separate unanswered writes would each wait out the scope's delayed ACK (~40 ms),
+    # and in screen mode the first block comes in the same exchange as the scaling.
     settings = f":WAV:SOUR CHAN{channel};:WAV:MODE NORM;:WAV:FORM BYTE"
     single = plan.acquire == "single"
-    if single:
-        session.write(f"{settings};:TRIG:STAT?;:WAV:PRE?")
-        was_running = session.read(":TRIG:STAT?").strip().upper() != "STOP"
-        preamble = waveform.Preamble.parse(session.read(":WAV:PRE?"))
-    else:
-        preamble = waveform.Preamble.parse(session.query(f"{settings};:WAV:PRE?"))
+    session.write(f"{settings};:TRIG:STAT?;:WAV:PRE?" if single else f"{settings};:WAV:PRE?;:WAV:DATA?")
+    was_running = single and session.read(":TRIG:STAT?").strip().upper() != "STOP"
+    preamble = waveform.Preamble.parse(session.read(":WAV:PRE?"))
     expected = points or preamble.points
     rows = np.empty((count, expected), dtype=np.float64)
     dropped: Counter[str] = Counter()
     allowed = count - math.ceil(plan.min_valid * count)
     valid = 0
+    pending = not single  # the first screen block is on its way already
+
+    def attempt() -> waveform.Bytes:
+        nonlocal pending
+        send, pending = not pending, False
+        return _trace(session, expected, plan) if single else _block(session, expected, send=send)
+
     try:
         for _ in range(count):
-            try:
-                raw = _trace(session, expected, plan) if single else _block(session, expected)
-            except BadTrace as first:
-                try:
-                    raw = _trace(session, expected, plan) if single else _block(session, expected)
-                except BadTrace as again:
-                    if isinstance(first, Stalled) and isinstance(again, Stalled):
-                        raise VisaTimeout(str(again)) from None  # twice in a row: gone; the measurer reopens
-                    dropped[str(first)] += 1
-                    if sum(dropped.values()) > allowed:
-                        break  # the reading is an error whatever the rest hold: do not wait for them
-                    continue
-            rows[valid] = preamble.volts(raw)
-            valid += 1
+            raw = _twice(attempt, dropped)
+            if raw is not None:
+                preamble.volts(raw, out=rows[valid])
+                valid += 1
+            elif sum(dropped.values()) > allowed:
+                break  # the reading is an error whatever the rest hold: do not wait for them
     finally:
-        if single and was_running:
-            session.write(":RUN")  # people watch that screen
+        if was_running:  # people watch that screen; answered, so the next command need not wait out an ACK
+            session.query(":RUN;:TRIG:STAT?")
     return TraceSet(preamble, rows[:valid], count, dropped)
+
+
+def _twice(attempt: Callable[[], waveform.Bytes], dropped: Counter[str]) -> waveform.Bytes | None:
+    """Return one trace, trying twice; None (counted in `dropped` by the first reason) if both fail."""
+    try:
+        return attempt()
+    except BadTrace as first:
+        try:
+            return attempt()
+        except BadTrace as again:
+            if isinstance(first, Stalled) and isinstance(again, Stalled):
+                raise VisaTimeout(str(again)) from None  # twice in a row: gone; the measurer reopens
+            dropped[str(first)] += 1
+            return None
 
 
 def _trace(session: Session, expected: int, plan: TracePlan) -> waveform.Bytes:
@@ -103,10 +113,10 @@ def _trace(session: Session, expected: int, plan: TracePlan) -> waveform.Bytes:
     return _block(session, expected)
 
 
-def _block(session: Session, expected: int) -> waveform.Bytes:
+def _block(session: Session, expected: int, *, send: bool = True) -> waveform.Bytes:
     """Read the screen's block, checking its length; clear what a garbled or late block leaves behind."""
     try:
-        raw = session.query_block(":WAV:DATA?")
+        raw = session.query_block(":WAV:DATA?") if send else session.read_block(":WAV:DATA?")
     except VisaTimeout as exc:
         session.clear()
         raise Stalled(str(exc)) from None

@@ -73,10 +73,11 @@ class ScopeEmulator:
                 with emulator._lock:
                     emulator._connections.add(self.connection)
                 for line in self.rfile:
-                    for command in line.decode("ascii", errors="replace").strip().split(";"):
-                        answer = emulator.answer(command.strip())
-                        if answer is not None:
-                            self.wfile.write(answer)
+                    commands = line.decode("ascii", errors="replace").strip().split(";")
+                    answers = [emulator.answer(command.strip()) for command in commands]
+                    # One send per message, as a scope's output buffer: separate small sends would wait out
+                    # the client's delayed ACK (Nagle), a delay no real scope adds.
+                    self.wfile.write(b"".join(a for a in answers if a is not None))
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)

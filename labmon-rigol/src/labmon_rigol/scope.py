@@ -6,12 +6,14 @@ import logging
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from labmon import Duration, OptionError, Reading
-from labmon_rigol.acquisition import TracePlan, TraceSet, read_traces
 from labmon_rigol.resource import resource_problem
 from labmon_rigol.visa import open_session
+
+if TYPE_CHECKING:
+    from labmon_rigol.acquisition import TraceSet
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +163,10 @@ class RigolScope:
         if count is not None and max(config.channels) > count:
             self._scope.close()
             raise ValueError(f"the {model} at {config.resource} has channels 1 to {count}: fix channels")
-        self._plan = TracePlan(config.mode, config.trigger_timeout, config.min_valid_traces)
+        from labmon_rigol import acquisition  # numpy and the waveform maths: with the scope, not with `labmon check`
+
+        self._acquisition = acquisition
+        self._plan = acquisition.TracePlan(config.mode, config.trigger_timeout, config.min_valid_traces)
 
     def read(self) -> list[Reading]:
         """Return each channel's measurements and metrics; an I/O failure raises (the measurer reopens)."""
@@ -182,7 +187,7 @@ class RigolScope:
 
     def traces(self, channel: int, count: int) -> TraceSet:
         """Read `count` traces of `channel` in volts, as configured; bad traces are dropped and counted."""
-        return read_traces(self._scope, channel, count, self.points, self._plan)
+        return self._acquisition.read_traces(self._scope, channel, count, self.points, self._plan)
 
     def _metrics(self, channel: int) -> list[Reading]:
         from labmon_rigol.lock import PeakRules, metric_values  # numpy: with the first read

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -29,49 +27,58 @@ class Session:
 
     def query(self, command: str) -> str:
         """Send `command` and return the answer line."""
-        with self._named(command):
+        try:
             answer: str = self.raw.query(command)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
         return answer
 
     def write(self, command: str) -> None:
         """Send `command`, expecting no answer."""
-        with self._named(command):
+        try:
             self.raw.write(command)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
 
     def read(self, command: str) -> str:
         """Read one more answer line of `command`, sent earlier."""
-        with self._named(command):
+        try:
             answer: str = self.raw.read()
+        except Exception as exc:
+            raise self._explained(exc, command) from None
         return answer
 
     def query_block(self, command: str) -> NDArray[np.uint8]:
         """Send `command` and return its IEEE 488.2 binary block as bytes; a malformed block raises ValueError."""
+        self.write(command)
+        return self.read_block(command)
+
+    def read_block(self, command: str) -> NDArray[np.uint8]:
+        """Read the binary block that answers `command`, sent earlier."""
         import numpy as np
 
-        with self._named(command):
-            block: NDArray[np.uint8] = self.raw.query_binary_values(command, datatype="B", container=np.array)
+        try:
+            block: NDArray[np.uint8] = self.raw.read_binary_values(datatype="B", container=np.array)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
         return block
 
     def clear(self) -> None:
         """Discard whatever the instrument still sends (after a garbled or late answer)."""
-        with self._named("device clear"):
+        try:
             self.raw.clear()
+        except Exception as exc:
+            raise self._explained(exc, "device clear") from None
 
     def close(self) -> None:
         """Close the session."""
         self.raw.close()
 
-    @contextlib.contextmanager
-    def _named(self, command: str) -> Iterator[None]:
-        """Turn pyvisa's timeout into a VisaTimeout that a physicist can act on."""
-        try:
-            yield
-        except Exception as exc:
-            if "VI_ERROR_TMO" not in str(exc):
-                raise
-            raise VisaTimeout(
-                f"no answer to {command!r} from {self.resource} within {self.timeout:g} s (visa_timeout)"
-            ) from None
+    def _explained(self, exc: Exception, command: str) -> Exception:
+        """Return a VisaTimeout naming command, resource and timeout for pyvisa's timeout; else `exc` itself."""
+        if "VI_ERROR_TMO" not in str(exc):
+            return exc
+        return VisaTimeout(f"no answer to {command!r} from {self.resource} within {self.timeout:g} s (visa_timeout)")
 
 
 def open_session(

@@ -31,12 +31,14 @@ class Preamble:
         fields = text.strip().split(",")
         if len(fields) != 10:
             raise ValueError(f"unexpected :WAV:PRE? answer {text.strip()!r}")
-        values = [float(f) for f in fields]
-        return cls(int(values[2]), values[4], values[5], values[7], values[8], values[9])
+        points, x, y = int(float(fields[2])), fields[4:6], fields[7:10]
+        return cls(points, float(x[0]), float(x[1]), float(y[0]), float(y[1]), float(y[2]))
 
-    def volts(self, raw: Bytes) -> NDArray[np.float64]:
-        """Return the voltages of BYTE-format samples."""
-        return (raw.astype(np.float64) - self.yorigin - self.yreference) * self.yincrement
+    def volts(self, raw: Bytes, out: NDArray[np.float64] | None = None) -> NDArray[np.float64]:
+        """Return the voltages of BYTE-format samples, computed in place in `out` if given."""
+        result: NDArray[np.float64] = np.subtract(raw, self.yorigin + self.yreference, out=out, dtype=np.float64)
+        result *= self.yincrement
+        return result
 
     def time(self, index: NDArray[np.float64]) -> NDArray[np.float64]:
         """Return the time of (fractional) sample indices."""
