@@ -70,11 +70,11 @@ def test_binary_blocks_with_newline_bytes_read_whole(emulator):
 def test_single_mode_reads_a_new_acquisition_per_trace_and_restores_run(emulator):
     instrument = scope(emulator, metrics=["jitter"], traces=20)
     volts = instrument.traces(1, 20).volts
-    state = instrument._scope.query(":TRIG:STAT?")  # answered after the commands before it: in order
     instrument.close()
     assert emulator.acquisitions == 20
     assert len({row.tobytes() for row in volts}) == 20  # no trace is a re-read of another
-    assert emulator.commands[-2:] == [":RUN", ":TRIG:STAT?"] and state == "RUN"
+    assert emulator.commands[-2:] == [":RUN", ":TRIG:STAT?"]  # restored, and the answer waited for
+    assert emulator.answer(":TRIG:STAT?") == b"RUN\n"
 
 
 def test_single_mode_leaves_a_stopped_scope_stopped(emulator):
@@ -94,12 +94,9 @@ def test_screen_mode_on_a_stopped_scope_re_reads_one_screen(emulator):
 
 def test_no_trigger_is_an_error_reading_that_says_so_and_restores_run(emulator):
     emulator.state.triggers = False
-    instrument = scope(emulator, metrics=["jitter", "peak_presence"], traces=4, trigger_timeout=0.05)
-    got = values(instrument.read())
-    state = instrument._scope.query(":TRIG:STAT?")
-    instrument.close()
+    got = read_once(emulator, metrics=["jitter", "peak_presence"], traces=4, trigger_timeout=0.05)
     assert "only 0 of 4 traces valid" in got["ch1_jitter"] and "no trigger within 0.05 s" in got["ch1_peak_presence"]
-    assert emulator.commands[-2:] == [":RUN", ":TRIG:STAT?"] and state == "RUN"
+    assert emulator.commands[-2:] == [":RUN", ":TRIG:STAT?"] and emulator.answer(":TRIG:STAT?") == b"RUN\n"
 
 
 def test_bad_blocks_are_retried_dropped_and_counted(emulator):
