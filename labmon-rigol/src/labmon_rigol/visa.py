@@ -10,8 +10,8 @@ if TYPE_CHECKING:
 
 USB_CHECKS = (
     "check that libusb is installed (Debian: apt install libusb-1.0-0), that your user may use the device "
-    '(a udev rule such as SUBSYSTEM=="usb", ATTR{idVendor}=="1ab1", MODE="0666" for Rigol), and that '
-    "`pyvisa-shell -b py` then `list` shows the resource"
+    '(a udev rule such as SUBSYSTEM=="usb", ATTR{idVendor}=="1ab1", MODE="0660", GROUP="plugdev", and the user '
+    "in plugdev), and that `pyvisa-shell -b py` then `list` shows the resource"
 )
 
 
