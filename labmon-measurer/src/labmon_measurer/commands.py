@@ -102,13 +102,7 @@ def read(config: str, as_json: bool) -> None:
     help="Add the proposed rule to this collector config (refused if unsound, unless --force).",
 )
 @click.option("--force", is_flag=True, help="Write the rule even if the checks against the recordings fail.")
-@click.option(
-    "--max-false",
-    type=click.FloatRange(0, 1),
-    default=0.01,
-    show_default=True,
-    help="The largest fraction of the good recording the rule may fire on.",
-)
+@click.option("--max-false", type=click.FloatRange(0, 1), default=0.01, help="Most of the good state to fire on: 0.01.")
 @click.option("--rule", "rule_name", default=None, help="The rule's name (default INSTRUMENT-READING).")
 @click.option("--for", "hold", default="20m", show_default=True, help="The rule's `for`.")
 def calibrate(

@@ -14,13 +14,7 @@ from labmon import parse_duration
 @click.option("--port", type=int, default=5555, show_default=True, help="TCP port on 127.0.0.1.")
 @click.option("--unlock-every", default=None, help='Drop the emulated laser out of lock periodically, e.g. "60s".')
 @click.option("--unlock-for", default="20s", show_default=True, help="How long each unlock lasts.")
-@click.option(
-    "--bad-blocks",
-    type=click.FloatRange(0, 1),
-    default=0.0,
-    show_default=True,
-    help="Fraction of waveform blocks sent short or garbled (half each), as real scopes sometimes do.",
-)
+@click.option("--bad-blocks", type=click.FloatRange(0, 1), default=0.0, help="Fraction of blocks sent short/garbled.")
 def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str, bad_blocks: float) -> None:
     """Serve an emulated Rigol DS2072A on TCPIP0::127.0.0.1::PORT::SOCKET until Ctrl-C."""
     try:
