@@ -116,12 +116,12 @@ class RigolConfig:
 
     def _trace_problems(self) -> list[OptionError]:
         errors = []
-        needs_two = sorted({"jitter", "jitter_variance", "peak_presence"} & set(self.metrics))
-        if self.traces < 1 or (needs_two and self.traces < 2):
-            fix = "jitter is the spread of the peak over many traces: e.g. traces = 300" if needs_two else "traces = 1"
-            errors.append(
-                OptionError("traces", f"must be at least {2 if needs_two else 1} for {needs_two or 'any metric'}", fix)
-            )
+        jitter = sorted({"jitter", "jitter_variance"} & set(self.metrics))
+        if jitter and self.traces < 2:
+            fix = "jitter is the spread of the peak's time over many traces: e.g. traces = 300"
+            errors.append(OptionError("traces", f"{' and '.join(jitter)} need at least 2 traces", fix))
+        elif self.traces < 1:
+            errors.append(OptionError("traces", "must be at least 1", "traces = 1"))
         fractions = {
             "min_valid_traces": self.min_valid_traces,
             "min_presence": self.min_presence,
@@ -130,8 +130,10 @@ class RigolConfig:
         for key, value in fractions.items():
             if not 0 < value <= 1:
                 errors.append(OptionError(key, f"{value:g} is not a fraction", "between 0 (exclusive) and 1"))
-        if self.peak_min_height <= 0 or self.peak_noise_factor < 0:
-            errors.append(OptionError("peak_min_height", "must be above 0 V (and peak_noise_factor not negative)"))
+        if self.peak_min_height <= 0:
+            errors.append(OptionError("peak_min_height", "must be above 0 V", "e.g. peak_min_height = 0.1"))
+        if self.peak_noise_factor < 0:
+            errors.append(OptionError("peak_noise_factor", "must not be negative", "e.g. peak_noise_factor = 5.0"))
         if self.trigger_timeout <= 0:
             errors.append(OptionError("trigger_timeout", "must be longer than 0s", 'e.g. trigger_timeout = "1s"'))
         return errors
