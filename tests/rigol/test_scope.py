@@ -242,3 +242,19 @@ def test_labmon_read_prints_the_emulated_scope_with_units(emulator, write_config
     lines = {line.split()[0]: line.split()[1:] for line in result.output.splitlines()}
     assert lines["scope/ch1_vpp"][1] == "V" and lines["scope/ch1_jitter"][1] == "s"
     assert lines["scope/ch1_peak_presence"] == ["1"]
+
+
+def test_calibrate_proposes_a_presence_rule_from_both_states_of_the_emulated_laser(emulator, write_config, tmp_path):
+    scope_table = {"type": "rigol", "resource": emulator.resource, "metrics": ["peak_presence", "jitter"], "traces": 40}
+    config = str(write_config({"measurer": {"name": "table1", "instruments": {"scope": scope_table}}}).path)
+    emulator.state.locked = False
+    bad_file = str(tmp_path / "unlocked.json")
+    record = ("calibrate", config, "scope/ch1_peak_presence", "--samples", "8", "--every", "0s")
+    assert invoke(*record, "--state", "bad", "--save", bad_file).exit_code == 0
+    emulator.state.locked = True
+    result = invoke(*record, "--state", "good", "--against", bad_file)
+    assert result.exit_code == 0, result.output
+    assert "proposed rule: below" in result.output  # the side from the data: presence falls when unlocked
+    assert "fires on 100.0% of the bad recording, on 0.0% of the good one" in result.output
+    jitter = invoke("calibrate", config, "scope/ch1_jitter", "--samples", "5", "--every", "0s")
+    assert jitter.exit_code == 0 and "5 samples in s" in jitter.output  # locked, jitter is a value to record
