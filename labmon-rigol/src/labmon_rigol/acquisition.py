@@ -36,11 +36,10 @@ class TraceSet:
 
     preamble: waveform.Preamble
     volts: waveform.Traces
-    requested: int
     dropped: Counter[str] = field(default_factory=Counter)
 
     def failures(self) -> str:
-        """Return e.g. "3 short block (700 of 1400 points), 1 no trigger within 1 s"."""
+        """Return e.g. "3 garbled block, 1 no trigger within 1 s (trigger_timeout)", the commonest first."""
         return ", ".join(f"{n} {reason}" for reason, n in self.dropped.most_common())
 
 
@@ -83,9 +82,9 @@ def read_traces(session: Session, channel: int, count: int, points: int | None, 
             elif sum(dropped.values()) > allowed:
                 break  # the reading is an error whatever the rest hold: do not wait for them
     finally:
-        if was_running:  # people watch that screen; answered, so the next command need not wait out an ACK
-            session.query(":RUN;:TRIG:STAT?")
-    return TraceSet(preamble, rows[:valid], count, dropped)
+        if single:  # people watch that screen; a query, so the next command need not wait out a delayed ACK
+            session.query(":RUN;:TRIG:STAT?" if was_running else ":STOP;:TRIG:STAT?")  # STOP: disarm a missed trigger
+    return TraceSet(preamble, rows[:valid], dropped)
 
 
 def _twice(attempt: Callable[[], waveform.Bytes], dropped: Counter[str]) -> waveform.Bytes | None:

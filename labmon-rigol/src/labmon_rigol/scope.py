@@ -182,7 +182,11 @@ class RigolScope:
     def _measure(self, channel: int, item: str) -> Reading:
         command, unit = MEASUREMENTS[item]
         name = f"ch{channel}_{item}"
-        value = float(self._scope.query(f":MEAS:{command}? CHAN{channel}"))
+        answer = self._scope.query(f":MEAS:{command}? CHAN{channel}")
+        try:
+            value = float(answer)
+        except ValueError:
+            return Reading.failed(name, f"no number in the scope's answer {answer.strip()!r}", unit)
         if abs(value) > INVALID_ABOVE:
             return Reading.failed(name, f"no valid measurement (the scope answered {value:g})", unit)
         return Reading.ok(name, value, unit)
