@@ -9,7 +9,7 @@ Through real pyvisa-py over TCP:
                     poll :TRIG:STAT? until STOP, query_binary_values(":WAV:DATA?") (the floor)
 Metric: first-peak jitter over 300 traces, vectorised, beside a per-trace Python loop with a 5-point
 derivative (the original's approach); then every lock metric (presence, count, time, height, jitter).
-Run: .venv/bin/python bench/rigol.py [--reads 200] [--rounds 9]
+Run: .venv/bin/python bench/rigol.py [--reads 200] [--rounds 15]
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def loop_first_peak_times(traces: np.ndarray, preamble: waveform.Preamble) -> li
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=200)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     emulator = ScopeEmulator().start()
     screen = RigolScope(RigolConfig(resource=emulator.resource, metrics=["mean"], acquire="screen"))
