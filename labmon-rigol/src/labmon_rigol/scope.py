@@ -119,7 +119,11 @@ class RigolConfig:
         jitter = sorted({"jitter", "jitter_variance"} & set(self.metrics))
         if jitter and self.traces < 2:
             fix = "jitter is the spread of the peak's time over many traces: e.g. traces = 300"
-            errors.append(OptionError("traces", f"{' and '.join(jitter)} need at least 2 traces", fix))
+            errors.append(
+                OptionError(
+                    "traces", f"{' and '.join(jitter)} need{'s' if len(jitter) == 1 else ''} at least 2 traces", fix
+                )
+            )
         elif self.traces < 1:
             errors.append(OptionError("traces", "must be at least 1", "traces = 1"))
         fractions = {
