@@ -24,7 +24,7 @@ def test_the_worked_collector_example_validates(tmp_path, registry, monkeypatch)
     collector = load_config(path, registry).collector
     kinds = sorted({rule.kind for rule in collector.rules})
     assert kinds == ["band", "error", "offline", "rate", "threshold"]
-    assert len(collector.rules) == 8
+    assert len(collector.rules) == 9
 
 
 def test_the_worked_measurer_example_validates(tmp_path, registry):

@@ -26,7 +26,9 @@ class LineInstrument:
                     while terminator in buffer:
                         command, buffer = buffer.split(terminator, 1)
                         outer.received.append(command.decode())
-                        self.wfile.write(outer.answers.get(command.decode(), "ERR").encode() + terminator)
+                        answer = outer.answers.get(command.decode(), "ER 01 BAD COMMAND")
+                        if answer is not None:  # None: the instrument ignores the command
+                            self.wfile.write(answer.encode() + terminator)
 
         self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -77,7 +79,33 @@ def test_plain_scpi_numbers_patterns_and_scale():
     meter.close()
     assert readings["voltage"].value == 1.2345 and readings["temperature"].value == 21.5
     assert readings["current"].value == pytest.approx(0.0125)
-    assert readings["broken"].status == "error" and "could not convert" in readings["broken"].error
+    assert readings["broken"].status == "error"
+    assert readings["broken"].error == "no number in the instrument's answer 'ER 01 BAD COMMAND'"
+
+
+def test_a_timeout_names_the_command_the_resource_and_the_timeout():
+    meter = LineInstrument({"SLOW?": None})
+    config = ScpiConfig(resource=meter.resource, readings={"v": ScpiQuery(query="SLOW?")}, visa_timeout=0.2)
+    instrument = ScpiInstrument(config)
+    with pytest.raises(TimeoutError) as raised:
+        instrument.read()
+    instrument.close()
+    meter.close()
+    assert str(raised.value) == f"no answer to 'SLOW?' from {meter.resource} within 0.2 s (visa_timeout)"
+
+
+def test_a_usb_failure_names_the_resource_and_what_to_check():
+    """No USB device exists here: opening one fails in PyUSB (no libusb) or finds nothing, either way this text."""
+    resource = "USB0::0x1AB1::0x04B0::DS2D000000001::INSTR"
+    runner = InstrumentRunner(
+        PluginEntry("pump", "scpi", ScpiInstrument, ScpiConfig(resource=resource, readings={"p": ScpiQuery("P?")}))
+    )
+    (reading,) = read_all([runner])
+    runner.close()
+    assert f"cannot open the USB instrument {resource}" in reading.error
+    for advice in ("libusb is installed", "udev rule", "pyvisa-shell -b py"):
+        assert advice in reading.error
+    assert "PyUSB does not seem" not in reading.error and reading.error.count(resource) == 1
 
 
 def test_an_unreachable_instrument_is_an_error_reading_not_a_dead_measurer():
@@ -101,6 +129,25 @@ def test_an_unreachable_instrument_is_an_error_reading_not_a_dead_measurer():
 def test_query_mistakes_are_explained(options, complaint):
     with pytest.raises(ValueError, match=complaint):
         ScpiQuery(query="P?", **options)
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "192.168.1.20",
+        "TCPIP0::pump:5555::SOCKET",
+        "TCPIP0::pump::SOCKET",
+        "USB0::0x1AB1::0x04B0::INSTR",
+        "GPIB0::INTFC",
+    ],
+)
+def test_malformed_resources_are_config_errors_showing_the_right_forms(resource):
+    from labmon import OptionError
+
+    with pytest.raises(OptionError) as raised:
+        ScpiConfig(resource=resource, readings={"p": ScpiQuery(query="P?")})
+    assert raised.value.key == "resource" and resource in raised.value.problem
+    assert "TCPIP0::192.168.1.20::5555::SOCKET" in raised.value.fix and "::INSTR (USB" in raised.value.fix
 
 
 def test_a_serial_instrument_config_checks(write_config):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from labmon_rigol.waveform import Preamble, first_peak_index, highest_peak_index, peak_count
+from labmon_rigol.waveform import Preamble, first_peak_index, has_peak, highest_peak_index, noise, peak_count
 
 
 def gaussian(n, centres, width=5.0, height=1.0, noise=0.0, seed=0):
@@ -56,3 +56,19 @@ def test_vectorised_over_many_traces():
     centres = 300 + rng.normal(0, 2.0, 300)
     traces = np.stack([gaussian(1400, [c]) for c in centres])
     assert first_peak_index(traces) == pytest.approx(centres, abs=0.1)
+
+
+def test_a_peak_must_rise_above_an_absolute_height_and_the_noise():
+    rng = np.random.default_rng(5)
+    noise_only = rng.normal(0, 0.05, (50, 1400))
+    small = gaussian(1400, [700], height=0.08)[None, :]  # clean, but lower than peak_min_height
+    buried = gaussian(1400, [700], height=0.3, noise=0.1, seed=2)[None, :]  # above 0.1 V but not 5 sigma
+    real = gaussian(1400, [700], height=3.0, noise=0.05, seed=3)[None, :]
+    assert not has_peak(noise_only, 0.1, 5.0).any()
+    assert list(has_peak(np.concatenate([small, buried, real]), 0.1, 5.0)) == [False, False, True]
+
+
+def test_noise_is_a_robust_sigma():
+    traces = np.random.default_rng(4).normal(0, 0.2, (1, 8000))
+    traces[0, ::50] = 5.0  # narrow spikes do not move it
+    assert noise(traces)[0] == pytest.approx(0.2, rel=0.15)

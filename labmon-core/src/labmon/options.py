@@ -48,11 +48,20 @@ class Problem:
 
 
 class OptionError(ValueError):
-    """Raised by a Config's __post_init__ to report a problem at one key."""
+    """Raised by a Config's __post_init__ to report a problem at one key (and, via `raise_all`, more)."""
 
     def __init__(self, key: str, problem: str, fix: str = "") -> None:
         super().__init__(problem)
         self.key, self.problem, self.fix = key, problem, fix
+        self.also: tuple[OptionError, ...] = ()
+
+    @staticmethod
+    def raise_all(errors: list[OptionError]) -> None:
+        """Raise the first of `errors` carrying the rest, so `labmon check` shows every one; do nothing if none."""
+        if errors:
+            first = errors[0]
+            first.also = tuple(errors[1:])
+            raise first
 
 
 class ConfigError(Exception):
@@ -110,32 +119,43 @@ def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = (
             )
             where.report(key, "unknown key", fix)
     values: dict[str, Any] = {}
+    bad: set[str] = set()  # keys whose value could not be taken: the Config sees their defaults
     for f in fields:
-        key, hint = key_of(f), hints[f.name]
+        key, hint, at_start = key_of(f), hints[f.name], len(where.problems)
         if _base(hint) is Secret:
             value = _secret(table, key, where)
             if value is not None:
                 values[f.name] = value
             elif not _has_default(f) and not _optional(hint):
                 where.report(key, "required secret is missing", f'set {key} = "${{ENV_NAME}}" or {key}_file = "path"')
-            continue
-        if key not in table:
+        elif key not in table:
             if not _has_default(f):
                 where.report(key, "required key is missing")
             elif isinstance(f.default, Path):  # a relative default lives beside the config file too
                 values[f.name] = _resolve(str(f.default), where)
-            continue
-        ok, value = _convert(table[key], hint, where, key)
-        if ok:
-            values[f.name] = value
-    if len(where.problems) > before:
-        return None
+        else:
+            ok, value = _convert(table[key], hint, where, key)
+            if ok:
+                values[f.name] = value
+        if len(where.problems) > at_start:
+            if not _has_default(f) and not _optional(hint):
+                bad.add("")  # a required value is missing: the Config cannot be built to check the rest
+            bad.add(key)
+    built = _construct(cls, values, where, bad) if "" not in bad else None
+    return built if len(where.problems) == before else None
+
+
+def _construct(cls: type[T], values: dict[str, Any], where: Where, bad: set[str]) -> T | None:
+    """Build `cls`, reporting what its __post_init__ rejects except complaints about keys already reported."""
     try:
         return cls(**values)
     except OptionError as exc:
-        where.report(exc.key, exc.problem, exc.fix)
+        for error in (exc, *exc.also):
+            if error.key not in bad and not (bad and not error.key):
+                where.report(error.key, error.problem, error.fix)
     except ValueError as exc:  # a Config's __post_init__ rejecting a combination of values
-        where.report("", str(exc))
+        if not bad:
+            where.report("", str(exc))
     return None
 
 

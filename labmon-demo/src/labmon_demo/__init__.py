@@ -9,11 +9,11 @@ import click
 from labmon import hookimpl
 
 
-@click.command()
+@click.command("demo")  # not a function named `demo`: importing labmon_demo.demo would replace it
 @click.option("--cycles", type=int, default=None, help="Stop after N collector cycles (default: until Ctrl-C).")
 @click.option("--interval", default="3s", show_default=True, help="Collector interval.")
 @click.pass_context
-def demo(ctx: click.Context, cycles: int | None, interval: str) -> None:
+def demo_command(ctx: click.Context, cycles: int | None, interval: str) -> None:
     """Run a whole lab on this machine: a private broker, three simulated tables and a collector."""
     from labmon_demo.demo import run_demo  # the demo's imports stay out of every other command
 
@@ -24,4 +24,4 @@ def demo(ctx: click.Context, cycles: int | None, interval: str) -> None:
 
 @hookimpl
 def labmon_register_commands(cli: click.Group) -> None:
-    cli.add_command(demo)
+    cli.add_command(demo_command)

@@ -95,8 +95,9 @@ def demo_configs(port: int, workdir: Path, interval: str, scope_port: int | None
         tables["table1"]["scope"] = {
             "type": "rigol",
             "resource": f"TCPIP0::127.0.0.1::{scope_port}::SOCKET",
-            "metrics": ["jitter", "peak_count"],
+            "metrics": ["peak_presence", "jitter", "peak_count"],
             "traces": 20,
+            "min_presence": 0.1,  # unlocked, the peak is there in ~30% of traces: jitter stays a value to watch
         }
     configs: dict[str, dict[str, Any]] = {
         name: {"broker": broker, "measurer": {"name": name, "instruments": instruments}}
@@ -128,6 +129,13 @@ def demo_configs(port: int, workdir: Path, interval: str, scope_port: int | None
                     "name": "scope-lock-jitter",
                     "select": "*/scope/ch1_jitter",
                     "above": 5e-8,
+                    "for": f"{2 * seconds:g}s",
+                    "severity": "critical",
+                },
+                {
+                    "name": "scope-peak-lost",
+                    "select": "*/scope/ch1_peak_presence",
+                    "below": 0.9,
                     "for": f"{2 * seconds:g}s",
                     "severity": "critical",
                 },
@@ -168,7 +176,7 @@ def run_demo(*, cycles: int | None, interval: str, with_scope: bool) -> int:
     """Run the demo until Ctrl-C or `cycles` collector cycles; return the collector's exit code.
 
     With labmon-rigol installed (`with_scope`), table1 also reads an emulated Rigol scope whose laser
-    lock jitter rises every 70 seconds.
+    unlocks for 20 of every 70 seconds: the peak goes missing from most traces and wanders in the rest.
     """
     try:
         parse_duration(interval)

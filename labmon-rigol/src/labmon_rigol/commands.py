@@ -14,7 +14,8 @@ from labmon import parse_duration
 @click.option("--port", type=int, default=5555, show_default=True, help="TCP port on 127.0.0.1.")
 @click.option("--unlock-every", default=None, help='Drop the emulated laser out of lock periodically, e.g. "60s".')
 @click.option("--unlock-for", default="20s", show_default=True, help="How long each unlock lasts.")
-def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str) -> None:
+@click.option("--bad-blocks", type=click.FloatRange(0, 1), default=0.0, help="Fraction of blocks sent short/garbled.")
+def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str, bad_blocks: float) -> None:
     """Serve an emulated Rigol DS2072A on TCPIP0::127.0.0.1::PORT::SOCKET until Ctrl-C."""
     try:
         every = parse_duration(unlock_every) if unlock_every else None
@@ -23,9 +24,9 @@ def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str) -> None
         raise click.BadParameter(str(exc)) from None
     if every is not None and not 0 < duration < every:
         raise click.BadParameter("--unlock-for must be shorter than --unlock-every")
-    from labmon_rigol.emulator import ScopeEmulator  # numpy: only for this command
+    from labmon_rigol.emulator import ScopeEmulator, ScopeState  # numpy: only for this command
 
-    emulator = ScopeEmulator(port).start()
+    emulator = ScopeEmulator(port, ScopeState(short_rate=bad_blocks / 2, garbled_rate=bad_blocks / 2)).start()
     click.echo(f"emulated DS2072A at {emulator.resource}; Ctrl-C stops", err=True)
     try:
         while every is not None:  # the emulated laser's schedule

@@ -17,28 +17,42 @@ INVALID = "9.9E37"
 
 @dataclass
 class ScopeState:
-    """What the emulated scope shows; tests and the demo change it while it runs."""
+    """What the emulated scope shows and how awkwardly it answers; tests and the demo change it while it runs."""
 
     model: str = "DS2072A"
     locked: bool = True
     peak_time: float = -2e-6
     locked_jitter: float = 2e-9
-    unlocked_jitter: float = 4e-7
+    unlocked_jitter: float = 1e-6
+    unlocked_presence: float = 0.3
     peak_volts: float = 3.0
     noise_volts: float = 0.02
     peaks: int = 1
     invalid: frozenset[str] = frozenset()
-    short_blocks: bool = False
+    short_rate: float = 0.0
+    garbled_rate: float = 0.0
+    stall_rate: float = 0.0
+    trigger_polls: int = 1
+    triggers: bool = True
     seed: int = 0
 
 
 class ScopeEmulator:
-    """Serves SCPI on 127.0.0.1; `disappear()` and `reappear()` emulate a scope unplugged and back."""
+    """Serves SCPI on 127.0.0.1; `disappear()` and `reappear()` emulate a scope unplugged and back.
+
+    Like the real one, the screen changes only with an acquisition: continuously while running, once
+    per `:SING` (after `trigger_polls` answers of WAIT to `:TRIG:STAT?`), never while stopped.
+    `acquisitions` counts them, so a test can tell new traces from re-reads of one screen.
+    """
 
     def __init__(self, port: int = 0, state: ScopeState | None = None) -> None:
         self.state = state or ScopeState()
         self._rng = np.random.default_rng(self.state.seed)
+        self._faults = np.random.default_rng(self.state.seed + 1)
         self._settings = {"format": "BYTE", "trigger": "RUN"}
+        self._waiting = 0
+        self._screen: np.ndarray | None = None
+        self.acquisitions = 0
         self._lock = threading.Lock()
         self.port = port
         self._server: socketserver.ThreadingTCPServer | None = None
@@ -59,10 +73,11 @@ class ScopeEmulator:
                 with emulator._lock:
                     emulator._connections.add(self.connection)
                 for line in self.rfile:
-                    for command in line.decode("ascii", errors="replace").strip().split(";"):
-                        answer = emulator.answer(command.strip())
-                        if answer is not None:
-                            self.wfile.write(answer)
+                    commands = line.decode("ascii", errors="replace").strip().split(";")
+                    answers = [emulator.answer(command.strip()) for command in commands]
+                    # One send per message, as a scope's output buffer: separate small sends would wait out
+                    # the client's delayed ACK (Nagle), a delay no real scope adds.
+                    self.wfile.write(b"".join(a for a in answers if a is not None))
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
@@ -96,10 +111,11 @@ class ScopeEmulator:
                 return f"RIGOL TECHNOLOGIES,{self.state.model},DS2D000000001,00.03.06\n".encode()
             if upper.startswith(":WAV:FORM "):  # every channel shows the same trace; SOUR and MODE are only logged
                 self._settings["format"] = upper.split()[1][:3]
-            elif upper in (":RUN", ":STOP", ":SING"):
-                self._settings["trigger"] = {":RUN": "RUN", ":STOP": "STOP", ":SING": "WAIT"}[upper]
-            elif upper == ":TRIG:STAT?":
-                return f"{self._settings['trigger']}\n".encode()
+            elif upper in (":RUN", ":STOP", ":SING", ":SINGLE"):
+                self._settings["trigger"] = {":RUN": "RUN", ":STOP": "STOP"}.get(upper, "WAIT")
+                self._waiting = self.state.trigger_polls
+            elif upper in (":TRIG:STAT?", ":TRIGGER:STATUS?"):
+                return f"{self._trigger_status()}\n".encode()
             elif upper == ":WAV:PRE?":
                 fmt = {"BYTE": 0, "WOR": 1, "ASC": 2}.get(self._settings["format"], 0)
                 points, origin = self.points, -self.points / 2 * XINCREMENT
@@ -119,26 +135,52 @@ class ScopeEmulator:
         """Return the screen's points in NORM mode: 14 divisions x 100 on DS2000, 12 on DS1000Z."""
         return 1200 if self.state.model.startswith("DS1") else 1400
 
+    def _trigger_status(self) -> str:
+        """Answer :TRIG:STAT?; a single acquisition completes after `trigger_polls` answers of WAIT."""
+        if self._settings["trigger"] == "WAIT" and self.state.triggers:
+            if self._waiting <= 0:
+                self._acquire()
+                self._settings["trigger"] = "STOP"
+            self._waiting -= 1
+        return self._settings["trigger"]
+
+    def _acquire(self) -> np.ndarray:
+        self._screen = self.volts()
+        self.acquisitions += 1
+        return self._screen
+
     def volts(self) -> np.ndarray:
-        """Return one acquisition of the current source's screen in volts."""
+        """Return one acquisition in volts: unlocked, each peak is missing or wanders widely."""
         s = self.state
         t = (np.arange(self.points) - self.points / 2) * XINCREMENT
         trace = self._rng.normal(0.0, s.noise_volts, self.points)
         jitter = s.locked_jitter if s.locked else s.unlocked_jitter
         width = 1.5e-7
-        for k in range(s.peaks if s.locked else max(0, s.peaks - 1)):
+        for k in range(s.peaks):
+            if not s.locked and self._rng.random() >= s.unlocked_presence:
+                continue
             centre = s.peak_time + k * 2.5e-6 + self._rng.normal(0.0, jitter)
             trace += s.peak_volts * np.exp(-0.5 * ((t - centre) / width) ** 2)
         trace[:20] = (10 - YREFERENCE) * YINCREMENT  # a trigger marker at byte 0x0A: a block must not be read as a line
         return trace
 
-    def _data(self) -> bytes:
-        volts = self.volts()
+    def _data(self) -> bytes | None:
+        running = self._settings["trigger"] == "RUN"
+        volts = self._acquire() if running or self._screen is None else self._screen
+        fault = self._faults.random()
+        s = self.state
+        if fault < s.stall_rate:
+            return None  # the request is lost: the client times out
         if self._settings["format"] == "ASC":
             body = ",".join(f"{v:.6e}" for v in volts).encode()
         else:
             raw = np.clip(np.round(volts / YINCREMENT + YORIGIN + YREFERENCE), 0, 255).astype(np.uint8)
-            body = raw[: self.points // 2].tobytes() if self.state.short_blocks else raw.tobytes()
+            body = raw.tobytes()
+        fault -= s.stall_rate
+        if fault < s.short_rate:
+            body = body[: self._faults.integers(1, len(body))]  # fewer points than :WAV:PRE? announced
+        elif fault - s.short_rate < s.garbled_rate:
+            return b"#9" + f"{len(body):09d}".encode()[:4] + b"?\x00" + body[:200] + b"\n"  # a broken header
         return b"#9" + f"{len(body):09d}".encode() + body + b"\n"
 
     def _measure(self, command: str) -> str:

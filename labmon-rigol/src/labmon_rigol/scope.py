@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+import math
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from labmon import Duration, Reading
+from labmon import Duration, OptionError, Reading
+from labmon_rigol.resource import resource_problem
 from labmon_rigol.visa import open_session
 
 if TYPE_CHECKING:
-    from labmon_rigol import waveform
+    from labmon_rigol.acquisition import TraceSet
+
+log = logging.getLogger(__name__)
 
 MEASUREMENTS: dict[str, tuple[str, str]] = {
     "vpp": ("VPP", "V"),
@@ -38,15 +44,24 @@ METRICS: dict[str, str] = {
     "max": "V",
     "rms": "V",
     "peak_count": "",
+    "peak_presence": "",
     "peak_time": "s",
     "peak_height": "V",
     "jitter": "s",
     "jitter_variance": "s^2",
+    "valid_traces": "",
 }
 """Waveform metrics computed here from the screen traces: config name -> unit."""
 
 INVALID_ABOVE = 1e36  # the scope answers 9.9e37 when a measurement has no valid value
 SCREEN_POINTS = {"DS2": 1400, "MSO2": 1400, "DS1": 1200, "MSO1": 1200}
+MODEL = re.compile(r"^(?:DS|MSO)\d\d\d(\d)")  # DS2072A: 2 channels, DS1054Z: 4, DS1102Z-E: 2
+
+
+def channel_count(model: str) -> int | None:
+    """Return how many analog channels a Rigol model has, from its name; None if the name says nothing."""
+    match = MODEL.match(model.upper())
+    return int(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
@@ -54,31 +69,85 @@ class RigolConfig:
     """Options of a Rigol scope."""
 
     resource: str
+    model: str | None = None
     channels: list[int] = field(default_factory=lambda: [1])
     measurements: list[str] = field(default_factory=list)
     metrics: list[str] = field(default_factory=list)
     traces: int = 1
+    acquire: Literal["auto", "single", "screen"] = "auto"
+    trigger_timeout: Duration = Duration(1.0)
+    min_valid_traces: float = 0.9
     peak: Literal["first", "highest"] = "first"
     peak_threshold: float = 0.5
     peak_hysteresis: float = 0.1
+    peak_min_height: float = 0.1
+    peak_noise_factor: float = 5.0
+    min_presence: float = 0.5
     visa_timeout: Duration = Duration(5.0)
     backend: str = "@py"
 
     def __post_init__(self) -> None:
+        errors = [e for e in (resource_problem(self.resource, ("TCPIP", "USB")),) if e is not None]
+        errors += self._reading_problems()
+        if not self.measurements and not self.metrics:
+            errors.append(
+                OptionError("metrics", "nothing to read", 'set measurements = ["vpp"] and/or metrics = ["jitter"]')
+            )
+        count = channel_count(self.model) if self.model else 4
+        if count is None:
+            errors.append(OptionError("model", f"{self.model!r} is not a Rigol model name", 'e.g. model = "DS2072A"'))
+        elif not all(1 <= c <= count for c in self.channels):
+            scope = f"the {self.model}" if self.model else "a Rigol scope"
+            errors.append(
+                OptionError("channels", f"{scope} has channels 1 to {count}", f"channels = [1] (up to {count})")
+            )
+        errors += self._trace_problems()
+        OptionError.raise_all(errors)
+
+    def _reading_problems(self) -> list[OptionError]:
+        errors = []
         unknown = [m for m in self.measurements if m not in MEASUREMENTS]
         if unknown:
-            raise ValueError(f"unknown measurements {unknown}; known: {', '.join(MEASUREMENTS)}")
+            errors.append(OptionError("measurements", f"unknown {unknown}", f"known: {', '.join(MEASUREMENTS)}"))
         unknown = [m for m in self.metrics if m not in METRICS]
         if unknown:
-            raise ValueError(f"unknown metrics {unknown}; known: {', '.join(METRICS)}")
-        if not self.measurements and not self.metrics:
-            raise ValueError('nothing to read: set measurements = ["vpp", ...] and/or metrics = ["jitter", ...]')
-        if not all(1 <= c <= 4 for c in self.channels):
-            raise ValueError("channels are numbered 1 to 4")
-        if self.traces < 1 or ({"jitter", "jitter_variance"} & set(self.metrics) and self.traces < 2):
-            raise ValueError("traces must be at least 1, and at least 2 for jitter")
-        if not 0 < self.peak_threshold < 1:
-            raise ValueError("peak_threshold is a fraction of the way from baseline to maximum: between 0 and 1")
+            errors.append(OptionError("metrics", f"unknown {unknown}", f"known: {', '.join(METRICS)}"))
+        return errors
+
+    def _trace_problems(self) -> list[OptionError]:
+        errors = []
+        jitter = sorted({"jitter", "jitter_variance"} & set(self.metrics))
+        if jitter and self.traces < 2:
+            fix = "jitter is the spread of the peak's time over many traces: e.g. traces = 300"
+            errors.append(
+                OptionError(
+                    "traces", f"{' and '.join(jitter)} need{'s' if len(jitter) == 1 else ''} at least 2 traces", fix
+                )
+            )
+        elif self.traces < 1:
+            errors.append(OptionError("traces", "must be at least 1", "traces = 1"))
+        fractions = {
+            "min_valid_traces": self.min_valid_traces,
+            "min_presence": self.min_presence,
+            "peak_threshold": self.peak_threshold,
+        }
+        for key, value in fractions.items():
+            if not 0 < value <= 1:
+                errors.append(OptionError(key, f"{value:g} is not a fraction", "between 0 (exclusive) and 1"))
+        if self.peak_min_height <= 0:
+            errors.append(OptionError("peak_min_height", "must be above 0 V", "e.g. peak_min_height = 0.1"))
+        if self.peak_noise_factor < 0:
+            errors.append(OptionError("peak_noise_factor", "must not be negative", "e.g. peak_noise_factor = 5.0"))
+        if self.trigger_timeout <= 0:
+            errors.append(OptionError("trigger_timeout", "must be longer than 0s", 'e.g. trigger_timeout = "1s"'))
+        return errors
+
+    @property
+    def mode(self) -> Literal["single", "screen"]:
+        """Return the acquisition mode: `auto` is a new acquisition per trace when there are several."""
+        if self.acquire == "auto":
+            return "single" if self.traces > 1 else "screen"
+        return self.acquire
 
 
 class RigolScope:
@@ -92,9 +161,18 @@ class RigolScope:
         self.identity: str = self._scope.query("*IDN?").strip()
         maker, model = [*self.identity.split(","), "", ""][:2]
         if "RIGOL" not in maker.upper():
+            self._scope.close()
             raise ConnectionError(f"{config.resource} is not a Rigol scope: *IDN? answered {self.identity!r}")
         self.model = model
         self.points = next((n for prefix, n in SCREEN_POINTS.items() if model.startswith(prefix)), None)
+        count = channel_count(model)
+        if count is not None and max(config.channels) > count:
+            self._scope.close()
+            raise ValueError(f"the {model} at {config.resource} has channels 1 to {count}: fix channels")
+        from labmon_rigol import acquisition  # numpy and the waveform maths: with the scope, not with `labmon check`
+
+        self._acquisition = acquisition
+        self._plan = acquisition.TracePlan(config.mode, config.trigger_timeout, config.min_valid_traces)
 
     def read(self) -> list[Reading]:
         """Return each channel's measurements and metrics; an I/O failure raises (the measurer reopens)."""
@@ -108,72 +186,47 @@ class RigolScope:
     def _measure(self, channel: int, item: str) -> Reading:
         command, unit = MEASUREMENTS[item]
         name = f"ch{channel}_{item}"
-        value = float(self._scope.query(f":MEAS:{command}? CHAN{channel}"))
+        answer = self._scope.query(f":MEAS:{command}? CHAN{channel}")
+        try:
+            value = float(answer)
+        except ValueError:
+            return Reading.failed(name, f"no number in the scope's answer {answer.strip()!r}", unit)
         if abs(value) > INVALID_ABOVE:
             return Reading.failed(name, f"no valid measurement (the scope answered {value:g})", unit)
         return Reading.ok(name, value, unit)
 
-    def traces(self, channel: int, count: int) -> tuple[waveform.Preamble, waveform.Traces]:
-        """Read `count` screen traces of `channel` as volts, checking every block's length."""
-        import numpy as np  # numpy and the waveform maths load with the first read, not with `labmon --help`
-
-        from labmon_rigol import waveform
-
-        # One message: separate unanswered writes would each wait out the scope's delayed ACK (~40 ms).
-        settings = f":WAV:SOUR CHAN{channel};:WAV:MODE NORM;:WAV:FORM BYTE;:WAV:PRE?"
-        preamble = waveform.Preamble.parse(self._scope.query(settings))
-        expected = self.points or preamble.points
-        rows = np.empty((count, expected), dtype=np.float64)
-        for i in range(count):
-            raw = self._scope.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
-            if len(raw) != expected:
-                raise ShortBlock(f"CHAN{channel}: the scope sent {len(raw)} of {expected} points (short block)")
-            rows[i] = preamble.volts(raw)
-        return preamble, rows
+    def traces(self, channel: int, count: int) -> TraceSet:
+        """Read `count` traces of `channel` in volts, as configured; bad traces are dropped and counted."""
+        return self._acquisition.read_traces(self._scope, channel, count, self.points, self._plan)
 
     def _metrics(self, channel: int) -> list[Reading]:
-        import numpy as np
-
-        from labmon_rigol import waveform
+        from labmon_rigol.lock import PeakRules, metric_values  # numpy: with the first read
 
         c = self.config
-        try:
-            preamble, volts = self.traces(channel, c.traces)
-        except ShortBlock as exc:
-            return [Reading.failed(f"ch{channel}_{m}", str(exc), METRICS[m]) for m in c.metrics]
-        if c.peak == "first":
-            peaks = waveform.first_peak_index(volts, c.peak_threshold)
-        else:
-            peaks = waveform.highest_peak_index(volts)
-        times = preamble.time(peaks)
-        found = ~np.isnan(peaks)
-        rows = np.arange(len(peaks))
-        heights = volts[rows[found], np.round(peaks[found]).astype(int)]
-        values: dict[str, float | str] = {
-            "mean": float(volts.mean()),
-            "std": float(volts.std(axis=1).mean()),
-            "min": float(volts.min()),
-            "max": float(volts.max()),
-            "rms": float(np.sqrt(np.mean(volts**2))),
-            "peak_count": float(np.median(waveform.peak_count(volts, c.peak_threshold, c.peak_hysteresis))),
-        }
-        if found.any():
-            values |= {"peak_time": float(np.nanmean(times)), "peak_height": float(heights.mean())}
-        else:
-            values |= {"peak_time": "no peak above the threshold", "peak_height": "no peak above the threshold"}
-        if found.sum() >= 2:
-            values |= {"jitter": float(np.nanstd(times, ddof=1)), "jitter_variance": float(np.nanvar(times, ddof=1))}
-        else:
-            values |= dict.fromkeys(("jitter", "jitter_variance"), f"a peak in only {found.sum()} of {c.traces} traces")
-        return [_reading(f"ch{channel}_{m}", values[m], METRICS[m]) for m in c.metrics]
+        names = {m: f"ch{channel}_{m}" for m in c.metrics}
+        got = self.traces(channel, c.traces)
+        valid = len(got.volts)
+        if got.dropped:
+            log.info(
+                "%s CHAN%d: %d of %d traces dropped: %s",
+                c.resource,
+                channel,
+                c.traces - valid,
+                c.traces,
+                got.failures(),
+            )
+        if valid < math.ceil(c.min_valid_traces * c.traces) or valid == 0:
+            why = f"only {valid} of {c.traces} traces valid (min_valid_traces {c.min_valid_traces:g}): {got.failures()}"
+            return [Reading.failed(names[m], why, METRICS[m]) for m in c.metrics]
+        rules = PeakRules(
+            c.peak, c.peak_threshold, c.peak_hysteresis, c.peak_min_height, c.peak_noise_factor, c.min_presence
+        )
+        values = metric_values(got, rules)
+        return [_reading(names[m], values[m], METRICS[m]) for m in c.metrics]
 
     def close(self) -> None:
         """Close the VISA session."""
         self._scope.close()
-
-
-class ShortBlock(Exception):
-    """The scope sent fewer points than its screen holds (seen on DS2072 at slow timebases)."""
 
 
 def _reading(name: str, value: float | str, unit: str) -> Reading:

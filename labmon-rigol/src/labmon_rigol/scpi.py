@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labmon import Duration, Reading
+from labmon import Duration, OptionError, Reading
+from labmon_rigol.resource import resource_problem
 from labmon_rigol.visa import open_session
 
 
@@ -48,7 +49,10 @@ class ScpiQuery:
             if self.field >= len(fields):
                 raise ValueError(f"answer {text!r} has no field {self.field}")
             text = fields[self.field]
-        return float(text) * self.scale, unit
+        try:
+            return float(text) * self.scale, unit
+        except ValueError:
+            raise ValueError(f"no number in the instrument's answer {answer.strip()!r}") from None
 
 
 @dataclass(frozen=True)
@@ -64,8 +68,14 @@ class ScpiConfig:
     backend: str = "@py"
 
     def __post_init__(self) -> None:
+        errors = [e for e in (resource_problem(self.resource),) if e is not None]
         if not self.readings:
-            raise ValueError('no readings: add e.g. [measurer.instruments.NAME.readings.pressure] query = "..."')
+            errors.append(
+                OptionError(
+                    "readings", "no readings", 'add e.g. [measurer.instruments.NAME.readings.pressure] query = "..."'
+                )
+            )
+        OptionError.raise_all(errors)
 
 
 class ScpiInstrument:

@@ -1,8 +1,84 @@
-"""Open a VISA session with the settings that a socket, USB or serial resource needs."""
+"""Open a VISA session whose failures say what to do: timeouts name command, resource and timeout."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+USB_CHECKS = (
+    "check that libusb is installed (Debian: apt install libusb-1.0-0), that your user may use the device "
+    '(a udev rule such as SUBSYSTEM=="usb", ATTR{idVendor}=="1ab1", MODE="0660", GROUP="plugdev", and the user '
+    "in plugdev), and that `pyvisa-shell -b py` then `list` shows the resource"
+)
+
+
+class VisaTimeout(TimeoutError):
+    """An instrument did not answer a command within the VISA timeout."""
+
+
+class Session:
+    """A pyvisa message-based resource whose errors name the command, the resource and the timeout."""
+
+    def __init__(self, resource: str, raw: Any, timeout: float) -> None:
+        self.resource, self.raw, self.timeout = resource, raw, timeout
+
+    def query(self, command: str) -> str:
+        """Send `command` and return the answer line."""
+        try:
+            answer: str = self.raw.query(command)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
+        return answer
+
+    def write(self, command: str) -> None:
+        """Send `command`, expecting no answer."""
+        try:
+            self.raw.write(command)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
+
+    def read(self, command: str) -> str:
+        """Read one more answer line of `command`, sent earlier."""
+        try:
+            answer: str = self.raw.read()
+        except Exception as exc:
+            raise self._explained(exc, command) from None
+        return answer
+
+    def query_block(self, command: str) -> NDArray[np.uint8]:
+        """Send `command` and return its IEEE 488.2 binary block as bytes; a malformed block raises ValueError."""
+        self.write(command)
+        return self.read_block(command)
+
+    def read_block(self, command: str) -> NDArray[np.uint8]:
+        """Read the binary block that answers `command`, sent earlier."""
+        import numpy as np
+
+        try:
+            block: NDArray[np.uint8] = self.raw.read_binary_values(datatype="B", container=np.array)
+        except Exception as exc:
+            raise self._explained(exc, command) from None
+        return block
+
+    def clear(self) -> None:
+        """Discard whatever the instrument still sends (after a garbled or late answer)."""
+        try:
+            self.raw.clear()
+        except Exception as exc:
+            raise self._explained(exc, "device clear") from None
+
+    def close(self) -> None:
+        """Close the session."""
+        self.raw.close()
+
+    def _explained(self, exc: Exception, command: str) -> Exception:
+        """Return a VisaTimeout naming command, resource and timeout for pyvisa's timeout; else `exc` itself."""
+        if "VI_ERROR_TMO" not in str(exc):
+            return exc
+        return VisaTimeout(f"no answer to {command!r} from {self.resource} within {self.timeout:g} s (visa_timeout)")
 
 
 def open_session(
@@ -13,16 +89,22 @@ def open_session(
     read_termination: str = "\n",
     write_termination: str = "\n",
     baud_rate: int | None = None,
-) -> Any:
-    """Return an open pyvisa resource; a raw TCP socket needs its terminations set, or every query times out."""
-    import pyvisa  # here, not at the top: `labmon --help` and `labmon check` need no VISA stack
+) -> Session:
+    """Return an open session; a raw TCP socket needs its terminations set, or every query times out."""
+    import pyvisa  # here, not at the top: `labmon --help` needs no VISA stack
 
-    session = pyvisa.ResourceManager(backend).open_resource(
-        resource,
-        read_termination=read_termination,
-        write_termination=write_termination,
-        timeout=round(timeout * 1000),
-    )
-    if baud_rate is not None and isinstance(session, pyvisa.resources.SerialInstrument):
-        session.baud_rate = baud_rate
-    return session
+    try:
+        raw = pyvisa.ResourceManager(backend).open_resource(
+            resource,
+            read_termination=read_termination,
+            write_termination=write_termination,
+            timeout=round(timeout * 1000),
+        )
+    except Exception as exc:
+        if resource.upper().startswith("USB"):
+            reason = str(exc).strip().splitlines()[-1]  # PyUSB's last line is the cause, the rest is advice
+            raise ConnectionError(f"cannot open the USB instrument {resource} ({reason}): {USB_CHECKS}") from None
+        raise ConnectionError(f"cannot open {resource}: {exc}") from None
+    if baud_rate is not None and isinstance(raw, pyvisa.resources.SerialInstrument):
+        raw.baud_rate = baud_rate
+    return Session(resource, raw, timeout)

@@ -1,0 +1,56 @@
+"""A Config's own checks report every mistake at once, beside the key and type errors of the same table."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from labmon import OptionError
+from labmon.options import Where, build
+
+
+@dataclass(frozen=True)
+class Scope:
+    resource: str
+    traces: int = 1
+    metrics: list[str] = field(default_factory=list)
+    channels: list[int] = field(default_factory=lambda: [1])
+
+    def __post_init__(self) -> None:
+        errors = []
+        if not self.metrics:
+            errors.append(OptionError("metrics", "nothing to read"))
+        if "jitter" in self.metrics and self.traces < 2:
+            errors.append(OptionError("traces", "at least 2 for jitter", "traces = 300"))
+        if max(self.channels) > 4:
+            errors.append(OptionError("channels", "channels 1 to 4"))
+        OptionError.raise_all(errors)
+
+
+def reported(table):
+    where = Where(Path("m.toml"), "measurer.instruments.scope")
+    assert build(Scope, table, where) is None
+    return [(p.key, p.problem) for p in where.problems]
+
+
+def test_every_mistake_of_a_table_in_one_run():
+    table = {"resource": "x", "metrics": ["jitter"], "channels": [5], "trace": 3, "traces": 1}
+    assert reported(table) == [
+        ("trace", "unknown key"),
+        ("traces", "at least 2 for jitter"),
+        ("channels", "channels 1 to 4"),
+    ]
+
+
+def test_the_config_checks_run_beside_type_errors_but_not_about_the_bad_key():
+    table = {"resource": "x", "metrics": "jitter", "channels": [5]}  # metrics is not a list: its default is used
+    assert reported(table) == [
+        ("metrics", "expected a list, found a string ('jitter')"),
+        ("channels", "channels 1 to 4"),
+    ]
+
+
+def test_a_missing_required_key_skips_the_config_checks():
+    assert reported({"channels": [5]}) == [("resource", "required key is missing")]
+
+
+def test_raise_all_raises_nothing_without_errors():
+    OptionError.raise_all([])
