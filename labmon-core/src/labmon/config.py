@@ -363,12 +363,29 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
     return tuple(rules)
 
 
+def check_file(key: str, path: Path) -> None:
+    """Raise OptionError unless a file can be created or appended to at `path` (a sink's output file)."""
+    if path.is_dir():
+        raise OptionError(key, f"{path} is a directory", "name a file, e.g. a path inside that directory")
+    problem = _unwritable(path.parent)
+    if problem:
+        raise OptionError(key, problem, "choose a place this user can write to")
+
+
 def _check_writable(data_dir: Path, where: Where) -> None:
-    existing = next(p for p in (data_dir, *data_dir.parents) if p.exists())
+    problem = _unwritable(data_dir)
+    if problem:
+        where.report("data_dir", problem, "choose a directory this user can write to")
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Return why files cannot be made in `directory` (created if missing), or None."""
+    existing = next(p for p in (directory, *directory.parents) if p.exists())
     if not existing.is_dir():
-        where.report("data_dir", f"{existing} is not a directory", "point data_dir at a directory")
-    elif not os.access(existing, os.W_OK | os.X_OK):
-        where.report("data_dir", f"{existing} is not writable", "choose a directory this user can write to")
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
 
 
 def _check_ca_file(path: Path) -> None:

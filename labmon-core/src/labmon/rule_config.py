@@ -103,8 +103,9 @@ class RuleConfig:
             )
         if not self.offline:  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
-        for key, seconds in [("rate_per", self.rate_per), ("window", self.window), ("stale", self.stale or 1.0)]:
-            if seconds <= 0:
+        spans = {"rate_per": self.rate_per, "window": self.window, "stale": self.stale}
+        for key, seconds in spans.items():
+            if seconds is not None and seconds <= 0:
                 raise OptionError(key, "must be longer than 0s")
         if self.repeat_interval <= 0:
             raise OptionError("repeat_interval", "must be longer than 0s", 'e.g. repeat_interval = "4h"')
