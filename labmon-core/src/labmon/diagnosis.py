@@ -27,7 +27,7 @@ def connect_error(error: BaseException, broker: BrokerConfig) -> str:
     if isinstance(error, socket.gaierror):
         return f"cannot resolve host {broker.host!r} ({error.strerror}); check [broker] host"
     if isinstance(error, ssl.SSLCertVerificationError):
-        message = error.verify_message or str(error)
+        message = (error.verify_message or str(error)).rstrip(".")
         if "mismatch" in message.lower():
             return f"TLS certificate verify failed: {message}; connect by a name the certificate lists"
         source = f"ca_file {broker.ca_file}" if broker.ca_file else "the system CAs"

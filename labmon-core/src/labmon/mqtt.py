@@ -7,6 +7,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -25,6 +26,9 @@ Handler = Callable[[str, bytes], None]
 QOS = 1
 TAKEN_OVER = 142
 """MQTT v5 reason code of a DISCONNECT sent because another client connected with the same client id."""
+SHORT_SESSION, SHORT_SESSIONS = 5.0, 3
+"""Closed this soon after being accepted, this many times running: another client uses our id (Mosquitto 2.0
+closes the older connection without saying so; newer brokers send TAKEN_OVER)."""
 CLASH_BACKOFF, CLASH_BACKOFF_MAX = 30.0, 600.0
 """How long to stay away after being taken over (doubling per clash): long enough for a person to notice."""
 _warned_anonymous: set[str] = set()
@@ -46,6 +50,8 @@ class BrokerClient:
         self.client_id = client_id
         self._clash_hint = clash_hint
         self._clashes = 0
+        self._accepted_at: float | None = None
+        self._short_sessions = 0
         self._usual_delays: tuple[int, int] | None = None
         self._last_cause = ""
         self._answered = False
@@ -114,6 +120,7 @@ class BrokerClient:
             log.error("broker %s refused the connection: %s", self.address, reason)
             return
         log.info("connected to broker %s", self.address)
+        self._accepted_at = time.monotonic()
         self._failures = 0
         self._last_cause = ""
         if self._usual_delays is not None:
@@ -144,6 +151,7 @@ class BrokerClient:
     def _failed(self, cause: str) -> None:
         """Log a failed attempt with its cause: the first, each new cause, then every 10th attempt."""
         self._failures += 1
+        self._short_sessions = 0
         if self._failures == 1 or self._failures % 10 == 0 or cause != self._last_cause:
             log.warning("broker %s unreachable (attempt %d): %s; retrying", self.address, self._failures, cause)
         self._last_cause = cause
@@ -151,9 +159,13 @@ class BrokerClient:
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
     ) -> None:
+        accepted, self._accepted_at = self._accepted_at, None
+        short = accepted is not None and time.monotonic() - accepted < SHORT_SESSION
+        self._short_sessions = self._short_sessions + 1 if short else 0
         if self._stopping:
             pass
-        elif reason.value == TAKEN_OVER:
+        elif reason.value == TAKEN_OVER or self._short_sessions >= SHORT_SESSIONS:
+            self._short_sessions = 0
             self._back_off(client)
         elif self.connected.is_set():
             log.warning("lost broker %s (%s); reconnecting", self.address, reason)
@@ -171,7 +183,8 @@ class BrokerClient:
         client.reconnect_delay_set(round(delay), round(delay))
         hint = f": {self._clash_hint}" if self._clash_hint else ""
         log.error(
-            "another client connected to broker %s as %s%s; backing off %.0fs instead of fighting over it",
+            "broker %s keeps closing this connection: another client connected as %s%s; "
+            "backing off %.0fs instead of fighting over it",
             self.address,
             self.client_id,
             hint,

@@ -20,6 +20,8 @@ QUIET_INTERVALS = 5
 """Warn when no inquiry arrived for this many of the collector's intervals (as last observed)."""
 QUIET_BEFORE_FIRST = 300.0
 """Before two inquiries have shown the collector's interval, warn after this many seconds of silence."""
+QUIET_AT_LEAST = 1.0
+"""Two inquiries close together (a `labmon collector --once` beside the collector) must not make it jumpy."""
 
 
 class Measurer:
@@ -126,7 +128,8 @@ class Measurer:
             while not self._stopping:
                 times = self._inquiry_times
                 last = times[-1] if times else started
-                allowed = QUIET_INTERVALS * (times[1] - times[0]) if len(times) == 2 else QUIET_BEFORE_FIRST
+                gap = times[1] - times[0] if len(times) == 2 else QUIET_BEFORE_FIRST / QUIET_INTERVALS
+                allowed = max(QUIET_AT_LEAST, QUIET_INTERVALS * gap)
                 silent = time.monotonic() - last
                 if silent >= allowed and not quiet:
                     quiet = True
