@@ -49,6 +49,7 @@ CASES = [
     ("empty host", BASE.replace('host = "127.0.0.1"', 'host = ""'), "[broker] host: is empty"),
     ("blank host", BASE.replace('host = "127.0.0.1"', 'host = "  "'), "[broker] host: is empty"),
     ("zero keepalive", BASE.replace("port = 1883", 'port = 1883\nkeepalive = "0s"'), "keepalive: must be longer"),
+    ("huge keepalive", BASE.replace("port = 1883", 'port = 1883\nkeepalive = "1d"'), "at most 18h"),
     ("tiny max_payload", BASE.replace("port = 1883", "port = 1883\nmax_payload = 10"), "max_payload: must be at"),
     ("missing ca_file", BASE.replace("port = 1883", 'port = 1883\nca_file = "nope.pem"'), "nope.pem does not exist"),
     ("ca_file not a cert", BASE.replace("port = 1883", 'port = 1883\nca_file = "notes.txt"'), "not a readable CA"),

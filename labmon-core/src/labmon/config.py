@@ -16,6 +16,8 @@ from labmon.plugins import Kind, Registry
 from labmon.rule_config import RuleConfig
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_KEEPALIVE = 65535.0
+"""MQTT sends the keepalive as a 16-bit number of seconds."""
 NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
 
 
@@ -39,8 +41,8 @@ class BrokerConfig:
             raise OptionError("host", "is empty", 'set host = "127.0.0.1" or the broker\'s name')
         if not 1 <= self.port <= 65535:
             raise OptionError("port", f"{self.port} is not a TCP port", "use 1-65535 (Mosquitto: 1883, TLS 8883)")
-        if self.keepalive <= 0:
-            raise OptionError("keepalive", "must be longer than 0s", 'e.g. keepalive = "30s"')
+        if not 0 < self.keepalive <= MAX_KEEPALIVE:
+            raise OptionError("keepalive", "must be longer than 0s and at most 18h", 'e.g. keepalive = "30s"')
         if self.max_payload < 1024:
             raise OptionError("max_payload", "must be at least 1024 bytes", f"the default is {MAX_PAYLOAD}")
         if self.ca_file is not None:
