@@ -7,7 +7,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from labmon.badinput import BadInput, Throttle
+from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import Config
 from labmon.messages import Inquiry, MessageError, Topics, decode_inquiry, encode_result
 from labmon.models import Reading, Result
@@ -107,10 +107,11 @@ class Measurer:
         result = Result(inquiry.id, self.name, measured_at, tuple(readings))
         self.answered += 1
         self.client.publish(self.topics.results, encode_result(result))
-        log.debug("answered inquiry %s with %d readings", inquiry.id, len(readings))
+        log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
 
     def _count_excess(self, what: str) -> None:
-        self.excess += 1
+        with self._lock:  # counted from paho's thread (superseded) and the worker (answered from the last read)
+            self.excess += 1
         times = self._too_fast.passes("excess")
         if times is not None:
             log.warning(
