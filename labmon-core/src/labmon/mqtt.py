@@ -162,17 +162,20 @@ class BrokerClient:
         accepted, self._accepted_at = self._accepted_at, None
         short = accepted is not None and time.monotonic() - accepted < SHORT_SESSION
         self._short_sessions = self._short_sessions + 1 if short else 0
-        if self._stopping:
-            pass
-        elif reason.value == TAKEN_OVER or self._short_sessions >= SHORT_SESSIONS:
+        if not self._stopping:
+            self._explain(client, reason)
+        self._answered = False
+        self.connected.clear()
+
+    def _explain(self, client: mqtt.Client, reason: ReasonCode) -> None:
+        """Say why the connection ended, and back off if another client is using our id."""
+        if reason.value == TAKEN_OVER or self._short_sessions >= SHORT_SESSIONS:
             self._short_sessions = 0
             self._back_off(client)
         elif self.connected.is_set():
             log.warning("lost broker %s (%s); reconnecting", self.address, reason)
         elif not self._answered:  # closed before any CONNACK: often plain MQTT sent to a TLS port
             self._failed(diagnosis.closed_early(self.broker, str(reason)))
-        self._answered = False
-        self.connected.clear()
 
     def _back_off(self, client: mqtt.Client) -> None:
         """Another client took our id over: stay away for a while rather than knock each other off."""
