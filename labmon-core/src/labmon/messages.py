@@ -135,7 +135,7 @@ def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
     if len(payload) > limit:
         raise MessageError(f"{len(payload)} bytes, more than max_payload ({limit})")
     try:
-        data = json.loads(payload, parse_int=_int, parse_constant=_constant)
+        data = _DECODER.decode(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageError(f"not JSON: {exc}") from None
     except RecursionError:  # the C parser stops cleanly at the interpreter's recursion limit
@@ -158,6 +158,10 @@ def _int(text: str) -> int:
 
 def _constant(name: str) -> float:
     raise MessageError(f"{name} is not a number in JSON")
+
+
+_DECODER = json.JSONDecoder(parse_int=_int, parse_constant=_constant)
+"""Made once: json.loads with hooks would build a decoder per message."""
 
 
 def _field(data: dict[str, Any], key: str, kind: type) -> Any:
