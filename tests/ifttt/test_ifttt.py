@@ -118,14 +118,22 @@ def test_an_unreachable_service_does_not_show_the_key(tmp_path):
     assert KEY not in str(caught.value) and "***" in str(caught.value)
 
 
-@pytest.mark.parametrize("key", ["connect_timeout", "timeout"])
-def test_a_zero_timeout_is_a_config_mistake(key, broker, monkeypatch, tmp_path):
+@pytest.mark.parametrize(
+    ("key", "value", "complaint"),
+    [
+        ("connect_timeout", "0s", "connect_timeout: must be longer than 0s"),
+        ("timeout", "0s", "timeout: must be longer than 0s"),
+        ("state_dir", "notes.txt/state", "notes.txt/state is not a directory"),
+    ],
+)
+def test_check_catches_what_the_sink_would_trip_over(key, value, complaint, broker, monkeypatch, tmp_path):
     monkeypatch.setenv("TEST_IFTTT_KEY", KEY)
-    sinks = {"sheet": {"type": "ifttt", "event": "lab", "key": "${TEST_IFTTT_KEY}", key: "0s"}}
+    (tmp_path / "notes.txt").write_text("a file")
+    sinks = {"sheet": {"type": "ifttt", "event": "lab", "key": "${TEST_IFTTT_KEY}", key: value}}
     path = tmp_path / "labmon.toml"
     path.write_text(tomli_w.dumps(collector_table(broker, ["table1"], sinks=sinks)))
     result = invoke("check", str(path))
-    assert result.exit_code != 0 and f"{key}: must be longer than 0s" in result.output
+    assert result.exit_code != 0 and complaint in result.output
 
 
 def test_header_goes_out_through_every_ifttt_sink(write_config, broker, monkeypatch, tmp_path):

@@ -37,6 +37,8 @@ class IftttConfig:
         for key in ("connect_timeout", "timeout"):
             if getattr(self, key) <= 0:
                 raise OptionError(key, "must be longer than 0s", f'e.g. {key} = "10s"')
+        if any(p.exists() and not p.is_dir() for p in (self.state_dir, *self.state_dir.parents)):
+            raise OptionError("state_dir", f"{self.state_dir} is not a directory", "point it at a directory")
 
     @property
     def columns_file(self) -> Path:
