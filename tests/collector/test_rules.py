@@ -238,7 +238,8 @@ def test_message_template():
         ({"above": None, "below": 1.0, "clear": 0.5}, "clear must be above below"),
         ({"above": None, "outside": [2.0, 1.0]}, "low < high"),
         ({"above": None, "offline": True, "select": "table1/x/y"}, "not a measurer name"),
-        ({"select": "table1"}, "not measurer/instrument/reading"),
+        ({"select": "table1//y"}, "empty part"),
+        ({"select": "table1/[laser/y"}, "unclosed"),
     ],
 )
 def test_rule_mistakes_are_explained(options, complaint):

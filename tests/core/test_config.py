@@ -119,7 +119,7 @@ def test_collector_cross_checks(tmp_path, registry):
         + DUPLICATE_RULE,
     )
     assert "reply_timeout: must be shorter than interval" in text
-    assert "select: 'table9/laser1' is not measurer/instrument/reading" in text
+    assert "'table9' matches no measurer" in text
     assert "duplicate rule name 'laser1-unlocked'" in text
     assert "set exactly one of above or below" in text
     assert "notify: no notifier named 'pager'" in text

@@ -1,8 +1,20 @@
+import contextlib
 import json
+import random
 
 import pytest
 
-from labmon.messages import Inquiry, MessageError, decode_inquiry, decode_result, encode_inquiry, encode_result
+from labmon.messages import (
+    OFFLINE,
+    ONLINE,
+    Inquiry,
+    MessageError,
+    decode_inquiry,
+    decode_result,
+    decode_status,
+    encode_inquiry,
+    encode_result,
+)
 from labmon.models import Reading, Result
 
 
@@ -71,3 +83,56 @@ def test_decode_rejects_what_is_not_a_result(payload, complaint):
 def test_nan_reading_becomes_an_error_not_a_value():
     reading = Reading.ok("x", float("nan"), "V")
     assert reading.status == "error" and reading.value is None
+
+
+def _hostile() -> list[bytes]:
+    """The payloads that once ended in tracebacks or flooded the log, and their kin."""
+    result = encode_result(_result())
+    return [
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"labmon": 1, "type": "result", "measured_at": ' + b"9" * 400 + b"}",
+        b'{"labmon": 1, "type": "result", "measured_at": ' + b"9" * 5000 + b"}",
+        b'{"labmon": 1, "type": "inquiry", "id": "q", "sent_at": -' + b"9" * 5000 + b"}",
+        b'{"labmon": 1, "type": "result", "measured_at": 1e999}',
+        b'{"labmon": 1, "type": "result", "measured_at": NaN}',
+        b'{"labmon": 1, "type": "result", "measurer": "' + b"x" * 1_000_000 + b'"}',
+        result.replace(b"0.05", b"1" + b"0" * 400),
+        b"online\n2026-01-01 12:00:00 ERROR labmon: fake line",
+        b"",
+        b"\x00" * 100,
+    ]
+
+
+@pytest.mark.parametrize("payload", _hostile(), ids=range(len(_hostile())))
+def test_hostile_payloads_are_malformed_messages_never_crashes(payload):
+    for decode in (decode_result, decode_inquiry, decode_status):
+        with pytest.raises(MessageError):
+            decode(payload)
+
+
+def test_size_is_checked_before_parsing():
+    with pytest.raises(MessageError, match="more than max_payload"):
+        decode_result(b"{" * 2000, limit=1024)
+
+
+def test_thousands_of_random_payloads_raise_only_message_errors():
+    rng = random.Random(15)
+    valid = [encode_result(_result()), encode_inquiry(Inquiry("q", 1.0))]
+    for _ in range(3000):
+        base = bytearray(rng.choice(valid))
+        for _ in range(rng.randint(1, 8)):
+            spot = rng.randrange(len(base))
+            kind = rng.random()
+            if kind < 0.4:
+                base[spot] = rng.randrange(256)
+            elif kind < 0.7:
+                base[spot:spot] = rng.choice([b"[", b"{", b"9" * rng.randint(1, 600), b'"', b"\\", b"1e999", b"-"])
+            else:
+                del base[spot : spot + rng.randint(1, 10)]
+        for decode in (decode_result, decode_inquiry, decode_status):
+            with contextlib.suppress(MessageError):
+                decode(bytes(base))
+
+
+def test_status_is_online_or_offline_only():
+    assert decode_status(b"online") == ONLINE and decode_status(b"offline") == OFFLINE

@@ -5,13 +5,14 @@ import pytest
 
 from labmon import Alert, PermanentError, RetryLater, TransientError
 from labmon.options import Secret
-from labmon.testing import Answer, ScriptedServer
-from labmon_discord.embed import clip
+from labmon.testing import Answer, ScriptedServer, SilentListener
+from labmon_discord.embed import clip, length
 from labmon_discord.notifier import DiscordConfig, DiscordNotifier
 from tests.conftest import collector_table, invoke
 
 TOKEN = "t0ken-that-must-never-show"
 MESSAGE_OK = Answer.json(200, {"id": "1", "attachments": []})
+TIMEOUTS = {"connect_timeout": 0.5, "timeout": 0.5}
 
 
 def alert(state="firing", message="table1/laser1/lock_error has been above 0.5 V for 20m (now 1.05 V)"):
@@ -31,14 +32,14 @@ def alert(state="firing", message="table1/laser1/lock_error has been above 0.5 V
 
 
 def notifier(server):
-    return DiscordNotifier(DiscordConfig(webhook_url=Secret(f"{server.url}/api/webhooks/1/{TOKEN}"), timeout=0.5))
+    return DiscordNotifier(DiscordConfig(webhook_url=Secret(f"{server.url}/api/webhooks/1/{TOKEN}"), **TIMEOUTS))
 
 
 def test_an_alert_is_an_embed_with_the_facts():
     with ScriptedServer(MESSAGE_OK) as server:
         notifier(server).notify(alert())
         (request,) = server.wait_for(1)
-    assert request.path == f"/api/webhooks/1/{TOKEN}?wait=True"
+    assert request.path == f"/api/webhooks/1/{TOKEN}?wait=true"
     body = request.json()
     assert body["allowed_mentions"] == {"parse": []} and body["username"] == "labmon"
     (embed,) = body["embeds"]
@@ -70,6 +71,36 @@ def test_long_messages_are_clipped_to_discord_limits():
     assert clip("short", 10) == "short"
 
 
+def discord_would_refuse(embed):
+    """Return the limits Discord enforces (in UTF-16 code units) that `embed` breaks."""
+    fields = embed["fields"]
+    parts = [embed["title"], embed["description"], *(f["name"] for f in fields), *(f["value"] for f in fields)]
+    broken = [
+        name
+        for name, text, limit in [
+            ("title", embed["title"], 256),
+            ("description", embed["description"], 4096),
+            *(("field name", f["name"], 256) for f in fields),
+            *(("field value", f["value"], 1024) for f in fields),
+        ]
+        if length(text) > limit or (name.startswith("field") and not text)
+    ]
+    return broken + (["total"] if sum(map(length, parts)) > 6000 else []) + (["fields"] if len(fields) > 25 else [])
+
+
+@pytest.mark.parametrize("filler", ["x", "é", "🔥"])
+def test_length_alone_never_breaks_a_limit_not_even_the_6000_total(filler):
+    huge = filler * 5000
+    big = alert(message=huge)
+    big = type(big)(**{**big.__dict__, "rule": huge, "unit": huge, "labels": {k: huge for k in big.labels}})
+    with ScriptedServer(MESSAGE_OK) as server:
+        notifier(server).notify(big)
+        (embed,) = server.wait_for(1)[0].json()["embeds"]
+    assert discord_would_refuse(embed) == []
+    assert embed["title"].endswith("…") and embed["description"].startswith(filler)
+    assert length(clip("🔥" * 10, 5)) <= 5
+
+
 @pytest.mark.parametrize("answer", [Answer(204), Answer(200, b"ok, not json")])
 def test_a_204_or_a_non_json_answer_is_success_not_a_crash(answer):
     with ScriptedServer(answer) as server:
@@ -98,6 +129,18 @@ def test_failures_are_classified_and_never_show_the_url(answer, error, after):
     assert TOKEN not in str(caught.value)
     if after is not None:
         assert caught.value.after == after
+
+
+def test_a_slow_service_is_a_timeout_and_a_silent_host_a_connect_timeout():
+    with ScriptedServer(Answer(200, b"{}", delay=5.0)) as slow, pytest.raises(TransientError) as read:
+        config = DiscordConfig(Secret(f"{slow.url}/api/webhooks/1/{TOKEN}"), connect_timeout=5.0, timeout=0.3)
+        DiscordNotifier(config).notify(alert())
+    assert "ReadTimeout" in str(read.value)
+    with SilentListener() as silent, pytest.raises(TransientError) as connect:
+        config = DiscordConfig(Secret(f"{silent.url}/api/webhooks/1/{TOKEN}"), connect_timeout=0.3, timeout=30.0)
+        DiscordNotifier(config).notify(alert())
+    assert "ConnectTimeout" in str(connect.value)
+    assert TOKEN not in str(read.value) + str(connect.value)
 
 
 def test_notify_test_sends_through_every_notifier(write_config, broker, monkeypatch):

@@ -12,6 +12,7 @@ from labmon import hookimpl
 from labmon.cli import load_node_config
 from labmon.config import CollectorConfig
 from labmon.models import Alert
+from labmon.rule_config import SELECTOR_FIX, selector_problem
 from labmon.times import format_duration, parse_duration
 from labmon_collector.alertstore import AlertStore, Silence
 from labmon_collector.bridge import bridge_config
@@ -110,6 +111,9 @@ CONFIG_OPTION = click.option(
 @click.option("--comment", default="", help="Why, for whoever reads `labmon status`.")
 def silence_add(config: str, selector: str, duration: str, comment: str) -> None:
     """Silence alerts whose series match SELECTOR (measurer/instrument/reading, * wildcards)."""
+    problem = selector_problem(selector)
+    if problem:
+        raise click.BadParameter(f"{problem} ({SELECTOR_FIX})", param_hint="SELECTOR")
     try:
         seconds = parse_duration(duration)
     except ValueError as exc:

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from labmon.badinput import BadInput, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
-from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
+from labmon.messages import MessageError, Topics, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
 from labmon_collector.alertstore import AlertStore
@@ -47,6 +48,7 @@ class Collector:
         self.settings = config.collector
         self.clock = clock
         self.counters = Counters()
+        self.bad_input = BadInput(log, "a malformed message")
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         self.rules = RulesEngine(self.settings.rules, self.store)
@@ -166,34 +168,35 @@ class Collector:
         return Topics(ref.broker.topic_prefix, ref.name)
 
     def _on_result_for(self, measurer: str) -> Callable[[str, bytes], None]:
+        limit = next(ref.broker.max_payload for ref in self.settings.measurers if ref.name == measurer)
+
         def on_result(topic: str, payload: bytes) -> None:
             try:
-                result = decode_result(payload)
+                result = decode_result(payload, limit)
             except MessageError as exc:
                 self.counters.malformed += 1
-                log.warning(
-                    "ignored a malformed message on %s (%d so far): %s; payload %r",
-                    topic,
-                    self.counters.malformed,
-                    exc,
-                    payload[:120],
-                )
+                self.bad_input.report(topic, str(exc), payload)
                 return
             if result.measurer != measurer:
                 self.counters.foreign += 1
-                log.warning("ignored a result from %r on %s, the topic of %r", result.measurer, topic, measurer)
+                self.bad_input.report(topic, f"a result from {result.measurer!r}, not {measurer!r}", payload)
                 return
             with self._lock:
                 accepted = self._cycle is not None and self._cycle.accept(result)
             if not accepted:
                 self.counters.late += 1
-                log.info("dropped a late or duplicate reply from %s (inquiry %s)", measurer, result.inquiry_id)
+                log.info("dropped a late or duplicate reply from %s (inquiry %s)", measurer, shown(result.inquiry_id))
 
         return on_result
 
     def _on_status_for(self, measurer: str) -> Callable[[str, bytes], None]:
         def on_status(topic: str, payload: bytes) -> None:
-            status = payload.decode(errors="replace")[:32]
+            try:
+                status = decode_status(payload).decode()
+            except MessageError as exc:
+                self.counters.malformed += 1
+                self.bad_input.report(topic, str(exc), payload)
+                return
             previous = self.status.get(measurer)
             self.status[measurer] = status
             if status != previous:

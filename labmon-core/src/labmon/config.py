@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from labmon.messages import MAX_PAYLOAD
 from labmon.options import ConfigError, Duration, OptionError, Problem, Secret, Where, build
 from labmon.plugins import Kind, Registry
 from labmon.rule_config import RuleConfig
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAX_KEEPALIVE = 65535.0
+"""MQTT sends the keepalive as a 16-bit number of seconds."""
 NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
 
 
@@ -30,6 +34,19 @@ class BrokerConfig:
     tls: bool = False
     ca_file: Path | None = None
     keepalive: Duration = Duration(30.0)
+    max_payload: int = MAX_PAYLOAD
+
+    def __post_init__(self) -> None:
+        if not self.host.strip():
+            raise OptionError("host", "is empty", 'set host = "127.0.0.1" or the broker\'s name')
+        if not 1 <= self.port <= 65535:
+            raise OptionError("port", f"{self.port} is not a TCP port", "use 1-65535 (Mosquitto: 1883, TLS 8883)")
+        if not 0 < self.keepalive <= MAX_KEEPALIVE:
+            raise OptionError("keepalive", "must be longer than 0s and at most 18h", 'e.g. keepalive = "30s"')
+        if self.max_payload < 1024:
+            raise OptionError("max_payload", "must be at least 1024 bytes", f"the default is {MAX_PAYLOAD}")
+        if self.ca_file is not None:
+            _check_ca_file(self.ca_file)
 
 
 @dataclass(frozen=True)
@@ -49,6 +66,10 @@ class InstrumentPolicy:
     """Keys every instrument has, handled by labmon rather than the plugin."""
 
     timeout: Duration = Duration(10.0)
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise OptionError("timeout", "must be longer than 0s", 'e.g. timeout = "10s"')
 
 
 @dataclass(frozen=True)
@@ -75,14 +96,16 @@ class PluginEntry:
 class _MeasurerTable:
     name: str
     instruments: dict[str, Any] = field(default_factory=dict)
+    min_inquiry_interval: Duration = Duration(0.5)
 
 
 @dataclass(frozen=True)
 class MeasurerConfig:
-    """A measurer node: its name and its instruments."""
+    """A measurer node: its name, its instruments, and how often inquiries may make it read them."""
 
     name: str
     instruments: tuple[PluginEntry, ...]
+    min_inquiry_interval: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -190,7 +213,7 @@ def _measurer(table: Any, where: Where, registry: Registry) -> MeasurerConfig | 
             'add a table such as [measurer.instruments.laser1] with type = "sim"',
         )
     instruments = _plugin_entries("instrument", raw.instruments, where.child("instruments"), registry)
-    return MeasurerConfig(raw.name, instruments)
+    return MeasurerConfig(raw.name, instruments, raw.min_inquiry_interval)
 
 
 def _collector(
@@ -210,8 +233,15 @@ def _collector(
         return None
     if raw.interval <= 0:
         where.report("interval", "must be longer than 0s")
+    if raw.reply_timeout <= 0:
+        where.report("reply_timeout", "must be longer than 0s")
     if raw.reply_timeout >= raw.interval:
         where.report("reply_timeout", "must be shorter than interval", "lower reply_timeout or raise interval")
+    _check_writable(raw.data_dir, where)
+    if rules and not notifiers:
+        where.report(
+            "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
+        )
     return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules)
 
 
@@ -231,6 +261,8 @@ def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerC
     if not isinstance(raw, dict):
         where.report("measurers", "expected a list of names or a table of measurers")
         return ()
+    if not raw:
+        where.report("measurers", "no measurers to poll", 'name them: measurers = ["table1"]')
     refs = []
     for name, table in raw.items():
         sub = where.child(f"measurers.{name}")
@@ -331,6 +363,45 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
                 )
         rules.append(rule)
     return tuple(rules)
+
+
+def check_file(key: str, path: Path) -> None:
+    """Raise OptionError unless a file can be created or appended to at `path` (a sink's output file)."""
+    if path.is_dir():
+        raise OptionError(key, f"{path} is a directory", "name a file, e.g. a path inside that directory")
+    problem = _unwritable(path.parent)
+    if problem:
+        raise OptionError(key, problem, "choose a place this user can write to")
+
+
+def _check_writable(data_dir: Path, where: Where) -> None:
+    problem = _unwritable(data_dir)
+    if problem:
+        where.report("data_dir", problem, "choose a directory this user can write to")
+
+
+def _unwritable(directory: Path) -> str | None:
+    """Return why files cannot be made in `directory` (created if missing), or None."""
+    existing = next(p for p in (directory, *directory.parents) if p.exists())
+    if not existing.is_dir():
+        return f"{existing} is not a directory"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return f"{existing} is not writable"
+    return None
+
+
+def _check_ca_file(path: Path) -> None:
+    import ssl
+
+    try:
+        ssl.create_default_context().load_verify_locations(cafile=str(path))
+    except FileNotFoundError:
+        raise OptionError("ca_file", f"{path} does not exist", "point it at the CA certificate (PEM)") from None
+    except OSError as exc:  # ssl.SSLError is one: the file holds no certificate
+        reason = exc.strerror or getattr(exc, "reason", None) or exc
+        raise OptionError(
+            "ca_file", f"{path} is not a readable CA certificate ({reason})", "point it at a PEM certificate"
+        ) from None
 
 
 def _check_name(name: str, where: Where, key: str) -> None:

@@ -26,12 +26,38 @@ def check_status(service: str, status: int, *, retry_after: float | None = None)
     raise TransientError(f"{service} answered HTTP {status}")
 
 
+MIN_PART = 6
+"""A path segment or query value of a secret URL this long is treated as secret too (ids, tokens, keys)."""
+
+
 def redact(text: str, *secrets: str) -> str:
-    """Return `text` with every non-empty secret replaced by ***."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
+    """Return `text` with every secret replaced by ***, in every form an error text may carry it.
+
+    A secret URL also hides its path, its query, its password and each long path segment or query
+    value, each also percent-encoded: a failed request's error names the path without the host.
+    """
+    forms = {form for secret in secrets if secret for form in _forms(secret)}
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
+
+
+def _forms(secret: str) -> set[str]:
+    from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
+
+    parts = urlsplit(secret)
+    plain = {secret}
+    if parts.scheme and parts.netloc:
+        plain |= {parts.path, parts.query, parts.password or "", parts.path + "?" + parts.query}
+        plain |= {segment for segment in parts.path.split("/") if len(segment) >= MIN_PART}
+        plain |= {value for _, value in parse_qsl(parts.query) if len(value) >= MIN_PART}
+    encoded = (
+        {quote(form, safe="") for form in plain}
+        | {quote(form) for form in plain}
+        | {quote_plus(form) for form in plain}
+    )
+    lower = {form.lower() for form in encoded if "%" in form}
+    return {form for form in plain | encoded | lower if len(form) >= MIN_PART or form == secret}
 
 
 def retry_after_seconds(header: str | None) -> float | None:

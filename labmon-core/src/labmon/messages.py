@@ -10,6 +10,11 @@ from typing import Any
 from labmon.models import Reading, Result
 
 SCHEMA_VERSION = 1
+MAX_PAYLOAD = 256 * 1024
+"""The default of [broker] max_payload: bytes a message may have; a result of a few hundred readings fits."""
+MAX_INT_DIGITS = 40
+"""Integers longer than this do not fit a float's precision and are refused before conversion."""
+MAX_ID = 128
 
 
 class MessageError(ValueError):
@@ -53,11 +58,14 @@ def encode_inquiry(inquiry: Inquiry) -> bytes:
     return _dump({"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at})
 
 
-def decode_inquiry(payload: bytes) -> Inquiry:
+def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
     """Parse an inquiry, or raise MessageError naming what is wrong."""
-    data = _load(payload, "inquiry")
+    data = _load(payload, "inquiry", limit)
+    inquiry_id = _field(data, "id", str)
+    if len(inquiry_id) > MAX_ID:
+        raise MessageError(f"field 'id' is longer than {MAX_ID} characters")
     return Inquiry(
-        id=_field(data, "id", str),
+        id=inquiry_id,
         sent_at=_number(data, "sent_at"),
     )
 
@@ -75,9 +83,9 @@ def encode_result(result: Result) -> bytes:
     )
 
 
-def decode_result(payload: bytes) -> Result:
+def decode_result(payload: bytes, limit: int = MAX_PAYLOAD) -> Result:
     """Parse a result, or raise MessageError naming what is wrong."""
-    data = _load(payload, "result")
+    data = _load(payload, "result", limit)
     raw_readings = _field(data, "readings", list)
     return Result(
         inquiry_id=_field(data, "inquiry_id", str),
@@ -85,6 +93,13 @@ def decode_result(payload: bytes) -> Result:
         measured_at=_number(data, "measured_at"),
         readings=tuple(_reading(item, i) for i, item in enumerate(raw_readings)),
     )
+
+
+def decode_status(payload: bytes) -> bytes:
+    """Return a status payload (online or offline), or raise MessageError."""
+    if payload not in (ONLINE, OFFLINE):
+        raise MessageError("a status is 'online' or 'offline'")
+    return payload
 
 
 def _reading(item: Any, index: int) -> Reading:
@@ -116,11 +131,15 @@ def _dump(data: dict[str, Any]) -> bytes:
     return json.dumps({"labmon": SCHEMA_VERSION, **data}, separators=(",", ":"), allow_nan=False).encode()
 
 
-def _load(payload: bytes, kind: str) -> dict[str, Any]:
+def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
+    if len(payload) > limit:
+        raise MessageError(f"{len(payload)} bytes, more than max_payload ({limit})")
     try:
-        data = json.loads(payload)
+        data = _DECODER.decode(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageError(f"not JSON: {exc}") from None
+    except RecursionError:  # the C parser stops cleanly at the interpreter's recursion limit
+        raise MessageError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise MessageError("not a JSON object")
     version = data.get("labmon")
@@ -129,6 +148,20 @@ def _load(payload: bytes, kind: str) -> dict[str, Any]:
     if data.get("type") != kind:
         raise MessageError(f"message type {data.get('type')!r}, expected {kind!r}")
     return data
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise MessageError(f"an integer of {len(text)} digits does not fit a float")
+    return int(text)
+
+
+def _constant(name: str) -> float:
+    raise MessageError(f"{name} is not a number in JSON")
+
+
+_DECODER = json.JSONDecoder(parse_int=_int, parse_constant=_constant)
+"""Made once: json.loads with hooks would build a decoder per message."""
 
 
 def _field(data: dict[str, Any], key: str, kind: type) -> Any:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from labmon import diagnosis
 from labmon.config import BrokerConfig
 from labmon.messages import OFFLINE, ONLINE
 
@@ -21,6 +24,14 @@ Handler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
 
 QOS = 1
+TAKEN_OVER = 142
+"""MQTT v5 reason code of a DISCONNECT sent because another client connected with the same client id."""
+SHORT_SESSION, SHORT_SESSIONS = 5.0, 3
+"""Closed this soon after being accepted, this many times running: another client uses our id (Mosquitto 2.0
+closes the older connection without saying so; newer brokers send TAKEN_OVER)."""
+CLASH_BACKOFF, CLASH_BACKOFF_MAX = 30.0, 600.0
+"""How long to stay away after being taken over (doubling per clash): long enough for a person to notice."""
+_warned_anonymous: set[str] = set()
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -32,8 +43,18 @@ def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
 class BrokerClient:
     """One connection to one broker; optionally announces itself on a retained status topic."""
 
-    def __init__(self, broker: BrokerConfig, client_id: str, *, status_topic: str | None = None) -> None:
+    def __init__(
+        self, broker: BrokerConfig, client_id: str, *, status_topic: str | None = None, clash_hint: str = ""
+    ) -> None:
         self.broker = broker
+        self.client_id = client_id
+        self._clash_hint = clash_hint
+        self._clashes = 0
+        self._accepted_at: float | None = None
+        self._short_sessions = 0
+        self._usual_delays: tuple[int, int] | None = None
+        self._last_cause = ""
+        self._answered = False
         self.address = f"{broker.host}:{broker.port}"
         self.connected = threading.Event()
         """Set once connected and every subscription is acknowledged; cleared while disconnected."""
@@ -72,6 +93,14 @@ class BrokerClient:
 
     def start(self) -> None:
         """Connect in the background; a broker that is down is retried until it is up."""
+        anonymous = not self.broker.username and not diagnosis.is_loopback(self.broker.host)
+        if anonymous and self.address not in _warned_anonymous:
+            _warned_anonymous.add(self.address)
+            log.warning(
+                "connecting to broker %s without a username: anyone on the network can forge inquiries, "
+                "results and status; see the README's section on broker users and ACLs",
+                self.address,
+            )
         self._client.connect_async(self.broker.host, self.broker.port, keepalive=max(5, round(self.broker.keepalive)))
         self._client.loop_start()
 
@@ -86,11 +115,16 @@ class BrokerClient:
     def _on_connect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
     ) -> None:
+        self._answered = True
         if reason.is_failure:
             log.error("broker %s refused the connection: %s", self.address, reason)
             return
         log.info("connected to broker %s", self.address)
+        self._accepted_at = time.monotonic()
         self._failures = 0
+        self._last_cause = ""
+        if self._usual_delays is not None:
+            client.reconnect_delay_set(*self._usual_delays)
         with self._lock:
             topics = [(topic, QOS) for topic in self._handlers]
         if topics:
@@ -111,16 +145,54 @@ class BrokerClient:
         self.connected.set()
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        error = sys.exc_info()[1]  # paho calls this inside its `except OSError:` around the connect
+        self._failed(diagnosis.connect_error(error, self.broker) if error else "connection failed")
+
+    def _failed(self, cause: str) -> None:
+        """Log a failed attempt with its cause: the first, each new cause, then every 10th attempt."""
         self._failures += 1
-        if self._failures == 1 or self._failures % 10 == 0:
-            log.warning("broker %s unreachable (attempt %d); retrying", self.address, self._failures)
+        self._short_sessions = 0
+        if self._failures == 1 or self._failures % 10 == 0 or cause != self._last_cause:
+            log.warning("broker %s unreachable (attempt %d): %s; retrying", self.address, self._failures, cause)
+        self._last_cause = cause
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: object, flags: object, reason: ReasonCode, properties: object
     ) -> None:
-        if self.connected.is_set() and not self._stopping:
-            log.warning("lost broker %s (%s); reconnecting", self.address, reason)
+        accepted, self._accepted_at = self._accepted_at, None
+        short = accepted is not None and time.monotonic() - accepted < SHORT_SESSION
+        self._short_sessions = self._short_sessions + 1 if short else 0
+        if not self._stopping:
+            self._explain(client, reason)
+        self._answered = False
         self.connected.clear()
+
+    def _explain(self, client: mqtt.Client, reason: ReasonCode) -> None:
+        """Say why the connection ended, and back off if another client is using our id."""
+        if reason.value == TAKEN_OVER or self._short_sessions >= SHORT_SESSIONS:
+            self._short_sessions = 0
+            self._back_off(client)
+        elif self.connected.is_set():
+            log.warning("lost broker %s (%s); reconnecting", self.address, reason)
+        elif not self._answered:  # closed before any CONNACK: often plain MQTT sent to a TLS port
+            self._failed(diagnosis.closed_early(self.broker, str(reason)))
+
+    def _back_off(self, client: mqtt.Client) -> None:
+        """Another client took our id over: stay away for a while rather than knock each other off."""
+        self._clashes += 1
+        delay = min(CLASH_BACKOFF * 2 ** (self._clashes - 1), CLASH_BACKOFF_MAX)
+        if self._usual_delays is None:
+            self._usual_delays = (client._reconnect_min_delay, client._reconnect_max_delay)
+        client.reconnect_delay_set(round(delay), round(delay))
+        hint = f": {self._clash_hint}" if self._clash_hint else ""
+        log.error(
+            "broker %s keeps closing this connection: another client connected as %s%s; "
+            "backing off %.0fs instead of fighting over it",
+            self.address,
+            self.client_id,
+            hint,
+            delay,
+        )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         handler = self._handlers.get(message.topic)

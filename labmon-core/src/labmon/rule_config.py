@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -16,6 +17,27 @@ MESSAGE_FIELDS = {
     "threshold_text": "1 V", "error": "timeout",
 }  # fmt: skip
 """The fields a rule's message template may use, with sample values to check templates against."""
+
+
+SELECTOR_FIX = 'e.g. "table1/laser1/lock_error", "*/oven*/temperature" or a measurer name such as "table1"'
+_CLASS = re.compile(r"\[!?[^\]/]+\]")
+
+
+def selector_problem(selector: str) -> str | None:
+    """Return what is wrong with a selector (measurer[/instrument[/reading]], with * ? [..]), or None.
+
+    Rules (`select`) and silences (`labmon silence add`) both check with this.
+    """
+    parts = selector.split("/")
+    if len(parts) > 3:
+        return f"{selector!r} has {len(parts)} parts; a selector is measurer[/instrument[/reading]]"
+    if not all(parts):
+        return f"{selector!r} has an empty part"
+    if not selector.isprintable():
+        return f"{selector!r} contains control characters"
+    if "[" in _CLASS.sub("", selector) or "]" in _CLASS.sub("", selector):
+        return f"{selector!r} has an unclosed or empty [...] wildcard"
+    return None
 
 
 @dataclass(frozen=True)
@@ -69,19 +91,24 @@ class RuleConfig:
         self._check_threshold()
         if self.outside is not None and (len(self.outside) != 2 or self.outside[0] >= self.outside[1]):
             raise OptionError("outside", "expected [low, high] with low < high", "e.g. outside = [340.0, 360.0]")
+        problem = selector_problem(self.select)
+        if problem:
+            raise OptionError("select", problem, SELECTOR_FIX)
         parts = self.select.split("/")
-        if self.offline and (len(parts) != 1 or not parts[0]):
+        if self.offline and len(parts) != 1:
             raise OptionError(
                 "select",
                 f"{self.select!r} is not a measurer name",
                 'an offline rule selects measurers: "table1" or "*"',
             )
-        if not self.offline and (len(parts) != 3 or not all(parts)):
-            raise OptionError(
-                "select",
-                f"{self.select!r} is not measurer/instrument/reading",
-                'e.g. select = "table1/laser1/lock_error" or "*/oven*/temperature"',
-            )
+        if not self.offline:  # "table1" or "table1/laser1" select everything below, as a silence does
+            object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
+        spans = {"rate_per": self.rate_per, "window": self.window, "stale": self.stale}
+        for key, seconds in spans.items():
+            if seconds is not None and seconds <= 0:
+                raise OptionError(key, "must be longer than 0s")
+        if self.repeat_interval <= 0:
+            raise OptionError("repeat_interval", "must be longer than 0s", 'e.g. repeat_interval = "4h"')
         if self.message is not None:
             try:
                 self.message.format(**MESSAGE_FIELDS)

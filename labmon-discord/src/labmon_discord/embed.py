@@ -1,32 +1,37 @@
-"""Turn an alert into a Discord embed that fits Discord's limits."""
+"""Turn an alert into a Discord embed that fits every Discord limit, the 6000-character total included."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-
-from discord_webhook import DiscordEmbed
+from typing import Any
 
 from labmon import Alert, format_duration
 
 COLOURS = {"critical": "d32f2f", "warning": "f9a825", "info": "1976d2", "resolved": "2e7d32"}
-TITLE_LIMIT, DESCRIPTION_LIMIT, FIELD_LIMIT = 256, 4096, 1024
+TITLE_LIMIT, DESCRIPTION_LIMIT, FIELD_NAME_LIMIT, FIELD_LIMIT, TOTAL_LIMIT = 256, 4096, 256, 1024, 6000
+"""Discord's embed limits, counted (as Discord does) in UTF-16 code units."""
+
+
+def length(text: str) -> int:
+    """Return `text`'s length as Discord counts it (UTF-16 code units: an emoji can count 2)."""
+    return len(text.encode("utf-16-le")) // 2
 
 
 def clip(text: str, limit: int) -> str:
-    """Return `text` cut to `limit` characters, marked with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """Return `text` cut to `limit` (Discord's count), marked with an ellipsis when cut."""
+    if length(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    while (excess := length(cut) - (limit - 1)) > 0:  # a character is 1 or 2 units: drop at least half the excess
+        cut = cut[: len(cut) - (excess + 1) // 2]
+    return cut + "…" if limit > 0 else ""
 
 
-def alert_embed(alert: Alert) -> DiscordEmbed:
+def alert_embed(alert: Alert) -> dict[str, Any]:
     """Return the embed for a firing or resolved alert."""
     firing = alert.state == "firing"
     still = "STILL " if alert.repeat else ""
     title = f"{still}{alert.severity.upper()}: {alert.rule}" if firing else f"RESOLVED: {alert.rule}"
-    embed = DiscordEmbed(
-        title=clip(title, TITLE_LIMIT),
-        description=clip(alert.message, DESCRIPTION_LIMIT),
-        color=COLOURS[alert.severity if firing else "resolved"],
-    )
     value = "-" if alert.value is None else f"{alert.value:g} {alert.unit}".strip()
     threshold = "-" if alert.threshold is None else f"{alert.threshold:g} {alert.unit}".strip()
     fields = {
@@ -37,7 +42,22 @@ def alert_embed(alert: Alert) -> DiscordEmbed:
         "threshold": threshold,
         "held for" if firing else "lasted": format_duration(alert.held_for),
     }
-    for name, text in fields.items():
-        embed.add_embed_field(name=name, value=clip(text or "-", FIELD_LIMIT), inline=True)
-    embed.set_timestamp(datetime.fromtimestamp(alert.at, UTC).timestamp())
-    return embed
+    title, description, fitted = fit(title, alert.message, fields)
+    return {
+        "title": title,
+        "description": description,
+        "color": int(COLOURS[alert.severity if firing else "resolved"], 16),
+        "fields": [{"name": name, "value": text, "inline": True} for name, text in fitted.items()],
+        "timestamp": datetime.fromtimestamp(alert.at, UTC).isoformat(),
+    }
+
+
+def fit(title: str, description: str, fields: dict[str, str]) -> tuple[str, str, dict[str, str]]:
+    """Clip each part to its limit and all of them to the total; fields share half the room, the message the rest."""
+    title = clip(title, TITLE_LIMIT)
+    names = [clip(name, FIELD_NAME_LIMIT) for name in fields]
+    room = TOTAL_LIMIT - length(title) - sum(map(length, names))
+    share = min(FIELD_LIMIT, room // 2 // max(1, len(fields)))
+    values = [clip(text or "-", share) or "-" for text in fields.values()]
+    description = clip(description, min(DESCRIPTION_LIMIT, room - sum(map(length, values))))
+    return title, description, dict(zip(names, values, strict=True))

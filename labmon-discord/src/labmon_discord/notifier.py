@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from labmon import Alert, Duration, RetryLater, Secret, TransientError, check_status, redact, retry_after_seconds
+from labmon import (
+    Alert,
+    Duration,
+    OptionError,
+    RetryLater,
+    Secret,
+    TransientError,
+    check_status,
+    redact,
+    retry_after_seconds,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -17,7 +27,13 @@ class DiscordConfig:
 
     webhook_url: Secret
     username: str = "labmon"
+    connect_timeout: Duration = Duration(5.0)
     timeout: Duration = Duration(15.0)
+
+    def __post_init__(self) -> None:
+        for key in ("connect_timeout", "timeout"):
+            if getattr(self, key) <= 0:
+                raise OptionError(key, "must be longer than 0s", f'e.g. {key} = "10s"')
 
 
 class DiscordNotifier:
@@ -31,25 +47,17 @@ class DiscordNotifier:
     def notify(self, alert: Alert) -> None:
         """Post one alert; raise so that the outbox retries it or parks the notifier."""
         import requests  # here, not at the top: only a collector that notifies loads the HTTP stack
-        from discord_webhook import DiscordWebhook
 
         from labmon_discord.embed import alert_embed
 
-        webhook = DiscordWebhook(
-            url=self.config.webhook_url,
-            username=self.config.username,
-            timeout=self.config.timeout,
-            allowed_mentions={"parse": []},
-        )
-        webhook.add_embed(alert_embed(alert))
+        c = self.config
+        body = {"username": c.username[:80], "embeds": [alert_embed(alert)], "allowed_mentions": {"parse": []}}
         try:
-            # api_post_request, not execute(): execute() parses every body as JSON (a 204 crashes it) and
-            # runs its own 429 loop; the outbox owns retries.
-            response = webhook.api_post_request()
-        except requests.RequestException as exc:
-            raise TransientError(
-                redact(f"Discord unreachable: {type(exc).__name__}: {exc}", self.config.webhook_url)
-            ) from None
+            response = requests.post(
+                c.webhook_url, json=body, params={"wait": "true"}, timeout=(c.connect_timeout, c.timeout)
+            )
+        except requests.RequestException as exc:  # its text carries the URL, and so the token
+            raise TransientError(redact(f"Discord unreachable: {type(exc).__name__}: {exc}", c.webhook_url)) from None
         if response.status_code == 429:
             raise RetryLater("Discord rate limit (HTTP 429)", _retry_after(response))
         check_status("Discord", response.status_code)

@@ -11,18 +11,27 @@ from labmon_ifttt.sink import IftttSink
 @click.command("ifttt-header")
 @click.argument("config", type=click.Path(dir_okay=False))
 def ifttt_header(config: str) -> None:
-    """Post a header row (the column names) through every IFTTT sink of CONFIG."""
+    """Post a header row (the column names) through every IFTTT sink of CONFIG; exit 1 if any failed."""
     collector = load_node_config(config, "collector").collector
     assert collector is not None
     entries = [e for e in collector.sinks if e.cls is IftttSink]
     if not entries:
         raise click.ClickException(f"{config} configures no sink of type ifttt")
+    failed = 0
     for entry in entries:
-        sink = IftttSink(entry.config)
+        try:
+            sink = IftttSink(entry.config)
+        except ValueError as exc:
+            click.echo(f"sink {entry.name}: FAILED: {exc}")
+            failed += 1
+            continue
         try:
             sink.send_header()
+            click.echo(f"sink {entry.name}: header sent ({len(sink.columns)} columns)")
         except (ValueError, PermanentError, RetryLater, TransientError) as exc:
-            raise click.ClickException(f"sink {entry.name}: {exc}") from None
+            click.echo(f"sink {entry.name}: FAILED: {exc}")
+            failed += 1
         finally:
             sink.close()
-        click.echo(f"sink {entry.name}: header sent ({len(entry.config.columns)} columns)")
+    if failed:
+        raise SystemExit(1)

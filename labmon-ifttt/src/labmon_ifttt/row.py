@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from labmon import Batch, iso
+from labmon import WHOLE_INSTRUMENT, Batch, iso
 
 CELL_SEPARATOR = " ||| "
 """What the Google Sheets applet splits a value into cells on."""
 
 
-def row_values(batch: Batch, columns: list[str] | None) -> dict[str, str]:
-    """Return value1 (cycle time), value2 (reading cells) and value3 (what went wrong) for one cycle.
+def series(batch: Batch) -> list[str]:
+    """Return the keys (measurer/instrument/reading) of the batch's readings that name a series, in order."""
+    return [f"{m}/{r.key}" for m, r, _ in batch.rows() if r.name != WHOLE_INSTRUMENT]
 
-    With `columns` (measurer/instrument/reading keys), value2 has exactly those cells in that order,
-    blank where a reading is absent or failed, so a sheet's columns never shift. Without, each cell
-    is self-describing: `key=value unit`.
+
+def row_values(batch: Batch, columns: list[str]) -> dict[str, str]:
+    """Return value1 (cycle time), value2 (one plain number per column) and value3 (what went wrong).
+
+    value2 has exactly `columns` cells in that order, blank where a reading is absent or failed, so
+    a sheet's columns never shift and Sheets reads each cell as a number.
     """
     values = {f"{m}/{r.key}": r for m, r, _ in batch.rows()}
-    if columns is not None:
-        cells = [_number(values[c].value) if c in values else "" for c in columns]
-    else:
-        cells = [f"{key}={_number(r.value)} {r.unit}".rstrip() for key, r in values.items() if r.value is not None]
+    cells = [_number(values[c].value) if c in values else "" for c in columns]
     notes = [f"no reply: {m}" for m in batch.missing]
     notes += [f"{key}: {r.error}" for key, r in values.items() if r.status == "error"]
     return {"value1": iso(batch.started_at), "value2": CELL_SEPARATOR.join(cells), "value3": "; ".join(notes)}

@@ -7,13 +7,21 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import Config
 from labmon.messages import Inquiry, MessageError, Topics, decode_inquiry, encode_result
-from labmon.models import Result
+from labmon.models import Reading, Result
 from labmon.mqtt import BrokerClient
 from labmon_measurer.sampling import InstrumentRunner, read_all
 
 log = logging.getLogger(__name__)
+
+QUIET_INTERVALS = 5
+"""Warn when no inquiry arrived for this many of the collector's intervals (as last observed)."""
+QUIET_BEFORE_FIRST = 300.0
+"""Before two inquiries have shown the collector's interval, warn after this many seconds of silence."""
+QUIET_AT_LEAST = 1.0
+"""Two inquiries close together (a `labmon collector --once` beside the collector) must not make it jumpy."""
 
 
 class Measurer:
@@ -22,24 +30,47 @@ class Measurer:
     def __init__(self, config: Config) -> None:
         assert config.measurer is not None
         self.name = config.measurer.name
+        self.min_interval = config.measurer.min_inquiry_interval
+        self.max_payload = config.broker.max_payload
         self.topics = Topics(config.broker.topic_prefix, self.name)
         self.runners = [InstrumentRunner(entry) for entry in config.measurer.instruments]
         self.client = BrokerClient(
-            config.broker, f"{config.broker.client_id_prefix}-measurer-{self.name}", status_topic=self.topics.status
+            config.broker,
+            f"{config.broker.client_id_prefix}-measurer-{self.name}",
+            status_topic=self.topics.status,
+            clash_hint=f"two measurers named {self.name}?",
         )
         self.answered = 0
-        self.rejected = 0
+        self.reads = 0
+        self.excess = 0
+        """Inquiries answered from the last reading or superseded, because they came too fast."""
+        self.bad_input = BadInput(log, "a malformed inquiry")
+        self._too_fast = Throttle()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
         self._latest: Inquiry | None = None
+        self._last_read: tuple[float, float, list[Reading]] | None = None  # monotonic time, wall time, readings
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._inquiry_times: list[float] = []
+        self._stopping = False
+        self._watch = threading.Thread(target=self._watch_inquiries, name="inquiry-watch", daemon=True)
+
+    @property
+    def rejected(self) -> int:
+        """Return how many malformed inquiries arrived."""
+        return self.bad_input.count
 
     def start(self) -> None:
         """Subscribe and connect (in the background; a broker that is down is retried)."""
         self.client.subscribe(self.topics.inquiries, self._on_inquiry)
         self.client.start()
+        self._watch.start()
 
     def stop(self) -> None:
         """Finish the answer in progress, say offline and close the instruments."""
+        with self._arrived:
+            self._stopping = True
+            self._arrived.notify_all()
         self._worker.shutdown(wait=True, cancel_futures=True)
         self.client.stop()
         for runner in self.runners:
@@ -47,15 +78,16 @@ class Measurer:
 
     def _on_inquiry(self, topic: str, payload: bytes) -> None:
         try:
-            inquiry = decode_inquiry(payload)
+            inquiry = decode_inquiry(payload, self.max_payload)
         except MessageError as exc:
-            self.rejected += 1
-            log.warning("ignored a malformed inquiry on %s (%d so far): %s", topic, self.rejected, exc)
+            self.bad_input.report(topic, str(exc), payload)
             return
-        with self._lock:
+        with self._arrived:
             superseded, self._latest = self._latest, inquiry
+            self._inquiry_times = [*self._inquiry_times[-1:], time.monotonic()]
+            self._arrived.notify_all()
         if superseded is not None:
-            log.warning("inquiry %s superseded by %s before it was answered", superseded.id, inquiry.id)
+            self._count_excess("superseded before it was answered")
         self._worker.submit(self._answer_latest)
 
     def _answer_latest(self) -> None:
@@ -63,8 +95,52 @@ class Measurer:
             inquiry, self._latest = self._latest, None
         if inquiry is None:
             return
-        readings = read_all(self.runners)
-        result = Result(inquiry.id, self.name, time.time(), tuple(readings))
+        now = time.monotonic()
+        if self._last_read is not None and now - self._last_read[0] < self.min_interval:
+            _, measured_at, readings = self._last_read
+            self._count_excess(f"answered with the reading of {now - self._last_read[0]:.2f}s ago")
+        else:
+            readings = read_all(self.runners)
+            measured_at = time.time()
+            self._last_read = (now, measured_at, readings)
+            self.reads += 1
+        result = Result(inquiry.id, self.name, measured_at, tuple(readings))
         self.answered += 1
         self.client.publish(self.topics.results, encode_result(result))
-        log.debug("answered inquiry %s with %d readings", inquiry.id, len(readings))
+        log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
+
+    def _count_excess(self, what: str) -> None:
+        with self._lock:  # counted from paho's thread (superseded) and the worker (answered from the last read)
+            self.excess += 1
+        times = self._too_fast.passes("excess")
+        if times is not None:
+            log.warning(
+                "%d inquiries came faster than min_inquiry_interval (%gs) since the last report; latest %s",
+                times,
+                self.min_interval,
+                what,
+            )
+
+    def _watch_inquiries(self) -> None:
+        """Warn once when inquiries stop coming, and say when they come back."""
+        quiet = False
+        started = time.monotonic()
+        with self._arrived:
+            while not self._stopping:
+                times = self._inquiry_times
+                last = times[-1] if times else started
+                gap = times[1] - times[0] if len(times) == 2 else QUIET_BEFORE_FIRST / QUIET_INTERVALS
+                allowed = max(QUIET_AT_LEAST, QUIET_INTERVALS * gap)
+                silent = time.monotonic() - last
+                if silent >= allowed and not quiet:
+                    quiet = True
+                    log.warning(
+                        "no inquiry for %.0fs (%d intervals): is the collector running and polling %s?",
+                        silent,
+                        QUIET_INTERVALS,
+                        self.name,
+                    )
+                elif quiet and silent < allowed:
+                    quiet = False
+                    log.info("inquiries are arriving again")
+                self._arrived.wait(max(0.01, allowed - silent) if not quiet else None)

@@ -6,6 +6,7 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
+from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Batch
 from labmon.times import iso
@@ -18,6 +19,9 @@ class CsvConfig:
     """Options of the CSV sink."""
 
     path: Path = Path("labmon-readings.csv")
+
+    def __post_init__(self) -> None:
+        check_file("path", self.path)
 
 
 class CsvSink:

@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Batch
 
@@ -35,6 +36,9 @@ class HistoryConfig:
     """Options of the SQLite history sink."""
 
     path: Path = Path("labmon-history.sqlite")
+
+    def __post_init__(self) -> None:
+        check_file("path", self.path)
 
 
 class HistorySink:
