@@ -39,7 +39,8 @@ def test_an_alert_is_an_embed_with_the_facts():
     with ScriptedServer(MESSAGE_OK) as server:
         notifier(server).notify(alert())
         (request,) = server.wait_for(1)
-    assert request.path == f"/api/webhooks/1/{TOKEN}?wait=true"
+    # discord-webhook sends wait=True; Discord reads boolean query values case-insensitively
+    assert request.path.lower() == f"/api/webhooks/1/{TOKEN}?wait=true".lower()
     body = request.json()
     assert body["allowed_mentions"] == {"parse": []} and body["username"] == "labmon"
     (embed,) = body["embeds"]

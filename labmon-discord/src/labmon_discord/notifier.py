@@ -47,15 +47,22 @@ class DiscordNotifier:
     def notify(self, alert: Alert) -> None:
         """Post one alert; raise so that the outbox retries it or parks the notifier."""
         import requests  # here, not at the top: only a collector that notifies loads the HTTP stack
+        from discord_webhook import DiscordWebhook
 
         from labmon_discord.embed import alert_embed
 
         c = self.config
-        body = {"username": c.username[:80], "embeds": [alert_embed(alert)], "allowed_mentions": {"parse": []}}
+        webhook = DiscordWebhook(
+            url=c.webhook_url,
+            username=c.username[:80],
+            timeout=(c.connect_timeout, c.timeout),
+            allowed_mentions={"parse": []},
+        )
+        webhook.add_embed(alert_embed(alert))  # our own dict, clipped to every Discord limit
         try:
-            response = requests.post(
-                c.webhook_url, json=body, params={"wait": "true"}, timeout=(c.connect_timeout, c.timeout)
-            )
+            # api_post_request, not execute(): execute() parses every body as JSON (a 204 crashes it) and
+            # runs its own 429 loop; the outbox owns retries.
+            response = webhook.api_post_request()
         except requests.RequestException as exc:  # its text carries the URL, and so the token
             raise TransientError(redact(f"Discord unreachable: {type(exc).__name__}: {exc}", c.webhook_url)) from None
         if response.status_code == 429:
