@@ -27,7 +27,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html; charset=utf-8", ".txt": "text/plain"}
+TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain",
+    ".svg": "image/svg+xml",
+}
 PAGES = ("/", "/alerts", "/series", "/measurers")
 RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
 MAX_BODY = 10_000

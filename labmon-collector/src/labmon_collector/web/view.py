@@ -5,12 +5,13 @@ from __future__ import annotations
 import fnmatch
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from labmon.builtin.sqlite_sink import HistoryConfig
 from labmon.config import CollectorConfig
+from labmon.models import WHOLE_INSTRUMENT
 from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alertstore import AlertStore, SeriesState, Silence
@@ -66,10 +67,18 @@ class LabView:
             return {"now": now, "tiles": []}
         states, silences, status = self._states(), self.store.silences(now), self.measurer_status()
         latest = history.latest_cycle() or 0.0
+        every = history.series()
+        # An instrument that could not be read at all stores one error reading named "*": show it on its readings.
+        whole = {_instrument(s.key): s for s in every if _is_whole(s.key)}
+        readable = {_instrument(s.key) for s in every if not _is_whole(s.key)}
+        shown = [s for s in every if not _is_whole(s.key) or _instrument(s.key) not in readable]
         tiles = []
-        for info in history.series():
+        for info in shown:
             if info.measurer not in status:
                 continue
+            failed = whole.get(_instrument(info.key))
+            if failed is not None and failed is not info and (failed.last_at or 0) > (info.last_at or 0):
+                info = replace(info, last_status="error", last_error=failed.last_error, last_at=failed.last_at)
             flags = {
                 "offline": status[info.measurer] == "offline",
                 "error": info.last_status == "error",
@@ -199,3 +208,11 @@ def thresholds(rule: RuleConfig | None, series: str) -> list[float]:
         return []
     values = [rule.above, rule.below, *(rule.outside or [])]
     return [v for v in values if v is not None]
+
+
+def _instrument(series: str) -> str:
+    return series.rpartition("/")[0]
+
+
+def _is_whole(series: str) -> bool:
+    return series.endswith(f"/{WHOLE_INSTRUMENT}")
