@@ -151,7 +151,7 @@ class HistorySink:
 
     def write(self, batch: Batch) -> None:
         """Insert the batch's readings, buckets and missing measurers in one transaction; then apply retention."""
-        t = batch.started_at
+        t, answered = batch.started_at, set()
         with self._db:
             self._db.execute("BEGIN")
             for measurer, r, at in batch.rows():
@@ -159,6 +159,7 @@ class HistorySink:
                 row = (sid, t, r.value, r.status, r.error, at)
                 if self._db.execute("INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)", row).rowcount == 0:
                     continue
+                answered.add(measurer)
                 self._db.execute(
                     "UPDATE series SET unit = ?, last_at = ?, last_value = ?, last_status = ?, last_error = ?"
                     " WHERE id = ? AND (last_at IS NULL OR last_at <= ?)",
@@ -167,7 +168,7 @@ class HistorySink:
                 if r.value is not None and r.status == "ok":
                     for width in BUCKET_WIDTHS:
                         self._db.execute(UPSERT_BUCKET, (sid, width, t // width * width, r.value, r.value, r.value))
-            for measurer in {m for m, _, _ in batch.rows()}:
+            for measurer in answered:
                 self._count(measurer, "answered", t)
             for measurer in batch.missing:
                 if self._db.execute("INSERT OR IGNORE INTO missing VALUES (?, ?)", (t, measurer)).rowcount:
