@@ -166,7 +166,8 @@ async function series(app) {
   const lo = Math.min(...values), hi = Math.max(...values), pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.1 || 1;
   const opts = {
     width: Math.max(300, box.clientWidth - 16), height: Math.min(460, Math.max(240, innerHeight - 260)),
-    scales: { x: { time: true, min: data.since, max: data.until }, y: { range: () => [lo - pad, hi + pad] } },
+    // A range longer than the history starts at the first reading, not in an empty plot.
+    scales: { x: { time: true, min: Math.max(data.since, data.data[0][0] ?? data.since), max: data.until }, y: { range: () => [lo - pad, hi + pad] } },
     axes: [{ stroke: "#8a9099", grid: { stroke: "#2a313a" } }, { stroke: "#8a9099", grid: { stroke: "#2a313a" }, size: 70, values: (u, ticks) => ticks.map(num) }],
     series: [{}, { label: `${key} (${data.unit})`, stroke: "#90caf9", width: 1.5, value: (u, v) => num(v) },
              { label: "min", stroke: "rgba(144,202,249,0.35)", value: (u, v) => num(v) },
@@ -183,6 +184,7 @@ async function series(app) {
   };
   if (plot) plot.destroy();
   plot = new uPlot(opts, data.data, box);
+  window.labmonPlot = plot; // for the browser tests, and for poking at in the console
   plot.over.addEventListener("dblclick", () => { range = { name: range.name || "24h", since: null, until: null }; refresh(); });
   box.dataset.points = data.data[1].filter((v) => v != null).length;
   box.dataset.thresholds = data.thresholds.length;
