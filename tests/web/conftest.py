@@ -5,7 +5,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -30,10 +30,18 @@ class RunningLab:
     collector: Collector
     url: str
     measurer: str
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     @property
     def laser(self) -> str:
         return f"{self.measurer}/laser1/lock_error"
+
+    def run(self) -> threading.Thread:
+        """Start the collector and its cycles in a thread."""
+        self.collector.start()
+        runner = threading.Thread(target=self.collector.run, kwargs={"stop": self.stopping})
+        runner.start()
+        return runner
 
 
 def fetch(url: str, *, data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
@@ -60,19 +68,15 @@ def start_lab(lab_with, broker, write_config):
             broker, [name], interval="500ms", reply_timeout="300ms", notifiers={"console": {"type": "console"}},
             rules=[RULE], web={"listen": f"127.0.0.1:{port}", **web},
         )  # fmt: skip
-        collector = Collector(write_config(config))
-        collector.start()
-        stop = threading.Event()
-        runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
-        runner.start()
-        started.append((collector, stop, runner))
-        return RunningLab(collector, f"http://127.0.0.1:{port}", name)
+        lab = RunningLab(Collector(write_config(config)), f"http://127.0.0.1:{port}", name)
+        started.append((lab, lab.run()))
+        return lab
 
     yield start
-    for collector, stop, runner in started:
-        stop.set()
+    for lab, runner in started:
+        lab.stopping.set()
         runner.join()
-        collector.stop()
+        lab.collector.stop()
 
 
 @pytest.fixture

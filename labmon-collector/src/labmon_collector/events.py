@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from pathlib import Path
 
 from labmon.models import Alert
 from labmon_collector.alertstore import SeriesState
+from labmon_collector.sqlitefile import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -40,11 +40,8 @@ class EventLog:
     """An SQLite file beside the alert state; the collector appends, the page and `labmon alerts` read."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        # NORMAL, as the alert state: a power cut may lose the last cycle's events, never corrupt the file.
+        self._db = open_db(path, SCHEMA, synchronous="NORMAL")
         self._lock = threading.Lock()
 
     def record(

@@ -1,0 +1,100 @@
+"""Time the status page's history queries on a big history, beside a bare indexed SQLite range query.
+
+Builds (once; reused while it exists) a history of N series x D days at one reading a minute in the
+sink's own layout, then times, for ranges of 1 h, 24 h, 7 d, 30 d and 1 y ending now, what the series
+page asks (`History.plot`: raw readings up to 6 h, min/max/mean buckets beyond) and the floor: a bare
+`SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
+SQLite can return that range. Medians over rounds, each round a different series.
+Run: .venv/bin/python bench/history.py [--series 20] [--days 365] [--rounds 15] [--file PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from labmon.builtin.sqlite_sink import open_history, rebuild_summaries
+from labmon_collector.history import History
+
+RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400}
+STEP = 60.0
+
+
+def build(path: Path, series: int, days: int, end: float) -> None:
+    """Write `series` sine-plus-noise series of `days` days at one reading a minute, 0.1 % of them errors."""
+    db = open_history(path)
+    rng = random.Random(1)
+    count = int(days * 86400 / STEP)
+    start = end - count * STEP
+    began = time.perf_counter()
+    db.execute("BEGIN")
+    for s in range(series):
+        db.execute(
+            "INSERT INTO series (measurer, instrument, name, unit) VALUES (?, 'sim', ?, 'V')", (f"t{s % 4}", f"r{s}")
+        )
+        sid = db.execute("SELECT last_insert_rowid()").fetchone()[0]
+        rows = []
+        for i in range(count):
+            t = start + i * STEP
+            if rng.random() < 0.001:
+                rows.append((sid, t, None, "error", "timeout", t))
+            else:
+                rows.append((sid, t, math.sin(t / 3600.0) + rng.gauss(0, 0.05), "ok", None, t))
+        db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+        print(f"  series {s + 1}/{series}: {count} readings ({time.perf_counter() - began:.0f} s)", flush=True)
+    rebuild_summaries(db)
+    db.execute("COMMIT")
+    db.close()
+    print(f"built {series * count:,} readings in {time.perf_counter() - began:.0f} s", flush=True)
+
+
+def timed(call: object, *args: object) -> float:
+    began = time.perf_counter()
+    call(*args)  # type: ignore[operator]
+    return (time.perf_counter() - began) * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--series", type=int, default=20)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--file", type=Path, default=Path(tempfile.gettempdir()) / "labmon-bench-history.sqlite")
+    args = parser.parse_args()
+    end = 1_790_000_000.0
+    if not args.file.exists():
+        print(f"building {args.file} ({args.series} series x {args.days} days, 1/min)", flush=True)
+        build(args.file, args.series, args.days, end)
+    history = History(args.file)
+    ids = [s.id for s in history.series()]
+    raw = sqlite3.connect(args.file)  # the floor: the same file, nothing of labmon
+    (rows,) = raw.execute("SELECT COUNT(*) FROM points").fetchone()
+    print(f"{args.file}: {len(ids)} series, {rows:,} readings, {args.file.stat().st_size / 1e6:.0f} MB")
+
+    def floor(sid: int, since: float, until: float) -> None:
+        query = "SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?"
+        raw.execute(query, (sid, since, until)).fetchall()
+
+    rng = random.Random(2)
+    print(f"{'range':>6} {'points':>7} {'page ms':>9} {'floor ms':>9} {'ratio':>7}  (median of {args.rounds})")
+    for name, span in RANGES.items():
+        page, bare = [], []
+        for _ in range(args.rounds):
+            sid = rng.choice(ids)
+            bare.append(timed(floor, sid, end - span, end))
+            page.append(timed(history.plot, sid, end - span, end))
+        points = len(history.plot(ids[0], end - span, end).t)
+        p, f = statistics.median(page), statistics.median(bare)
+        print(f"{name:>6} {points:>7} {p:>9.2f} {f:>9.2f} {p / f:>7.2f}")
+    history.close()
+    raw.close()
+
+
+if __name__ == "__main__":
+    main()
