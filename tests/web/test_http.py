@@ -1,6 +1,7 @@
 """Every endpoint of the status page over real HTTP, the loopback default, the password and CSRF."""
 
 import base64
+import socket
 
 import pytest
 
@@ -126,3 +127,13 @@ def test_without_a_password_the_page_offers_no_actions(running_lab):
     status, body = fetch(running_lab.url + "/api/silences", data={"selector": "*", "duration": "1h"}, headers=headers)
     assert status == 403 and "labmon silence add" in body["error"]
     assert fetch(running_lab.url + "/api/other", data={"x": 1}, headers=headers)[0] == 404
+
+
+def test_a_taken_port_leaves_the_collector_running_without_its_page(start_lab, caplog):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        lab = start_lab(listen=f"127.0.0.1:{taken.getsockname()[1]}")
+        assert "the status page cannot listen on" in caplog.text
+        assert wait_until(lambda: lab.collector.status.get(lab.measurer) == "online")
+        assert wait_until(lambda: "cycle 2:" in caplog.text)  # still polling

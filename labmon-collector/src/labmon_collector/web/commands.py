@@ -55,10 +55,8 @@ def web(config: str, listen: str | None) -> None:
     store = AlertStore(settings.data_dir / "alerts.sqlite")
     events = EventLog(settings.data_dir / "events.sqlite")
     server = WebServer(LabView(settings, store, events), page)
-    try:
-        server.start()
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {page.listen}: {exc}") from None
+    if not server.start():
+        raise click.ClickException(f"cannot listen on {page.listen} (see the log line above)")
     click.echo(f"labmon web: {server.url} (Ctrl-C stops)")
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())

@@ -77,18 +77,26 @@ class WebServer:
         shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
         return f"http://{shown}:{port}/"
 
-    def start(self) -> None:
-        """Listen and serve in a daemon thread."""
+    def start(self) -> bool:
+        """Listen and serve in a daemon thread; return False (and log why) if the address cannot be used.
+
+        The collector keeps monitoring without its page: a taken port must not stop the alerts.
+        """
         server = self
 
         class Handler(PageHandler):
             web = server
 
-        self._httpd = ThreadingHTTPServer(self._address, Handler)
+        try:
+            self._httpd = ThreadingHTTPServer(self._address, Handler)
+        except OSError as exc:
+            log.error("the status page cannot listen on %s: %s; running without it", self.settings.listen, exc)
+            return False
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="labmon-web", daemon=True)
         self._thread.start()
         log.info("status page at %s", self.url)
+        return True
 
     def stop(self) -> None:
         """Stop serving."""
