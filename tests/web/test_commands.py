@@ -93,3 +93,11 @@ def test_labmon_web_serves_the_page_from_the_files_alone(broker, tmp_path):
     finally:
         page.terminate()
         assert page.wait(10) == 0
+
+
+def test_status_and_alerts_show_the_alert_history_of_a_running_collector(running_lab, tmp_path):
+    config = str(tmp_path / "labmon.toml")
+    wait_until(lambda: "firing" in invoke("alerts", config).output)
+    status = invoke("status", config).output
+    assert "recent alert history" in status
+    assert f"firing    laser-unlocked       {running_lab.laser}" in status

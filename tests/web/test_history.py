@@ -1,9 +1,11 @@
 """The history's series layout: buckets, redelivery, migration of the first layout, retention, plots."""
 
 import sqlite3
+import time
 
 from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Batch, Reading, Result
+from labmon.options import Duration
 from labmon_collector.history import History
 
 DAY = 86400.0
@@ -105,3 +107,13 @@ def test_plots_show_errors_and_missing_cycles_as_gaps_and_long_ranges_as_buckets
     assert history.plot(series.id, 0, 365 * DAY).resolution == 7200
     assert history.recent(series.id, 3).mean == [-46.0, 47.0, -47.0]  # the newest three, oldest first
     history.close()
+
+
+def test_retention_runs_as_the_sink_writes(tmp_path):
+    now = time.time()
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite", retention=Duration(DAY)))
+    sink.write(batch(now - 3 * DAY, 1.0))  # older than the retention: gone by the end of this write
+    sink.write(batch(now, 2.0))
+    sink.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT value FROM points").fetchall() == [(2.0,)]

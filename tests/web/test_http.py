@@ -137,3 +137,14 @@ def test_a_taken_port_leaves_the_collector_running_without_its_page(start_lab, c
         assert "the status page cannot listen on" in caplog.text
         assert wait_until(lambda: lab.collector.status.get(lab.measurer) == "online")
         assert wait_until(lambda: "cycle 2:" in caplog.text)  # still polling
+
+
+def test_a_loopback_page_answers_only_to_loopback_names(running_lab):
+    import http.client
+
+    port = int(running_lab.url.rsplit(":", 1)[1])
+    for host, expected in [("evil.example:80", 421), (f"localhost:{port}", 200), (f"[::1]:{port}", 200)]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", "/api/meta", headers={"Host": host})
+        assert connection.getresponse().status == expected, host
+        connection.close()

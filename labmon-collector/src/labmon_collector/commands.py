@@ -14,6 +14,7 @@ from labmon.config import CollectorConfig
 from labmon.models import Alert
 from labmon.times import format_duration, parse_duration
 from labmon_collector.alertstore import AlertStore, Silence
+from labmon_collector.events import recent_lines
 from labmon_collector.outbox import Outbox
 from labmon_collector.service import Collector, PluginStartError
 
@@ -76,6 +77,8 @@ def status(config: str) -> None:
             f"  last {value}{silenced}"
         )
     _print_silences(silences, now)
+    for line in recent_lines(settings.data_dir):  # issue 11: the alert history
+        click.echo(line)
 
 
 def _settings(config: str) -> CollectorConfig:

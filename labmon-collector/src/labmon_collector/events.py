@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labmon.models import Alert
+from labmon.times import iso
 from labmon_collector.alertstore import SeriesState
 from labmon_collector.sqlitefile import open_db
 
@@ -34,6 +35,22 @@ class Event:
     unit: str
     threshold: float | None
     detail: str
+
+    def line(self) -> str:
+        """Return the event as one line of text, for `labmon alerts` and `labmon status`."""
+        value = "" if self.value is None else f"{self.value:g} {self.unit}".strip()
+        return f"{iso(self.at)}  {self.kind:<9} {self.rule:<20} {self.series:<32} {value:<14} {self.detail}".rstrip()
+
+
+def recent_lines(data_dir: Path, count: int = 5) -> list[str]:
+    """Return the newest `count` events of the collector whose `data_dir` this is, oldest first, as text."""
+    path = data_dir / "events.sqlite"
+    if not path.exists():
+        return []
+    log = EventLog(path)
+    found = log.query(limit=count)
+    log.close()
+    return ["recent alert history (labmon alerts CONFIG for more)"] + [f"  {e.line()}" for e in reversed(found)]
 
 
 class EventLog:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import itertools
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, open_history
@@ -38,6 +38,7 @@ class Plot:
     mean: list[float | None]
     low: list[float | None]
     high: list[float | None]
+    bucketed: bool = False
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class History:
                 " WHERE series = ? AND width = ? AND start >= ? AND start <= ? ORDER BY start",
                 (series, width, since - width, until),
             ).fetchall()
-        return _with_gaps(float(width), rows)
+        return replace(_with_gaps(float(width), rows), bucketed=True)
 
     def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:
         """Return the last `count` readings of one series (for a sparkline)."""

@@ -125,11 +125,7 @@ def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None
     found = log.query(since=_since(since, time.time(), "--since"), rule=rule, series=series, limit=1_000_000)
     log.close()
     for event in reversed(found):
-        if as_json:
-            click.echo(json.dumps(asdict(event)))
-            continue
-        value = "" if event.value is None else f"{event.value:g} {event.unit}".strip()
-        click.echo(f"{iso(event.at)}  {event.kind:<9} {event.rule:<20} {event.series:<32} {value:<14} {event.detail}")
+        click.echo(json.dumps(asdict(event)) if as_json else event.line())
 
 
 @hookimpl

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from labmon.config import WebConfig
+from labmon.config import LOOPBACK, WebConfig
 from labmon.times import parse_duration
 from labmon_collector.web.view import LabView
 
@@ -106,6 +106,16 @@ class WebServer:
         if self._thread is not None:
             self._thread.join(5)
 
+    def host_allowed(self, host: str) -> bool:
+        """Return whether a request naming `host` may be answered.
+
+        A page on loopback answers only to loopback names, so a web site whose name an attacker points
+        at 127.0.0.1 (DNS rebinding) cannot read it from a lab member's browser.
+        """
+        if self._address[0] not in LOOPBACK:
+            return True
+        return urlsplit(f"//{host}").hostname in LOOPBACK
+
     def may_view(self, authorization: str | None) -> bool:
         """Return whether a request may read: always on loopback or a public page, else with the password."""
         return self.settings.password is None or self.settings.public or self.authorised(authorization)
@@ -140,6 +150,8 @@ class PageHandler(BaseHTTPRequestHandler):
     def _answer(self, route: Callable[[str, dict[str, str]], tuple[int, str, bytes]]) -> None:
         url = urlsplit(self.path)
         try:
+            if not self.web.host_allowed(self.headers.get("Host", "")):
+                raise HttpError(421, "unknown host name: open the page by the address the collector prints")
             if not self.web.may_view(self.headers.get("Authorization")):
                 raise HttpError(401, "this page needs the password")
             status, kind, body = route(url.path, dict(parse_qsl(url.query)))

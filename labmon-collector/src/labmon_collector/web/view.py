@@ -153,7 +153,8 @@ class LabView:
             "since": since,
             "until": until,
             "resolution": plot.resolution,
-            "data": [plot.t, plot.mean, plot.low, plot.high],
+            # raw readings have no min and max of their own: half the bytes
+            "data": [plot.t, plot.mean, plot.low, plot.high] if plot.bucketed else [plot.t, plot.mean],
             "thresholds": lines,
             "firing": firing,
         }

@@ -170,8 +170,8 @@ async function series(app) {
     scales: { x: { time: true, min: Math.max(data.since, data.data[0][0] ?? data.since), max: data.until }, y: { range: () => [lo - pad, hi + pad] } },
     axes: [{ stroke: "#8a9099", grid: { stroke: "#2a313a" } }, { stroke: "#8a9099", grid: { stroke: "#2a313a" }, size: 70, values: (u, ticks) => ticks.map(num) }],
     series: [{}, { label: `${key} (${data.unit})`, stroke: "#90caf9", width: 1.5, value: (u, v) => num(v) },
-             { label: "min", stroke: "rgba(144,202,249,0.35)", value: (u, v) => num(v) },
-             { label: "max", stroke: "rgba(144,202,249,0.35)", value: (u, v) => num(v) }],
+             ...["min", "max"].slice(0, data.data.length - 2).map((label) =>
+               ({ label, stroke: "rgba(144,202,249,0.35)", value: (u, v) => num(v) }))],
     hooks: {
       draw: [(u) => overlay(u, data)],
       setSelect: [(u) => {
