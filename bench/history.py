@@ -4,7 +4,8 @@ Builds (once; reused while it exists) a history of N series x D days at one read
 sink's own layout, then times, for ranges of 1 h, 24 h, 7 d, 30 d and 1 y ending now, what the series
 page asks (`History.plot`: raw readings up to 6 h, min/max/mean buckets beyond) and the floor: a bare
 `SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
-SQLite can return that range. Medians over rounds, each round a different series.
+SQLite can return that range. Medians over rounds, each round a different series. Then three
+retention passes on a copy of the file, as the sink runs them in its delivery thread.
 Run: .venv/bin/python bench/history.py [--series 20] [--days 365] [--rounds 15] [--file PATH]
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 import argparse
 import math
 import random
+import shutil
 import sqlite3
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-from labmon.builtin.sqlite_sink import open_history, rebuild_summaries
+from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink, open_history, rebuild_summaries
 from labmon_collector.history import History
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400}
@@ -94,6 +96,21 @@ def main() -> None:
         print(f"{name:>6} {points:>7} {p:>9.2f} {f:>9.2f} {p / f:>7.2f}")
     history.close()
     raw.close()
+    retention(args.file, end)
+
+
+def retention(path: Path, end: float) -> None:
+    """Time three retention passes on a copy (each deletes the oldest day of every series)."""
+    copy = path.with_suffix(".retention.sqlite")
+    shutil.copyfile(path, copy)
+    sink = HistorySink(HistoryConfig(path=copy))
+    for number in range(1, 4):
+        began = time.perf_counter()
+        deleted = sink.apply_retention(end - 300 * 86400)
+        print(f"retention pass {number}: {deleted:,} readings in {(time.perf_counter() - began) * 1000:.0f} ms")
+    sink.close()
+    for leftover in copy.parent.glob(copy.name + "*"):
+        leftover.unlink()
 
 
 if __name__ == "__main__":
