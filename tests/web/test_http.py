@@ -53,6 +53,8 @@ def test_the_api_shows_tiles_alerts_history_series_and_measurers(running_lab):
     kinds = wait_until(resolved)
     assert {"firing", "notified", "resolved"} <= set(kinds)
     assert fetch(url + "/api/events?rule=no-such-rule")[1]["events"] == []
+    status, body = fetch(url + "/api/events?since=forever")
+    assert status == 400 and "since" in body["error"]
 
     status, series = fetch(f"{url}/api/series?s={laser}&range=1h")
     assert status == 200 and series["unit"] == "V"

@@ -185,7 +185,7 @@ class PageHandler(BaseHTTPRequestHandler):
             "/api/meta": lambda: view.meta() | {"csrf": self.web.csrf, "can_act": self._can_act()},
             "/api/overview": view.overview,
             "/api/alerts": view.alerts,
-            "/api/events": lambda: view.history_events(query),
+            "/api/events": lambda: self._events(query),
             "/api/measurers": view.measurers,
             "/api/series": lambda: self._series(query),
         }
@@ -195,6 +195,12 @@ class PageHandler(BaseHTTPRequestHandler):
         if data is None:
             raise HttpError(404, f"no series {query.get('s', '')!r} in the history")
         return 200, "application/json", _json(data)
+
+    def _events(self, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            return self.web.view.history_events(query)
+        except ValueError as exc:
+            raise HttpError(400, f"since: {exc}") from None
 
     def _series(self, query: dict[str, str]) -> dict[str, Any] | None:
         now = self.web.view.clock()
@@ -218,11 +224,13 @@ class PageHandler(BaseHTTPRequestHandler):
         if not self._can_act():
             raise HttpError(401, "adding a silence needs the password")
         self._check_csrf()
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise HttpError(411, "send a Content-Length")
+        if int(length) > MAX_BODY:
             raise HttpError(413, "request too large")
         try:
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(self.rfile.read(int(length)))
             selector, duration, comment = str(body["selector"]), str(body["duration"]), str(body.get("comment", ""))
             parse_duration(duration)
         except (ValueError, KeyError, TypeError) as exc:
