@@ -19,6 +19,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink, open_history, rebuild_summaries
@@ -41,7 +42,7 @@ def build(path: Path, series: int, days: int, end: float) -> None:
             "INSERT INTO series (measurer, instrument, name, unit) VALUES (?, 'sim', ?, 'V')", (f"t{s % 4}", f"r{s}")
         )
         sid = db.execute("SELECT last_insert_rowid()").fetchone()[0]
-        rows = []
+        rows: list[tuple[int, float, float | None, str, str | None, float]] = []
         for i in range(count):
             t = start + i * STEP
             if rng.random() < 0.001:
@@ -56,9 +57,9 @@ def build(path: Path, series: int, days: int, end: float) -> None:
     print(f"built {series * count:,} readings in {time.perf_counter() - began:.0f} s", flush=True)
 
 
-def timed(call: object, *args: object) -> float:
+def timed(call: Callable[..., object], *args: object) -> float:
     began = time.perf_counter()
-    call(*args)  # type: ignore[operator]
+    call(*args)
     return (time.perf_counter() - began) * 1000
 
 

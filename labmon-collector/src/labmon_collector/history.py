@@ -109,7 +109,8 @@ class History:
     def latest_cycle(self) -> float | None:
         """Return the time of the newest stored cycle."""
         with self._lock:
-            return self._db.execute("SELECT MAX(last_answer) FROM measurers").fetchone()[0]  # type: ignore[no-any-return]
+            (latest,) = self._db.execute("SELECT MAX(last_answer) FROM measurers").fetchone()
+        return None if latest is None else float(latest)
 
     def close(self) -> None:
         """Close the database."""

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import asdict
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -26,8 +27,6 @@ def _since(text: str, now: float, param: str) -> float:
     except ValueError:
         pass
     try:
-        from datetime import datetime
-
         return datetime.fromisoformat(text).timestamp()
     except ValueError:
         raise click.BadParameter(
