@@ -150,3 +150,12 @@ def test_a_loopback_page_answers_only_to_loopback_names(running_lab):
         connection.request("GET", "/api/meta", headers={"Host": host})
         assert connection.getresponse().status == expected, host
         connection.close()
+
+
+def test_the_page_listens_on_ipv6_loopback_too(start_lab):
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    lab = start_lab(listen=f"[::1]:{port}")
+    assert lab.collector.web is not None and lab.collector.web.url == f"http://[::1]:{port}/"
+    assert fetch(f"http://[::1]:{port}/api/meta")[0] == 200

@@ -10,6 +10,7 @@ import hmac
 import json
 import logging
 import secrets
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,6 +65,7 @@ class WebServer:
         """Serve a running collector: its alert state and measurer status from memory, the rest from its files."""
         settings = collector.settings
         assert settings.web is not None
+        # dict() copies in one step under the GIL: a copy taken during a cycle is whole, if a cycle old.
         view = LabView(
             settings, collector.store, collector.events, lambda: dict(collector.rules.states), lambda: collector.status
         )
@@ -73,9 +75,9 @@ class WebServer:
     def url(self) -> str:
         """Return the page's address."""
         assert self._httpd is not None
-        host, port = self._httpd.server_address[:2]
-        shown = "127.0.0.1" if host in ("0.0.0.0", "") else str(host)
-        return f"http://{shown}:{port}/"
+        host, port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # any address: this machine's is one
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
     def start(self) -> bool:
         """Listen and serve in a daemon thread; return False (and log why) if the address cannot be used.
@@ -87,8 +89,9 @@ class WebServer:
         class Handler(PageHandler):
             web = server
 
+        server_class = ThreadingHTTPServer if ":" not in self._address[0] else IPv6Server
         try:
-            self._httpd = ThreadingHTTPServer(self._address, Handler)
+            self._httpd = server_class(self._address, Handler)
         except OSError as exc:
             log.error("the status page cannot listen on %s: %s; running without it", self.settings.listen, exc)
             return False
@@ -117,7 +120,7 @@ class WebServer:
         return urlsplit(f"//{host}").hostname in LOOPBACK
 
     def may_view(self, authorization: str | None) -> bool:
-        """Return whether a request may read: always on loopback or a public page, else with the password."""
+        """Return whether a request may read: anyone if the page has no password or is public, else with it."""
         return self.settings.password is None or self.settings.public or self.authorised(authorization)
 
     def authorised(self, authorization: str | None) -> bool:
@@ -130,6 +133,12 @@ class WebServer:
         except (ValueError, UnicodeDecodeError):
             return False
         return hmac.compare_digest(given.encode(), str(password).encode())
+
+
+class IPv6Server(ThreadingHTTPServer):
+    """The same server on an IPv6 address such as ::1."""
+
+    address_family = socket.AF_INET6
 
 
 class PageHandler(BaseHTTPRequestHandler):
