@@ -5,7 +5,8 @@ sink's own layout, then times, for ranges of 1 h, 24 h, 7 d, 30 d and 1 y ending
 page asks (`History.plot`: raw readings up to 6 h, min/max/mean buckets beyond) and the floor: a bare
 `SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
 SQLite can return that range. Medians over rounds, each round a different series. Then three
-retention passes on a copy of the file, as the sink runs them in its delivery thread.
+retention passes on a copy of the file, as the sink runs them in its delivery thread, and the
+migration of a 1 M-reading history of the first layout.
 Run: .venv/bin/python bench/history.py [--series 20] [--days 365] [--rounds 15] [--file PATH]
 """
 
@@ -98,6 +99,33 @@ def main() -> None:
     history.close()
     raw.close()
     retention(args.file, end)
+    migration(args.file.with_suffix(".v1.sqlite"), series=20, minutes=52_560)
+
+
+def migration(path: Path, series: int, minutes: int) -> None:
+    """Time the one-off migration of a history of the first layout (key starting with the cycle time)."""
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE readings (cycle_at REAL NOT NULL, measurer TEXT NOT NULL, instrument TEXT NOT NULL,"
+        " name TEXT NOT NULL, value REAL, unit TEXT NOT NULL, status TEXT NOT NULL, error TEXT,"
+        " measured_at REAL NOT NULL, PRIMARY KEY (cycle_at, measurer, instrument, name));"
+        "CREATE TABLE missing (cycle_at REAL NOT NULL, measurer TEXT NOT NULL, PRIMARY KEY (cycle_at, measurer));"
+    )
+    rows = (
+        (m * STEP, f"t{s % 4}", "sim", f"r{s}", math.sin(m / 60), "V", "ok", None, m * STEP)
+        for m in range(minutes)
+        for s in range(series)
+    )
+    db.executemany("INSERT INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    began = time.perf_counter()
+    HistorySink(HistoryConfig(path=path)).close()
+    print(f"migration of {series * minutes:,} readings of the first layout: {time.perf_counter() - began:.1f} s")
+    for leftover in path.parent.glob(path.name + "*"):
+        leftover.unlink()
 
 
 def retention(path: Path, end: float) -> None:
