@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +37,12 @@ def test_history_exports_a_series_as_a_table_csv_and_json(tmp_path):
     assert [json.loads(line)["value"] for line in lines] == [1.5, None]
     missing = invoke("history", path, "table9/*")
     assert missing.exit_code == 1 and "stored series: table1/oven/temp" in missing.output
+    (tmp_path / "notes.txt").write_text("not a database, " * 100)
+    sqlite3.connect(tmp_path / "other.sqlite").execute("CREATE TABLE x (y)").connection.close()
+    for other in (tmp_path / "notes.txt", tmp_path / "other.sqlite"):
+        wrong = invoke("history", str(other), "*")
+        assert wrong.exit_code == 1 and "is not a labmon history" in wrong.output
+    assert sqlite3.connect(tmp_path / "other.sqlite").execute("SELECT name FROM sqlite_master").fetchall() == [("x",)]
     bad = invoke("history", path, "*", "--since", "yesterday-ish")
     assert bad.exit_code == 2 and "neither a duration" in bad.output
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -57,6 +59,13 @@ class History:
     def __init__(self, path: Path) -> None:
         if not path.exists():
             raise FileNotFoundError(f"no history at {path}")
+        try:
+            with closing(sqlite3.connect(path)) as probe:
+                tables = probe.execute("SELECT name FROM sqlite_master WHERE name IN ('series', 'readings')").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{path} is not a labmon history: {exc}") from None
+        if not tables:
+            raise ValueError(f"{path} is not a labmon history (no readings in it)")
         self._db = open_history(path)
         self._lock = threading.Lock()
 

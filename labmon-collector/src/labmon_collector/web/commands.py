@@ -82,7 +82,10 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
 
     now = time.time()
     start, end = _since(since, now, "--since"), _since(until, now, "--until") if until else now
-    store = History(Path(file))
+    try:
+        store = History(Path(file))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     found = store.series(selector)
     if not found:
         known = ", ".join(s.key for s in store.series()[:10]) or "none"
