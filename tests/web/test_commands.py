@@ -42,6 +42,7 @@ def test_history_exports_a_series_as_a_table_csv_and_json(tmp_path):
     for other in (tmp_path / "notes.txt", tmp_path / "other.sqlite"):
         wrong = invoke("history", str(other), "*")
         assert wrong.exit_code == 1 and "is not a labmon history" in wrong.output
+        assert invoke("alerts", str(other)).exit_code == 1
     assert sqlite3.connect(tmp_path / "other.sqlite").execute("SELECT name FROM sqlite_master").fetchall() == [("x",)]
     bad = invoke("history", path, "*", "--since", "yesterday-ish")
     assert bad.exit_code == 2 and "neither a duration" in bad.output

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import sqlite3
 import threading
-from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, open_history
+from labmon_collector.sqlitefile import table_names
 
 RAW_SPAN = 6 * 3600.0
 """Ranges up to this many seconds are plotted from the raw readings; longer ones from buckets."""
@@ -60,11 +59,10 @@ class History:
         if not path.exists():
             raise FileNotFoundError(f"no history at {path}")
         try:
-            with closing(sqlite3.connect(path)) as probe:
-                tables = probe.execute("SELECT name FROM sqlite_master WHERE name IN ('series', 'readings')").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise ValueError(f"{path} is not a labmon history: {exc}") from None
-        if not tables:
+            tables = table_names(path)
+        except ValueError as exc:
+            raise ValueError(f"{path} is not a labmon history ({exc})") from None
+        if not tables & {"series", "readings"}:
             raise ValueError(f"{path} is not a labmon history (no readings in it)")
         self._db = open_history(path)
         self._lock = threading.Lock()

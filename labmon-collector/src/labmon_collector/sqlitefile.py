@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 
@@ -14,3 +15,12 @@ def open_db(path: Path, schema: str, *, synchronous: str = "FULL") -> sqlite3.Co
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.executescript(schema)
     return db
+
+
+def table_names(path: Path) -> set[str]:
+    """Return the tables and views in the SQLite file `path` without changing it; ValueError if it is not one."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+            return {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{path} is not an SQLite file: {exc}") from None

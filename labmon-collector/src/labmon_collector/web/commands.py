@@ -34,6 +34,15 @@ def _since(text: str, now: float, param: str) -> float:
         ) from None
 
 
+def _tables(path: Path) -> set[str]:
+    from labmon_collector.sqlitefile import table_names
+
+    try:
+        return table_names(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--listen", default=None, help="host:port (default: [collector.web] listen, or 127.0.0.1:8080).")
@@ -123,6 +132,8 @@ def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None
         path = settings.data_dir / "events.sqlite"
         if not path.exists():
             raise click.ClickException(f"no alert history at {path}: the collector has not run with this config yet")
+    elif "events" not in _tables(path):
+        raise click.ClickException(f"{path} holds no alert history (expected a collector's events.sqlite)")
     log = EventLog(path)
     found = log.query(since=_since(since, time.time(), "--since"), rule=rule, series=series, limit=1_000_000)
     log.close()
