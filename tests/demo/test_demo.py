@@ -17,3 +17,4 @@ def test_the_demo_runs_a_whole_lab_and_stops(tmp_path):
     for series in ("table1/laser1/lock_error", "table2/pump/pressure", "table3/cavity/transmission"):
         assert series in result.stdout
     assert "NO REPLY" not in result.stdout
+    assert "labmon demo: the status page is at http://127.0.0.1:" in result.stdout

@@ -16,6 +16,7 @@ from labmon.rule_config import SELECTOR_FIX, selector_problem
 from labmon.times import format_duration, parse_duration
 from labmon_collector.alertstore import AlertStore, Silence
 from labmon_collector.bridge import bridge_config
+from labmon_collector.events import recent_lines
 from labmon_collector.outbox import Outbox
 
 
@@ -79,6 +80,8 @@ def status(config: str) -> None:
             f"  last {value}{silenced}"
         )
     _print_silences(silences, now)
+    for line in recent_lines(settings.data_dir):  # issue 11: the alert history
+        click.echo(line)
 
 
 def _settings(config: str) -> CollectorConfig:

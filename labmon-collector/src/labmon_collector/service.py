@@ -20,9 +20,11 @@ from labmon.mqtt import BrokerClient
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
+from labmon_collector.events import EventLog
 from labmon_collector.outbox import Outbox
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine
+from labmon_collector.web.server import WebServer
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,9 @@ class Collector:
             )
             for target, deliver in targets.items()
         }
+        # issue 11: the alert history and the status page
+        self.events = EventLog(self.settings.data_dir / "events.sqlite")
+        self.web = WebServer.for_collector(self) if self.settings.web is not None else None
 
     def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
         clients: dict[BrokerConfig, BrokerClient] = {}
@@ -88,9 +93,13 @@ class Collector:
             client.start()
         for courier in self.couriers.values():
             courier.start()
+        if self.web is not None:
+            self.web.start()
 
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
+        if self.web is not None:
+            self.web.stop()
         for courier in self.couriers.values():
             courier.stop(grace)
         for client in self.clients.values():
@@ -102,6 +111,7 @@ class Collector:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
         self.store.close()
+        self.events.close()
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until every broker is connected, or `timeout` seconds; return whether all are."""
@@ -155,10 +165,13 @@ class Collector:
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
         offline = frozenset(m for m, status in self.status.items() if status == "offline")
+        before = {key: state.state for key, state in self.rules.states.items()}
         alerts = self.rules.evaluate(batch, batch.started_at, offline)
-        for alert in alerts:
-            for name in self.router.targets(alert):
+        routed = [(alert, self.router.targets(alert)) for alert in alerts]
+        for alert, names in routed:
+            for name in names:
                 self._enqueue(f"notifier:{name}", alert.to_dict())
+        self.events.record(before, self.rules.states, routed, batch.started_at)
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)

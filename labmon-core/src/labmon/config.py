@@ -131,6 +131,29 @@ class DeliveryConfig:
             raise ValueError("retry_initial must be longer than 0s and not longer than retry_max")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The collector's status page: where it listens and who may use it."""
+
+    listen: str = "127.0.0.1:8080"
+    password: Secret | None = None
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        host, _, port = self.listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise OptionError("listen", f"{self.listen!r} is not host:port", 'e.g. listen = "127.0.0.1:8080"')
+        if host not in LOOPBACK and self.password is None and not self.public:
+            raise OptionError(
+                "listen",
+                f"{host} is reachable from other machines and the page has no password",
+                'set password_file = "..." (or password = "${ENV}"), or public = true for a read-only page',
+            )
+
+
 @dataclass(frozen=True)
 class _CollectorTable:
     interval: Duration = Duration(60.0)
@@ -150,6 +173,7 @@ class CollectorConfig:
     sinks: tuple[PluginEntry, ...]
     notifiers: tuple[PluginEntry, ...]
     rules: tuple[RuleConfig, ...]
+    web: WebConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -222,14 +246,15 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web")
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
-    if raw is None or delivery is None:
+    web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
+    if raw is None or delivery is None or ("web" in table and web is None):
         return None
     if raw.interval <= 0:
         where.report("interval", "must be longer than 0s")
@@ -242,7 +267,9 @@ def _collector(
         where.report(
             "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
         )
-    return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules)
+    return CollectorConfig(
+        raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules, web
+    )
 
 
 def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerConfig]) -> tuple[MeasurerRef, ...]:

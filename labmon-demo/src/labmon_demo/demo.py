@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,19 @@ TABLES: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def demo_configs(port: int, workdir: Path, interval: str, scope_port: int | None) -> dict[str, dict[str, Any]]:
+def page_port(preferred: int = 8080) -> int:
+    """Return `preferred` if it is free on 127.0.0.1, else any free port (another lab may run there)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", preferred))
+        except OSError:
+            return free_port()
+    return preferred
+
+
+def demo_configs(
+    port: int, workdir: Path, interval: str, scope_port: int | None, web_port: int = 8080
+) -> dict[str, dict[str, Any]]:
     """Return the demo's node configs (as TOML-ready dicts) keyed by file stem."""
     seconds = parse_duration(interval)
     broker = {"host": "127.0.0.1", "port": port}
@@ -115,6 +128,7 @@ def demo_configs(port: int, workdir: Path, interval: str, scope_port: int | None
                 "console": {"type": "console"},
             },
             "notifiers": {"console": {"type": "console"}},
+            "web": {"listen": f"127.0.0.1:{web_port}"},
             "rules": [
                 {
                     "name": "laser-unlocked",
@@ -189,10 +203,11 @@ def run_demo(*, cycles: int | None, interval: str, with_scope: bool) -> int:
         raise click.ClickException(str(exc)) from None
     processes: list[subprocess.Popen[bytes]] = []
     scope_port = free_port() if with_scope else None
+    web_port = page_port()
     try:
         if scope_port is not None:
             processes.append(_start_scope(scope_port))
-        for stem, config in demo_configs(broker.port, workdir, interval, scope_port).items():
+        for stem, config in demo_configs(broker.port, workdir, interval, scope_port, web_port).items():
             path = workdir / f"{stem}.toml"
             path.write_text(tomli_w.dumps(config), encoding="utf-8")
             role = "collector" if stem == "collector" else "measurer"
@@ -202,6 +217,7 @@ def run_demo(*, cycles: int | None, interval: str, with_scope: bool) -> int:
                 _wait_online(broker, list(TABLES))
             processes.append(subprocess.Popen(command))
         click.echo(f"labmon demo: broker on 127.0.0.1:{broker.port}, configs and history in {workdir}; Ctrl-C stops")
+        click.echo(f"labmon demo: the status page is at http://127.0.0.1:{web_port}/")
         return processes[-1].wait()
     except KeyboardInterrupt:
         return 0

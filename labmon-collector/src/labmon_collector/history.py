@@ -1,0 +1,138 @@
+"""Read the SQLite history for plots and exports: one series at a time, raw or in buckets."""
+
+from __future__ import annotations
+
+import fnmatch
+import itertools
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, open_history
+from labmon_collector.sqlitefile import table_names
+
+RAW_SPAN = 6 * 3600.0
+"""Ranges up to this many seconds are plotted from the raw readings; longer ones from buckets."""
+SPARK_POINTS = 120
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    """One stored series and its latest reading."""
+
+    id: int
+    key: str
+    measurer: str
+    unit: str
+    last_at: float | None
+    last_value: float | None
+    last_status: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class Plot:
+    """Columns for a plot: times and mean (None = a gap), with min and max where downsampled."""
+
+    resolution: float
+    t: list[float]
+    mean: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+    bucketed: bool = False
+
+
+@dataclass(frozen=True)
+class MeasurerCounts:
+    """How often a measurer answered or stayed silent, and when it last answered."""
+
+    name: str
+    answered: int
+    missing: int
+    last_answer: float | None
+
+
+class History:
+    """A read connection to a history file (migrated to the series layout on first open)."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.exists():
+            raise FileNotFoundError(f"no history at {path}")
+        try:
+            tables = table_names(path)
+        except ValueError as exc:
+            raise ValueError(f"{path} is not a labmon history ({exc})") from None
+        if not tables & {"series", "readings"}:
+            raise ValueError(f"{path} is not a labmon history (no readings in it)")
+        self._db = open_history(path)
+        self._lock = threading.Lock()
+
+    def series(self, selector: str = "*") -> list[SeriesInfo]:
+        """Return the series whose measurer/instrument/reading matches `selector` (`*` wildcards)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, measurer || '/' || instrument || '/' || name, measurer, unit, last_at, last_value,"
+                " last_status, last_error FROM series ORDER BY measurer, instrument, name"
+            ).fetchall()
+        return [SeriesInfo(*row) for row in rows if fnmatch.fnmatchcase(row[1], selector)]
+
+    def readings(self, series: int, since: float, until: float) -> list[tuple[float, float | None, str, str | None]]:
+        """Return (time, value, status, error) of one series from `since` to `until`."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT t, value, status, error FROM points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
+                (series, since, until),
+            ).fetchall()
+
+    def plot(self, series: int, since: float, until: float) -> Plot:
+        """Return the plot of one series: raw readings for short ranges, min/max/mean buckets for long ones."""
+        span = until - since
+        if span <= RAW_SPAN:
+            rows = [(t, v, v, v) for t, v, _, _ in self.readings(series, since, until)]
+            return _with_gaps(0.0, rows)
+        width = next((w for w in BUCKET_WIDTHS if span / w <= 2000), BUCKET_WIDTHS[-1])
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT start + width / 2.0, sum / n, min, max FROM buckets"
+                " WHERE series = ? AND width = ? AND start >= ? AND start <= ? ORDER BY start",
+                (series, width, since - width, until),
+            ).fetchall()
+        return replace(_with_gaps(float(width), rows), bucketed=True)
+
+    def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:
+        """Return the last `count` readings of one series (for a sparkline)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t, value, value, value FROM points WHERE series = ? ORDER BY t DESC LIMIT ?", (series, count)
+            ).fetchall()
+        return _with_gaps(0.0, rows[::-1])
+
+    def measurers(self) -> list[MeasurerCounts]:
+        """Return every measurer's counts."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM measurers ORDER BY measurer").fetchall()
+        return [MeasurerCounts(*row) for row in rows]
+
+    def latest_cycle(self) -> float | None:
+        """Return the time of the newest stored cycle."""
+        with self._lock:
+            (latest,) = self._db.execute("SELECT MAX(last_answer) FROM measurers").fetchone()
+        return None if latest is None else float(latest)
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
+def _with_gaps(step: float, rows: list[tuple[float, float | None, float | None, float | None]]) -> Plot:
+    """Columns from rows, with a gap (None) where a step exceeds 1.5 times `step` (else the median step)."""
+    times = [row[0] for row in rows]
+    if not step and len(times) > 1:
+        step = sorted(b - a for a, b in itertools.pairwise(times))[(len(times) - 1) // 2]
+    out: list[tuple[float, float | None, float | None, float | None]] = []
+    for row in rows:
+        if out and step and row[0] - out[-1][0] > 1.5 * step:
+            out.append((out[-1][0] + step, None, None, None))
+        out.append(row)
+    return Plot(step, [r[0] for r in out], [r[1] for r in out], [r[2] for r in out], [r[3] for r in out])

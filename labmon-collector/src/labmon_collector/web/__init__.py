@@ -1,0 +1,1 @@
+"""The status page: overview, alerts, series plots and measurers, served by the collector."""

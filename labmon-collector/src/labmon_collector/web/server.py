@@ -1,0 +1,266 @@
+"""The status page's HTTP server: the standard library's threading server, a tiny router, JSON and static files.
+
+No dependency to install on a Pi; the page polls small JSON documents, so no connection is held open.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import secrets
+import socket
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+from labmon.config import LOOPBACK, WebConfig
+from labmon.times import parse_duration
+from labmon_collector.web.view import LabView
+
+if TYPE_CHECKING:
+    from labmon_collector.service import Collector
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+TYPES = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain",
+    ".svg": "image/svg+xml",
+}
+PAGES = ("/", "/alerts", "/series", "/measurers")
+RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
+MAX_BODY = 10_000
+
+
+class HttpError(Exception):
+    """An answer other than 200, with a message for the page."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WebServer:
+    """Serves the page for one LabView on `settings.listen` in a background thread."""
+
+    def __init__(self, view: LabView, settings: WebConfig) -> None:
+        self.view = view
+        self.settings = settings
+        self.csrf = secrets.token_urlsafe(24)
+        host, _, port = settings.listen.rpartition(":")
+        self._address = (host.strip("[]"), int(port))
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_collector(cls, collector: Collector) -> WebServer:
+        """Serve a running collector: its alert state and measurer status from memory, the rest from its files."""
+        settings = collector.settings
+        assert settings.web is not None
+        # dict() copies in one step under the GIL: a copy taken during a cycle is whole, if a cycle old.
+        view = LabView(
+            settings, collector.store, collector.events, lambda: dict(collector.rules.states), lambda: collector.status
+        )
+        return cls(view, settings.web)
+
+    @property
+    def url(self) -> str:
+        """Return the page's address."""
+        assert self._httpd is not None
+        host, port = str(self._httpd.server_address[0]), self._httpd.server_address[1]
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # any address: this machine's is one
+        return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+    def start(self) -> bool:
+        """Listen and serve in a daemon thread; return False (and log why) if the address cannot be used.
+
+        The collector keeps monitoring without its page: a taken port must not stop the alerts.
+        """
+        server = self
+
+        class Handler(PageHandler):
+            web = server
+
+        server_class = ThreadingHTTPServer if ":" not in self._address[0] else IPv6Server
+        try:
+            self._httpd = server_class(self._address, Handler)
+        except OSError as exc:
+            log.error("the status page cannot listen on %s: %s; running without it", self.settings.listen, exc)
+            return False
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="labmon-web", daemon=True)
+        self._thread.start()
+        log.info("status page at %s", self.url)
+        return True
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def host_allowed(self, host: str) -> bool:
+        """Return whether a request naming `host` may be answered.
+
+        A page on loopback answers only to loopback names, so a web site whose name an attacker points
+        at 127.0.0.1 (DNS rebinding) cannot read it from a lab member's browser.
+        """
+        if self._address[0] not in LOOPBACK:
+            return True
+        return urlsplit(f"//{host}").hostname in LOOPBACK
+
+    def may_view(self, authorization: str | None) -> bool:
+        """Return whether a request may read: anyone if the page has no password or is public, else with it."""
+        return self.settings.password is None or self.settings.public or self.authorised(authorization)
+
+    def authorised(self, authorization: str | None) -> bool:
+        """Return whether `authorization` (HTTP Basic, any user name) carries the configured password."""
+        password = self.settings.password
+        if password is None or not authorization or not authorization.startswith("Basic "):
+            return False
+        try:
+            given = base64.b64decode(authorization[6:], validate=True).decode().partition(":")[2]
+        except (ValueError, UnicodeDecodeError):
+            return False
+        return hmac.compare_digest(given.encode(), str(password).encode())
+
+
+class IPv6Server(ThreadingHTTPServer):
+    """The same server on an IPv6 address such as ::1."""
+
+    address_family = socket.AF_INET6
+
+
+class PageHandler(BaseHTTPRequestHandler):
+    """One request: check who asks, route, answer JSON, a page or a static file."""
+
+    web: WebServer
+    server_version = "labmon"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._answer(self._get)
+
+    def do_POST(self) -> None:
+        self._answer(self._post)
+
+    def _answer(self, route: Callable[[str, dict[str, str]], tuple[int, str, bytes]]) -> None:
+        url = urlsplit(self.path)
+        try:
+            if not self.web.host_allowed(self.headers.get("Host", "")):
+                raise HttpError(421, "unknown host name: open the page by the address the collector prints")
+            if not self.web.may_view(self.headers.get("Authorization")):
+                raise HttpError(401, "this page needs the password")
+            status, kind, body = route(url.path, dict(parse_qsl(url.query)))
+        except HttpError as exc:
+            status, kind, body = exc.status, "application/json", _json({"error": str(exc)})
+        except Exception:
+            log.exception("the status page failed on %s", url.path)
+            status, kind, body = 500, "application/json", _json({"error": "internal error; see the collector's log"})
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")
+        self.send_header("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+        if status == 401:
+            self.send_header("WWW-Authenticate", 'Basic realm="labmon"')
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _get(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        view = self.web.view
+        if path in PAGES:
+            return 200, TYPES[".html"], (STATIC / "index.html").read_bytes()
+        if path.startswith("/static/"):
+            file = STATIC / path.removeprefix("/static/")
+            if file.parent != STATIC or not file.is_file():
+                raise HttpError(404, "no such file")
+            return 200, TYPES.get(file.suffix, "application/octet-stream"), file.read_bytes()
+        api: dict[str, Callable[[], dict[str, Any] | None]] = {
+            "/api/meta": lambda: view.meta() | {"csrf": self.web.csrf, "can_act": self._can_act()},
+            "/api/overview": view.overview,
+            "/api/alerts": view.alerts,
+            "/api/events": lambda: self._events(query),
+            "/api/measurers": view.measurers,
+            "/api/series": lambda: self._series(query),
+        }
+        if path not in api:
+            raise HttpError(404, f"no page {path}")
+        data = api[path]()
+        if data is None:
+            raise HttpError(404, f"no series {query.get('s', '')!r} in the history")
+        return 200, "application/json", _json(data)
+
+    def _events(self, query: dict[str, str]) -> dict[str, Any]:
+        try:
+            return self.web.view.history_events(query)
+        except ValueError as exc:
+            raise HttpError(400, f"since: {exc}") from None
+
+    def _series(self, query: dict[str, str]) -> dict[str, Any] | None:
+        now = self.web.view.clock()
+        try:
+            until = float(query["until"]) if "until" in query else now
+            since = float(query["since"]) if "since" in query else until - RANGES.get(query.get("range", "24h"), 86400)
+        except ValueError:
+            raise HttpError(400, "since and until are Unix times") from None
+        if not since < until:
+            raise HttpError(400, "since must be before until")
+        return self.web.view.series(query.get("s", ""), since, until)
+
+    def _can_act(self) -> bool:
+        return self.web.authorised(self.headers.get("Authorization"))
+
+    def _post(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
+        if path != "/api/silences":
+            raise HttpError(404, f"no action {path}")
+        if self.web.settings.password is None:
+            raise HttpError(403, "actions need [collector.web] password; use `labmon silence add` meanwhile")
+        if not self._can_act():
+            raise HttpError(401, "adding a silence needs the password")
+        self._check_csrf()
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():
+            raise HttpError(411, "send a Content-Length")
+        if int(length) > MAX_BODY:
+            raise HttpError(413, "request too large")
+        try:
+            body = json.loads(self.rfile.read(int(length)))
+            selector, duration, comment = str(body["selector"]), str(body["duration"]), str(body.get("comment", ""))
+            parse_duration(duration)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise HttpError(400, f"expected JSON with selector and duration (e.g. 2h): {exc}") from None
+        if not selector.strip():
+            raise HttpError(400, "selector must not be empty")
+        silence = self.web.view.add_silence(selector, duration, comment)
+        log.warning("silence #%d added from the page: %s for %s", silence.id, selector, duration)
+        return 200, "application/json", _json({"id": silence.id, "ends": silence.ends})
+
+    def _check_csrf(self) -> None:
+        """Refuse a POST another site's page could send: JSON only, our origin, and the token only our page can read."""
+        if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
+            raise HttpError(415, "send JSON")
+        origin = self.headers.get("Origin")
+        if origin is not None and urlsplit(origin).netloc != self.headers.get("Host"):
+            raise HttpError(403, "cross-site request refused")
+        token = self.headers.get("X-Labmon-Csrf", "")
+        if not hmac.compare_digest(token.encode(), self.web.csrf.encode()):
+            raise HttpError(403, "missing or wrong CSRF token; reload the page")
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data).encode()

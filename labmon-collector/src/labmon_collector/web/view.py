@@ -1,0 +1,219 @@
+"""What the pages show, as JSON-ready dicts: read from the collector's own files and, when live, its memory."""
+
+from __future__ import annotations
+
+import fnmatch
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from labmon.builtin.sqlite_sink import HistoryConfig
+from labmon.config import CollectorConfig
+from labmon.models import WHOLE_INSTRUMENT
+from labmon.rule_config import RuleConfig
+from labmon.times import parse_duration
+from labmon_collector.alertstore import AlertStore, SeriesState, Silence
+from labmon_collector.events import EventLog
+from labmon_collector.history import History, Plot
+
+STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")
+"""A tile shows the first of these that applies."""
+
+
+def history_path(settings: CollectorConfig) -> Path | None:
+    """Return the file of the first `sqlite` sink, the history the page plots."""
+    return next((e.config.path for e in settings.sinks if isinstance(e.config, HistoryConfig)), None)
+
+
+class LabView:
+    """The collector's state, alert history and history store, shaped for the page."""
+
+    def __init__(
+        self,
+        settings: CollectorConfig,
+        store: AlertStore,
+        events: EventLog,
+        states: Callable[[], dict[tuple[str, str], SeriesState]] | None = None,
+        status: Callable[[], dict[str, str]] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.events = events
+        self._states = states or (lambda: store.load()[0])
+        self._status = status
+        self.clock = clock
+        path = history_path(settings)
+        self._history_path = path
+        self._history: History | None = None
+
+    @property
+    def history(self) -> History | None:
+        """Return the history, opened once the sink has created it."""
+        if self._history is None and self._history_path is not None and self._history_path.exists():
+            self._history = History(self._history_path)
+        return self._history
+
+    def meta(self) -> dict[str, Any]:
+        """Return the page's settings."""
+        return {"interval": self.settings.interval, "measurers": [m.name for m in self.settings.measurers]}
+
+    def overview(self) -> dict[str, Any]:
+        """Return one tile per series: latest value, age, state and sparkline."""
+        now, history = self.clock(), self.history
+        if history is None:
+            return {"now": now, "tiles": []}
+        states, silences, status = self._states(), self.store.silences(now), self.measurer_status()
+        latest = history.latest_cycle() or 0.0
+        every = history.series()
+        # An instrument that could not be read at all stores one error reading named "*": show it on its readings.
+        whole = {_instrument(s.key): s for s in every if _is_whole(s.key)}
+        readable = {_instrument(s.key) for s in every if not _is_whole(s.key)}
+        shown = [s for s in every if not _is_whole(s.key) or _instrument(s.key) not in readable]
+        tiles = []
+        for info in shown:
+            if info.measurer not in status:
+                continue
+            failed = whole.get(_instrument(info.key))
+            if failed is not None and failed is not info and (failed.last_at or 0) > (info.last_at or 0):
+                info = replace(info, last_status="error", last_error=failed.last_error, last_at=failed.last_at)
+            flags = {
+                "offline": status[info.measurer] == "offline",
+                "error": info.last_status == "error",
+                "missing": info.last_at is not None and info.last_at < latest - 0.5 * self.settings.interval,
+            }
+            for (_, series), state in states.items():
+                if series in (info.key, info.measurer) and state.state != "inactive":
+                    silenced = any(s.covers(series) for s in silences)
+                    key = "silenced" if silenced and state.state == "firing" else state.state
+                    flags[key] = True
+            spark = history.recent(info.id)
+            tiles.append(
+                {
+                    "series": info.key,
+                    "unit": info.unit,
+                    "value": info.last_value,
+                    "at": info.last_at,
+                    "error": info.last_error,
+                    "state": next((s for s in STATE_ORDER if flags.get(s)), "ok"),
+                    "spark": [spark.t, spark.mean],
+                }
+            )
+        return {"now": now, "tiles": tiles}
+
+    def alerts(self) -> dict[str, Any]:
+        """Return the alerts that are pending or firing, and the silences in force."""
+        now = self.clock()
+        silences = self.store.silences(now)
+        active = [
+            {
+                "rule": rule,
+                "series": series,
+                "state": state.state,
+                "since": state.since,
+                "value": state.last_value,
+                "unit": state.unit,
+                "threshold": thresholds(self._rule(rule), series),
+                "silenced": any(s.covers(series) for s in silences),
+            }
+            for (rule, series), state in sorted(self._states().items())
+            if state.state != "inactive"
+        ]
+        return {"now": now, "active": active, "silences": [asdict(s) for s in silences]}
+
+    def history_events(self, query: dict[str, str]) -> dict[str, Any]:
+        """Return the alert history filtered by `rule`, `series` and `since` (a duration)."""
+        since = self.clock() - parse_duration(query.get("since") or "30d")
+        found = self.events.query(since=since, rule=query.get("rule", ""), series=query.get("series", ""))
+        return {"events": [asdict(e) for e in found]}
+
+    def series(self, key: str, since: float, until: float) -> dict[str, Any] | None:
+        """Return one series' plot with its rules' thresholds and firing periods; None if no such series."""
+        history = self.history
+        found = [s for s in history.series() if s.key == key] if history is not None else []
+        if history is None or not found:
+            return None
+        plot: Plot = history.plot(found[0].id, since, until)
+        lines = [
+            {"rule": rule.name, "value": value}
+            for rule in self.settings.rules
+            if fnmatch.fnmatchcase(key, rule.select)
+            for value in thresholds(rule, key)
+        ]
+        firing = [
+            {"rule": rule, "start": start, "end": end}
+            for rule, start, end in self.events.firing_periods(key, since)
+            if end is None or end >= since
+        ]
+        return {
+            "series": key,
+            "unit": found[0].unit,
+            "since": since,
+            "until": until,
+            "resolution": plot.resolution,
+            # raw readings have no min and max of their own: half the bytes
+            "data": [plot.t, plot.mean, plot.low, plot.high] if plot.bucketed else [plot.t, plot.mean],
+            "thresholds": lines,
+            "firing": firing,
+        }
+
+    def measurers(self) -> dict[str, Any]:
+        """Return each polled measurer: status, last answer, answered and missing counts, broker."""
+        counts = {c.name: c for c in self.history.measurers()} if self.history is not None else {}
+        status = self.measurer_status()
+        rows = []
+        for ref in self.settings.measurers:
+            c = counts.get(ref.name)
+            rows.append(
+                {
+                    "name": ref.name,
+                    "status": status[ref.name],
+                    "last_answer": c.last_answer if c else None,
+                    "answered": c.answered if c else 0,
+                    "missing": c.missing if c else 0,
+                    "broker": f"{ref.broker.host}:{ref.broker.port}",
+                }
+            )
+        return {"now": self.clock(), "measurers": rows}
+
+    def measurer_status(self) -> dict[str, str]:
+        """Return online/offline per measurer: its own status message when live, its last answer otherwise."""
+        live = self._status() if self._status is not None else {}
+        counts = {c.name: c for c in self.history.measurers()} if self.history is not None else {}
+        now, status = self.clock(), {}
+        for ref in self.settings.measurers:
+            if ref.name in live:
+                status[ref.name] = "online" if live[ref.name] == "online" else "offline"
+                continue
+            last = counts[ref.name].last_answer if ref.name in counts else None
+            recent = last is not None and now - last <= 3 * self.settings.interval
+            status[ref.name] = "online" if recent else "offline" if last is not None else "unknown"
+        return status
+
+    def add_silence(self, selector: str, duration: str, comment: str) -> Silence:
+        """Silence `selector` for `duration` from now."""
+        now = self.clock()
+        ends = now + parse_duration(duration)
+        silence_id = self.store.add_silence(selector, now, ends, comment)
+        return Silence(silence_id, selector, now, ends, comment)
+
+    def _rule(self, name: str) -> RuleConfig | None:
+        return next((r for r in self.settings.rules if r.name == name), None)
+
+
+def thresholds(rule: RuleConfig | None, series: str) -> list[float]:
+    """Return the value thresholds `rule` draws on `series` (none for error, stale, offline and rate rules)."""
+    if rule is None or not fnmatch.fnmatchcase(series, rule.select):
+        return []
+    values = [rule.above, rule.below, *(rule.outside or [])]
+    return [v for v in values if v is not None]
+
+
+def _instrument(series: str) -> str:
+    return series.rpartition("/")[0]
+
+
+def _is_whole(series: str) -> bool:
+    return series.endswith(f"/{WHOLE_INSTRUMENT}")

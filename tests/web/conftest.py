@@ -1,0 +1,96 @@
+"""Fixtures of the status page's tests: a collector with its page on, polling sim measurers."""
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from labmon.broker import free_port
+from labmon_collector.service import Collector
+from tests.conftest import collector_table
+
+# Locked for 3 s, unlocked for 3 s, again and again (the sim's clock starts when the measurer does).
+BLINKING_LASER = {
+    "type": "sim", "signal": "laser-lock", "reading": "lock_error", "unit": "V", "level": 0.05,
+    "amplitude": 1.0, "unlock_every": "6s", "unlock_for": "3s",
+}  # fmt: skip
+STEADY_LASER = {"type": "sim", "signal": "laser-lock", "reading": "lock_error", "unit": "V", "level": 0.04}
+RULE = {"name": "laser-unlocked", "select": "*/laser*/lock_error", "above": 0.5, "for": "0s"}
+
+
+@dataclass
+class RunningLab:
+    """A collector running in a thread, its page's address and its measurer's name."""
+
+    collector: Collector
+    url: str
+    measurer: str
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def laser(self) -> str:
+        return f"{self.measurer}/laser1/lock_error"
+
+    def run(self) -> threading.Thread:
+        """Start the collector and its cycles in a thread."""
+        self.collector.start()
+        runner = threading.Thread(target=self.collector.run, kwargs={"stop": self.stopping})
+        runner.start()
+        return runner
+
+
+def fetch(url: str, *, data: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """GET (or POST `data` as JSON) `url`; return the status and the decoded JSON (or text) body."""
+    body = json.dumps(data).encode() if data is not None else None
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method="POST" if body else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, raw, kind = answer.status, answer.read(), answer.headers["Content-Type"]
+    except urllib.error.HTTPError as exc:
+        status, raw, kind = exc.code, exc.read(), exc.headers["Content-Type"]
+    return status, json.loads(raw) if kind == "application/json" else raw.decode()
+
+
+@pytest.fixture
+def start_lab(lab_with, broker, write_config):
+    """Start a collector with its page (web settings as given) polling one measurer with a blinking laser."""
+    started = []
+
+    def start(**web: Any) -> RunningLab:
+        (name,) = lab_with({"laser1": BLINKING_LASER, "laser2": STEADY_LASER})
+        port = free_port()
+        config = collector_table(
+            broker, [name], interval="500ms", reply_timeout="300ms", notifiers={"console": {"type": "console"}},
+            rules=[RULE], web={"listen": f"127.0.0.1:{port}", **web},
+        )  # fmt: skip
+        lab = RunningLab(Collector(write_config(config)), f"http://127.0.0.1:{port}", name)
+        started.append((lab, lab.run()))
+        return lab
+
+    yield start
+    for lab, runner in started:
+        lab.stopping.set()
+        runner.join()
+        lab.collector.stop()
+
+
+@pytest.fixture
+def running_lab(start_lab):
+    """A lab whose page is on with the defaults (loopback, no password)."""
+    return start_lab()
+
+
+def wait_until(predicate, timeout: float = 30.0, every: float = 0.1):
+    """Poll `predicate` until it returns something true or `timeout` passes; return that value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)  # polling with a deadline, not synchronisation by sleeping
+    raise AssertionError(f"not true within {timeout}s: {predicate}")

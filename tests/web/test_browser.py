@@ -1,0 +1,79 @@
+"""The page in a real browser (Debian's Chromium driven by Playwright) against a collector polling sim measurers."""
+
+import shutil
+
+import pytest
+
+from tests.web.conftest import RunningLab
+
+# Chromium as root in a sandbox-less container, and no calls home (this machine's network is closed).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+STEP = 30_000  # ms: a laser blink is 6 s; generous for a loaded machine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors
+
+
+def test_overview_shows_the_laser_firing_and_recovering_without_a_reload(running_lab: RunningLab, page, tmp_path):
+    loads = []
+    page.on("load", lambda _: loads.append(1))
+    page.goto(running_lab.url + "/")
+    tile = page.locator(f'a.tile[data-series="{running_lab.laser}"]')
+    tile.and_(page.locator('[data-state="firing"]')).wait_for(timeout=STEP)
+    firing_colour = tile.evaluate("node => getComputedStyle(node).borderLeftColor")
+    assert tile.locator(".badge").inner_text().lower() == "firing"
+    page.screenshot(path=tmp_path / "overview-firing.png", full_page=True)
+    tile.and_(page.locator('[data-state="ok"]')).wait_for(timeout=STEP)
+    assert tile.evaluate("node => getComputedStyle(node).borderLeftColor") != firing_colour
+    assert len(loads) == 1  # the page updated itself
+    steady = page.locator(f'a.tile[data-series="{running_lab.measurer}/laser2/lock_error"]')
+    assert steady.get_attribute("data-state") == "ok" and steady.locator("svg path").count() == 1
+
+
+def test_series_page_draws_points_a_threshold_line_and_the_firing_period(running_lab: RunningLab, page, tmp_path):
+    page.goto(running_lab.url + "/alerts")
+    events = page.locator("#events")
+    for kind in ("firing", "resolved"):
+        events.locator("tr", has_text=running_lab.laser).filter(has_text=kind).first.wait_for(timeout=STEP)
+    page.screenshot(path=tmp_path / "alerts.png", full_page=True)
+    page.goto(f"{running_lab.url}/series?s={running_lab.laser}")
+    plot = page.locator("#plot")
+    page.locator("#plot canvas").wait_for(timeout=STEP)
+    page.locator('#plot:not([data-firing="0"])').wait_for(timeout=STEP)  # (the page's CSP forbids eval)
+    assert int(plot.get_attribute("data-points")) >= 3 and plot.get_attribute("data-thresholds") == "1"
+    # Pixels on the threshold's row: the dashed red line is really drawn.
+    red = page.evaluate(
+        """() => {
+            const u = window.labmonPlot, y = Math.round(u.valToPos(0.5, "y", true));
+            const row = u.ctx.getImageData(u.bbox.left, y, u.bbox.width, 1).data;
+            let count = 0;
+            for (let i = 0; i < row.length; i += 4) if (row[i] > 180 && row[i + 1] < 120) count++;
+            return count;
+        }"""
+    )
+    assert red > 50
+    page.screenshot(path=tmp_path / "series.png", full_page=True)
+    page.locator('#ranges button[data-range="24h"]').click()
+    page.locator('#plot[data-resolution="600"]').wait_for(timeout=STEP)
