@@ -67,6 +67,7 @@ class HistoryConfig:
     retention: Duration = Duration(0.0)
 
     def __post_init__(self) -> None:
+        check_file("path", self.path)
         if self.retention < 0:
             raise ValueError("retention must be 0s (keep everything) or longer")
 
@@ -135,9 +136,6 @@ def rebuild_summaries(db: sqlite3.Connection) -> None:
         "INSERT INTO measurers (measurer, missing) SELECT measurer, COUNT(*) FROM missing GROUP BY measurer"
         " ON CONFLICT DO UPDATE SET missing = excluded.missing"
     )
-
-    def __post_init__(self) -> None:
-        check_file("path", self.path)
 
 
 class HistorySink:
