@@ -21,6 +21,7 @@ from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
 from labmon_collector.events import EventLog
+from labmon_collector.metrics import Gauges
 from labmon_collector.outbox import Outbox
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine
@@ -70,8 +71,9 @@ class Collector:
             )
             for target, deliver in targets.items()
         }
-        # issue 11: the alert history and the status page
+        # issue 11: the alert history and the status page; /metrics for Prometheus on the same listener
         self.events = EventLog(self.settings.data_dir / "events.sqlite")
+        self.gauges = Gauges()
         self.web = WebServer.for_collector(self) if self.settings.web is not None else None
 
     def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
@@ -158,6 +160,7 @@ class Collector:
             )
         log.info("cycle %d: %d/%d measurers answered in %.3fs", number, len(batch.results), len(cycle.inquiries), took)
         self.dispatch(batch)
+        self.gauges.record(batch, time.monotonic() - started, time.time())
         return batch
 
     def dispatch(self, batch: Batch) -> None:

@@ -38,6 +38,7 @@ TYPES = {
 PAGES = ("/", "/alerts", "/series", "/measurers")
 RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
 MAX_BODY = 10_000
+METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class HttpError(Exception):
@@ -51,9 +52,11 @@ class HttpError(Exception):
 class WebServer:
     """Serves the page for one LabView on `settings.listen` in a background thread."""
 
-    def __init__(self, view: LabView, settings: WebConfig) -> None:
+    def __init__(self, view: LabView, settings: WebConfig, metrics: Callable[[], bytes] | None = None) -> None:
         self.view = view
         self.settings = settings
+        self.metrics = metrics
+        """Renders /metrics (a running collector only: `labmon web` has no live figures)."""
         self.csrf = secrets.token_urlsafe(24)
         host, _, port = settings.listen.rpartition(":")
         self._address = (host.strip("[]"), int(port))
@@ -69,7 +72,7 @@ class WebServer:
         view = LabView(
             settings, collector.store, collector.events, lambda: dict(collector.rules.states), lambda: collector.status
         )
-        return cls(view, settings.web)
+        return cls(view, settings.web, lambda: collector_metrics(collector))
 
     @property
     def url(self) -> str:
@@ -190,6 +193,8 @@ class PageHandler(BaseHTTPRequestHandler):
             if file.parent != STATIC or not file.is_file():
                 raise HttpError(404, "no such file")
             return 200, TYPES.get(file.suffix, "application/octet-stream"), file.read_bytes()
+        if path == "/metrics" and self.web.metrics is not None:
+            return 200, METRICS_TYPE, self.web.metrics()
         api: dict[str, Callable[[], dict[str, Any] | None]] = {
             "/api/meta": lambda: view.meta() | {"csrf": self.web.csrf, "can_act": self._can_act()},
             "/api/overview": view.overview,
@@ -260,6 +265,21 @@ class PageHandler(BaseHTTPRequestHandler):
         token = self.headers.get("X-Labmon-Csrf", "")
         if not hmac.compare_digest(token.encode(), self.web.csrf.encode()):
             raise HttpError(403, "missing or wrong CSRF token; reload the page")
+
+
+def collector_metrics(collector: Collector) -> bytes:
+    """Return a running collector's /metrics: its gauges, the rules that are not inactive, the outbox."""
+    from labmon_collector.metrics import exposition
+
+    severity = {rule.name: rule.severity for rule in collector.settings.rules}
+    states = dict(collector.rules.states)  # one step under the GIL, as for the page
+    alerts = [
+        (rule, series, s.state, severity.get(rule, "warning"))
+        for (rule, series), s in sorted(states.items())
+        if s.state != "inactive"
+    ]
+    outbox = [(t.target, t.backlog, 0) for t in collector.outbox.status()]
+    return exposition(collector.gauges, alerts, outbox)
 
 
 def _json(data: Any) -> bytes:
