@@ -246,3 +246,15 @@ def test_rule_mistakes_are_explained(options, complaint):
 
     with pytest.raises(OptionError, match=complaint):
         rule(**options)
+
+
+@pytest.mark.parametrize("jitter", [0.004, -0.004])
+def test_durations_count_ticks_not_jittered_seconds(jitter):
+    """A 20m rule at one cycle a minute fires at the 20th minute, whichever way the cycle times jitter."""
+    engine = RulesEngine((rule(keep_firing_for=2 * MINUTE, repeat_interval=5 * MINUTE),), tick=MINUTE)
+    wobble = [jitter * (-1) ** i for i in range(40)]  # alternately late and early by milliseconds
+    out = []
+    for i, value in enumerate([0.9] * 26 + [0.1] * 4):
+        at = i * MINUTE + wobble[i]
+        out += [(i, a.state, a.repeat) for a in engine.evaluate(batch(at, reading(value)), at)]
+    assert out == [(20, "firing", 0), (25, "firing", 1), (28, "resolved", 1)]

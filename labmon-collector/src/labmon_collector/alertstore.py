@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
-import sqlite3
 import threading
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Literal
+
+from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
 
@@ -59,14 +60,10 @@ class AlertStore:
     """One SQLite file beside the outbox; the collector writes it, `labmon silence` and `status` too."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL skips an fsync per cycle (1 ms of a cycle's 1.4) and still survives a killed process; a
         # power cut may lose the last cycle's state: at worst one notification is repeated. The outbox,
         # which must not lose what it accepted, stays FULL.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
 
     def load(self) -> tuple[dict[tuple[str, str], SeriesState], dict[str, float]]:
@@ -80,7 +77,7 @@ class AlertStore:
         """Replace the saved states (only those not inactive) and last valid times, in one transaction."""
         active = [(rule, series, *astuple(s)) for (rule, series), s in states.items() if s.state != "inactive"]
         marks = ", ".join("?" * (2 + len(fields(SeriesState))))
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             self._db.execute("DELETE FROM alert_state")
             self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
             self._db.execute("DELETE FROM series_seen")
@@ -88,7 +85,7 @@ class AlertStore:
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             cursor = self._db.execute(
                 "INSERT INTO silences (selector, starts, ends, comment) VALUES (?, ?, ?, ?)",
                 (selector, starts, ends, comment),
@@ -105,7 +102,7 @@ class AlertStore:
 
     def remove_silence(self, silence_id: int) -> bool:
         """End a silence now; return whether it existed."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             return self._db.execute("DELETE FROM silences WHERE id = ?", (silence_id,)).rowcount > 0
 
     def close(self) -> None:

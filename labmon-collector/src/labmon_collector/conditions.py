@@ -63,12 +63,23 @@ class Memory:
                 values.popleft()
 
 
+def lasted(elapsed: float, duration: float, tick: float) -> bool:
+    """Return whether `elapsed` seconds reach `duration`, counted in whole ticks of `tick` seconds (0: exactly).
+
+    Cycle start times jitter by milliseconds either way around the grid; rounding to whole ticks keeps a
+    20-minute rule at one cycle a minute firing at the 20th minute, not the 21st.
+    """
+    if tick > 0:
+        elapsed = round(elapsed / tick) * tick
+    return elapsed >= duration - 1e-9
+
+
 Active = Callable[[str], bool]
 """Whether a rule is pending or firing for a series: hysteresis judges differently then."""
 
 
 def observe(
-    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active
+    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active, tick: float = 0.0
 ) -> list[Observation]:
     """Return the rule's observations this cycle."""
     kind = rule.kind
@@ -81,7 +92,11 @@ def observe(
         assert rule.stale is not None
         return [
             Observation(
-                series, series.split("/")[0], now - at >= rule.stale, unit=memory.units.get(series, ""), began=at
+                series,
+                series.split("/")[0],
+                lasted(now - at, rule.stale, tick),
+                unit=memory.units.get(series, ""),
+                began=at,
             )
             for series, at in memory.last_valid.items()
             if fnmatch.fnmatchcase(series, rule.select)

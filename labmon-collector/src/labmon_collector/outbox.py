@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labmon_collector.sqlitedb import open_db, transaction
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -63,19 +65,15 @@ class Outbox:
     """Items are written before delivery is tried and deleted only once the target confirms."""
 
     def __init__(self, path: Path, *, max_items: int = 100_000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_items = max_items
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a Pi loses power: a confirmed put must survive it
-        self._db.executescript(SCHEMA)
+        self._db = open_db(path, "FULL", SCHEMA)  # a Pi loses power: a confirmed put must survive it
         self._lock = threading.Lock()
         self._closed = False
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
             self._db.execute(
                 "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)",
@@ -132,8 +130,8 @@ class Outbox:
             if self._closed:
                 yield None
                 return
-            with self._db:
-                yield self._db
+            with transaction(self._db) as db:
+                yield db
 
     def status(self) -> list[TargetStatus]:
         """Return every target's backlog, oldest item time, counters and last error."""

@@ -10,7 +10,7 @@ from labmon.models import Alert, Batch
 from labmon.rule_config import Kind, RuleConfig
 from labmon.times import format_duration
 from labmon_collector.alertstore import AlertStore, SeriesState
-from labmon_collector.conditions import Memory, Observation, observe
+from labmon_collector.conditions import Memory, Observation, lasted, observe
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -35,8 +35,10 @@ RESOLVED: dict[Kind, str] = {
 class RulesEngine:
     """Evaluates every rule each cycle and decides which notifications to send."""
 
-    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None) -> None:
+    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None, *, tick: float = 0.0) -> None:
         self.rules = rules
+        self.tick = tick
+        """The collector's interval: durations are counted in whole ticks of it (0: in exact seconds)."""
         self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
         self.memory = Memory()
@@ -56,7 +58,7 @@ class RulesEngine:
             def active(series: str, rule: RuleConfig = rule) -> bool:
                 return self.states.get((rule.name, series), SeriesState()).state != "inactive"
 
-            for seen in observe(rule, batch, now, down, self.memory, active):
+            for seen in observe(rule, batch, now, down, self.memory, active, self.tick):
                 # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
                 quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
@@ -76,13 +78,13 @@ class RulesEngine:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
-            if state.state == "pending" and now - state.since >= rule.for_:
+            if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
             if state.state != "firing" or quiet:
                 return None
             if state.notified_at is None:
                 return self._notify(rule, seen, state, now, "firing")
-            if now - state.notified_at >= rule.repeat_interval:
+            if lasted(now - state.notified_at, rule.repeat_interval, self.tick):
                 state.repeats += 1
                 return self._notify(rule, seen, state, now, "firing")
             return None
@@ -93,7 +95,7 @@ class RulesEngine:
             return None
         if state.cleared_since is None:
             state.cleared_since = now
-        if now - state.cleared_since < rule.keep_firing_for:
+        if not lasted(now - state.cleared_since, rule.keep_firing_for, self.tick):
             return None
         notified = state.notified_at is not None
         alert = self._notify(rule, seen, state, now, "resolved") if notified and not quiet else None

@@ -49,7 +49,7 @@ class Collector:
         self.counters = Counters()
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
-        self.rules = RulesEngine(self.settings.rules, self.store)
+        self.rules = RulesEngine(self.settings.rules, self.store, tick=self.settings.interval)
         self.router = Router(self.settings.rules, {entry.name: entry.policy for entry in self.settings.notifiers})
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
