@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 import threading
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from labmon_collector.sqlitedb import open_db, transaction
 
@@ -23,6 +24,7 @@ CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY AUTOINCREMENT, selector TEXT NOT NULL, starts REAL NOT NULL,
     ends REAL NOT NULL, comment TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS collector (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -82,6 +84,18 @@ class AlertStore:
             self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
             self._db.execute("DELETE FROM series_seen")
             self._db.executemany("INSERT INTO series_seen VALUES (?, ?)", list(seen.items()))
+
+    def note(self, **facts: Any) -> None:
+        """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""
+        with self._lock, transaction(self._db):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO collector VALUES (?, ?)", [(k, json.dumps(v)) for k, v in facts.items()]
+            )
+
+    def facts(self) -> dict[str, Any]:
+        """Return what `note` recorded."""
+        with self._lock:
+            return {key: json.loads(value) for key, value in self._db.execute("SELECT key, value FROM collector")}
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""

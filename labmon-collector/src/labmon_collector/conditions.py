@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from labmon.models import WHOLE_INSTRUMENT, Batch
@@ -69,7 +69,7 @@ def lasted(elapsed: float, duration: float, tick: float) -> bool:
     Cycle start times jitter by milliseconds either way around the grid; rounding to whole ticks keeps a
     20-minute rule at one cycle a minute firing at the 20th minute, not the 21st.
     """
-    if tick > 0:
+    if tick > 0 and elapsed >= tick / 2:  # closer together only when cycles are run by hand: count real time
         elapsed = round(elapsed / tick) * tick
     return elapsed >= duration - 1e-9
 
@@ -99,7 +99,7 @@ def observe(
                 began=at,
             )
             for series, at in memory.last_valid.items()
-            if fnmatch.fnmatchcase(series, rule.select)
+            if fnmatch.fnmatchcase(series, rule.select) and series.split("/")[0] not in batch.disconnected
         ]
     observations = []
     for measurer, reading, _ in batch.rows():
@@ -111,6 +111,15 @@ def observe(
         else:
             observations.append(_level(rule, series, measurer, reading.value, reading.unit, active(series)))
     return observations
+
+
+def unreachable(rule: RuleConfig, brokers: Mapping[str, float | None]) -> list[Observation]:
+    """Return a broker rule's observations: is the collector cut off from each selected broker, and since when?"""
+    return [
+        Observation(address, "", since is not None, began=since)
+        for address, since in brokers.items()
+        if fnmatch.fnmatchcase(address, rule.select)
+    ]
 
 
 def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:

@@ -34,6 +34,15 @@ CREATE TABLE IF NOT EXISTS targets (
     last_error_at REAL,
     paused TEXT
 );
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    rejected_at REAL NOT NULL
+);
 """
 
 
@@ -59,6 +68,20 @@ class TargetStatus:
     last_error: str | None
     last_error_at: float | None
     paused: str | None
+    dead: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An item its target rejected for good, set aside so that delivery goes on."""
+
+    id: int
+    target: str
+    created: float
+    attempts: int
+    error: str
+    rejected_at: float
+    payload: dict[str, Any]
 
 
 class Outbox:
@@ -104,7 +127,11 @@ class Outbox:
         with self._transaction() as db:
             if db is not None:
                 db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-                db.execute("UPDATE targets SET delivered = delivered + 1 WHERE target = ?", (target,))
+                db.execute(
+                    "UPDATE targets SET delivered = delivered + 1, last_error = NULL, last_error_at = NULL"
+                    " WHERE target = ?",
+                    (target,),
+                )
 
     def failed(self, target: str, item_id: int, error: str) -> None:
         """Count a failed attempt and remember the error."""
@@ -115,6 +142,50 @@ class Outbox:
                     "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
                     (error, time.time(), target),
                 )
+
+    def reject(self, target: str, item_id: int, error: str) -> None:
+        """Move an item its target refused for good to the dead letters."""
+        with self._transaction() as db:
+            if db is not None:
+                db.execute(
+                    "INSERT INTO dead_letters SELECT id, target, created, attempts + 1, payload, ?, ? FROM outbox"
+                    " WHERE id = ?",
+                    (error, time.time(), item_id),
+                )
+                db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+                db.execute(
+                    "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
+                    (error, time.time(), target),
+                )
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Return every dead letter, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, target, created, attempts, error, rejected_at, payload FROM dead_letters ORDER BY id"
+            ).fetchall()
+        return [DeadLetter(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+    def requeue(self, ids: list[int]) -> int:
+        """Put dead letters back at the end of their target's queue; return how many."""
+        with self._transaction() as db:
+            if db is None:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            db.execute(
+                f"INSERT INTO outbox (target, created, payload) SELECT target, created, payload FROM dead_letters"
+                f" WHERE id IN ({marks}) ORDER BY id",
+                ids,
+            )
+            return db.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids).rowcount
+
+    def drop(self, ids: list[int]) -> int:
+        """Forget dead letters for good; return how many."""
+        with self._transaction() as db:
+            if db is None:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            return db.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids).rowcount
 
     def pause(self, target: str, reason: str | None) -> None:
         """Stop (reason) or resume (None) delivery to a target; its items are kept either way."""
@@ -138,7 +209,8 @@ class Outbox:
         with self._lock:
             rows = self._db.execute(
                 """SELECT t.target, COUNT(o.id), MIN(o.created), t.delivered, t.dropped,
-                          t.last_error, t.last_error_at, t.paused
+                          t.last_error, t.last_error_at, t.paused,
+                          (SELECT COUNT(*) FROM dead_letters d WHERE d.target = t.target)
                    FROM targets t LEFT JOIN outbox o ON o.target = t.target
                    GROUP BY t.target ORDER BY t.target"""
             ).fetchall()

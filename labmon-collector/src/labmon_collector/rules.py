@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from labmon.models import Alert, Batch
 from labmon.rule_config import Kind, RuleConfig
-from labmon.times import format_duration
+from labmon.times import format_duration, iso
 from labmon_collector.alertstore import AlertStore, SeriesState
-from labmon_collector.conditions import Memory, Observation, lasted, observe
+from labmon_collector.conditions import Memory, Observation, lasted, observe, unreachable
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -21,6 +22,7 @@ FIRING: dict[Kind, str] = {
     "error": "{series} could not be read for {duration}: {error}",
     "stale": "{series} has had no valid value for {duration}",
     "offline": "measurer {measurer} has not answered for {duration}",
+    "broker": "collector cannot reach broker {series} since {since} ({duration})",
 }
 RESOLVED: dict[Kind, str] = {
     "threshold": VALUE_RESOLVED,
@@ -29,6 +31,7 @@ RESOLVED: dict[Kind, str] = {
     "error": "{series} reads again after {duration} of errors",
     "stale": "{series} has valid values again after {duration}",
     "offline": "measurer {measurer} answers again after {duration}",
+    "broker": "collector reaches broker {series} again after {duration}",
 }
 
 
@@ -46,10 +49,10 @@ class RulesEngine:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
 
-    def evaluate(self, batch: Batch, now: float, offline: frozenset[str] = frozenset()) -> list[Alert]:
-        """Feed one cycle at time `now` (`offline`: measurers whose status says so); return alerts to send."""
+    def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
+        """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
         self.memory.remember(batch, now, self._window)
-        down = set(batch.missing) | set(offline)
+        down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
         alerts = []
@@ -58,7 +61,11 @@ class RulesEngine:
             def active(series: str, rule: RuleConfig = rule) -> bool:
                 return self.states.get((rule.name, series), SeriesState()).state != "inactive"
 
-            for seen in observe(rule, batch, now, down, self.memory, active, self.tick):
+            if rule.kind == "broker":
+                observations = unreachable(rule, brokers or {})
+            else:
+                observations = observe(rule, batch, now, down, self.memory, active, self.tick)
+            for seen in observations:
                 # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
                 quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
@@ -109,6 +116,7 @@ class RulesEngine:
             state.notified_at = now
         parts = [*seen.series.split("/"), "", ""]
         value = math.nan if state.last_value is None else state.last_value
+        began = state.since if seen.began is None else seen.began
         fields = {
             "rule": rule.name,
             "series": seen.series,
@@ -119,7 +127,8 @@ class RulesEngine:
             "unit": state.unit,
             "threshold": math.nan if seen.threshold is None else seen.threshold,
             "side": seen.side,
-            "duration": format_duration(now - (state.since if seen.began is None else seen.began)),
+            "duration": format_duration(now - began),
+            "since": iso(began),
             "value_text": f"{value:g} {state.unit}".strip(),
             "threshold_text": seen.threshold_text,
             "error": state.error,

@@ -15,15 +15,24 @@ from typing import Any
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
 from labmon.models import Alert, Batch
-from labmon.mqtt import BrokerClient
+from labmon.mqtt import RECONNECT_MAX_DELAY, BrokerClient
+from labmon.options import Duration
+from labmon.rule_config import RuleConfig
+from labmon.times import format_duration
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
+from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.outbox import Outbox
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine
 
 log = logging.getLogger(__name__)
+
+BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
+"""The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+SETTLE = RECONNECT_MAX_DELAY + 1.0
+"""After the collector reconnects, its measurers need up to this long to be back too: they are not judged before."""
 
 
 class PluginStartError(Exception):
@@ -49,8 +58,14 @@ class Collector:
         self.counters = Counters()
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
-        self.rules = RulesEngine(self.settings.rules, self.store, tick=self.settings.interval)
-        self.router = Router(self.settings.rules, {entry.name: entry.policy for entry in self.settings.notifiers})
+        rules = self.settings.rules
+        rules += () if any(rule.broker for rule in rules) else (BROKER_RULE,)
+        self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
+        self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers})
+        self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
+        self._missing: set[str] = set()
+        self._blind: set[BrokerConfig] = set()
+        """Brokers a cycle found cut off: once back, their measurers get SETTLE seconds to reconnect."""
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
@@ -86,9 +101,19 @@ class Collector:
             client.start()
         for courier in self.couriers.values():
             courier.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        now = time.time()
+        self.store.note(started_at=now, stopped_at=None, interval=self.settings.interval, pid=os.getpid())
+        names = ", ".join(ref.name for ref in self.settings.measurers)
+        self._announce(f"monitoring started: polling {names} every {format_duration(self.settings.interval)}")
 
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
+        firing = sum(state.state == "firing" for state in self.rules.states.values())
+        self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         for courier in self.couriers.values():
             courier.stop(grace)
         for client in self.clients.values():
@@ -99,6 +124,7 @@ class Collector:
             except Exception:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
+        self.store.note(stopped_at=time.time())
         self.store.close()
 
     def wait_connected(self, timeout: float) -> bool:
@@ -126,37 +152,69 @@ class Collector:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
         cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers])
+        before = {broker: (client.connected.is_set(), client.up_since) for broker, client in self.clients.items()}
         with self._lock:
             self._cycle = cycle
         for ref in self.settings.measurers:
             client = self.clients[ref.broker]
-            if not client.connected.is_set():
-                log.warning(
-                    "broker %s is not connected; the inquiry to %s waits in paho's queue", client.address, ref.name
-                )
-            client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
+            if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
+                client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
         cycle.complete.wait(self.settings.reply_timeout)
+        blind = {broker for broker, client in self.clients.items() if self._blind_to(broker, client, before[broker])}
         with self._lock:
             self._cycle = None
-            batch = cycle.batch()
+            batch = cycle.batch({ref.name for ref in self.settings.measurers if ref.broker in blind})
         took = time.monotonic() - started
-        if batch.missing:
-            log.warning(
-                "cycle %d: no reply from %s within %.1fs", number, ", ".join(batch.missing), self.settings.reply_timeout
-            )
+        self._log_missing(number, batch)
         log.info("cycle %d: %d/%d measurers answered in %.3fs", number, len(batch.results), len(cycle.inquiries), took)
         self.dispatch(batch)
         return batch
 
+    def _blind_to(self, broker: BrokerConfig, client: BrokerClient, before: tuple[bool, float | None]) -> bool:
+        """Return whether this cycle cannot judge the broker's measurers: cut off, dropped, or just back."""
+        cut = not (before[0] and client.connected.is_set() and client.up_since == before[1])
+        if cut:
+            self._blind.add(broker)
+        elif broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
+            self._blind.discard(broker)
+        return broker in self._blind
+
+    def _log_missing(self, number: int, batch: Batch) -> None:
+        """Log a measurer when it goes missing and when it answers again, not every cycle."""
+        judged, unjudged = set(batch.missing), set(batch.disconnected)
+        gone = [m for m in batch.missing if m not in self._missing]
+        back = sorted(self._missing - judged - unjudged)
+        if gone:
+            log.warning("cycle %d: no reply from %s within %.1fs", number, ", ".join(gone), self.settings.reply_timeout)
+        if back:
+            log.info("cycle %d: %s answers again", number, ", ".join(back))
+        self._missing = judged | (self._missing & unjudged)  # not judged: as missing as we last knew
+
     def dispatch(self, batch: Batch) -> None:
-        """Queue the batch for every sink and the alerts it raises for their notifiers."""
+        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
-        offline = frozenset(m for m, status in self.status.items() if status == "offline")
-        alerts = self.rules.evaluate(batch, batch.started_at, offline)
+        brokers = {client.address: client.down_since for client in self.clients.values()}
+        alerts = self.rules.evaluate(batch, batch.started_at, brokers)
         for alert in alerts:
             for name in self.router.targets(alert):
                 self._enqueue(f"notifier:{name}", alert.to_dict())
+        cut_off = {address: since for address, since in brokers.items() if since is not None}
+        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
+        if self.heartbeat is not None:
+            errors = sum(r.status == "error" for _, r, _ in batch.rows())
+            summary = (
+                f"cycle {batch.cycle}: {len(batch.results)} answered, {len(batch.missing)} missing,"
+                f" {len(batch.disconnected)} not reachable, {errors} error readings"
+            )
+            self.heartbeat.ping(not (batch.missing or batch.disconnected or errors), summary)
+
+    def _announce(self, message: str) -> None:
+        """Tell every notifier about the collector itself (started, paused)."""
+        now = time.time()
+        alert = Alert("labmon-collector", "firing", "collector", message, severity="info", since=now, at=now)
+        for name in self.notifiers:
+            self._enqueue(f"notifier:{name}", alert.to_dict())
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)

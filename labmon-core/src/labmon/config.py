@@ -109,6 +109,14 @@ class DeliveryConfig:
 
 
 @dataclass(frozen=True)
+class HeartbeatConfig:
+    """A push monitor pinged after every cycle: `url` on success, `url`/fail after a cycle with errors."""
+
+    url: Secret
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
 class _CollectorTable:
     interval: Duration = Duration(60.0)
     reply_timeout: Duration = Duration(10.0)
@@ -127,6 +135,7 @@ class CollectorConfig:
     sinks: tuple[PluginEntry, ...]
     notifiers: tuple[PluginEntry, ...]
     rules: tuple[RuleConfig, ...]
+    heartbeat: HeartbeatConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -199,20 +208,23 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "heartbeat")
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
+    heartbeat = build(HeartbeatConfig, table["heartbeat"], where.child("heartbeat")) if "heartbeat" in table else None
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
-    if raw is None or delivery is None:
+    if raw is None or delivery is None or ("heartbeat" in table and heartbeat is None):
         return None
     if raw.interval <= 0:
         where.report("interval", "must be longer than 0s")
     if raw.reply_timeout >= raw.interval:
         where.report("reply_timeout", "must be shorter than interval", "lower reply_timeout or raise interval")
-    return CollectorConfig(raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules)
+    return CollectorConfig(
+        raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules, heartbeat
+    )
 
 
 def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerConfig]) -> tuple[MeasurerRef, ...]:
@@ -316,7 +328,7 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
         if rule is None:
             continue
         measurer = rule.select.split("/")[0]
-        if measurers and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
+        if measurers and not rule.broker and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
             sub.report(
                 "select",
                 f"{measurer!r} matches no measurer in [collector.measurers]",

@@ -6,6 +6,7 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -21,6 +22,8 @@ Handler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
 
 QOS = 1
+RECONNECT_MAX_DELAY = 5.0
+"""Longest wait between reconnection attempts (paho's default is 30 s: a broker blip would last that long)."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -43,8 +46,12 @@ class BrokerClient:
         self._lock = threading.Lock()
         self._failures = 0
         self._stopping = False
+        self.down_since: float | None = time.time()
+        """Since when there has been no connection (None while connected)."""
+        self.up_since: float | None = None
+        """When the current connection was made: a change means the connection dropped in between."""
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=round(RECONNECT_MAX_DELAY))
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         if broker.tls:
@@ -91,6 +98,7 @@ class BrokerClient:
             return
         log.info("connected to broker %s", self.address)
         self._failures = 0
+        self.down_since, self.up_since = None, time.time()
         with self._lock:
             topics = [(topic, QOS) for topic in self._handlers]
         if topics:
@@ -121,6 +129,7 @@ class BrokerClient:
         if self.connected.is_set() and not self._stopping:
             log.warning("lost broker %s (%s); reconnecting", self.address, reason)
         self.connected.clear()
+        self.down_since = self.down_since or time.time()
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         handler = self._handlers.get(message.topic)

@@ -27,6 +27,11 @@ CREATE TABLE IF NOT EXISTS missing (
     measurer TEXT NOT NULL,
     PRIMARY KEY (cycle_at, measurer)
 );
+CREATE TABLE IF NOT EXISTS disconnected (
+    cycle_at REAL NOT NULL,
+    measurer TEXT NOT NULL,
+    PRIMARY KEY (cycle_at, measurer)
+);
 """
 
 
@@ -48,7 +53,7 @@ class HistorySink:
         self._db.executescript(SCHEMA)
 
     def write(self, batch: Batch) -> None:
-        """Insert the batch's readings and missing measurers in one transaction."""
+        """Insert the batch's readings, missing and disconnected measurers in one transaction."""
         with self._db:
             self._db.executemany(
                 "INSERT OR IGNORE INTO readings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -59,6 +64,9 @@ class HistorySink:
             )
             self._db.executemany(
                 "INSERT OR IGNORE INTO missing VALUES (?, ?)", [(batch.started_at, m) for m in batch.missing]
+            )
+            self._db.executemany(
+                "INSERT OR IGNORE INTO disconnected VALUES (?, ?)", [(batch.started_at, m) for m in batch.disconnected]
             )
 
     def close(self) -> None:
