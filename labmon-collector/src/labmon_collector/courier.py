@@ -14,6 +14,9 @@ from labmon_collector.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
 
+LOOK_AGAIN = 5.0
+"""An idle courier looks again this often: `labmon outbox retry`, another process, may have requeued items."""
+
 
 def backoff(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
     """Return a full-jitter exponential delay for the given number of failed attempts."""
@@ -63,7 +66,7 @@ class Courier(threading.Thread):
             item = self.outbox.oldest(self.target)
             if item is None:
                 self.idle.set()
-                self._wake.wait()
+                self._wake.wait(LOOK_AGAIN)
                 continue
             self.idle.clear()
             delay = self._attempt(item)

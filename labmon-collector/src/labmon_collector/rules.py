@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Literal
 
 from labmon.models import Alert, Batch
+from labmon.options import Duration
 from labmon.rule_config import Kind, RuleConfig
 from labmon.times import format_duration, iso
 from labmon_collector.alertstore import AlertStore, SeriesState
@@ -33,6 +34,15 @@ RESOLVED: dict[Kind, str] = {
     "offline": "measurer {measurer} answers again after {duration}",
     "broker": "collector reaches broker {series} again after {duration}",
 }
+
+
+BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
+"""The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+
+
+def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
+    """Return `rules`, with BROKER_RULE added unless one of them already watches the brokers."""
+    return rules if any(rule.broker for rule in rules) else (*rules, BROKER_RULE)
 
 
 class RulesEngine:

@@ -16,8 +16,6 @@ from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
 from labmon.models import Alert, Batch
 from labmon.mqtt import RECONNECT_MAX_DELAY, BrokerClient
-from labmon.options import Duration
-from labmon.rule_config import RuleConfig
 from labmon.times import format_duration
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
@@ -25,12 +23,10 @@ from labmon_collector.cycle import Cycle
 from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.outbox import Outbox
 from labmon_collector.routing import Router
-from labmon_collector.rules import RulesEngine
+from labmon_collector.rules import RulesEngine, with_broker_rule
 
 log = logging.getLogger(__name__)
 
-BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
-"""The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
 SETTLE = RECONNECT_MAX_DELAY + 1.0
 """After the collector reconnects, its measurers need up to this long to be back too: they are not judged before."""
 
@@ -58,8 +54,7 @@ class Collector:
         self.counters = Counters()
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
-        rules = self.settings.rules
-        rules += () if any(rule.broker for rule in rules) else (BROKER_RULE,)
+        rules = with_broker_rule(self.settings.rules)
         self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers})
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
