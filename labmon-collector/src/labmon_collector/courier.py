@@ -14,7 +14,7 @@ from labmon_collector.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
 
-LOOK_AGAIN = 5.0
+LOOK_AGAIN = 2.0
 """An idle courier looks again this often: `labmon outbox retry`, another process, may have requeued items."""
 
 
