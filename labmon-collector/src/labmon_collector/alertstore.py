@@ -25,6 +25,9 @@ CREATE TABLE IF NOT EXISTS silences (
     ends REAL NOT NULL, comment TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS collector (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held_back (
+    notifier TEXT NOT NULL, rule TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, rule)
+);
 """
 
 
@@ -96,6 +99,26 @@ class AlertStore:
         """Return what `note` recorded."""
         with self._lock:
             return {key: json.loads(value) for key, value in self._db.execute("SELECT key, value FROM collector")}
+
+    def hold(self, notifier: str, rule: str) -> None:
+        """Count one message of `rule` that the hourly cap kept from `notifier`."""
+        with self._lock, transaction(self._db):
+            self._db.execute(
+                "INSERT INTO held_back VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1", (notifier, rule)
+            )
+
+    def held_back(self) -> dict[str, dict[str, int]]:
+        """Return, per notifier and rule, how many messages the cap has held back since the last one sent."""
+        held: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for notifier, rule, count in self._db.execute("SELECT notifier, rule, count FROM held_back"):
+                held.setdefault(notifier, {})[rule] = count
+        return held
+
+    def release(self, notifier: str) -> None:
+        """Forget the held-back counts of `notifier`: a message has told them."""
+        with self._lock, transaction(self._db):
+            self._db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,))
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""

@@ -56,7 +56,7 @@ class Collector:
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         rules = with_broker_rule(self.settings.rules)
         self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
-        self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers})
+        self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
         self._missing: set[str] = set()
         self._blind: set[BrokerConfig] = set()
@@ -192,8 +192,8 @@ class Collector:
         brokers = {client.address: client.down_since for client in self.clients.values()}
         alerts = self.rules.evaluate(batch, batch.started_at, brokers)
         for alert in alerts:
-            for name in self.router.targets(alert):
-                self._enqueue(f"notifier:{name}", alert.to_dict())
+            for name, message in self.router.targets(alert):
+                self._enqueue(f"notifier:{name}", message.to_dict())
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
         if self.heartbeat is not None:
