@@ -8,6 +8,7 @@ import pytest
 
 from labmon.testing import Answer, ScriptedServer
 from labmon_collector.service import Collector
+from tests.conftest import SIM_LASER as SIM
 from tests.conftest import collector_table, measurer_table
 
 DISCORD_OK = Answer.json(200, {"id": "1"})
@@ -47,7 +48,7 @@ def blip_lab(own_broker, write_config):
 
 
 def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
-    own_broker, blip_lab, write_config, monkeypatch, tmp_path
+    own_broker, blip_lab, write_config, monkeypatch, tmp_path, caplog
 ):
     history = tmp_path / "history.sqlite"
     with ScriptedServer(DISCORD_OK) as discord:
@@ -84,3 +85,42 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
     address = f"{own_broker.host}:{own_broker.port}"
     assert f"collector cannot reach broker {address} since" in messages[titles.index(alerts[0])]
     assert count(history, "SELECT COUNT(*) FROM missing") == 0  # the gap is the collector's, not the measurers'
+    assert not [r for r in caplog.records if "is offline" in r.getMessage()]  # the Last Wills of the shutdown
+
+
+def test_a_connection_dropped_during_a_cycle_judges_nobody(secured_broker, write_config):
+    """Plain, password+ACL and TLS: the broker restarts while the collector waits for a silent measurer."""
+    from labmon_measurer.service import Measurer
+
+    measurers = []
+    for name in ("drop-0", "drop-1"):
+        config = {"broker": secured_broker.keys[name], "measurer": {"name": name, "instruments": {"laser1": SIM}}}
+        measurers.append(Measurer(write_config(config, f"{name}.toml")))
+        measurers[-1].start()
+        assert measurers[-1].client.connected.wait(10)
+    config = collector_table(secured_broker.broker, ["drop-0", "drop-1", "ghost"], interval="5s", reply_timeout="2s")
+    config["broker"] = secured_broker.keys["collector"]
+    collector = Collector(write_config(config))
+    collector.start()
+    try:
+        assert collector.wait_connected(10)
+        first = collector.run_cycle(1)
+        assert (len(first.results), first.missing, first.disconnected) == (2, ("ghost",), ())
+        second = {}
+        runner = threading.Thread(target=lambda: second.update(batch=collector.run_cycle(2)))
+        runner.start()
+
+        def answered():
+            with collector._lock:  # peek at the running cycle: both real measurers have answered
+                return collector._cycle is not None and len(collector._cycle.results) == 2
+
+        poll(answered, 10, "both measurers to answer cycle 2")
+        secured_broker.broker.restart()
+        runner.join()
+    finally:
+        collector.stop()
+        for measurer in measurers:
+            measurer.stop()
+    batch = second["batch"]
+    assert [r.measurer for r in batch.results] == ["drop-0", "drop-1"]  # what came before the drop is kept
+    assert (batch.missing, batch.disconnected) == ((), ("ghost",))

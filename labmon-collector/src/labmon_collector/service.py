@@ -59,6 +59,8 @@ class Collector:
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
         self._missing: set[str] = set()
+        self._told: dict[str, str] = {}
+        """The status last logged per measurer."""
         self._blind: set[BrokerConfig] = set()
         """Brokers a cycle found cut off: once back, their measurers get SETTLE seconds to reconnect."""
         self._cycle: Cycle | None = None
@@ -160,8 +162,16 @@ class Collector:
             self._cycle = None
             batch = cycle.batch({ref.name for ref in self.settings.measurers if ref.broker in blind})
         took = time.monotonic() - started
-        self._log_missing(number, batch)
-        log.info("cycle %d: %d/%d measurers answered in %.3fs", number, len(batch.results), len(cycle.inquiries), took)
+        self._log_changes(number, batch)
+        unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
+        log.info(
+            "cycle %d: %d/%d measurers answered in %.3fs%s",
+            number,
+            len(batch.results),
+            len(cycle.inquiries),
+            took,
+            unjudged,
+        )
         self.dispatch(batch)
         return batch
 
@@ -174,9 +184,17 @@ class Collector:
             self._blind.discard(broker)
         return broker in self._blind
 
-    def _log_missing(self, number: int, batch: Batch) -> None:
-        """Log a measurer when it goes missing and when it answers again, not every cycle."""
+    def _log_changes(self, number: int, batch: Batch) -> None:
+        """Log a measurer when it goes missing or changes status, and when it is back; not every cycle.
+
+        Statuses of measurers on a broker this cycle could not judge are not logged: a broker shutting
+        down publishes every Last Will, which says nothing about the measurers.
+        """
         judged, unjudged = set(batch.missing), set(batch.disconnected)
+        for measurer, status in list(self.status.items()):
+            if measurer not in unjudged and self._told.get(measurer) != status:
+                (log.warning if status != "online" else log.info)("measurer %s is %s", measurer, status)
+                self._told[measurer] = status
         gone = [m for m in batch.missing if m not in self._missing]
         back = sorted(self._missing - judged - unjudged)
         if gone:
@@ -246,11 +264,7 @@ class Collector:
 
     def _on_status_for(self, measurer: str) -> Callable[[str, bytes], None]:
         def on_status(topic: str, payload: bytes) -> None:
-            status = payload.decode(errors="replace")[:32]
-            previous = self.status.get(measurer)
-            self.status[measurer] = status
-            if status != previous:
-                (log.warning if status != "online" else log.info)("measurer %s is %s", measurer, status)
+            self.status[measurer] = payload.decode(errors="replace")[:32]  # logged at the cycle's end
 
         return on_status
 
