@@ -118,3 +118,9 @@ def test_an_unreachable_heartbeat_is_logged_once_without_its_secret(lab, broker,
     failures = [r.getMessage() for r in caplog.records if r.name == "labmon_collector.heartbeat"]
     assert len(failures) == 1 and "heartbeat ping failed" in failures[0]
     assert "s3cret" not in failures[0] and "t0ken" not in failures[0]
+
+
+def test_status_of_a_collector_that_never_ran(broker, write_config):
+    config = write_config(collector_table(broker, ["table1"]))
+    code, report = status_of(config.path)
+    assert code == 2 and report["collector"]["text"].startswith("NOT RUNNING: it has never run with this config")

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
@@ -32,7 +33,7 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 
     node = load_node_config(config, "collector")
     try:
-        service = Collector(node)
+        service = Collector(node, announce=not once)
     except PluginStartError as exc:
         raise click.ClickException(str(exc)) from None
     stopping = threading.Event()
@@ -61,7 +62,9 @@ def status(config: str, as_json: bool) -> None:
 
     settings = _settings(config)
     if not (settings.data_dir / "outbox.sqlite").exists():
-        raise click.ClickException(f"no outbox in {settings.data_dir}: the collector has not run with this config yet")
+        text = f"NOT RUNNING: it has never run with this config (no outbox in {settings.data_dir})"
+        click.echo(json.dumps({"collector": {"running": False, "text": text}, "exit": 2}) if as_json else text)
+        sys.exit(2)
     report = build_report(settings, time.time())
     click.echo(json.dumps(report, indent=2) if as_json else "\n".join(render(report)))
     sys.exit(report["exit"])
@@ -194,34 +197,31 @@ def outbox_list(config: str) -> None:
         click.echo(f"  #{d.id:<6} {d.target:<26} rejected {iso(d.rejected_at)}  {d.error}\n          {what}")
 
 
-def _chosen(box: Outbox, ids: tuple[int, ...], everything: bool) -> list[int]:
-    if not ids and not everything:
-        raise click.UsageError("name dead letters by ID, or use --all")
-    return [d.id for d in box.dead_letters()] if everything else list(ids)
+def _dead_letter_action(name: str, done: str, act: Callable[[Outbox, list[int]], int], doc: str) -> click.Command:
+    """Return the `labmon outbox NAME ID...|--all` command that applies `act` to the chosen dead letters."""
+
+    @outbox_group.command(name, help=doc)
+    @CONFIG_OPTION
+    @click.argument("ids", nargs=-1, type=int)
+    @click.option("--all", "everything", is_flag=True, help="Every dead letter.")
+    def command(config: str, ids: tuple[int, ...], everything: bool) -> None:
+        if not ids and not everything:
+            raise click.UsageError("name dead letters by ID, or use --all")
+        box = _outbox(config)
+        count = act(box, [d.id for d in box.dead_letters()] if everything else list(ids))
+        box.close()
+        click.echo(f"{done} {count} dead letters")
+
+    return command
 
 
-@outbox_group.command("retry")
-@CONFIG_OPTION
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--all", "everything", is_flag=True, help="Every dead letter.")
-def outbox_retry(config: str, ids: tuple[int, ...], everything: bool) -> None:
-    """Put dead letters back at the end of their target's queue (a running collector sends them within seconds)."""
-    box = _outbox(config)
-    count = box.requeue(_chosen(box, ids, everything))
-    box.close()
-    click.echo(f"requeued {count} dead letters")
-
-
-@outbox_group.command("drop")
-@CONFIG_OPTION
-@click.argument("ids", nargs=-1, type=int)
-@click.option("--all", "everything", is_flag=True, help="Every dead letter.")
-def outbox_drop(config: str, ids: tuple[int, ...], everything: bool) -> None:
-    """Forget dead letters for good."""
-    box = _outbox(config)
-    count = box.drop(_chosen(box, ids, everything))
-    box.close()
-    click.echo(f"dropped {count} dead letters")
+outbox_retry = _dead_letter_action(
+    "retry",
+    "requeued",
+    lambda box, ids: box.requeue(ids),
+    "Put dead letters back at the end of their target's queue (a running collector sends them within seconds).",
+)
+outbox_drop = _dead_letter_action("drop", "dropped", lambda box, ids: box.drop(ids), "Forget dead letters for good.")
 
 
 @hookimpl

@@ -47,10 +47,12 @@ class Counters:
 class Collector:
     """The collector node: one broker client per distinct broker, one courier per sink and notifier."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time, announce: bool = True) -> None:
         assert config.collector is not None
         self.settings = config.collector
         self.clock = clock
+        self.announce = announce
+        """Tell the notifiers when monitoring starts and pauses (not for a one-off `--once` run)."""
         self.counters = Counters()
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
@@ -224,6 +226,8 @@ class Collector:
 
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""
+        if not self.announce:
+            return
         now = time.time()
         alert = Alert("labmon-collector", "firing", "collector", message, severity="info", since=now, at=now)
         for name in self.notifiers:
