@@ -9,7 +9,7 @@ import pytest
 from labmon.testing import Answer, ScriptedServer
 from labmon_collector.service import Collector
 from tests.conftest import SIM_LASER as SIM
-from tests.conftest import collector_table, measurer_table
+from tests.conftest import collector_table, invoke, measurer_table
 
 DISCORD_OK = Answer.json(200, {"id": "1"})
 
@@ -61,7 +61,9 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
         config = collector_table(
             own_broker, blip_lab, interval="500ms", reply_timeout="300ms", notifiers=notifiers, rules=rules
         )
-        collector = Collector(write_config(config))
+        loaded = write_config(config)
+        config_path = loaded.path
+        collector = Collector(loaded)
         collector.start()
         stop = threading.Event()
         runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
@@ -71,6 +73,7 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
             own_broker.stop()
             cut_off = "SELECT COUNT(DISTINCT cycle_at) FROM disconnected"
             poll(lambda: count(history, cut_off) >= 20, 30, "ten seconds of cycles without the broker")
+            during = invoke("status", str(config_path))
             own_broker.start()
             back = "SELECT COUNT(*) FROM readings WHERE cycle_at > (SELECT MAX(cycle_at) FROM disconnected)"
             poll(lambda: count(history, back) >= 8, 30, "four good cycles after the outage")
@@ -84,6 +87,9 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
     assert alerts == ["WARNING: broker", "RESOLVED: broker"], messages
     address = f"{own_broker.host}:{own_broker.port}"
     assert f"collector cannot reach broker {address} since" in messages[titles.index(alerts[0])]
+    assert during.exit_code == 1, during.output  # firing warning and the broker out of reach; not a dead collector
+    assert "collector: running, last cycle" in during.output
+    assert f"  collector cannot reach broker {address} since" in during.output
     assert count(history, "SELECT COUNT(*) FROM missing") == 0  # the gap is the collector's, not the measurers'
     assert not [r for r in caplog.records if "is offline" in r.getMessage()]  # the Last Wills of the shutdown
 
