@@ -86,3 +86,24 @@ def test_a_discord_400_becomes_a_dead_letter_and_later_alerts_get_through(lab, b
     after = invoke("outbox", "list", "-c", str(config.path)).output
     assert after == "dead letters: none\n"
     assert invoke("outbox", "drop", "-c", str(config.path)).exit_code == 2  # no ids, no --all
+
+
+def test_a_sheet_slower_than_its_timeout_is_asked_again_only_after_a_rest(lab, broker, write_config, monkeypatch):
+    with ScriptedServer(Answer(200, b"Congratulations!", delay=2.0)) as ifttt:  # answers after the client gave up
+        monkeypatch.setenv("TEST_IFTTT_KEY", "k3y")
+        sheet = {"type": "ifttt", "event": "lab", "key": "${TEST_IFTTT_KEY}", "base_url": ifttt.url, "timeout": "500ms"}
+        config = collector_table(
+            broker, lab, sinks={"sheet": sheet}, delivery={"retry_initial": "10ms", "retry_max": "20ms"}
+        )
+        collector = Collector(write_config(config))
+        collector.start()
+        assert collector.wait_connected(10)
+        collector.run_cycle(1)
+        seen = []
+        for n in (1, 2, 3):
+            ifttt.wait_for(n, timeout=20)
+            seen.append(time.monotonic())
+        collector.stop(grace=0)
+    # Each attempt waits 0.5 s for an answer, then rests at least as long: arrivals are >= 1 s apart (without
+    # the rest, 0.52 s; the margin covers how late this thread notices a request).
+    assert all(b - a >= 0.8 for a, b in itertools.pairwise(seen)), seen
