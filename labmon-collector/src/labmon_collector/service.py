@@ -15,20 +15,18 @@ from typing import Any
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, encode_inquiry
 from labmon.models import Alert, Batch
-from labmon.mqtt import RECONNECT_MAX_DELAY, BrokerClient
+from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
 from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.outbox import Outbox
+from labmon_collector.reach import Reach
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine, with_broker_rule
 
 log = logging.getLogger(__name__)
-
-SETTLE = RECONNECT_MAX_DELAY + 1.0
-"""After the collector reconnects, its measurers need up to this long to be back too: they are not judged before."""
 
 
 class PluginStartError(Exception):
@@ -63,11 +61,10 @@ class Collector:
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         """The status last logged per measurer."""
-        self._blind: set[BrokerConfig] = set()
-        """Brokers a cycle found cut off: once back, their measurers get SETTLE seconds to reconnect."""
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
+        self.reach = Reach(self.clients)
         delivery = self.settings.delivery
         self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
@@ -103,7 +100,7 @@ class Collector:
         if self.heartbeat is not None:
             self.heartbeat.start()
         now = time.time()
-        self.store.note(started_at=now, stopped_at=None, interval=self.settings.interval, pid=os.getpid())
+        self.store.note(started_at=now, stopped_at=None, last_cycle_at=None, interval=self.settings.interval)
         names = ", ".join(ref.name for ref in self.settings.measurers)
         self._announce(f"monitoring started: polling {names} every {format_duration(self.settings.interval)}")
 
@@ -151,7 +148,7 @@ class Collector:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
         cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers])
-        before = {broker: (client.connected.is_set(), client.up_since) for broker, client in self.clients.items()}
+        before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
         for ref in self.settings.measurers:
@@ -159,32 +156,17 @@ class Collector:
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
                 client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
         cycle.complete.wait(self.settings.reply_timeout)
-        blind = {broker for broker, client in self.clients.items() if self._blind_to(broker, client, before[broker])}
+        blind = self.reach.blind(before)
         with self._lock:
             self._cycle = None
             batch = cycle.batch({ref.name for ref in self.settings.measurers if ref.broker in blind})
         took = time.monotonic() - started
         self._log_changes(number, batch)
+        answered = f"{len(batch.results)}/{len(cycle.inquiries)} measurers answered in {took:.3f}s"
         unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
-        log.info(
-            "cycle %d: %d/%d measurers answered in %.3fs%s",
-            number,
-            len(batch.results),
-            len(cycle.inquiries),
-            took,
-            unjudged,
-        )
+        log.info("cycle %d: %s%s", number, answered, unjudged)
         self.dispatch(batch)
         return batch
-
-    def _blind_to(self, broker: BrokerConfig, client: BrokerClient, before: tuple[bool, float | None]) -> bool:
-        """Return whether this cycle cannot judge the broker's measurers: cut off, dropped, or just back."""
-        cut = not (before[0] and client.connected.is_set() and client.up_since == before[1])
-        if cut:
-            self._blind.add(broker)
-        elif broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
-            self._blind.discard(broker)
-        return broker in self._blind
 
     def _log_changes(self, number: int, batch: Batch) -> None:
         """Log a measurer when it goes missing or changes status, and when it is back; not every cycle.
@@ -209,7 +191,7 @@ class Collector:
         """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
-        brokers = {client.address: client.down_since for client in self.clients.values()}
+        brokers = self.reach.down_since()
         alerts = self.rules.evaluate(batch, batch.started_at, brokers)
         for alert in alerts:
             for name, message in self.router.targets(alert):
