@@ -61,6 +61,7 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
         config = collector_table(
             own_broker, blip_lab, interval="500ms", reply_timeout="300ms", notifiers=notifiers, rules=rules
         )
+        config["collector"]["sinks"]["csv"] = {"type": "csv", "path": str(tmp_path / "readings.csv")}
         loaded = write_config(config)
         config_path = loaded.path
         collector = Collector(loaded)
@@ -90,7 +91,10 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
     assert during.exit_code == 1, during.output  # firing warning and the broker out of reach; not a dead collector
     assert "collector: running, last cycle" in during.output
     assert f"  collector cannot reach broker {address} since" in during.output
-    assert count(history, "SELECT COUNT(*) FROM missing") == 0  # the gap is the collector's, not the measurers'
+    assert count(history, "SELECT COUNT(*) FROM missing") == 0
+    rows = (tmp_path / "readings.csv").read_text().splitlines()
+    assert any(",disconnected,the collector could not reach its broker" in row for row in rows)
+    assert not any(",missing," in row for row in rows)  # the gap is the collector's, not the measurers'
     assert not [r for r in caplog.records if "is offline" in r.getMessage()]  # the Last Wills of the shutdown
 
 

@@ -124,3 +124,12 @@ def test_status_of_a_collector_that_never_ran(broker, write_config):
     config = write_config(collector_table(broker, ["table1"]))
     code, report = status_of(config.path)
     assert code == 2 and report["collector"]["text"].startswith("NOT RUNNING: it has never run with this config")
+
+
+def test_a_heartbeat_url_written_in_the_config_is_refused(broker, tmp_path):
+    config = collector_table(broker, ["table1"], heartbeat={"url": "https://hc-ping.com/0f3c-secret"})
+    path = tmp_path / "collector.toml"
+    path.write_text(tomli_w.dumps(config))
+    result = invoke("check", str(path))
+    assert result.exit_code == 1 and "[collector.heartbeat] url" in result.output, result.output
+    assert "0f3c-secret" not in result.output
