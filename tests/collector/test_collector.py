@@ -1,10 +1,11 @@
+import logging
 import sqlite3
 import threading
 
 from labmon.messages import Topics, encode_result
 from labmon.models import Reading, Result
 from labmon_collector.service import Collector
-from tests.conftest import collector_table, invoke
+from tests.conftest import collector_table, invoke, measurer_table
 
 
 def started(config):
@@ -76,3 +77,22 @@ def test_alerts_reach_the_notifier(lab, broker, write_config, capsys):
     assert firing == [f"{m}/laser1/lock_error" for m in lab]
     printed = capsys.readouterr().out
     assert printed.count("ALERT [critical] hot:") == 2
+
+
+def test_a_missing_measurer_is_logged_when_it_goes_and_when_it_returns(lab, broker, write_config, caplog):
+    from labmon_measurer.service import Measurer
+
+    late = f"{lab[0]}-late"
+    collector = started(write_config(collector_table(broker, [*lab, late], reply_timeout="300ms")))
+    with caplog.at_level(logging.INFO, logger="labmon_collector.service"):
+        for number in (1, 2, 3):
+            assert collector.run_cycle(number).missing == (late,)
+        measurer = Measurer(write_config(measurer_table(broker, late), "late.toml"))
+        measurer.start()
+        assert measurer.client.connected.wait(10)
+        assert collector.run_cycle(4).missing == ()
+        measurer.stop()
+        collector.stop()
+    said = [r.getMessage() for r in caplog.records if late in r.getMessage()]
+    assert [m for m in said if "no reply" in m] == [f"cycle 1: no reply from {late} within 0.3s"]
+    assert f"cycle 4: {late} answers again" in said

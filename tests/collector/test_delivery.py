@@ -107,9 +107,10 @@ def test_status_shows_a_growing_backlog_then_its_drain(lab, broker, write_config
         server.wait_for(2, status=503)
         collector.stop()
         result = invoke("status", str(config.path))
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 2, result.output  # the collector is not running
+        assert "collector: NOT RUNNING: stopped cleanly" in result.output
         sheet = next(line.strip() for line in result.output.splitlines() if line.strip().startswith("sink:sheet"))
-        assert "backlog      3" in sheet and "delivering" in sheet
+        assert "backlog      3" in sheet and "waiting" in sheet
         assert "last error: TransientError: IFTTT answered HTTP 503" in result.output
         assert "k3y" not in result.output
         server.default = CONGRATS

@@ -167,10 +167,29 @@ def test_offline_measurer_is_one_alert_and_suppresses_its_value_alerts():
     assert [(a.rule, a.state) for a in back] == [("table1-offline", "resolved")]  # the silent stale alerts say nothing
 
 
-def test_status_offline_counts_as_down():
-    engine = RulesEngine((rule(name="off", select="*", above=None, offline=True, for_=0.0),))
-    alerts = engine.evaluate(batch(0, reading(0.05)), 0, offline=frozenset({"table1"}))
-    assert [a.series for a in alerts] == ["table1"]
+def test_a_disconnected_measurer_is_not_judged():
+    """While the collector cannot reach a measurer's broker, neither offline nor stale rules count the gap."""
+    rules = (
+        rule(name="off", select="*", above=None, offline=True, for_=0.0),
+        rule(name="stale", select="table1/*/*", above=None, stale=MINUTE, for_=0.0),
+    )
+    engine = RulesEngine(rules)
+    engine.evaluate(batch(0, reading(0.05)), 0)
+    cut_off = [Batch(cycle=0, started_at=t * 60, results=(), disconnected=("table1",)) for t in range(1, 6)]
+    assert [a for b in cut_off for a in engine.evaluate(b, b.started_at)] == []
+    assert engine.evaluate(batch(360, reading(0.05)), 360) == []
+
+
+def test_a_broker_rule_fires_once_after_its_for_and_resolves():
+    engine = RulesEngine((rule(name="broker", select="*", above=None, broker=True, for_=2 * MINUTE),))
+    down = {"mqtt.lab:1883": 30.0}
+    alerts = [a for t in range(1, 6) for a in engine.evaluate(batch(t * 60), t * 60, down)]
+    assert [(a.rule, a.state, a.series) for a in alerts] == [("broker", "firing", "mqtt.lab:1883")]
+    assert alerts[0].message.startswith("collector cannot reach broker mqtt.lab:1883 since 1970-01-01T00:00:30")
+    back = engine.evaluate(batch(360), 360, {"mqtt.lab:1883": None})
+    assert [(a.state, a.message) for a in back] == [
+        ("resolved", "collector reaches broker mqtt.lab:1883 again after 5m")
+    ]
 
 
 def test_silences_mute_and_expire(tmp_path):
@@ -247,3 +266,15 @@ def test_rule_mistakes_are_explained(options, complaint):
 
     with pytest.raises(OptionError, match=complaint):
         rule(**options)
+
+
+@pytest.mark.parametrize("jitter", [0.004, -0.004])
+def test_durations_count_ticks_not_jittered_seconds(jitter):
+    """A 20m rule at one cycle a minute fires at the 20th minute, whichever way the cycle times jitter."""
+    engine = RulesEngine((rule(keep_firing_for=2 * MINUTE, repeat_interval=5 * MINUTE),), tick=MINUTE)
+    wobble = [jitter * (-1) ** i for i in range(40)]  # alternately late and early by milliseconds
+    out = []
+    for i, value in enumerate([0.9] * 26 + [0.1] * 4):
+        at = i * MINUTE + wobble[i]
+        out += [(i, a.state, a.repeat) for a in engine.evaluate(batch(at, reading(value)), at)]
+    assert out == [(20, "firing", 0), (25, "firing", 1), (28, "resolved", 1)]

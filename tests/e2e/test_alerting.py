@@ -33,12 +33,12 @@ def test_a_laser_losing_lock_reaches_discord_and_the_console_then_resolves(
         stop = threading.Event()
         runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
         runner.start()
-        posted = discord.wait_for(2, timeout=30)
+        posted = discord.wait_for(3, timeout=30)  # "monitoring started", the alert, its resolution
         stop.set()
         runner.join()
         collector.stop()
-    titles = [r.json()["embeds"][0]["title"] for r in posted[:2]]
-    assert titles == ["CRITICAL: laser1-unlocked", "RESOLVED: laser1-unlocked"]
+    titles = [r.json()["embeds"][0]["title"] for r in posted[:3]]
+    assert titles == ["INFO: labmon-collector", "CRITICAL: laser1-unlocked", "RESOLVED: laser1-unlocked"]
     printed = capsys.readouterr().out
     assert f"ALERT [critical] laser1-unlocked: {table}/laser1/lock_error has been above 0.5 V for" in printed
     assert f"RESOLVED laser1-unlocked: {table}/laser1/lock_error is back at" in printed

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import fnmatch
-import sqlite3
+import json
 import threading
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+
+from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
 
@@ -21,6 +23,10 @@ CREATE TABLE IF NOT EXISTS series_seen (series TEXT PRIMARY KEY, last_valid_at R
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY AUTOINCREMENT, selector TEXT NOT NULL, starts REAL NOT NULL,
     ends REAL NOT NULL, comment TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS collector (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS held_back (
+    notifier TEXT NOT NULL, rule TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, rule)
 );
 """
 
@@ -59,14 +65,10 @@ class AlertStore:
     """One SQLite file beside the outbox; the collector writes it, `labmon silence` and `status` too."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
         # NORMAL skips an fsync per cycle (1 ms of a cycle's 1.4) and still survives a killed process; a
         # power cut may lose the last cycle's state: at worst one notification is repeated. The outbox,
         # which must not lose what it accepted, stays FULL.
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
 
     def load(self) -> tuple[dict[tuple[str, str], SeriesState], dict[str, float]]:
@@ -80,15 +82,47 @@ class AlertStore:
         """Replace the saved states (only those not inactive) and last valid times, in one transaction."""
         active = [(rule, series, *astuple(s)) for (rule, series), s in states.items() if s.state != "inactive"]
         marks = ", ".join("?" * (2 + len(fields(SeriesState))))
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             self._db.execute("DELETE FROM alert_state")
             self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
             self._db.execute("DELETE FROM series_seen")
             self._db.executemany("INSERT INTO series_seen VALUES (?, ?)", list(seen.items()))
 
+    def note(self, **facts: Any) -> None:
+        """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""
+        with self._lock, transaction(self._db):
+            self._db.executemany(
+                "INSERT OR REPLACE INTO collector VALUES (?, ?)", [(k, json.dumps(v)) for k, v in facts.items()]
+            )
+
+    def facts(self) -> dict[str, Any]:
+        """Return what `note` recorded."""
+        with self._lock:
+            return {key: json.loads(value) for key, value in self._db.execute("SELECT key, value FROM collector")}
+
+    def hold(self, notifier: str, rule: str) -> None:
+        """Count one message of `rule` that the hourly cap kept from `notifier`."""
+        with self._lock, transaction(self._db):
+            self._db.execute(
+                "INSERT INTO held_back VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1", (notifier, rule)
+            )
+
+    def held_back(self) -> dict[str, dict[str, int]]:
+        """Return, per notifier and rule, how many messages the cap has held back since the last one sent."""
+        held: dict[str, dict[str, int]] = {}
+        with self._lock:
+            for notifier, rule, count in self._db.execute("SELECT notifier, rule, count FROM held_back"):
+                held.setdefault(notifier, {})[rule] = count
+        return held
+
+    def release(self, notifier: str) -> None:
+        """Forget the held-back counts of `notifier`: a message has told them."""
+        with self._lock, transaction(self._db):
+            self._db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,))
+
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             cursor = self._db.execute(
                 "INSERT INTO silences (selector, starts, ends, comment) VALUES (?, ?, ?, ?)",
                 (selector, starts, ends, comment),
@@ -105,7 +139,7 @@ class AlertStore:
 
     def remove_silence(self, silence_id: int) -> bool:
         """End a silence now; return whether it existed."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             return self._db.execute("DELETE FROM silences WHERE id = ?", (silence_id,)).rowcount > 0
 
     def close(self) -> None:

@@ -1,10 +1,14 @@
-"""The collector's subcommands: `labmon collector` and `labmon status`."""
+"""The collector's subcommands: collector, status, silence, outbox, notify-test (heavy imports inside each)."""
 
 from __future__ import annotations
 
+import json
 import signal
+import sys
 import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -13,11 +17,13 @@ from labmon.cli import load_node_config
 from labmon.config import CollectorConfig
 from labmon.models import Alert
 from labmon.rule_config import SELECTOR_FIX, selector_problem
-from labmon.times import format_duration, parse_duration
-from labmon_collector.alertstore import AlertStore, Silence
+from labmon.times import format_duration, iso, parse_duration
 from labmon_collector.bridge import bridge_config
 from labmon_collector.events import recent_lines
-from labmon_collector.outbox import Outbox
+
+if TYPE_CHECKING:
+    from labmon_collector.alertstore import AlertStore
+    from labmon_collector.outbox import Outbox
 
 
 @click.command()
@@ -30,7 +36,7 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 
     node = load_node_config(config, "collector")
     try:
-        service = Collector(node)
+        service = Collector(node, announce=not once)
     except PluginStartError as exc:
         raise click.ClickException(str(exc)) from None
     stopping = threading.Event()
@@ -47,53 +53,39 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 
 
 @click.command()
-@click.argument("config", type=click.Path(dir_okay=False))
-def status(config: str) -> None:
-    """Show delivery backlogs, the state of every alert that is not inactive, and the silences."""
+@click.argument("config", envvar="LABMON_CONFIG", type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def status(config: str, as_json: bool) -> None:
+    """Is the collector running; delivery backlogs and dead letters; pending and firing alerts; silences.
+
+    Exit 0 when all is well, 1 on a warning (pending or non-critical alerts, a paused target, dead letters,
+    an unreachable broker), 2 when a critical alert fires or the collector is not running.
+    """
+    from labmon_collector.report import build_report, render
+
     settings = _settings(config)
-    now = time.time()
-    outbox_path = settings.data_dir / "outbox.sqlite"
-    if not outbox_path.exists():
-        raise click.ClickException(f"no outbox at {outbox_path}: the collector has not run with this config yet")
-    outbox = Outbox(outbox_path)
-    click.echo("delivery")
-    for target in outbox.status():
-        age = format_duration(now - target.oldest) if target.oldest is not None else "-"
-        state = f"PAUSED ({target.paused})" if target.paused else "delivering"
-        click.echo(
-            f"  {target.target:<26} backlog {target.backlog:>6}  oldest {age:>8}  delivered {target.delivered:>7}"
-            f"  dropped {target.dropped:>5}  {state}"
-        )
-        if target.last_error:
-            click.echo(f"      last error: {target.last_error}")
-    outbox.close()
-    store = AlertStore(settings.data_dir / "alerts.sqlite")
-    states, _ = store.load()
-    silences = store.silences(now)
-    store.close()
-    click.echo("alerts" if states else "alerts: none pending or firing")
-    for (rule, series), alert in sorted(states.items(), key=lambda item: item[0]):
-        value = "-" if alert.last_value is None else f"{alert.last_value:g} {alert.unit}".strip()
-        silenced = " (silenced)" if any(s.covers(series) for s in silences) else ""
-        click.echo(
-            f"  {rule:<24} {series:<36} {alert.state.upper():<8} since {format_duration(now - alert.since):>6}"
-            f"  last {value}{silenced}"
-        )
-    _print_silences(silences, now)
-    for line in recent_lines(settings.data_dir):  # issue 11: the alert history
-        click.echo(line)
+    if not (settings.data_dir / "outbox.sqlite").exists():
+        text = f"NOT RUNNING: it has never run with this config (no outbox in {settings.data_dir})"
+        click.echo(json.dumps({"collector": {"running": False, "text": text}, "exit": 2}) if as_json else text)
+        sys.exit(2)
+    report = build_report(settings, time.time())
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        click.echo("\n".join([*render(report), *recent_lines(settings.data_dir)]))  # and the alert history
+    sys.exit(report["exit"])
+
+
+def _alert_store(config: str) -> AlertStore:
+    from labmon_collector.alertstore import AlertStore
+
+    return AlertStore(_settings(config).data_dir / "alerts.sqlite")
 
 
 def _settings(config: str) -> CollectorConfig:
     collector = load_node_config(config, "collector").collector
     assert collector is not None
     return collector
-
-
-def _print_silences(silences: list[Silence], now: float) -> None:
-    click.echo("silences" if silences else "silences: none")
-    for s in silences:
-        click.echo(f"  #{s.id:<4} {s.selector:<30} ends in {format_duration(s.ends - now):>6}  {s.comment}")
 
 
 @click.group()
@@ -121,7 +113,7 @@ def silence_add(config: str, selector: str, duration: str, comment: str) -> None
         seconds = parse_duration(duration)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--for") from None
-    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    store = _alert_store(config)
     now = time.time()
     silence_id = store.add_silence(selector, now, now + seconds, comment)
     store.close()
@@ -132,10 +124,13 @@ def silence_add(config: str, selector: str, duration: str, comment: str) -> None
 @CONFIG_OPTION
 def silence_list(config: str) -> None:
     """List the silences in force."""
-    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    from labmon_collector.report import silence_lines
+
+    store = _alert_store(config)
     now = time.time()
-    _print_silences(store.silences(now), now)
+    silences = [{"id": s.id, "selector": s.selector, "ends": s.ends, "comment": s.comment} for s in store.silences(now)]
     store.close()
+    click.echo("\n".join(silence_lines(silences, now)))
 
 
 @silence.command("remove")
@@ -143,7 +138,7 @@ def silence_list(config: str) -> None:
 @click.argument("silence_id", type=int)
 def silence_remove(config: str, silence_id: int) -> None:
     """End silence SILENCE_ID now."""
-    store = AlertStore(_settings(config).data_dir / "alerts.sqlite")
+    store = _alert_store(config)
     removed = store.remove_silence(silence_id)
     store.close()
     if not removed:
@@ -184,6 +179,60 @@ def notify_test(config: str) -> None:
         raise click.ClickException(f"could not notify through {', '.join(failed)}")
 
 
+@click.group("outbox")
+def outbox_group() -> None:
+    """Inspect, requeue or drop the dead letters: items a target rejected for good (HTTP 400, 413, 422...)."""
+
+
+def _outbox(config: str) -> Outbox:
+    from labmon_collector.outbox import Outbox
+
+    path = _settings(config).data_dir / "outbox.sqlite"
+    if not path.exists():
+        raise click.ClickException(f"no outbox at {path}: the collector has not run with this config yet")
+    return Outbox(path)
+
+
+@outbox_group.command("list")
+@CONFIG_OPTION
+def outbox_list(config: str) -> None:
+    """List the dead letters, oldest first."""
+    box = _outbox(config)
+    dead = box.dead_letters()
+    box.close()
+    click.echo("dead letters" if dead else "dead letters: none")
+    for d in dead:
+        what = d.payload.get("message") or f"cycle {d.payload.get('cycle')} of {iso(d.payload.get('started_at', 0))}"
+        click.echo(f"  #{d.id:<6} {d.target:<26} rejected {iso(d.rejected_at)}  {d.error}\n          {what}")
+
+
+def _dead_letter_action(name: str, done: str, act: Callable[[Outbox, list[int]], int], doc: str) -> click.Command:
+    """Return the `labmon outbox NAME ID...|--all` command that applies `act` to the chosen dead letters."""
+
+    @outbox_group.command(name, help=doc)
+    @CONFIG_OPTION
+    @click.argument("ids", nargs=-1, type=int)
+    @click.option("--all", "everything", is_flag=True, help="Every dead letter.")
+    def command(config: str, ids: tuple[int, ...], everything: bool) -> None:
+        if not ids and not everything:
+            raise click.UsageError("name dead letters by ID, or use --all")
+        box = _outbox(config)
+        count = act(box, [d.id for d in box.dead_letters()] if everything else list(ids))
+        box.close()
+        click.echo(f"{done} {count} dead letters")
+
+    return command
+
+
+outbox_retry = _dead_letter_action(
+    "retry",
+    "requeued",
+    lambda box, ids: box.requeue(ids),
+    "Put dead letters back at the end of their target's queue (a running collector sends them within seconds).",
+)
+outbox_drop = _dead_letter_action("drop", "dropped", lambda box, ids: box.drop(ids), "Forget dead letters for good.")
+
+
 @hookimpl
 def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(collector)
@@ -191,3 +240,4 @@ def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(notify_test)
     cli.add_command(silence)
     cli.add_command(bridge_config)
+    cli.add_command(outbox_group)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from labmon.models import WHOLE_INSTRUMENT, Batch
@@ -63,12 +63,23 @@ class Memory:
                 values.popleft()
 
 
+def lasted(elapsed: float, duration: float, tick: float) -> bool:
+    """Return whether `elapsed` seconds reach `duration`, counted in whole ticks of `tick` seconds (0: exactly).
+
+    Cycle start times jitter by milliseconds either way around the grid; rounding to whole ticks keeps a
+    20-minute rule at one cycle a minute firing at the 20th minute, not the 21st.
+    """
+    if tick > 0 and elapsed >= tick / 2:  # closer together only when cycles are run by hand: count real time
+        elapsed = round(elapsed / tick) * tick
+    return elapsed >= duration - 1e-9
+
+
 Active = Callable[[str], bool]
 """Whether a rule is pending or firing for a series: hysteresis judges differently then."""
 
 
 def observe(
-    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active
+    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active, tick: float = 0.0
 ) -> list[Observation]:
     """Return the rule's observations this cycle."""
     kind = rule.kind
@@ -81,10 +92,14 @@ def observe(
         assert rule.stale is not None
         return [
             Observation(
-                series, series.split("/")[0], now - at >= rule.stale, unit=memory.units.get(series, ""), began=at
+                series,
+                series.split("/")[0],
+                lasted(now - at, rule.stale, tick),
+                unit=memory.units.get(series, ""),
+                began=at,
             )
             for series, at in memory.last_valid.items()
-            if fnmatch.fnmatchcase(series, rule.select)
+            if fnmatch.fnmatchcase(series, rule.select) and series.split("/")[0] not in batch.disconnected
         ]
     observations = []
     for measurer, reading, _ in batch.rows():
@@ -96,6 +111,15 @@ def observe(
         else:
             observations.append(_level(rule, series, measurer, reading.value, reading.unit, active(series)))
     return observations
+
+
+def unreachable(rule: RuleConfig, brokers: Mapping[str, float | None]) -> list[Observation]:
+    """Return a broker rule's observations: is the collector cut off from each selected broker, and since when?"""
+    return [
+        Observation(address, "", since is not None, began=since)
+        for address, since in brokers.items()
+        if fnmatch.fnmatchcase(address, rule.select)
+    ]
 
 
 def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:

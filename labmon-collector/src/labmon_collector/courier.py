@@ -1,17 +1,21 @@
-"""The thread that drains one target's outbox: retries with backoff, pauses on a permanent error."""
+"""The thread that drains one target's outbox: retries with backoff, sets rejected items aside, pauses when told."""
 
 from __future__ import annotations
 
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
-from labmon.kinds import PermanentError, RetryLater
+from labmon.kinds import PermanentError, RejectedError, RetryLater
 from labmon_collector.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
+
+LOOK_AGAIN = 2.0
+"""An idle courier looks again this often: `labmon outbox retry`, another process, may have requeued items."""
 
 
 def backoff(attempts: int, *, base: float = 1.0, cap: float = 300.0) -> float:
@@ -62,7 +66,7 @@ class Courier(threading.Thread):
             item = self.outbox.oldest(self.target)
             if item is None:
                 self.idle.set()
-                self._wake.wait()
+                self._wake.wait(LOOK_AGAIN)
                 continue
             self.idle.clear()
             delay = self._attempt(item)
@@ -73,8 +77,19 @@ class Courier(threading.Thread):
 
     def _attempt(self, item: Pending) -> float | None:
         """Try one delivery; return the delay before the next attempt, or None to stop for good."""
+        started = time.monotonic()
         try:
             self._deliver(item.payload)
+        except RejectedError as exc:
+            log.error(
+                "%s rejected item %d for good: %s; set aside (labmon outbox list), delivering the next",
+                self.target,
+                item.id,
+                exc,
+            )
+            self.failing = False
+            self.outbox.reject(self.target, item.id, str(exc))
+            return 0.0
         except PermanentError as exc:
             log.error(
                 "delivery to %s failed for good: %s; delivery paused with its items kept: fix the config and restart",
@@ -93,7 +108,9 @@ class Courier(threading.Thread):
         except Exception as exc:
             self.failing = True
             self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")
-            delay = backoff(item.attempts + 1, base=self._retry_base, cap=self._retry_cap)
+            # A service slower than its timeout gets at least as long to recover as the attempt took.
+            took = time.monotonic() - started
+            delay = max(took, backoff(item.attempts + 1, base=self._retry_base, cap=self._retry_cap))
             log.warning(
                 "delivery to %s failed (attempt %d): %s; retrying in %.1fs", self.target, item.attempts + 1, exc, delay
             )

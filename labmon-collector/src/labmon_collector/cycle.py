@@ -31,12 +31,14 @@ class Cycle:
             self.complete.set()
         return True
 
-    def batch(self) -> Batch:
-        """Return what was gathered, in the configured measurer order."""
+    def batch(self, unjudged: set[str]) -> Batch:
+        """Return what was gathered, in the configured measurer order; silent `unjudged` ones are disconnected."""
         order = list(self.inquiries)
+        silent = [m for m in order if m not in self.results]
         return Batch(
             cycle=self.number,
             started_at=self.started_at,
             results=tuple(self.results[m] for m in order if m in self.results),
-            missing=tuple(m for m in order if m not in self.results),
+            missing=tuple(m for m in silent if m not in unjudged),
+            disconnected=tuple(m for m in silent if m in unjudged),
         )

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labmon_collector.sqlitedb import open_db, transaction
+
 log = logging.getLogger(__name__)
 
 SCHEMA = """
@@ -31,6 +33,15 @@ CREATE TABLE IF NOT EXISTS targets (
     last_error TEXT,
     last_error_at REAL,
     paused TEXT
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    created REAL NOT NULL,
+    attempts INTEGER NOT NULL,
+    payload TEXT NOT NULL,
+    error TEXT NOT NULL,
+    rejected_at REAL NOT NULL
 );
 """
 
@@ -57,25 +68,35 @@ class TargetStatus:
     last_error: str | None
     last_error_at: float | None
     paused: str | None
+    dead: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An item its target rejected for good, set aside so that delivery goes on."""
+
+    id: int
+    target: str
+    created: float
+    attempts: int
+    error: str
+    rejected_at: float
+    payload: dict[str, Any]
 
 
 class Outbox:
     """Items are written before delivery is tried and deleted only once the target confirms."""
 
     def __init__(self, path: Path, *, max_items: int = 100_000) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.max_items = max_items
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a Pi loses power: a confirmed put must survive it
-        self._db.executescript(SCHEMA)
+        self._db = open_db(path, "FULL", SCHEMA)  # a Pi loses power: a confirmed put must survive it
         self._lock = threading.Lock()
         self._closed = False
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped."""
-        with self._lock, self._db:
+        with self._lock, transaction(self._db):
             self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
             self._db.execute(
                 "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)",
@@ -106,7 +127,11 @@ class Outbox:
         with self._transaction() as db:
             if db is not None:
                 db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-                db.execute("UPDATE targets SET delivered = delivered + 1 WHERE target = ?", (target,))
+                db.execute(
+                    "UPDATE targets SET delivered = delivered + 1, last_error = NULL, last_error_at = NULL"
+                    " WHERE target = ?",
+                    (target,),
+                )
 
     def failed(self, target: str, item_id: int, error: str) -> None:
         """Count a failed attempt and remember the error."""
@@ -117,6 +142,50 @@ class Outbox:
                     "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
                     (error, time.time(), target),
                 )
+
+    def reject(self, target: str, item_id: int, error: str) -> None:
+        """Move an item its target refused for good to the dead letters."""
+        with self._transaction() as db:
+            if db is not None:
+                db.execute(
+                    "INSERT INTO dead_letters SELECT id, target, created, attempts + 1, payload, ?, ? FROM outbox"
+                    " WHERE id = ?",
+                    (error, time.time(), item_id),
+                )
+                db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
+                db.execute(
+                    "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
+                    (error, time.time(), target),
+                )
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Return every dead letter, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, target, created, attempts, error, rejected_at, payload FROM dead_letters ORDER BY id"
+            ).fetchall()
+        return [DeadLetter(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+
+    def requeue(self, ids: list[int]) -> int:
+        """Put dead letters back at the end of their target's queue; return how many."""
+        with self._transaction() as db:
+            if db is None:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            db.execute(
+                f"INSERT INTO outbox (target, created, payload) SELECT target, created, payload FROM dead_letters"
+                f" WHERE id IN ({marks}) ORDER BY id",
+                ids,
+            )
+            return db.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids).rowcount
+
+    def drop(self, ids: list[int]) -> int:
+        """Forget dead letters for good; return how many."""
+        with self._transaction() as db:
+            if db is None:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            return db.execute(f"DELETE FROM dead_letters WHERE id IN ({marks})", ids).rowcount
 
     def pause(self, target: str, reason: str | None) -> None:
         """Stop (reason) or resume (None) delivery to a target; its items are kept either way."""
@@ -132,15 +201,16 @@ class Outbox:
             if self._closed:
                 yield None
                 return
-            with self._db:
-                yield self._db
+            with transaction(self._db) as db:
+                yield db
 
     def status(self) -> list[TargetStatus]:
         """Return every target's backlog, oldest item time, counters and last error."""
         with self._lock:
             rows = self._db.execute(
                 """SELECT t.target, COUNT(o.id), MIN(o.created), t.delivered, t.dropped,
-                          t.last_error, t.last_error_at, t.paused
+                          t.last_error, t.last_error_at, t.paused,
+                          (SELECT COUNT(*) FROM dead_letters d WHERE d.target = t.target)
                    FROM targets t LEFT JOIN outbox o ON o.target = t.target
                    GROUP BY t.target ORDER BY t.target"""
             ).fetchall()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import fnmatch
 import math
+from collections.abc import Mapping
 from typing import Literal
 
 from labmon.models import Alert, Batch
+from labmon.options import Duration
 from labmon.rule_config import Kind, RuleConfig
-from labmon.times import format_duration
+from labmon.times import format_duration, iso
 from labmon_collector.alertstore import AlertStore, SeriesState
-from labmon_collector.conditions import Memory, Observation, observe
+from labmon_collector.conditions import Memory, Observation, lasted, observe, unreachable
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -21,6 +23,7 @@ FIRING: dict[Kind, str] = {
     "error": "{series} could not be read for {duration}: {error}",
     "stale": "{series} has had no valid value for {duration}",
     "offline": "measurer {measurer} has not answered for {duration}",
+    "broker": "collector cannot reach broker {series} since {since} ({duration})",
 }
 RESOLVED: dict[Kind, str] = {
     "threshold": VALUE_RESOLVED,
@@ -29,14 +32,26 @@ RESOLVED: dict[Kind, str] = {
     "error": "{series} reads again after {duration} of errors",
     "stale": "{series} has valid values again after {duration}",
     "offline": "measurer {measurer} answers again after {duration}",
+    "broker": "collector reaches broker {series} again after {duration}",
 }
+
+
+BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
+"""The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+
+
+def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
+    """Return `rules`, with BROKER_RULE added unless one of them already watches the brokers."""
+    return rules if any(rule.broker for rule in rules) else (*rules, BROKER_RULE)
 
 
 class RulesEngine:
     """Evaluates every rule each cycle and decides which notifications to send."""
 
-    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None) -> None:
+    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None, *, tick: float = 0.0) -> None:
         self.rules = rules
+        self.tick = tick
+        """The collector's interval: durations are counted in whole ticks of it (0: in exact seconds)."""
         self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
         self.memory = Memory()
@@ -44,10 +59,10 @@ class RulesEngine:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
 
-    def evaluate(self, batch: Batch, now: float, offline: frozenset[str] = frozenset()) -> list[Alert]:
-        """Feed one cycle at time `now` (`offline`: measurers whose status says so); return alerts to send."""
+    def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
+        """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
         self.memory.remember(batch, now, self._window)
-        down = set(batch.missing) | set(offline)
+        down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
         alerts = []
@@ -56,7 +71,11 @@ class RulesEngine:
             def active(series: str, rule: RuleConfig = rule) -> bool:
                 return self.states.get((rule.name, series), SeriesState()).state != "inactive"
 
-            for seen in observe(rule, batch, now, down, self.memory, active):
+            if rule.kind == "broker":
+                observations = unreachable(rule, brokers or {})
+            else:
+                observations = observe(rule, batch, now, down, self.memory, active, self.tick)
+            for seen in observations:
                 # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
                 quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
@@ -76,13 +95,13 @@ class RulesEngine:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
-            if state.state == "pending" and now - state.since >= rule.for_:
+            if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
             if state.state != "firing" or quiet:
                 return None
             if state.notified_at is None:
                 return self._notify(rule, seen, state, now, "firing")
-            if now - state.notified_at >= rule.repeat_interval:
+            if lasted(now - state.notified_at, rule.repeat_interval, self.tick):
                 state.repeats += 1
                 return self._notify(rule, seen, state, now, "firing")
             return None
@@ -93,7 +112,7 @@ class RulesEngine:
             return None
         if state.cleared_since is None:
             state.cleared_since = now
-        if now - state.cleared_since < rule.keep_firing_for:
+        if not lasted(now - state.cleared_since, rule.keep_firing_for, self.tick):
             return None
         notified = state.notified_at is not None
         alert = self._notify(rule, seen, state, now, "resolved") if notified and not quiet else None
@@ -107,6 +126,7 @@ class RulesEngine:
             state.notified_at = now
         parts = [*seen.series.split("/"), "", ""]
         value = math.nan if state.last_value is None else state.last_value
+        began = state.since if seen.began is None else seen.began
         fields = {
             "rule": rule.name,
             "series": seen.series,
@@ -117,7 +137,8 @@ class RulesEngine:
             "unit": state.unit,
             "threshold": math.nan if seen.threshold is None else seen.threshold,
             "side": seen.side,
-            "duration": format_duration(now - (state.since if seen.began is None else seen.began)),
+            "duration": format_duration(now - began),
+            "since": iso(began),
             "value_text": f"{value:g} {state.unit}".strip(),
             "threshold_text": seen.threshold_text,
             "error": state.error,

@@ -17,14 +17,17 @@ from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
+from labmon.times import format_duration
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
 from labmon_collector.events import EventLog
+from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.metrics import Gauges
 from labmon_collector.outbox import Outbox
+from labmon_collector.reach import Reach
 from labmon_collector.routing import Router
-from labmon_collector.rules import RulesEngine
+from labmon_collector.rules import RulesEngine, with_broker_rule
 from labmon_collector.web.server import WebServer
 
 log = logging.getLogger(__name__)
@@ -46,19 +49,27 @@ class Counters:
 class Collector:
     """The collector node: one broker client per distinct broker, one courier per sink and notifier."""
 
-    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: Config, *, clock: Callable[[], float] = time.time, announce: bool = True) -> None:
         assert config.collector is not None
         self.settings = config.collector
         self.clock = clock
+        self.announce = announce
+        """Tell the notifiers when monitoring starts and pauses (not for a one-off `--once` run)."""
         self.counters = Counters()
         self.bad_input = BadInput(log, "a malformed message")
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
-        self.rules = RulesEngine(self.settings.rules, self.store)
-        self.router = Router(self.settings.rules, {entry.name: entry.policy for entry in self.settings.notifiers})
+        rules = with_broker_rule(self.settings.rules)
+        self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
+        self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
+        self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
+        self._missing: set[str] = set()
+        self._told: dict[str, str] = {}
+        """The status last logged per measurer."""
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
+        self.reach = Reach(self.clients)
         delivery = self.settings.delivery
         self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
@@ -97,11 +108,21 @@ class Collector:
             courier.start()
         if self.web is not None:
             self.web.start()
+        if self.heartbeat is not None:
+            self.heartbeat.start()
+        now = time.time()
+        self.store.note(started_at=now, stopped_at=None, last_cycle_at=None, interval=self.settings.interval)
+        names = ", ".join(ref.name for ref in self.settings.measurers)
+        self._announce(f"monitoring started: polling {names} every {format_duration(self.settings.interval)}")
 
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
+        firing = sum(state.state == "firing" for state in self.rules.states.values())
+        self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
         if self.web is not None:
             self.web.stop()
+        if self.heartbeat is not None:
+            self.heartbeat.stop()
         for courier in self.couriers.values():
             courier.stop(grace)
         for client in self.clients.values():
@@ -112,6 +133,7 @@ class Collector:
             except Exception:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
+        self.store.note(stopped_at=time.time())
         self.store.close()
         self.events.close()
 
@@ -140,41 +162,78 @@ class Collector:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
         cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers])
+        before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
         for ref in self.settings.measurers:
             client = self.clients[ref.broker]
-            if not client.connected.is_set():
-                log.warning(
-                    "broker %s is not connected; the inquiry to %s waits in paho's queue", client.address, ref.name
-                )
-            client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
+            if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
+                client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
         cycle.complete.wait(self.settings.reply_timeout)
+        blind = self.reach.blind(before)
         with self._lock:
             self._cycle = None
-            batch = cycle.batch()
+            batch = cycle.batch({ref.name for ref in self.settings.measurers if ref.broker in blind})
         took = time.monotonic() - started
-        if batch.missing:
-            log.warning(
-                "cycle %d: no reply from %s within %.1fs", number, ", ".join(batch.missing), self.settings.reply_timeout
-            )
-        log.info("cycle %d: %d/%d measurers answered in %.3fs", number, len(batch.results), len(cycle.inquiries), took)
+        self._log_changes(number, batch)
+        answered = f"{len(batch.results)}/{len(cycle.inquiries)} measurers answered in {took:.3f}s"
+        unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
+        log.info("cycle %d: %s%s", number, answered, unjudged)
         self.dispatch(batch)
         self.gauges.record(batch, time.monotonic() - started, time.time())
         return batch
 
+    def _log_changes(self, number: int, batch: Batch) -> None:
+        """Log a measurer when it goes missing or changes status, and when it is back; not every cycle.
+
+        Statuses of measurers on a broker this cycle could not judge are not logged: a broker shutting
+        down publishes every Last Will, which says nothing about the measurers.
+        """
+        judged, unjudged = set(batch.missing), set(batch.disconnected)
+        for measurer, status in list(self.status.items()):
+            if measurer not in unjudged and self._told.get(measurer) != status:
+                (log.warning if status != "online" else log.info)("measurer %s is %s", measurer, status)
+                self._told[measurer] = status
+        gone = [m for m in batch.missing if m not in self._missing]
+        back = sorted(self._missing - judged - unjudged)
+        if gone:
+            log.warning("cycle %d: no reply from %s within %.1fs", number, ", ".join(gone), self.settings.reply_timeout)
+        if back:
+            log.info("cycle %d: %s answers again", number, ", ".join(back))
+        self._missing = judged | (self._missing & unjudged)  # not judged: as missing as we last knew
+
     def dispatch(self, batch: Batch) -> None:
-        """Queue the batch for every sink and the alerts it raises for their notifiers."""
+        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
         for name in self.sinks:
             self._enqueue(f"sink:{name}", batch.to_dict())
-        offline = frozenset(m for m, status in self.status.items() if status == "offline")
+        brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
-        alerts = self.rules.evaluate(batch, batch.started_at, offline)
-        routed = [(alert, self.router.targets(alert)) for alert in alerts]
-        for alert, names in routed:
-            for name in names:
-                self._enqueue(f"notifier:{name}", alert.to_dict())
+        alerts = self.rules.evaluate(batch, batch.started_at, brokers)
+        routed = []
+        for alert in alerts:
+            targets = self.router.targets(alert)
+            for name, message in targets:
+                self._enqueue(f"notifier:{name}", message.to_dict())
+            routed.append((alert, [name for name, _ in targets]))
         self.events.record(before, self.rules.states, routed, batch.started_at)
+        cut_off = {address: since for address, since in brokers.items() if since is not None}
+        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
+        if self.heartbeat is not None:
+            errors = sum(r.status == "error" for _, r, _ in batch.rows())
+            summary = (
+                f"cycle {batch.cycle}: {len(batch.results)} answered, {len(batch.missing)} missing,"
+                f" {len(batch.disconnected)} not reachable, {errors} error readings"
+            )
+            self.heartbeat.ping(not (batch.missing or batch.disconnected or errors), summary)
+
+    def _announce(self, message: str) -> None:
+        """Tell every notifier about the collector itself (started, paused)."""
+        if not self.announce:
+            return
+        now = time.time()
+        alert = Alert("labmon-collector", "firing", "collector", message, severity="info", since=now, at=now)
+        for name in self.notifiers:
+            self._enqueue(f"notifier:{name}", alert.to_dict())
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)
@@ -213,10 +272,7 @@ class Collector:
                 self.counters.malformed += 1
                 self.bad_input.report(topic, str(exc), payload)
                 return
-            previous = self.status.get(measurer)
-            self.status[measurer] = status
-            if status != previous:
-                (log.warning if status != "online" else log.info)("measurer %s is %s", measurer, status)
+            self.status[measurer] = status  # logged at the cycle's end
 
         return on_status
 

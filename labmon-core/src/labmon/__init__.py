@@ -3,7 +3,7 @@
 from labmon.cli import load_node_config
 from labmon.hookspecs import Register, hookimpl
 from labmon.httpstatus import TransientError, check_status, redact, retry_after_seconds
-from labmon.kinds import Instrument, Notifier, PermanentError, RetryLater, Sink
+from labmon.kinds import Instrument, Notifier, PermanentError, RejectedError, RetryLater, Sink
 from labmon.models import WHOLE_INSTRUMENT, Alert, Batch, Reading, Result
 from labmon.options import Duration, OptionError, Secret
 from labmon.times import format_duration, iso, parse_duration
@@ -19,6 +19,7 @@ __all__ = [
     "PermanentError",
     "Reading",
     "Register",
+    "RejectedError",
     "Result",
     "RetryLater",
     "Secret",

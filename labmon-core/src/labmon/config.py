@@ -155,6 +155,14 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class HeartbeatConfig:
+    """A push monitor pinged after every cycle: `url` on success, `url`/fail after a cycle with errors."""
+
+    url: Secret
+    timeout: Duration = Duration(10.0)
+
+
+@dataclass(frozen=True)
 class _CollectorTable:
     interval: Duration = Duration(60.0)
     reply_timeout: Duration = Duration(10.0)
@@ -174,6 +182,7 @@ class CollectorConfig:
     notifiers: tuple[PluginEntry, ...]
     rules: tuple[RuleConfig, ...]
     web: WebConfig | None = None
+    heartbeat: HeartbeatConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -246,15 +255,21 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat")
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
+    heartbeat = build(HeartbeatConfig, table["heartbeat"], where.child("heartbeat")) if "heartbeat" in table else None
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
     web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
-    if raw is None or delivery is None or ("web" in table and web is None):
+    if (
+        raw is None
+        or delivery is None
+        or ("web" in table and web is None)
+        or ("heartbeat" in table and heartbeat is None)
+    ):
         return None
     if raw.interval <= 0:
         where.report("interval", "must be longer than 0s")
@@ -268,7 +283,7 @@ def _collector(
             "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
         )
     return CollectorConfig(
-        raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules, web
+        raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules, web, heartbeat
     )
 
 
@@ -375,7 +390,7 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
         if rule is None:
             continue
         measurer = rule.select.split("/")[0]
-        if measurers and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
+        if measurers and not rule.broker and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
             sub.report(
                 "select",
                 f"{measurer!r} matches no measurer in [collector.measurers]",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labmon.kinds import PermanentError, RetryLater
+from labmon.kinds import PermanentError, RejectedError, RetryLater
 
 GONE = {401: "the key or token was refused", 403: "access is forbidden", 404: "no such webhook or event", 410: "gone"}
 DEFAULT_RETRY_AFTER = 30.0
@@ -13,7 +13,7 @@ class TransientError(Exception):
 
 
 def check_status(service: str, status: int, *, retry_after: float | None = None) -> None:
-    """Return for a 2xx; raise RetryLater (429), PermanentError (4xx) or TransientError (5xx, others)."""
+    """Return for a 2xx; raise RetryLater (429), PermanentError (401/403/404/410), RejectedError or TransientError."""
     if 200 <= status < 300:
         return
     if status == 429:
@@ -21,8 +21,8 @@ def check_status(service: str, status: int, *, retry_after: float | None = None)
         raise RetryLater(f"{service} rate limit (HTTP 429): retrying in {after:g}s", max(0.0, after))
     if status in GONE:
         raise PermanentError(f"{service} answered HTTP {status}: {GONE[status]}; check the secret in the config")
-    if 400 <= status < 500 and status != 408:
-        raise PermanentError(f"{service} rejected the request (HTTP {status})")
+    if 400 <= status < 500 and status != 408:  # the item itself is wrong: set it aside, deliver the next
+        raise RejectedError(f"{service} rejected the request (HTTP {status})")
     raise TransientError(f"{service} answered HTTP {status}")
 
 

@@ -24,7 +24,7 @@ class Instrument(Protocol):
 
 
 class Sink(Protocol):
-    """Stores cycle batches. Raise to have the batch retried later, PermanentError to park it."""
+    """Stores cycle batches. Raise to retry later, RejectedError to set this batch aside, PermanentError to pause."""
 
     Config: ClassVar[type[Any]]
 
@@ -40,7 +40,7 @@ class Sink(Protocol):
 
 
 class Notifier(Protocol):
-    """Delivers alerts to people. Raise to have the alert retried later, PermanentError to park it."""
+    """Delivers alerts to people. Raise to retry, RejectedError to set this alert aside, PermanentError to pause."""
 
     Config: ClassVar[type[Any]]
 
@@ -56,7 +56,11 @@ class Notifier(Protocol):
 
 
 class PermanentError(Exception):
-    """A delivery failure that retrying cannot fix (a bad key, a deleted webhook)."""
+    """A delivery failure that retrying cannot fix (a bad key, a deleted webhook): the target is paused."""
+
+
+class RejectedError(PermanentError):
+    """The target refused this one item for good (HTTP 400, 413, 422): it goes to the dead letters, the rest goes on."""
 
 
 class RetryLater(Exception):

@@ -60,6 +60,8 @@ class Batch:
     started_at: float
     results: tuple[Result, ...]
     missing: tuple[str, ...] = ()
+    disconnected: tuple[str, ...] = ()
+    """Measurers not judged this cycle: the collector's connection to their broker was down."""
 
     def rows(self) -> list[tuple[str, Reading, float]]:
         """Return (measurer, reading, measured_at) for every reading, in result order."""
@@ -81,7 +83,9 @@ class Batch:
             )
             for r in data["results"]
         )
-        return cls(data["cycle"], data["started_at"], results, tuple(data["missing"]))
+        return cls(
+            data["cycle"], data["started_at"], results, tuple(data["missing"]), tuple(data.get("disconnected", ()))
+        )
 
 
 AlertState = Literal["firing", "resolved"]

@@ -32,6 +32,8 @@ closes the older connection without saying so; newer brokers send TAKEN_OVER).""
 CLASH_BACKOFF, CLASH_BACKOFF_MAX = 30.0, 600.0
 """How long to stay away after being taken over (doubling per clash): long enough for a person to notice."""
 _warned_anonymous: set[str] = set()
+RECONNECT_MAX_DELAY = 5.0
+"""Longest wait between reconnection attempts (paho's default is 30 s: a broker blip would last that long)."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -64,8 +66,12 @@ class BrokerClient:
         self._lock = threading.Lock()
         self._failures = 0
         self._stopping = False
+        self.down_since: float | None = time.time()
+        """Since when there has been no connection (None while connected)."""
+        self.up_since: float | None = None
+        """When the current connection was made: a change means the connection dropped in between."""
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        client.reconnect_delay_set(min_delay=1, max_delay=30)
+        client.reconnect_delay_set(min_delay=1, max_delay=round(RECONNECT_MAX_DELAY))
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         if broker.tls:
@@ -125,6 +131,7 @@ class BrokerClient:
         self._last_cause = ""
         if self._usual_delays is not None:
             client.reconnect_delay_set(*self._usual_delays)
+        self.down_since, self.up_since = None, time.time()
         with self._lock:
             topics = [(topic, QOS) for topic in self._handlers]
         if topics:
@@ -166,6 +173,7 @@ class BrokerClient:
             self._explain(client, reason)
         self._answered = False
         self.connected.clear()
+        self.down_since = self.down_since or time.time()
 
     def _explain(self, client: mqtt.Client, reason: ReasonCode) -> None:
         """Say why the connection ended, and back off if another client is using our id."""

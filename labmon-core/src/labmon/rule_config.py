@@ -9,12 +9,12 @@ from typing import Literal
 from labmon.options import Duration, OptionError
 
 Severity = Literal["info", "warning", "critical"]
-Kind = Literal["threshold", "band", "rate", "error", "stale", "offline"]
+Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker"]
 
 MESSAGE_FIELDS = {
     "rule": "r", "series": "m/i/r", "measurer": "m", "instrument": "i", "reading": "r", "value": 1.0,
     "unit": "V", "threshold": 1.0, "side": "above", "duration": "1m", "value_text": "1 V",
-    "threshold_text": "1 V", "error": "timeout",
+    "threshold_text": "1 V", "error": "timeout", "since": "2026-01-01T00:00:00Z",
 }  # fmt: skip
 """The fields a rule's message template may use, with sample values to check templates against."""
 
@@ -57,6 +57,8 @@ class RuleConfig:
     error: bool = False
     stale: Duration | None = None
     offline: bool = False
+    broker: bool = False
+    """Fires while the collector cannot reach a broker (select: "host:port" or a pattern such as "*")."""
     for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
     keep_firing_for: Duration = Duration(0.0)
     repeat_interval: Duration = Duration(4 * 3600.0)
@@ -77,6 +79,7 @@ class RuleConfig:
             ("error", self.error),
             ("stale", self.stale is not None),
             ("offline", self.offline),
+            ("broker", self.broker),
         ]
         return [kind for kind, present in kinds if present]
 
@@ -86,7 +89,7 @@ class RuleConfig:
             raise OptionError(
                 "select",
                 f"a rule checks exactly one condition, this one has {len(kinds) or 'none'}",
-                "use one of: above/below (with clear), outside, rate_above/rate_below, error, stale, offline",
+                "use one of: above/below (with clear), outside, rate_above/rate_below, error, stale, offline, broker",
             )
         self._check_threshold()
         if self.outside is not None and (len(self.outside) != 2 or self.outside[0] >= self.outside[1]):
@@ -101,7 +104,9 @@ class RuleConfig:
                 f"{self.select!r} is not a measurer name",
                 'an offline rule selects measurers: "table1" or "*"',
             )
-        if not self.offline:  # "table1" or "table1/laser1" select everything below, as a silence does
+        if self.broker and "/" in self.select:
+            raise OptionError("select", f"{self.select!r} is not a broker", 'a broker rule selects "host:port" or "*"')
+        if not (self.offline or self.broker):  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
         spans = {"rate_per": self.rate_per, "window": self.window, "stale": self.stale}
         for key, seconds in spans.items():

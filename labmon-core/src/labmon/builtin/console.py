@@ -28,6 +28,7 @@ def format_batch(batch: Batch) -> str:
         shown = f"{r.value:.6g} {r.unit}".rstrip() if r.value is not None else f"ERROR {r.error}"
         lines.append(f"  {measurer}/{r.key:<28} {shown}")
     lines.extend(f"  {m:<30} NO REPLY" for m in batch.missing)
+    lines.extend(f"  {m:<30} NOT ASKED: the collector cannot reach its broker" for m in batch.disconnected)
     return "\n".join(lines)
 
 

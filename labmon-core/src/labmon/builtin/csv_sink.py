@@ -25,7 +25,7 @@ class CsvConfig:
 
 
 class CsvSink:
-    """Appends readings; a missing measurer is a row with status `missing`."""
+    """Appends readings; a missing (disconnected) measurer is a row with status `missing` (`disconnected`)."""
 
     Config = CsvConfig
 
@@ -49,6 +49,10 @@ class CsvSink:
             for measurer in batch.missing:
                 writer.writerow(
                     (cycle_at, "", measurer, "", "", "", "", "missing", "no reply within the reply timeout")
+                )
+            for measurer in batch.disconnected:
+                writer.writerow(
+                    (cycle_at, "", measurer, "", "", "", "", "disconnected", "the collector could not reach its broker")
                 )
 
     def close(self) -> None:

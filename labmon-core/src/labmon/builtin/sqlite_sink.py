@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS missing (
 CREATE TABLE IF NOT EXISTS measurers (
     measurer TEXT PRIMARY KEY, answered INTEGER NOT NULL DEFAULT 0, missing INTEGER NOT NULL DEFAULT 0,
     last_answer REAL
+);
+CREATE TABLE IF NOT EXISTS disconnected (
+    cycle_at REAL NOT NULL, measurer TEXT NOT NULL, PRIMARY KEY (cycle_at, measurer)
 )
 """
 # The first layout's table, as a view: queries written against it keep working.
@@ -152,7 +155,7 @@ class HistorySink:
         self._retained_at = 0.0
 
     def write(self, batch: Batch) -> None:
-        """Insert the batch's readings, buckets and missing measurers in one transaction; then apply retention."""
+        """Insert the readings, buckets, missing and disconnected measurers in one transaction; then retention."""
         t, answered = batch.started_at, set()
         with self._db:
             self._db.execute("BEGIN")
@@ -175,6 +178,9 @@ class HistorySink:
             for measurer in batch.missing:
                 if self._db.execute("INSERT OR IGNORE INTO missing VALUES (?, ?)", (t, measurer)).rowcount:
                     self._count(measurer, "missing", None)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO disconnected VALUES (?, ?)", [(t, m) for m in batch.disconnected]
+            )
         if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
             self._retained_at = time.monotonic()
             self.apply_retention(time.time() - self.config.retention)
@@ -215,6 +221,7 @@ class HistorySink:
                 self._db.execute("DELETE FROM buckets WHERE series = ? AND start + width <= ?", (sid, end))
         with self._db:
             self._db.execute("DELETE FROM missing WHERE cycle_at < ?", (cutoff,))
+            self._db.execute("DELETE FROM disconnected WHERE cycle_at < ?", (cutoff,))
         return deleted
 
     def close(self) -> None:

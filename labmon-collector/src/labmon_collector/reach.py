@@ -1,0 +1,40 @@
+"""Which brokers a cycle could judge: the collector's own connection must have held through it, and a while before."""
+
+from __future__ import annotations
+
+import time
+
+from labmon.config import BrokerConfig
+from labmon.mqtt import RECONNECT_MAX_DELAY, BrokerClient
+
+SETTLE = RECONNECT_MAX_DELAY + 1.0
+"""After the collector reconnects, its measurers need up to this long to be back too: they are not judged before."""
+
+Snapshot = dict[BrokerConfig, tuple[bool, float | None]]
+
+
+class Reach:
+    """Watches the collector's broker connections across cycles."""
+
+    def __init__(self, clients: dict[BrokerConfig, BrokerClient]) -> None:
+        self.clients = clients
+        self._blind: set[BrokerConfig] = set()
+        """Brokers a cycle found cut off: once back, their measurers get SETTLE seconds to reconnect."""
+
+    def snapshot(self) -> Snapshot:
+        """Note each connection as a cycle starts."""
+        return {broker: (client.connected.is_set(), client.up_since) for broker, client in self.clients.items()}
+
+    def blind(self, before: Snapshot) -> set[BrokerConfig]:
+        """Return the brokers whose measurers the cycle begun at `before` cannot judge: cut off, dropped, just back."""
+        for broker, client in self.clients.items():
+            connected, up_since = before[broker]
+            if not (connected and client.connected.is_set() and client.up_since == up_since):
+                self._blind.add(broker)
+            elif broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
+                self._blind.discard(broker)
+        return set(self._blind)
+
+    def down_since(self) -> dict[str, float | None]:
+        """Return, per broker address, since when the collector cannot reach it (None: it can)."""
+        return {client.address: client.down_since for client in self.clients.values()}

@@ -1,0 +1,136 @@
+"""What `labmon status` reports, as data: is the collector running, delivery, alerts, silences, and the exit code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labmon.config import CollectorConfig
+from labmon.times import format_duration, iso
+from labmon_collector.alertstore import AlertStore
+from labmon_collector.outbox import Outbox
+from labmon_collector.rules import with_broker_rule
+
+OK, WARNING, CRITICAL = 0, 1, 2
+"""Exit codes in the monitoring-plugin convention (Nagios, Icinga, check_mk...)."""
+
+
+def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
+    """Return everything `labmon status` shows, JSON-ready, with `exit`: 0 ok, 1 warning or pending, 2 critical."""
+    outbox = Outbox(settings.data_dir / "outbox.sqlite")
+    targets = outbox.status()
+    outbox.close()
+    store = AlertStore(settings.data_dir / "alerts.sqlite")
+    states, _ = store.load()
+    silences = store.silences(now)
+    facts = store.facts()
+    store.close()
+    severity = {rule.name: rule.severity for rule in with_broker_rule(settings.rules)}
+    collector = _liveness(facts, settings, now)
+    alerts = [
+        {
+            "rule": rule,
+            "series": series,
+            "state": state.state,
+            "severity": severity.get(rule, "warning"),
+            "since": state.since,
+            "last_value": state.last_value,
+            "unit": state.unit,
+            "silenced": any(s.covers(series) for s in silences),
+        }
+        for (rule, series), state in sorted(states.items())
+    ]
+    delivery = [
+        {
+            "target": t.target,
+            "backlog": t.backlog,
+            "oldest": t.oldest,
+            "delivered": t.delivered,
+            "dropped": t.dropped,
+            "dead_letters": t.dead,
+            "last_error": t.last_error,
+            "paused": t.paused,
+        }
+        for t in targets
+    ]
+    loud = [a for a in alerts if not a["silenced"]]
+    critical = not collector["running"] or any(a["state"] == "firing" and a["severity"] == "critical" for a in loud)
+    warning = bool(loud or collector["disconnected"] or any(d["paused"] or d["dead_letters"] for d in delivery))
+    return {
+        "now": now,
+        "collector": collector,
+        "delivery": delivery,
+        "alerts": alerts,
+        "silences": [{"id": s.id, "selector": s.selector, "ends": s.ends, "comment": s.comment} for s in silences],
+        "exit": CRITICAL if critical else WARNING if warning else OK,
+    }
+
+
+def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float) -> dict[str, Any]:
+    """Say whether the collector runs: a clean stop is recorded; a killed or hung one stops completing cycles."""
+    last, stopped = facts.get("last_cycle_at"), facts.get("stopped_at")
+    interval = float(facts.get("interval", settings.interval))
+    late = 2 * interval + settings.reply_timeout
+    if stopped is not None:
+        text = f"NOT RUNNING: stopped cleanly {format_duration(now - stopped)} ago"
+    elif last is None and facts.get("started_at") is None:
+        text = "NOT RUNNING: it has never run with this config"
+    elif last is None:
+        started = facts["started_at"]
+        text = (
+            f"starting ({format_duration(now - started)} ago)"
+            if now - started <= late
+            else "NOT RUNNING: no cycle ever completed"
+        )
+    elif now - last > late:
+        text = f"NOT RUNNING: last cycle {format_duration(now - last)} ago (killed or hung?)"
+    else:
+        text = f"running, last cycle {format_duration(max(0.0, now - last))} ago"
+    disconnected = facts.get("disconnected", {}) if not text.startswith("NOT") else {}
+    return {
+        "running": not text.startswith("NOT"),
+        "text": text,
+        "last_cycle_at": last,
+        "stopped_at": stopped,
+        "disconnected": {address: iso(since) for address, since in disconnected.items()},
+    }
+
+
+def render(report: dict[str, Any]) -> list[str]:
+    """Return the report as the lines `labmon status` prints."""
+    now = report["now"]
+    collector = report["collector"]
+    lines = [f"collector: {collector['text']}"]
+    lines += [f"  collector cannot reach broker {a} since {since}" for a, since in collector["disconnected"].items()]
+    lines.append("delivery")
+    for d in report["delivery"]:
+        age = format_duration(now - d["oldest"]) if d["oldest"] is not None else "-"
+        state = f"PAUSED ({d['paused']})" if d["paused"] else "delivering" if collector["running"] else "waiting"
+        lines.append(
+            f"  {d['target']:<26} backlog {d['backlog']:>6}  oldest {age:>8}  delivered {d['delivered']:>7}"
+            f"  dropped {d['dropped']:>5}  dead {d['dead_letters']:>3}  {state}"
+        )
+        if d["last_error"]:
+            lines.append(f"      last error: {d['last_error']}")
+    if any(d["dead_letters"] for d in report["delivery"]):
+        lines.append("  dead letters were rejected for good: labmon outbox list | retry | drop")
+    stale = "" if collector["running"] else " (as of the last cycle)"
+    lines.append(f"alerts{stale}" if report["alerts"] else "alerts: none pending or firing")
+    for a in report["alerts"]:
+        value = "-" if a["last_value"] is None else f"{a['last_value']:g} {a['unit']}".strip()
+        silenced = " (silenced)" if a["silenced"] else ""
+        lines.append(
+            f"  {a['rule']:<24} {a['series']:<36} {a['state'].upper():<8} since {format_duration(now - a['since']):>6}"
+            f"  last {value}{silenced}"
+        )
+    lines += silence_lines(report["silences"], now)
+    return lines
+
+
+def silence_lines(silences: list[dict[str, Any]], now: float) -> list[str]:
+    """Return the lines listing `silences`."""
+    lines = ["silences" if silences else "silences: none"]
+    lines += [
+        f"  #{s['id']:<4} {s['selector']:<30} ends in {format_duration(s['ends'] - now):>6}  {s['comment']}"
+        for s in silences
+    ]
+    return lines
