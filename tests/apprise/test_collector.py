@@ -47,12 +47,14 @@ def test_a_firing_rule_reaches_a_mailbox_and_a_dead_hook_shows_in_status_without
     runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
     runner.start()
     try:
-        (mail,) = smtp.wait_for(1, timeout=30)
+        started, mail = smtp.wait_for(2, timeout=30)  # Apprise paces mails to one server 5.5 s apart
         wait_until(lambda: collector.couriers["notifier:hook"].failing)
     finally:
         stop.set()
         runner.join()
         collector.stop(grace=0.0)
+    assert started["Subject"] == "INFO: labmon-collector on collector"
+    assert text_of(started).startswith(f"monitoring started: polling {table} every 100ms")
     assert mail["Subject"] == f"CRITICAL: laser1-unlocked on {table}/laser1/lock_error"
     assert text_of(mail).startswith(f"{table}/laser1/lock_error has been above 0.5 V for ")
     assert "value: 1.05 V\nthreshold: 0.5 V\n" in text_of(mail)

@@ -57,7 +57,8 @@ def test_status_tells_a_running_collector_from_a_killed_one(lab, broker, tmp_pat
     ],
 )
 def test_status_exit_codes_follow_the_monitoring_plugin_convention(lab, broker, write_config, monkeypatch, rule, code):
-    config = write_config(collector_table(broker, lab, rules=[rule]))
+    notifiers = {"console": {"type": "console"}}
+    config = write_config(collector_table(broker, lab, rules=[rule], notifiers=notifiers))
     collector = Collector(config)
     collector.start()
     assert collector.wait_connected(10)

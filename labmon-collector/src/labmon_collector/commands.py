@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option("--once", is_flag=True, help="Run one cycle; exit 1 if any measurer did not answer.")
+@click.option("--once", is_flag=True, help="Run one cycle; exit 1 if any measurer did not answer or was not asked.")
 @click.option("--cycles", type=click.IntRange(min=1), default=None, help="Stop after N cycles.")
 def collector(config: str, once: bool, cycles: int | None) -> None:
     """Poll CONFIG's measurers every interval, store their readings and raise alerts."""
@@ -48,8 +48,11 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
         last = None
     finally:
         service.stop()
-    if once and last is not None and last.missing:
-        raise click.ClickException(f"no reply from {', '.join(last.missing)}")
+    if once and last is not None and (last.missing or last.disconnected):
+        problems = [f"no reply from {', '.join(last.missing)}"] if last.missing else []
+        if last.disconnected:
+            problems.append(f"not asked (their broker is unreachable): {', '.join(last.disconnected)}")
+        raise click.ClickException("; ".join(problems))
 
 
 @click.command()
