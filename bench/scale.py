@@ -81,6 +81,9 @@ measurers = [{names}]
 [collector.sinks.history]
 type = "sqlite"
 path = "history-{n}.sqlite"
+[collector.notifiers.log]
+type = "console"
+stream = "stderr"
 {RULES}"""
     )
     return path

@@ -27,3 +27,42 @@ def test_a_put_is_one_transaction(outbox, tmp_path):
     outbox._db.set_trace_callback(statements.append)
     outbox.put("sink:a", {"n": 1})
     assert [s.split()[0] for s in statements if s.split()[0] in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
+
+
+def writes(store, states, seen, now) -> list[str]:
+    """Return the INSERT/DELETE statements one save ran."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    store.save(states, seen, now)
+    store._db.set_trace_callback(None)
+    return [s for s in statements if s.split()[0] in ("INSERT", "DELETE")]
+
+
+def test_a_steady_lab_rewrites_nothing_but_the_cycle_time(tmp_path):
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    firing = {("hot", "t1/a/b"): SeriesState("firing", since=60.0, notified_at=60.0)}
+    seen = {f"t1/i{k}/r": 120.0 for k in range(50)}
+    assert len(writes(store, firing, seen, 120.0)) > 50  # the first save writes everything
+    steady = writes(store, firing, dict.fromkeys(seen, 180.0), 180.0)
+    assert steady == ["INSERT OR REPLACE INTO collector VALUES ('valid_as_of', '180.0')"]
+
+
+def test_a_restart_knows_every_last_valid_time(tmp_path):
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.save({}, {"t1/a/ok": 120.0, "t1/a/broken": 120.0}, 120.0)
+    store.save({}, {"t1/a/ok": 180.0, "t1/a/broken": 120.0}, 180.0)  # broken stopped reading at 120
+    store.save({}, {"t1/a/ok": 240.0, "t1/a/broken": 120.0}, 240.0)
+    store.close()  # as after a SIGKILL: nothing more was written than these saves
+    _, seen = AlertStore(tmp_path / "alerts.sqlite").load()
+    assert seen == {"t1/a/ok": 240.0, "t1/a/broken": 120.0}
+
+
+def test_a_state_file_of_the_first_layout_is_migrated(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE series_seen (series TEXT PRIMARY KEY, last_valid_at REAL NOT NULL)")
+    db.execute("INSERT INTO series_seen VALUES ('t1/a/b', 42.0)")
+    db.commit()
+    db.close()
+    _, seen = AlertStore(path).load()
+    assert seen == {"t1/a/b": 42.0}

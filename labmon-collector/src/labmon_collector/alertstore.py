@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import threading
-from dataclasses import astuple, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS alert_state (
     cleared_since REAL, notified_at REAL, repeats INTEGER NOT NULL, last_value REAL,
     unit TEXT NOT NULL, error TEXT NOT NULL, PRIMARY KEY (rule, series)
 );
-CREATE TABLE IF NOT EXISTS series_seen (series TEXT PRIMARY KEY, last_valid_at REAL NOT NULL);
+-- last_valid_at NULL: valid in the cycle of the `valid_as_of` fact, so a steady series is not rewritten each cycle
+CREATE TABLE IF NOT EXISTS series_valid (series TEXT PRIMARY KEY, last_valid_at REAL);
 CREATE TABLE IF NOT EXISTS silences (
     id INTEGER PRIMARY KEY AUTOINCREMENT, selector TEXT NOT NULL, starts REAL NOT NULL,
     ends REAL NOT NULL, comment TEXT NOT NULL
@@ -43,6 +44,13 @@ class SeriesState:
     last_value: float | None = None
     unit: str = ""
     error: str = ""
+
+
+STATE_FIELDS = tuple(f.name for f in fields(SeriesState))
+
+
+def _row(state: SeriesState) -> tuple[Any, ...]:
+    return tuple(getattr(state, name) for name in STATE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -70,23 +78,58 @@ class AlertStore:
         # which must not lose what it accepted, stays FULL.
         self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
+        self._migrate()
+        # What the file holds, so that a save writes only what changed (a large lab's cost per cycle).
+        self._saved_states: dict[tuple[str, str], tuple[Any, ...]] = {}
+        self._saved_valid: dict[str, float | None] = {}
+
+    def _migrate(self) -> None:
+        """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
+        with self._lock, transaction(self._db):
+            if self._db.execute("SELECT 1 FROM sqlite_master WHERE name = 'series_seen'").fetchone():
+                self._db.execute("INSERT OR IGNORE INTO series_valid SELECT series, last_valid_at FROM series_seen")
+                self._db.execute("DROP TABLE series_seen")
 
     def load(self) -> tuple[dict[tuple[str, str], SeriesState], dict[str, float]]:
         """Return the saved states (by rule and series) and each series' last valid time."""
         with self._lock:
             rows = self._db.execute("SELECT * FROM alert_state").fetchall()
-            seen = dict(self._db.execute("SELECT series, last_valid_at FROM series_seen").fetchall())
-        return {(row[0], row[1]): SeriesState(*row[2:]) for row in rows}, seen
+            valid = dict(self._db.execute("SELECT series, last_valid_at FROM series_valid").fetchall())
+            as_of = self._db.execute("SELECT value FROM collector WHERE key = 'valid_as_of'").fetchone()
+        self._saved_states = {(row[0], row[1]): tuple(row[2:]) for row in rows}
+        self._saved_valid = dict(valid)
+        current: float | None = json.loads(as_of[0]) if as_of else None
+        seen: dict[str, float] = {}
+        for series, at in valid.items():
+            known = current if at is None else at
+            if known is not None:
+                seen[series] = known
+        return {key: SeriesState(*row) for key, row in self._saved_states.items()}, seen
 
-    def save(self, states: dict[tuple[str, str], SeriesState], seen: dict[str, float]) -> None:
-        """Replace the saved states (only those not inactive) and last valid times, in one transaction."""
-        active = [(rule, series, *astuple(s)) for (rule, series), s in states.items() if s.state != "inactive"]
-        marks = ", ".join("?" * (2 + len(fields(SeriesState))))
+    def save(
+        self, states: dict[tuple[str, str], SeriesState], seen: dict[str, float], now: float | None = None
+    ) -> None:
+        """Store the states that are not inactive and each series' last valid time, in one transaction.
+
+        Only what changed since the last save is written. A series valid at `now` (this cycle) is stored
+        as "valid as of the saved cycle", so a steady lab writes almost nothing per cycle and a restart
+        still knows every series' last valid time.
+        """
+        rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
+        changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
+        ended = [key for key in self._saved_states if key not in rows]
+        valid = {series: None if at == now else at for series, at in seen.items()}
+        moved = [(series, at) for series, at in valid.items() if self._saved_valid.get(series, -1.0) != at]
+        forgotten = [(series,) for series in self._saved_valid if series not in valid]
+        marks = ", ".join("?" * (2 + len(STATE_FIELDS)))
         with self._lock, transaction(self._db):
-            self._db.execute("DELETE FROM alert_state")
-            self._db.executemany(f"INSERT INTO alert_state VALUES ({marks})", active)
-            self._db.execute("DELETE FROM series_seen")
-            self._db.executemany("INSERT INTO series_seen VALUES (?, ?)", list(seen.items()))
+            self._db.executemany(f"INSERT OR REPLACE INTO alert_state VALUES ({marks})", changed)
+            self._db.executemany("DELETE FROM alert_state WHERE rule = ? AND series = ?", ended)
+            self._db.executemany("INSERT OR REPLACE INTO series_valid VALUES (?, ?)", moved)
+            self._db.executemany("DELETE FROM series_valid WHERE series = ?", forgotten)
+            if now is not None:
+                self._db.execute("INSERT OR REPLACE INTO collector VALUES ('valid_as_of', ?)", (json.dumps(now),))
+        self._saved_states, self._saved_valid = rows, valid  # only once committed: a failed save changes nothing
 
     def note(self, **facts: Any) -> None:
         """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""

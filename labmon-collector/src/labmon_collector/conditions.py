@@ -7,7 +7,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from labmon.models import WHOLE_INSTRUMENT, Batch
+from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
 from labmon.rule_config import RuleConfig
 from labmon.times import format_duration
 
@@ -43,20 +43,22 @@ class Memory:
         A measurer that answers without a series (no reading, no whole-instrument error) no longer has
         it, say after its config changed: the series is forgotten, so no stale alert haunts it.
         """
-        reported = {f"{m}/{r.key}" for m, r, _ in batch.rows()}
-        broken = {f"{m}/{r.instrument}" for m, r, _ in batch.rows() if r.name == WHOLE_INSTRUMENT}
+        rows = batch.series()
+        reported = {series for series, *_ in rows}
+        broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
         answered = {r.measurer for r in batch.results}
         for series in [s for s in self.last_valid if s not in reported]:
             measurer, instrument, _ = series.split("/", 2)
             if measurer in answered and f"{measurer}/{instrument}" not in broken:
                 del self.last_valid[series]
                 self.recent.pop(series, None)
-        for measurer, reading, _ in batch.rows():
+        for series, _, reading, _ in rows:
             if reading.value is None:
                 continue
-            series = f"{measurer}/{reading.key}"
             self.last_valid[series] = now
             self.units[series] = reading.unit
+            if window <= 0:
+                continue  # no rate rule: nothing needs recent values
             values = self.recent.setdefault(series, deque())
             values.append((now, reading.value))
             while values and values[0][0] < now - window:
@@ -74,18 +76,72 @@ def lasted(elapsed: float, duration: float, tick: float) -> bool:
     return elapsed >= duration - 1e-9
 
 
+_MATCHES: dict[tuple[str, str], bool] = {}
+MATCH_CACHE_LIMIT = 1_000_000
+
+
+def selects(pattern: str, name: str) -> bool:
+    """Return fnmatch's verdict on `name`, remembered: a lab asks the same rule about the same series every cycle."""
+    key = (pattern, name)
+    found = _MATCHES.get(key)
+    if found is None:
+        if len(_MATCHES) >= MATCH_CACHE_LIMIT:  # series come and go over years: start afresh, never grow unbounded
+            _MATCHES.clear()
+        found = _MATCHES[key] = fnmatch.fnmatchcase(name, pattern)
+    return found
+
+
+Row = tuple[str, str, Reading, float]
+"""(series, measurer, reading, measured_at), as Batch.series() gives them."""
+VALUE_KINDS = ("threshold", "band", "rate")
+
+
+class Selection:
+    """Which value rules select which series: worked out once per series, then looked up every cycle.
+
+    Checking every rule's pattern against every series each cycle was most of a large lab's cycle cost.
+    """
+
+    def __init__(self, rules: tuple[RuleConfig, ...]) -> None:
+        self._rules = [rule for rule in rules if rule.kind in VALUE_KINDS]
+        self._by_series: dict[str, tuple[str, ...]] = {}
+
+    def valid_rows(self, batch: Batch) -> dict[str, list[Row]]:
+        """Return, per value rule, the batch's valid readings that it selects."""
+        found: dict[str, list[Row]] = {rule.name: [] for rule in self._rules}
+        for row in batch.series():
+            if row[2].value is None:
+                continue  # an error reading says nothing about a value: it neither fires nor clears
+            names = self._by_series.get(row[0])
+            if names is None:
+                if len(self._by_series) >= MATCH_CACHE_LIMIT:
+                    self._by_series.clear()
+                names = tuple(rule.name for rule in self._rules if fnmatch.fnmatchcase(row[0], rule.select))
+                self._by_series[row[0]] = names
+            for name in names:
+                found[name].append(row)
+        return found
+
+
 Active = Callable[[str], bool]
 """Whether a rule is pending or firing for a series: hysteresis judges differently then."""
 
 
 def observe(
-    rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, active: Active, tick: float = 0.0
+    rule: RuleConfig,
+    batch: Batch,
+    now: float,
+    down: set[str],
+    memory: Memory,
+    active: Active,
+    tick: float = 0.0,
+    selected: list[Row] | None = None,
 ) -> list[Observation]:
-    """Return the rule's observations this cycle."""
+    """Return the rule's observations this cycle (`selected`: a value rule's rows, from Selection)."""
     kind = rule.kind
     if kind == "offline":
         polled = [r.measurer for r in batch.results] + list(batch.missing)
-        return [Observation(m, m, m in down) for m in polled if fnmatch.fnmatchcase(m, rule.select)]
+        return [Observation(m, m, m in down) for m in polled if selects(rule.select, m)]
     if kind == "error":
         return _errors(rule, batch)
     if kind == "stale":
@@ -99,13 +155,13 @@ def observe(
                 began=at,
             )
             for series, at in memory.last_valid.items()
-            if fnmatch.fnmatchcase(series, rule.select) and series.split("/")[0] not in batch.disconnected
+            if selects(rule.select, series) and series.split("/")[0] not in batch.disconnected
         ]
+    if selected is None:
+        selected = Selection((rule,)).valid_rows(batch)[rule.name]
     observations = []
-    for measurer, reading, _ in batch.rows():
-        series = f"{measurer}/{reading.key}"
-        if reading.value is None or not fnmatch.fnmatchcase(series, rule.select):
-            continue  # an error reading says nothing about a value: it neither fires nor clears
+    for series, measurer, reading, _ in selected:
+        assert reading.value is not None
         if kind == "rate":
             observations.append(_rate(rule, series, measurer, reading.unit, memory))
         else:

@@ -12,7 +12,7 @@ from labmon.options import Duration
 from labmon.rule_config import Kind, RuleConfig
 from labmon.times import format_duration, iso
 from labmon_collector.alertstore import AlertStore, SeriesState
-from labmon_collector.conditions import Memory, Observation, lasted, observe, unreachable
+from labmon_collector.conditions import Memory, Observation, Selection, lasted, observe, unreachable
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -58,6 +58,7 @@ class RulesEngine:
         if store is not None:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
+        self._selection = Selection(rules)
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
@@ -65,16 +66,19 @@ class RulesEngine:
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
+        selected = self._selection.valid_rows(batch)
         alerts = []
         for rule in self.rules:
 
             def active(series: str, rule: RuleConfig = rule) -> bool:
-                return self.states.get((rule.name, series), SeriesState()).state != "inactive"
+                state = self.states.get((rule.name, series))
+                return state is not None and state.state != "inactive"
 
             if rule.kind == "broker":
                 observations = unreachable(rule, brokers or {})
             else:
-                observations = observe(rule, batch, now, down, self.memory, active, self.tick)
+                rows = selected.get(rule.name)
+                observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
                 # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
@@ -83,7 +87,7 @@ class RulesEngine:
                 if alert is not None:
                     alerts.append(alert)
         if self.store is not None:
-            self.store.save(self.states, self.memory.last_valid)
+            self.store.save(self.states, self.memory.last_valid, now)
         return alerts
 
     def _step(self, rule: RuleConfig, seen: Observation, now: float, quiet: bool) -> Alert | None:

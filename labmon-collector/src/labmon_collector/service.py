@@ -112,8 +112,10 @@ class Collector:
             self.heartbeat.start()
         now = time.time()
         self.store.note(started_at=now, stopped_at=None, last_cycle_at=None, interval=self.settings.interval)
-        names = ", ".join(ref.name for ref in self.settings.measurers)
-        self._announce(f"monitoring started: polling {names} every {format_duration(self.settings.interval)}")
+        names = [ref.name for ref in self.settings.measurers]
+        # A message a person reads: a large lab is named by its count, not by a thousand names.
+        polled = ", ".join(names) if len(names) <= 8 else f"{len(names)} measurers ({', '.join(names[:3])}, ...)"
+        self._announce(f"monitoring started: polling {polled} every {format_duration(self.settings.interval)}")
 
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 Status = Literal["ok", "error"]
@@ -65,11 +66,49 @@ class Batch:
 
     def rows(self) -> list[tuple[str, Reading, float]]:
         """Return (measurer, reading, measured_at) for every reading, in result order."""
-        return [(r.measurer, reading, r.measured_at) for r in self.results for reading in r.readings]
+        return [(measurer, reading, at) for _, measurer, reading, at in self.series()]
+
+    @cached_property
+    def _series(self) -> tuple[tuple[str, str, Reading, float], ...]:
+        # Built once per batch: every rule, sink and gauge walks the same rows (frozen: cached_property
+        # writes the instance dict directly, so the batch stays immutable to its users).
+        return tuple(
+            (f"{r.measurer}/{reading.instrument}/{reading.name}", r.measurer, reading, r.measured_at)
+            for r in self.results
+            for reading in r.readings
+        )
+
+    def series(self) -> tuple[tuple[str, str, Reading, float], ...]:
+        """Return (series, measurer, reading, measured_at) for every reading, in result order."""
+        return self._series
 
     def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return asdict(self)
+        """Return a JSON-ready dict (by hand: dataclasses.asdict deep-copies every value, the cost of a cycle)."""
+        return {
+            "cycle": self.cycle,
+            "started_at": self.started_at,
+            "results": [
+                {
+                    "inquiry_id": r.inquiry_id,
+                    "measurer": r.measurer,
+                    "measured_at": r.measured_at,
+                    "readings": [
+                        {
+                            "name": x.name,
+                            "value": x.value,
+                            "unit": x.unit,
+                            "status": x.status,
+                            "error": x.error,
+                            "instrument": x.instrument,
+                        }
+                        for x in r.readings
+                    ],
+                }
+                for r in self.results
+            ],
+            "missing": list(self.missing),
+            "disconnected": list(self.disconnected),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Batch:

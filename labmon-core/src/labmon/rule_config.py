@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from labmon.options import Duration, OptionError
@@ -66,7 +67,7 @@ class RuleConfig:
     message: str | None = None
     notify: list[str] | None = None
 
-    @property
+    @cached_property
     def kind(self) -> Kind:
         """Return which condition this rule checks."""
         return self._kinds()[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
-from labmon.models import Batch
+from labmon.models import Batch, Reading
 from labmon.options import Duration
 
 log = logging.getLogger(__name__)
@@ -156,25 +156,21 @@ class HistorySink:
 
     def write(self, batch: Batch) -> None:
         """Insert the readings, buckets, missing and disconnected measurers in one transaction; then retention."""
-        t, answered = batch.started_at, set()
+        t = batch.started_at
+        rows: dict[int, tuple[str, Reading, float]] = {}
         with self._db:
             self._db.execute("BEGIN")
             for measurer, r, at in batch.rows():
-                sid = self._series_id(measurer, r.instrument, r.name, r.unit)
-                row = (sid, t, r.value, r.status, r.error, at)
-                if self._db.execute("INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)", row).rowcount == 0:
-                    continue
-                answered.add(measurer)
-                self._db.execute(
-                    "UPDATE series SET unit = ?, last_at = ?, last_value = ?, last_status = ?, last_error = ?"
-                    " WHERE id = ? AND (last_at IS NULL OR last_at <= ?)",
-                    (r.unit, t, r.value, r.status, r.error, sid, t),
-                )
-                if r.value is not None and r.status == "ok":
-                    for width in BUCKET_WIDTHS:
-                        self._db.execute(UPSERT_BUCKET, (sid, width, t // width * width, r.value, r.value, r.value))
-            for measurer in answered:
-                self._count(measurer, "answered", t)
+                rows.setdefault(self._series_id(measurer, r.instrument, r.name, r.unit), (measurer, r, at))
+            # A batch is stored in one transaction under its own cycle time, so its points are either all new or
+            # all there already (an outbox redelivery, whose summaries must not be counted twice).
+            before = self._db.total_changes
+            self._db.executemany(
+                "INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)",
+                [(sid, t, r.value, r.status, r.error, at) for sid, (_, r, at) in rows.items()],
+            )
+            if self._db.total_changes > before:
+                self._summarise(t, rows)
             for measurer in batch.missing:
                 if self._db.execute("INSERT OR IGNORE INTO missing VALUES (?, ?)", (t, measurer)).rowcount:
                     self._count(measurer, "missing", None)
@@ -184,6 +180,25 @@ class HistorySink:
         if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
             self._retained_at = time.monotonic()
             self.apply_retention(time.time() - self.config.retention)
+
+    def _summarise(self, t: float, rows: dict[int, tuple[str, Reading, float]]) -> None:
+        """Update each series' latest reading, its buckets and each answering measurer's count."""
+        self._db.executemany(
+            "UPDATE series SET unit = ?, last_at = ?, last_value = ?, last_status = ?, last_error = ?"
+            " WHERE id = ? AND (last_at IS NULL OR last_at <= ?)",
+            [(r.unit, t, r.value, r.status, r.error, sid, t) for sid, (_, r, _) in rows.items()],
+        )
+        self._db.executemany(
+            UPSERT_BUCKET,
+            [
+                (sid, width, t // width * width, r.value, r.value, r.value)
+                for sid, (_, r, _) in rows.items()
+                if r.value is not None and r.status == "ok"
+                for width in BUCKET_WIDTHS
+            ],
+        )
+        for measurer in {measurer for measurer, _, _ in rows.values()}:
+            self._count(measurer, "answered", t)
 
     def _count(self, measurer: str, column: str, answer: float | None) -> None:
         self._db.execute(
