@@ -86,11 +86,10 @@ CASES = [
 
 
 @pytest.mark.parametrize(("text", "complaint"), [case[1:] for case in CASES], ids=[case[0] for case in CASES])
-def test_check_rejects_what_start_up_would_trip_over(tmp_path: Path, text: str, complaint: str) -> None:
+def test_check_rejects_what_start_up_would_trip_over(node_file, tmp_path: Path, text: str, complaint: str) -> None:
     (tmp_path / "notes.txt").write_text("not a certificate\n")
     (tmp_path / "adir").mkdir()
-    path = tmp_path / "node.toml"
-    path.write_text(text)
+    path = node_file(text)
     result = invoke("check", str(path))
     assert result.exit_code == 1, result.output
     assert complaint in result.output

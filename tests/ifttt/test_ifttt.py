@@ -10,9 +10,9 @@ from labmon.testing import Answer, ScriptedServer, SilentListener
 from labmon_ifttt.row import CELL_SEPARATOR, row_values
 from labmon_ifttt.sink import IftttConfig, IftttSink
 from tests.conftest import collector_table, invoke
+from tests.ifttt.conftest import CONGRATS
 
 KEY = "k3y-that-must-never-show"
-CONGRATS = Answer(200, b"Congratulations! You've fired the lab event")
 OVEN_DOWN = Reading("*", None, "", "error", "no answer within 5s", instrument="oven")
 
 
@@ -66,18 +66,16 @@ def test_without_columns_every_series_keeps_its_column_across_failures_and_resta
     assert saved == ["table1/laser1/lock_error", "table1/oven/temperature", "table1/pump/pressure"]
 
 
-def test_posts_the_row_to_the_trigger_url(tmp_path):
-    with ScriptedServer(CONGRATS) as server:
-        sink(server, tmp_path).write(batch())
-        (request,) = server.wait_for(1)
+def test_posts_the_row_to_the_trigger_url(sheets, tmp_path):
+    sink(sheets, tmp_path).write(batch())
+    (request,) = sheets.wait_for(1)
     assert request.path == f"/trigger/lab/with/key/{KEY}"
     assert set(request.json()) == {"value1", "value2", "value3"}
 
 
-def test_json_mode_posts_the_whole_batch(tmp_path):
-    with ScriptedServer(CONGRATS) as server:
-        sink(server, tmp_path, mode="json").write(batch())
-        (request,) = server.wait_for(1)
+def test_json_mode_posts_the_whole_batch(sheets, tmp_path):
+    sink(sheets, tmp_path, mode="json").write(batch())
+    (request,) = sheets.wait_for(1)
     assert request.path == f"/trigger/lab/json/with/key/{KEY}"
     assert Batch.from_dict(request.json()) == batch()
     assert not (tmp_path / "ifttt-lab.columns.json").exists()
