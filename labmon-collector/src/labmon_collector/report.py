@@ -22,9 +22,12 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     store = AlertStore(settings.data_dir / "alerts.sqlite")
     states, _ = store.load()
     silences = store.silences(now)
+    acks = store.acks()
     facts = store.facts()
     store.close()
-    severity = {rule.name: rule.severity for rule in with_broker_rule(settings.rules)}
+    rules = with_broker_rule(settings.rules)
+    severity = {rule.name: rule.severity for rule in rules}
+    latching = {rule.name for rule in rules if rule.latch}
     collector = _liveness(facts, settings, now)
     alerts = [
         {
@@ -36,6 +39,8 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
             "last_value": state.last_value,
             "unit": state.unit,
             "silenced": any(s.covers(series) for s in silences),
+            "acknowledged": acks[rule, series].text() if (rule, series) in acks else None,
+            "latched": rule in latching and state.state == "firing" and state.cleared_since is not None,
         }
         for (rule, series), state in sorted(states.items())
     ]
@@ -53,7 +58,8 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         for t in targets
     ]
     loud = [a for a in alerts if not a["silenced"]]
-    critical = not collector["running"] or any(a["state"] == "firing" and a["severity"] == "critical" for a in loud)
+    unheeded = [a for a in loud if a["state"] == "firing" and a["severity"] == "critical" and not a["acknowledged"]]
+    critical = not collector["running"] or bool(unheeded)  # acknowledged: someone is on it, still a warning
     warning = bool(loud or collector["disconnected"] or any(d["paused"] or d["dead_letters"] for d in delivery))
     return {
         "now": now,
@@ -117,10 +123,10 @@ def render(report: dict[str, Any]) -> list[str]:
     lines.append(f"alerts{stale}" if report["alerts"] else "alerts: none pending or firing")
     for a in report["alerts"]:
         value = "-" if a["last_value"] is None else f"{a['last_value']:g} {a['unit']}".strip()
-        silenced = " (silenced)" if a["silenced"] else ""
+        notes = [n for n in ("silenced" * a["silenced"], "latched" * a["latched"], a["acknowledged"]) if n]
         lines.append(
             f"  {a['rule']:<24} {a['series']:<36} {a['state'].upper():<8} since {format_duration(now - a['since']):>6}"
-            f"  last {value}{silenced}"
+            f"  last {value}" + "".join(f" ({note})" for note in notes)
         )
     lines += silence_lines(report["silences"], now)
     return lines

@@ -11,8 +11,9 @@ from labmon.models import Alert, Batch
 from labmon.options import Duration
 from labmon.rule_config import Kind, RuleConfig
 from labmon.times import format_duration, iso
-from labmon_collector.alertstore import AlertStore, SeriesState
+from labmon_collector.alertstore import Ack, AlertStore, SeriesState
 from labmon_collector.conditions import Memory, Observation, lasted, observe, unreachable
+from labmon_collector.events import Note
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -55,6 +56,9 @@ class RulesEngine:
         self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
         self.memory = Memory()
+        self.notes: list[Note] = []
+        """What the last evaluation did beside changing states (acknowledged, held back), for the alert history."""
+        self._acks: dict[tuple[str, str], Ack] = {}
         if store is not None:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
@@ -65,6 +69,8 @@ class RulesEngine:
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
+        self._acks = self.store.acks() if self.store is not None else {}
+        self.notes = []
         alerts = []
         for rule in self.rules:
 
@@ -91,13 +97,18 @@ class RulesEngine:
         if seen.holds is None:
             return None
         state.last_value, state.unit, state.error = seen.value, seen.unit, seen.error or state.error
+        ack = self._acks.get((rule.name, seen.series))
         if seen.holds:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
             if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
-            if state.state != "firing" or quiet:
+            if state.state != "firing":
+                return None
+            if ack is not None:
+                return self._acknowledge(rule, seen, state, now, ack, quiet)
+            if quiet:
                 return None
             if state.notified_at is None:
                 return self._notify(rule, seen, state, now, "firing")
@@ -112,17 +123,45 @@ class RulesEngine:
             return None
         if state.cleared_since is None:
             state.cleared_since = now
-        if not lasted(now - state.cleared_since, rule.keep_firing_for, self.tick):
-            return None
+        resolves = lasted(now - state.cleared_since, rule.keep_firing_for, self.tick)
+        if not resolves or (rule.latch and ack is None):  # a latched alert waits for someone to acknowledge it
+            return None if ack is None else self._acknowledge(rule, seen, state, now, ack, quiet)
         notified = state.notified_at is not None
-        alert = self._notify(rule, seen, state, now, "resolved") if notified and not quiet else None
+        alert = self._notify(rule, seen, state, now, "resolved", ack) if notified and not quiet else None
         state.state, state.cleared_since = "inactive", None
+        if ack is not None:
+            self._end_ack(rule.name, seen.series, ack)
         return alert
 
+    def _acknowledge(
+        self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, ack: Ack, quiet: bool
+    ) -> Alert | None:
+        """Tell the alert's notifiers, once, who acknowledged it and why; after that it no longer repeats."""
+        if ack.announced:
+            return None
+        self._end_ack(rule.name, seen.series, ack, keep=True)
+        return None if state.notified_at is None or quiet else self._notify(rule, seen, state, now, "firing", ack)
+
+    def _end_ack(self, rule: str, series: str, ack: Ack, *, keep: bool = False) -> None:
+        """Record the ack in the history unless done; forget it unless `keep` (the alert still fires)."""
+        assert self.store is not None  # acks come from the store
+        if not ack.announced:
+            self.notes.append((rule, series, "acknowledged", ack.text()))
+        if keep:
+            self.store.announced(rule, series)
+        else:
+            self.store.end_ack(rule, series)
+
     def _notify(
-        self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, kind: Literal["firing", "resolved"]
+        self,
+        rule: RuleConfig,
+        seen: Observation,
+        state: SeriesState,
+        now: float,
+        kind: Literal["firing", "resolved"],
+        ack: Ack | None = None,
     ) -> Alert:
-        if kind == "firing":
+        if kind == "firing" and ack is None:
             state.notified_at = now
         parts = [*seen.series.split("/"), "", ""]
         value = math.nan if state.last_value is None else state.last_value
@@ -143,11 +182,18 @@ class RulesEngine:
             "threshold_text": seen.threshold_text,
             "error": state.error,
         }
-        if kind == "firing":
-            message = (rule.message or FIRING[rule.kind]).format(**fields)
-            message = f"still firing ({state.repeats}): {message}" if state.repeats else message
-        else:
+        if kind == "resolved":
             message = RESOLVED[rule.kind].format(**fields)
+            message = f"{message} ({ack.text()})" if ack is not None else message
+        else:
+            message = (rule.message or FIRING[rule.kind]).format(**fields)
+            if ack is not None:
+                message = f"{ack.text()}; {message}"
+            elif state.repeats:
+                message = f"still firing ({state.repeats}): {message}"
+        labels = {"measurer": seen.measurer, "instrument": parts[1], "reading": parts[2], "kind": rule.kind}
+        if ack is not None:
+            labels |= {"acknowledged_by": ack.by, "ack_comment": ack.comment}
         return Alert(
             rule=rule.name,
             state=kind,
@@ -159,6 +205,6 @@ class RulesEngine:
             threshold=seen.threshold,
             since=state.since,
             at=now,
-            labels={"measurer": seen.measurer, "instrument": parts[1], "reading": parts[2], "kind": rule.kind},
+            labels=labels,
             repeat=state.repeats,
         )

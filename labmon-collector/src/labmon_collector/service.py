@@ -215,7 +215,7 @@ class Collector:
             for name, message in targets:
                 self._enqueue(f"notifier:{name}", message.to_dict())
             routed.append((alert, [name for name, _ in targets]))
-        self.events.record(before, self.rules.states, routed, batch.started_at)
+        self.events.record(before, self.rules.states, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
         if self.heartbeat is not None:

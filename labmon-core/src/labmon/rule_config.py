@@ -65,6 +65,8 @@ class RuleConfig:
     severity: Severity = "warning"
     message: str | None = None
     notify: list[str] | None = None
+    latch: bool = False
+    """Stays firing after the value recovers until someone acknowledges it (`labmon ack`)."""
 
     @property
     def kind(self) -> Kind:

@@ -14,7 +14,7 @@ from labmon.config import CollectorConfig
 from labmon.models import WHOLE_INSTRUMENT
 from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
-from labmon_collector.alertstore import AlertStore, SeriesState, Silence
+from labmon_collector.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.events import EventLog
 from labmon_collector.history import History, Plot
 
@@ -106,7 +106,7 @@ class LabView:
     def alerts(self) -> dict[str, Any]:
         """Return the alerts that are pending or firing, and the silences in force."""
         now = self.clock()
-        silences = self.store.silences(now)
+        silences, acks = self.store.silences(now), self.store.acks()
         active = [
             {
                 "rule": rule,
@@ -117,6 +117,8 @@ class LabView:
                 "unit": state.unit,
                 "threshold": thresholds(self._rule(rule), series),
                 "silenced": any(s.covers(series) for s in silences),
+                "acknowledged": acks[rule, series].text() if (rule, series) in acks else None,
+                "latched": state.state == "firing" and state.cleared_since is not None and _latches(self._rule(rule)),
             }
             for (rule, series), state in sorted(self._states().items())
             if state.state != "inactive"
@@ -199,6 +201,10 @@ class LabView:
         silence_id = self.store.add_silence(selector, now, ends, comment)
         return Silence(silence_id, selector, now, ends, comment)
 
+    def acknowledge(self, selector: str, by: str, comment: str) -> list[Ack]:
+        """Acknowledge the firing alerts on series `selector` matches; the collector tells their notifiers."""
+        return self.store.acknowledge(selector, by, comment, self.clock())
+
     def _rule(self, name: str) -> RuleConfig | None:
         return next((r for r in self.settings.rules if r.name == name), None)
 
@@ -209,6 +215,10 @@ def thresholds(rule: RuleConfig | None, series: str) -> list[float]:
         return []
     values = [rule.above, rule.below, *(rule.outside or [])]
     return [v for v in values if v is not None]
+
+
+def _latches(rule: RuleConfig | None) -> bool:
+    return rule is not None and rule.latch
 
 
 def _instrument(series: str) -> str:
