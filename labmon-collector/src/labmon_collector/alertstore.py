@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import threading
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from labmon.rule_config import selector_covers
 from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
@@ -60,9 +60,8 @@ class Silence:
     comment: str
 
     def covers(self, series: str) -> bool:
-        """Return whether this silence matches `series` (padded to measurer/instrument/reading with `*`)."""
-        padded = "/".join([*series.split("/"), "*", "*"][:3])
-        return fnmatch.fnmatchcase(padded, self.selector) or fnmatch.fnmatchcase(series, self.selector)
+        """Return whether this silence matches `series`."""
+        return selector_covers(self.selector, series)
 
 
 @dataclass(frozen=True)
@@ -167,14 +166,13 @@ class AlertStore:
 
         An alert already acknowledged keeps its first ack; the collector reads them at its next cycle.
         """
-        probe = Silence(0, "/".join([*selector.split("/"), "*", "*"][:3]), 0.0, 0.0, "")  # "table1": all of it
         added = []
         with self._lock, transaction(self._db):
             firing = self._db.execute("SELECT rule, series FROM alert_state WHERE state = 'firing'").fetchall()
             for rule, series in firing:
                 ack = Ack(rule, series, by, comment, now)
                 if (
-                    probe.covers(series)
+                    selector_covers(selector, series)
                     and self._db.execute(
                         "INSERT OR IGNORE INTO acks (rule, series, by, comment, at) VALUES (?, ?, ?, ?, ?)",
                         (rule, series, by, comment, now),

@@ -5,14 +5,16 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Mapping
+from datetime import tzinfo
 from typing import Literal
 
 from labmon.models import Alert, Batch
 from labmon.options import Duration
-from labmon.rule_config import Kind, RuleConfig
+from labmon.rule_config import Kind, MuteWindow, RuleConfig, dependency_order
 from labmon.times import format_duration, iso
 from labmon_collector.alertstore import Ack, AlertStore, SeriesState
 from labmon_collector.conditions import Memory, Observation, lasted, observe, unreachable
+from labmon_collector.depends import holder
 from labmon_collector.events import Note
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
@@ -49,8 +51,15 @@ def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
 class RulesEngine:
     """Evaluates every rule each cycle and decides which notifications to send."""
 
-    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None, *, tick: float = 0.0) -> None:
-        self.rules = rules
+    def __init__(
+        self,
+        rules: tuple[RuleConfig, ...],
+        store: AlertStore | None = None,
+        *,
+        tick: float = 0.0,
+        mute_windows: tuple[MuteWindow, ...] = (),
+    ) -> None:
+        self.rules = dependency_order(rules)[0]  # a rule is judged after those it depends on, in the same cycle
         self.tick = tick
         """The collector's interval: durations are counted in whole ticks of it (0: in exact seconds)."""
         self.store = store
@@ -59,6 +68,13 @@ class RulesEngine:
         self.notes: list[Note] = []
         """What the last evaluation did beside changing states (acknowledged, held back), for the alert history."""
         self._acks: dict[tuple[str, str], Ack] = {}
+        self.held: dict[tuple[str, str], str] = {}
+        """The firing alerts a dependency holds back, and which (for the history, `labmon status` and the page)."""
+        self.muted: dict[tuple[str, str], str] = {}
+        """The firing alerts a mute window keeps quiet, and which."""
+        self.mute_windows = mute_windows
+        self.tz: tzinfo | None = None
+        """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
@@ -69,6 +85,7 @@ class RulesEngine:
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
+        windows = [w for w in self.mute_windows if w.active(now, self.tz)]
         self._acks = self.store.acks() if self.store is not None else {}
         self.notes = []
         alerts = []
@@ -82,15 +99,32 @@ class RulesEngine:
             else:
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick)
             for seen in observations:
-                # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
-                quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
-                alert = self._step(rule, seen, now, quiet)
+                muted = next((w.text() for w in windows if w.covers(seen.series)), None)
+                held = holder(rule, seen.measurer, self._fires, down, covered)
+                alert = self._step(rule, seen, now, silenced or muted is not None or held is not None)
                 if alert is not None:
                     alerts.append(alert)
+                self._keep(self.held, rule.name, seen.series, held, "held back", "by its dependency: ")
+                self._keep(self.muted, rule.name, seen.series, muted, "muted", "by the mute window ")
         if self.store is not None:
             self.store.save(self.states, self.memory.last_valid)
         return alerts
+
+    def _fires(self, rule: str) -> bool:
+        return any(key[0] == rule and state.state == "firing" for key, state in self.states.items())
+
+    def _keep(
+        self, kept: dict[tuple[str, str], str], rule: str, series: str, why: str | None, kind: str, detail: str
+    ) -> None:
+        """Keep in `kept` why a firing alert is quiet; note in the history when that starts (or changes)."""
+        key = (rule, series)
+        if why is None or self.states[key].state != "firing":
+            kept.pop(key, None)
+            return
+        if kept.get(key) != why:
+            self.notes.append((rule, series, kind, detail + why))
+        kept[key] = why
 
     def _step(self, rule: RuleConfig, seen: Observation, now: float, quiet: bool) -> Alert | None:
         state = self.states.setdefault((rule.name, seen.series), SeriesState())

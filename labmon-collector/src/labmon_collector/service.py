@@ -60,7 +60,9 @@ class Collector:
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         rules = with_broker_rule(self.settings.rules)
-        self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
+        self.rules = RulesEngine(
+            rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
+        )
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
         self._missing: set[str] = set()
@@ -217,7 +219,8 @@ class Collector:
             routed.append((alert, [name for name, _ in targets]))
         self.events.record(before, self.rules.states, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
-        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
+        held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
+        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
             summary = (

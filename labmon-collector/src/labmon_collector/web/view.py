@@ -17,6 +17,7 @@ from labmon.times import parse_duration
 from labmon_collector.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.events import EventLog
 from labmon_collector.history import History, Plot
+from labmon_collector.report import mute_windows
 
 STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")
 """A tile shows the first of these that applies."""
@@ -107,6 +108,8 @@ class LabView:
         """Return the alerts that are pending or firing, and the silences in force."""
         now = self.clock()
         silences, acks = self.store.silences(now), self.store.acks()
+        held = {(rule, series): why for rule, series, why in self.store.facts().get("held_back", [])}
+        windows = [w for w in self.settings.mute_windows if w.active(now)]
         active = [
             {
                 "rule": rule,
@@ -119,11 +122,14 @@ class LabView:
                 "silenced": any(s.covers(series) for s in silences),
                 "acknowledged": acks[rule, series].text() if (rule, series) in acks else None,
                 "latched": state.state == "firing" and state.cleared_since is not None and _latches(self._rule(rule)),
+                "held_back": held.get((rule, series)),
+                "muted": any(w.covers(series) for w in windows),
             }
             for (rule, series), state in sorted(self._states().items())
             if state.state != "inactive"
         ]
-        return {"now": now, "active": active, "silences": [asdict(s) for s in silences]}
+        silenced = [asdict(s) for s in silences]
+        return {"now": now, "active": active, "silences": silenced, "mute_windows": mute_windows(self.settings, now)}
 
     def history_events(self, query: dict[str, str]) -> dict[str, Any]:
         """Return the alert history filtered by `rule`, `series` and `since` (a duration)."""

@@ -121,15 +121,20 @@ async function alerts(app) {
       refresh();
     });
     app.replaceChildren(region, el("h2", {}, "Silences"), el("div", { id: "silences" }), silenceForm(),
+                        el("h2", {}, "Mute windows"), el("div", { id: "mute-windows" }),
                         el("h2", {}, "Alert history"), form, el("div", { id: "history" }));
   }
   region.replaceChildren(el("h2", {}, "Firing and pending"), now.active.length ? table(
     ["state", "rule", "series", "since", "value", "threshold", "silenced", "acknowledged"],
     now.active.map((a) => [el("span", { class: "badge state-" + a.state }, a.latched ? "latched" : a.state), a.rule,
       seriesLink(a.series), ago(now.now - a.since), `${num(a.value)} ${a.unit}`,
-      a.threshold.map(num).join(" / ") || "–", a.silenced ? "yes" : "no", ackCell(a)]), { id: "active" }) : el("p", { class: "muted", id: "active" }, "Nothing firing or pending."));
+      a.threshold.map(num).join(" / ") || "–", a.silenced ? "yes" : a.muted ? "muted" : a.held_back ? "held back: " + a.held_back : "no",
+      ackCell(a)]), { id: "active" }) : el("p", { class: "muted", id: "active" }, "Nothing firing or pending."));
   app.querySelector("#silences").replaceChildren(now.silences.length ? table(["#", "selector", "ends", "comment"],
     now.silences.map((s) => ["#" + s.id, s.selector, when(s.ends), s.comment])) : el("p", { class: "muted" }, "No silences."));
+  app.querySelector("#mute-windows").replaceChildren(now.mute_windows.length ? table(["window", "now"],
+    now.mute_windows.map((w) => [w.window, w.in_force ? "in force" : "–"]))
+    : el("p", { class: "muted" }, "No mute windows ([[collector.mute_windows]])."));
   app.querySelector("#history").replaceChildren(table(["time", "event", "rule", "series", "value", "detail"],
     hist.events.map((e) => [when(e.at), e.kind, e.rule, seriesLink(e.series),
       e.value == null ? "–" : `${num(e.value)} ${e.unit}`, e.detail]), { id: "events" }));
