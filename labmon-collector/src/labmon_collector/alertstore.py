@@ -29,6 +29,9 @@ CREATE TABLE IF NOT EXISTS acks (
     rule TEXT NOT NULL, series TEXT NOT NULL, by TEXT NOT NULL, comment TEXT NOT NULL, at REAL NOT NULL,
     announced INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rule, series)
 );
+CREATE TABLE IF NOT EXISTS escalated (
+    rule TEXT NOT NULL, series TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (rule, series)
+);
 CREATE TABLE IF NOT EXISTS held_back (
     notifier TEXT NOT NULL, rule TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, rule)
 );
@@ -199,6 +202,22 @@ class AlertStore:
         """Forget the ack of `rule` on `series`: the alert resolved."""
         with self._lock, transaction(self._db):
             self._db.execute("DELETE FROM acks WHERE rule = ? AND series = ?", (rule, series))
+
+    def escalate(self, rule: str, series: str, at: float) -> None:
+        """Record that the firing alert of `rule` on `series` went to its `escalate_to` notifiers at `at`."""
+        with self._lock, transaction(self._db):
+            self._db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at))
+
+    def escalated(self) -> dict[tuple[str, str], float]:
+        """Return when each escalated alert was escalated, by rule and series."""
+        with self._lock:
+            rows = self._db.execute("SELECT rule, series, at FROM escalated").fetchall()
+        return {(rule, series): at for rule, series, at in rows}
+
+    def forget_escalation(self, rule: str, series: str) -> None:
+        """Forget the escalation of `rule` on `series`: the alert resolved."""
+        with self._lock, transaction(self._db):
+            self._db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series))
 
     def close(self) -> None:
         """Close the database."""

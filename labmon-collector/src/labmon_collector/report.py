@@ -22,7 +22,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     store = AlertStore(settings.data_dir / "alerts.sqlite")
     states, _ = store.load()
     silences = store.silences(now)
-    acks = store.acks()
+    acks, escalated = store.acks(), store.escalated()
     facts = store.facts()
     store.close()
     rules = with_broker_rule(settings.rules)
@@ -45,6 +45,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
             "latched": rule in latching and state.state == "firing" and state.cleared_since is not None,
             "held_back": held.get((rule, series)),
             "muted": any(w.covers(series) for w in windows),
+            "escalated": (rule, series) in escalated,
         }
         for (rule, series), state in sorted(states.items())
     ]
@@ -129,7 +130,14 @@ def render(report: dict[str, Any]) -> list[str]:
     for a in report["alerts"]:
         value = "-" if a["last_value"] is None else f"{a['last_value']:g} {a['unit']}".strip()
         held = a["held_back"] and f"held back: {a['held_back']}"
-        flags = ("silenced" * a["silenced"], "muted" * a["muted"], "latched" * a["latched"], a["acknowledged"], held)
+        flags = (
+            "silenced" * a["silenced"],
+            "muted" * a["muted"],
+            "latched" * a["latched"],
+            "escalated" * a["escalated"],
+            a["acknowledged"],
+            held,
+        )
         notes = [n for n in flags if n]
         lines.append(
             f"  {a['rule']:<24} {a['series']:<36} {a['state'].upper():<8} since {format_duration(now - a['since']):>6}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import tzinfo
 from typing import Literal
 
@@ -73,6 +74,8 @@ class RulesEngine:
         self.muted: dict[tuple[str, str], str] = {}
         """The firing alerts a mute window keeps quiet, and which."""
         self.mute_windows = mute_windows
+        self.escalated: dict[tuple[str, str], float] = store.escalated() if store is not None else {}
+        """The firing alerts sent to their `escalate_to` notifiers, and when."""
         self.tz: tzinfo | None = None
         """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
@@ -102,9 +105,12 @@ class RulesEngine:
                 silenced = any(s.covers(seen.series) for s in silences)
                 muted = next((w.text() for w in windows if w.covers(seen.series)), None)
                 held = holder(rule, seen.measurer, self._fires, down, covered)
-                alert = self._step(rule, seen, now, silenced or muted is not None or held is not None)
+                quiet = silenced or muted is not None or held is not None
+                alert = self._step(rule, seen, now, quiet)
                 if alert is not None:
                     alerts.append(alert)
+                if rule.escalate_after is not None and not quiet:
+                    alerts += self._escalate(rule, seen, now)
                 self._keep(self.held, rule.name, seen.series, held, "held back", "by its dependency: ")
                 self._keep(self.muted, rule.name, seen.series, muted, "muted", "by the mute window ")
         if self.store is not None:
@@ -144,12 +150,11 @@ class RulesEngine:
                 return self._acknowledge(rule, seen, state, now, ack, quiet)
             if quiet:
                 return None
-            if state.notified_at is None:
-                return self._notify(rule, seen, state, now, "firing")
-            if lasted(now - state.notified_at, rule.repeat_interval, self.tick):
-                state.repeats += 1
-                return self._notify(rule, seen, state, now, "firing")
-            return None
+            if state.notified_at is not None and not lasted(now - state.notified_at, rule.repeat_interval, self.tick):
+                return None
+            state.repeats += state.notified_at is not None
+            state.notified_at = now
+            return self._notify(rule, seen, state, now, "firing")
         if state.state == "pending":
             state.state = "inactive"  # it never fired: nobody hears of it
             return None
@@ -165,7 +170,27 @@ class RulesEngine:
         state.state, state.cleared_since = "inactive", None
         if ack is not None:
             self._end_ack(rule.name, seen.series, ack)
+        if self.escalated.pop((rule.name, seen.series), None) is not None and self.store is not None:
+            self.store.forget_escalation(rule.name, seen.series)
         return alert
+
+    def _escalate(self, rule: RuleConfig, seen: Observation, now: float) -> list[Alert]:
+        """Send a firing alert nobody acknowledged to `escalate_to`, once, `escalate_after` after it began firing."""
+        assert rule.escalate_after is not None
+        key = (rule.name, seen.series)
+        state = self.states[key]
+        if state.state != "firing" or key in self.escalated or key in self._acks:
+            return []
+        if not lasted(now - state.since, rule.for_ + rule.escalate_after, self.tick):  # on the tick grid, as `for`
+            return []
+        self.escalated[key] = now
+        if self.store is not None:
+            self.store.escalate(rule.name, seen.series, now)
+        targets = ", ".join(rule.escalate_to or [])
+        self.notes.append((rule.name, seen.series, "escalated", f"to {targets}: not acknowledged"))
+        alert = self._notify(rule, seen, state, now, "firing")
+        unheeded = f"not acknowledged for {format_duration(rule.escalate_after)}"
+        return [replace(alert, message=f"{unheeded}: {alert.message}", labels={**alert.labels, "escalated": "yes"})]
 
     def _acknowledge(
         self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, ack: Ack, quiet: bool
@@ -195,8 +220,6 @@ class RulesEngine:
         kind: Literal["firing", "resolved"],
         ack: Ack | None = None,
     ) -> Alert:
-        if kind == "firing" and ack is None:
-            state.notified_at = now
         parts = [*seen.series.split("/"), "", ""]
         value = math.nan if state.last_value is None else state.last_value
         began = state.since if seen.began is None else seen.began

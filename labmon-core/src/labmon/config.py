@@ -416,10 +416,12 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
                 f"{measurer!r} matches no measurer in [collector.measurers]",
                 f"polled measurers: {', '.join(sorted(measurers))}",
             )
-        for name in rule.notify or []:
+        for key, name in [("notify", n) for n in rule.notify or []] + [
+            ("escalate_to", n) for n in rule.escalate_to or []
+        ]:
             if name not in notifiers:
                 sub.report(
-                    "notify",
+                    key,
                     f"no notifier named {name!r}",
                     f"configured notifiers: {', '.join(sorted(notifiers)) or 'none'}",
                 )

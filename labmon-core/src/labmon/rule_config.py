@@ -83,6 +83,9 @@ class RuleConfig:
     notify: list[str] | None = None
     latch: bool = False
     """Stays firing after the value recovers until someone acknowledges it (`labmon ack`)."""
+    escalate_after: Duration | None = None
+    """A firing alert nobody acknowledged for this long also goes, once, to the `escalate_to` notifiers."""
+    escalate_to: list[str] | None = None
     depends_on: list[str] | None = None
     """Rule names and "measurer:NAME"s: while one of them fires, this rule's alerts notify nobody."""
 
@@ -141,6 +144,14 @@ class RuleConfig:
                 fields = ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
                 raise OptionError("message", f"bad template: {exc!r}", f"use fields in braces: {fields}") from None
 
+        if (self.escalate_after is None) != (self.escalate_to is None):
+            raise OptionError(
+                "escalate_to" if self.escalate_to is None else "escalate_after",
+                "escalate_after and escalate_to go together",
+                'e.g. escalate_after = "30m", escalate_to = ["phone"]',
+            )
+        if self.escalate_after is not None and self.escalate_after <= 0:
+            raise OptionError("escalate_after", "must be longer than 0s", 'e.g. escalate_after = "30m"')
         for dependency in self.depends_on or []:
             measurer = dependency.removeprefix(MEASURER_DEPENDENCY)
             if not measurer.strip() or dependency == self.name:

@@ -107,7 +107,7 @@ class LabView:
     def alerts(self) -> dict[str, Any]:
         """Return the alerts that are pending or firing, and the silences in force."""
         now = self.clock()
-        silences, acks = self.store.silences(now), self.store.acks()
+        silences, acks, escalated = self.store.silences(now), self.store.acks(), self.store.escalated()
         held = {(rule, series): why for rule, series, why in self.store.facts().get("held_back", [])}
         windows = [w for w in self.settings.mute_windows if w.active(now)]
         active = [
@@ -124,6 +124,7 @@ class LabView:
                 "latched": state.state == "firing" and state.cleared_since is not None and _latches(self._rule(rule)),
                 "held_back": held.get((rule, series)),
                 "muted": any(w.covers(series) for w in windows),
+                "escalated": (rule, series) in escalated,
             }
             for (rule, series), state in sorted(self._states().items())
             if state.state != "inactive"

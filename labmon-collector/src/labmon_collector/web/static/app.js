@@ -81,8 +81,9 @@ async function act(path, body) {
 // An Ack button on a firing alert nobody acknowledged yet (behind the page's password, as silences are).
 function ackCell(a) {
   if (a.acknowledged) return a.acknowledged;
+  if (a.escalated && !meta.can_act) return "escalated";
   if (a.state !== "firing" || !meta.can_act) return "–";
-  const button = el("button", { class: "ack", "data-series": a.series }, "Ack");
+  const button = el("button", { class: "ack", "data-series": a.series }, a.escalated ? "Ack (escalated)" : "Ack");
   button.addEventListener("click", () => {
     const comment = prompt("Acknowledge " + a.series + ": why? (the notifiers say it)");
     if (comment !== null) act("/api/acks", { selector: a.series, comment });
