@@ -22,6 +22,7 @@ from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
 from labmon_collector.events import EventLog
+from labmon_collector.grouping import Grouper, deliver_group
 from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.metrics import Gauges
 from labmon_collector.outbox import Outbox
@@ -65,6 +66,8 @@ class Collector:
         )
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
+        waits = {entry.name: entry.policy.group_wait for entry in self.settings.notifiers}
+        self.grouper = Grouper(waits, tick=self.settings.interval)
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         """The status last logged per measurer."""
@@ -120,6 +123,8 @@ class Collector:
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
         firing = sum(state.state == "firing" for state in self.rules.states.values())
+        for name, payload in self.grouper.ready(time.time(), everything=True):  # a group still gathering goes now
+            self._enqueue(f"notifier:{name}", payload)
         self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
         if self.web is not None:
             self.web.stop()
@@ -215,8 +220,10 @@ class Collector:
         for alert in alerts:
             targets = self.router.targets(alert)
             for name, message in targets:
-                self._enqueue(f"notifier:{name}", message.to_dict())
+                self.grouper.add(name, message, batch.started_at)
             routed.append((alert, [name for name, _ in targets]))
+        for name, payload in self.grouper.ready(batch.started_at):
+            self._enqueue(f"notifier:{name}", payload)
         self.events.record(before, self.rules.states, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
@@ -292,4 +299,10 @@ def _sink_delivery(sink: Any) -> Callable[[dict[str, Any]], None]:
 
 
 def _notifier_delivery(notifier: Any) -> Callable[[dict[str, Any]], None]:
-    return lambda payload: notifier.notify(Alert.from_dict(payload))
+    def deliver(payload: dict[str, Any]) -> None:
+        if "alerts" in payload:
+            deliver_group(notifier, [Alert.from_dict(a) for a in payload["alerts"]])
+        else:
+            notifier.notify(Alert.from_dict(payload))
+
+    return deliver

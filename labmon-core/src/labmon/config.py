@@ -55,10 +55,14 @@ class NotifierPolicy:
 
     send_resolved: bool = True
     max_per_hour: int = 60
+    group_wait: Duration = Duration(0.0)
+    """How long to gather alerts after the first before they go out as one message (0: those of one cycle)."""
 
     def __post_init__(self) -> None:
         if self.max_per_hour < 1:
             raise OptionError("max_per_hour", "must be at least 1")
+        if self.group_wait < 0:
+            raise OptionError("group_wait", "must not be negative", 'e.g. group_wait = "30s"')
 
 
 @dataclass(frozen=True)
