@@ -57,6 +57,8 @@ class NotifierPolicy:
     max_per_hour: int = 60
     group_wait: Duration = Duration(0.0)
     """How long to gather alerts after the first before they go out as one message (0: those of one cycle)."""
+    attach_plot: bool = False
+    """Attach a PNG of the series over the last hour, with its threshold, to a firing alert sent alone."""
 
     def __post_init__(self) -> None:
         if self.max_per_hour < 1:

@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import requests
 
 
+PLOT_NAME = "plot.png"
+
+
 @dataclass(frozen=True)
 class DiscordConfig:
     """Options of the Discord notifier."""
@@ -50,6 +53,13 @@ class DiscordNotifier:
 
         self._post("", [alert_embed(alert)])
 
+    def notify_with_plot(self, alert: Alert, png: bytes) -> None:
+        """Post one alert with the plot of its last hour as a file attachment shown in the embed."""
+        from labmon_discord.embed import alert_embed
+
+        embed = alert_embed(alert) | {"image": {"url": f"attachment://{PLOT_NAME}"}}
+        self._post("", [embed], png)
+
     def notify_group(self, alerts: list[Alert]) -> None:
         """Post alerts raised together as one message of several embeds ("table3: 4 alerts"), within Discord's limits.
 
@@ -62,7 +72,7 @@ class DiscordNotifier:
         for content, embeds in group_messages(headline, alerts):
             self._post(content, embeds)
 
-    def _post(self, content: str, embeds: list[dict[str, Any]]) -> None:
+    def _post(self, content: str, embeds: list[dict[str, Any]], png: bytes | None = None) -> None:
         import requests  # here, not at the top: only a collector that notifies loads the HTTP stack
         from discord_webhook import DiscordWebhook
 
@@ -76,6 +86,8 @@ class DiscordNotifier:
         )
         for embed in embeds:
             webhook.add_embed(embed)  # our own dicts, clipped to every Discord limit
+        if png is not None:
+            webhook.add_file(file=png, filename=PLOT_NAME)  # sent as multipart/form-data
         try:
             # api_post_request, not execute(): execute() parses every body as JSON (a 204 crashes it) and
             # runs its own 429 loop; the outbox owns retries.
