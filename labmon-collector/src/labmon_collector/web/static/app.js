@@ -86,7 +86,7 @@ function ackCell(a) {
   const button = el("button", { class: "ack", "data-series": a.series }, a.escalated ? "Ack (escalated)" : "Ack");
   button.addEventListener("click", () => {
     const comment = prompt("Acknowledge " + a.series + ": why? (the notifiers say it)");
-    if (comment !== null) act("/api/acks", { selector: a.series, comment });
+    if (comment !== null) act("/api/acks", { selector: a.series, comment }).catch((error) => { button.textContent = error.message; });
   });
   return button;
 }
