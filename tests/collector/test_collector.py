@@ -76,7 +76,8 @@ def test_alerts_reach_the_notifier(lab, broker, write_config, capsys):
     firing = sorted(series for (_, series), state in collector.rules.states.items() if state.state == "firing")
     assert firing == [f"{m}/laser1/lock_error" for m in lab]
     printed = capsys.readouterr().out
-    assert printed.count("ALERT [critical] hot:") == 2
+    assert printed.count("ALERT [critical] hot: 2 alerts") == 1  # one cycle's alerts: one message
+    assert printed.count("- [critical] hot:") == 2
 
 
 def test_a_missing_measurer_is_logged_when_it_goes_and_when_it_returns(lab, broker, write_config, caplog):

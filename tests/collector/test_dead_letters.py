@@ -72,12 +72,12 @@ def test_a_discord_400_becomes_a_dead_letter_and_later_alerts_get_through(lab, b
         collector.start()  # "monitoring started" is the poison item
         assert collector.wait_connected(10)
         collector.run_cycle(1)
-        discord.wait_for(2, status=200)  # both critical alerts, after the rejected item
+        discord.wait_for(1, status=200)  # both critical alerts in one message, after the rejected item
         assert collector.couriers["notifier:discord"].idle.wait(10)
         status = invoke("status", str(config.path)).output
         listed = invoke("outbox", "list", "-c", str(config.path)).output
         assert invoke("outbox", "retry", "--all", "-c", str(config.path)).output == "requeued 1 dead letters\n"
-        again = discord.wait_for(3, status=200, timeout=15)  # a running collector picks it up by itself
+        again = discord.wait_for(2, status=200, timeout=15)  # a running collector picks it up by itself
         collector.stop()
     assert "backlog      0" in status and "dead   1" in status and "last error" not in status  # it delivers again
     assert "dead letters were rejected for good" in status and "t0ken" not in status

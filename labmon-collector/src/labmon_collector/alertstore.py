@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from labmon.rule_config import selector_covers
 from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
@@ -26,6 +26,13 @@ CREATE TABLE IF NOT EXISTS silences (
     ends REAL NOT NULL, comment TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS collector (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS acks (
+    rule TEXT NOT NULL, series TEXT NOT NULL, by TEXT NOT NULL, comment TEXT NOT NULL, at REAL NOT NULL,
+    announced INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (rule, series)
+);
+CREATE TABLE IF NOT EXISTS escalated (
+    rule TEXT NOT NULL, series TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (rule, series)
+);
 CREATE TABLE IF NOT EXISTS held_back (
     notifier TEXT NOT NULL, rule TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (notifier, rule)
 );
@@ -64,9 +71,24 @@ class Silence:
     comment: str
 
     def covers(self, series: str) -> bool:
-        """Return whether this silence matches `series` (padded to measurer/instrument/reading with `*`)."""
-        padded = "/".join([*series.split("/"), "*", "*"][:3])
-        return fnmatch.fnmatchcase(padded, self.selector) or fnmatch.fnmatchcase(series, self.selector)
+        """Return whether this silence matches `series`."""
+        return selector_covers(self.selector, series)
+
+
+@dataclass(frozen=True)
+class Ack:
+    """Someone acknowledged the firing alert of `rule` on `series`: it stops repeating until it resolves."""
+
+    rule: str
+    series: str
+    by: str
+    comment: str
+    at: float
+    announced: bool = False
+
+    def text(self) -> str:
+        """Return who acknowledged it and why, as notifiers and `labmon status` say it."""
+        return f"acknowledged by {self.by}" + (f": {self.comment}" if self.comment else "")
 
 
 class AlertStore:
@@ -184,6 +206,61 @@ class AlertStore:
         """End a silence now; return whether it existed."""
         with self._lock, transaction(self._db):
             return self._db.execute("DELETE FROM silences WHERE id = ?", (silence_id,)).rowcount > 0
+
+    def acknowledge(self, selector: str, by: str, comment: str, now: float) -> list[Ack]:
+        """Acknowledge every firing alert whose series `selector` matches (as a silence does); return the new acks.
+
+        An alert already acknowledged keeps its first ack; the collector reads them at its next cycle.
+        """
+        added = []
+        with self._lock, transaction(self._db):
+            firing = self._db.execute("SELECT rule, series FROM alert_state WHERE state = 'firing'").fetchall()
+            for rule, series in firing:
+                ack = Ack(rule, series, by, comment, now)
+                if (
+                    selector_covers(selector, series)
+                    and self._db.execute(
+                        "INSERT OR IGNORE INTO acks (rule, series, by, comment, at) VALUES (?, ?, ?, ?, ?)",
+                        (rule, series, by, comment, now),
+                    ).rowcount
+                ):
+                    added.append(ack)
+        return added
+
+    def acks(self) -> dict[tuple[str, str], Ack]:
+        """Return the acknowledgements in force, by rule and series."""
+        with self._lock:
+            rows = self._db.execute("SELECT rule, series, by, comment, at, announced FROM acks").fetchall()
+        return {
+            (rule, series): Ack(rule, series, by, comment, at, bool(told))
+            for rule, series, by, comment, at, told in rows
+        }
+
+    def announced(self, rule: str, series: str) -> None:
+        """Record that the notifiers were told of the ack of `rule` on `series`."""
+        with self._lock, transaction(self._db):
+            self._db.execute("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", (rule, series))
+
+    def end_ack(self, rule: str, series: str) -> None:
+        """Forget the ack of `rule` on `series`: the alert resolved."""
+        with self._lock, transaction(self._db):
+            self._db.execute("DELETE FROM acks WHERE rule = ? AND series = ?", (rule, series))
+
+    def escalate(self, rule: str, series: str, at: float) -> None:
+        """Record that the firing alert of `rule` on `series` went to its `escalate_to` notifiers at `at`."""
+        with self._lock, transaction(self._db):
+            self._db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at))
+
+    def escalated(self) -> dict[tuple[str, str], float]:
+        """Return when each escalated alert was escalated, by rule and series."""
+        with self._lock:
+            rows = self._db.execute("SELECT rule, series, at FROM escalated").fetchall()
+        return {(rule, series): at for rule, series, at in rows}
+
+    def forget_escalation(self, rule: str, series: str) -> None:
+        """Forget the escalation of `rule` on `series`: the alert resolved."""
+        with self._lock, transaction(self._db):
+            self._db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series))
 
     def close(self) -> None:
         """Close the database."""

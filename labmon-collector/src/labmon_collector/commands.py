@@ -149,6 +149,27 @@ def silence_remove(config: str, silence_id: int) -> None:
     click.echo(f"silence #{silence_id} removed")
 
 
+@click.command("ack")
+@CONFIG_OPTION
+@click.argument("selector")
+@click.option("--comment", default="", help='Why, e.g. "relocking": the notifiers say it.')
+@click.option("--by", default=None, help="Who acknowledges (default: your user name).")
+def ack(config: str, selector: str, comment: str, by: str | None) -> None:
+    """Acknowledge the firing alerts whose series match SELECTOR: they stop repeating until they resolve."""
+    import getpass
+
+    problem = selector_problem(selector)
+    if problem:
+        raise click.BadParameter(f"{problem} ({SELECTOR_FIX})", param_hint="SELECTOR")
+    store = _alert_store(config)
+    acks = store.acknowledge(selector, by or getpass.getuser(), comment, time.time())
+    store.close()
+    if not acks:
+        raise click.ClickException(f"no firing alert that is not acknowledged yet matches {selector}")
+    for a in acks:
+        click.echo(f"acknowledged {a.rule} on {a.series}")
+
+
 @click.command("notify-test")
 @click.argument("config", type=click.Path(dir_okay=False))
 def notify_test(config: str) -> None:
@@ -242,5 +263,6 @@ def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(status)
     cli.add_command(notify_test)
     cli.add_command(silence)
+    cli.add_command(ack)
     cli.add_command(bridge_config)
     cli.add_command(outbox_group)

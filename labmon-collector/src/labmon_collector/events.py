@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,10 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
 CREATE INDEX IF NOT EXISTS events_by_series ON events (series, at);
 """
+
+
+Note = tuple[str, str, str, str]
+"""What the engine did beside changing a state: (rule, series, kind, detail), e.g. acknowledged, held back."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +71,10 @@ class EventLog:
         after: dict[tuple[str, str], SeriesState],
         routed: list[tuple[Alert, list[str]]],
         now: float,
+        notes: Sequence[Note] = (),
     ) -> None:
-        """Append the changes between the states `before` and `after` one evaluation, and the alerts' routing."""
-        told = {(alert.rule, alert.series) for alert, _ in routed}
+        """Append the state changes between `before` and `after` one evaluation, the engine's notes, the routing."""
+        told = {(alert.rule, alert.series) for alert, _ in routed} | {(rule, series) for rule, series, _, _ in notes}
         rows: list[tuple[float, str, str, str, float | None, str, float | None, str]] = []
         for (rule, series), state in after.items():
             old = before.get((rule, series), "inactive")
@@ -79,6 +84,7 @@ class EventLog:
             rows.append((now, rule, series, kind, state.last_value, state.unit, None, ""))
             if state.state == "firing" and (rule, series) not in told:
                 rows.append((now, rule, series, "silenced", state.last_value, state.unit, None, "not notified"))
+        rows += [(now, rule, series, kind, None, "", None, detail) for rule, series, kind, detail in notes]
         for alert, names in routed:
             change, detail = ("notified", ", ".join(names)) if names else ("held back", "no notifier took it")
             rows.append((now, alert.rule, alert.series, change, alert.value, alert.unit, alert.threshold, detail))

@@ -22,9 +22,14 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     store = AlertStore(settings.data_dir / "alerts.sqlite")
     states, _ = store.load()
     silences = store.silences(now)
+    acks, escalated = store.acks(), store.escalated()
     facts = store.facts()
     store.close()
-    severity = {rule.name: rule.severity for rule in with_broker_rule(settings.rules)}
+    rules = with_broker_rule(settings.rules)
+    severity = {rule.name: rule.severity for rule in rules}
+    latching = {rule.name for rule in rules if rule.latch}
+    held = {(rule, series): why for rule, series, why in facts.get("held_back", [])}
+    windows = [w for w in settings.mute_windows if w.active(now)]
     collector = _liveness(facts, settings, now)
     alerts = [
         {
@@ -36,6 +41,11 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
             "last_value": state.last_value,
             "unit": state.unit,
             "silenced": any(s.covers(series) for s in silences),
+            "acknowledged": acks[rule, series].text() if (rule, series) in acks else None,
+            "latched": rule in latching and state.state == "firing" and state.cleared_since is not None,
+            "held_back": held.get((rule, series)),
+            "muted": any(w.covers(series) for w in windows),
+            "escalated": (rule, series) in escalated,
         }
         for (rule, series), state in sorted(states.items())
     ]
@@ -52,8 +62,9 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         }
         for t in targets
     ]
-    loud = [a for a in alerts if not a["silenced"]]
-    critical = not collector["running"] or any(a["state"] == "firing" and a["severity"] == "critical" for a in loud)
+    loud = [a for a in alerts if not (a["silenced"] or a["muted"] or a["held_back"])]
+    unheeded = [a for a in loud if a["state"] == "firing" and a["severity"] == "critical" and not a["acknowledged"]]
+    critical = not collector["running"] or bool(unheeded)  # acknowledged: someone is on it, still a warning
     warning = bool(loud or collector["disconnected"] or any(d["paused"] or d["dead_letters"] for d in delivery))
     return {
         "now": now,
@@ -61,6 +72,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         "delivery": delivery,
         "alerts": alerts,
         "silences": [{"id": s.id, "selector": s.selector, "ends": s.ends, "comment": s.comment} for s in silences],
+        "mute_windows": mute_windows(settings, now),
         "exit": CRITICAL if critical else WARNING if warning else OK,
     }
 
@@ -117,13 +129,29 @@ def render(report: dict[str, Any]) -> list[str]:
     lines.append(f"alerts{stale}" if report["alerts"] else "alerts: none pending or firing")
     for a in report["alerts"]:
         value = "-" if a["last_value"] is None else f"{a['last_value']:g} {a['unit']}".strip()
-        silenced = " (silenced)" if a["silenced"] else ""
+        held = a["held_back"] and f"held back: {a['held_back']}"
+        flags = (
+            "silenced" * a["silenced"],
+            "muted" * a["muted"],
+            "latched" * a["latched"],
+            "escalated" * a["escalated"],
+            a["acknowledged"],
+            held,
+        )
+        notes = [n for n in flags if n]
         lines.append(
             f"  {a['rule']:<24} {a['series']:<36} {a['state'].upper():<8} since {format_duration(now - a['since']):>6}"
-            f"  last {value}{silenced}"
+            f"  last {value}" + "".join(f" ({note})" for note in notes)
         )
     lines += silence_lines(report["silences"], now)
+    lines += ["mute windows" if report["mute_windows"] else "mute windows: none"]
+    lines += [f"  {'IN FORCE' if w['in_force'] else '':<9}{w['window']}" for w in report["mute_windows"]]
     return lines
+
+
+def mute_windows(settings: CollectorConfig, now: float) -> list[dict[str, Any]]:
+    """Return the configured mute windows, each as text and whether it is in force at `now`."""
+    return [{"window": w.text(), "in_force": w.active(now)} for w in settings.mute_windows]
 
 
 def silence_lines(silences: list[dict[str, Any]], now: float) -> list[str]:

@@ -21,6 +21,7 @@ class Router:
         self, rules: tuple[RuleConfig, ...], policies: dict[str, NotifierPolicy], store: AlertStore | None = None
     ) -> None:
         self._routes = {rule.name: rule.notify for rule in rules}
+        self._escalations = {rule.name: rule.escalate_to for rule in rules}
         self._policies = policies
         self._sent: dict[str, deque[float]] = {name: deque() for name in policies}
         self._store = store
@@ -30,7 +31,8 @@ class Router:
 
     def targets(self, alert: Alert) -> list[tuple[str, Alert]]:
         """Return the notifiers that should receive `alert`, each with the alert as it should read there."""
-        route = self._routes.get(alert.rule)
+        escalated = alert.labels.get("escalated") == "yes"
+        route = (self._escalations if escalated else self._routes).get(alert.rule)
         return [
             (name, self._with_held(name, alert))
             for name in self._policies

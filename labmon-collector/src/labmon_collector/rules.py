@@ -5,14 +5,18 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import tzinfo
 from typing import Literal
 
 from labmon.models import Alert, Batch
 from labmon.options import Duration
-from labmon.rule_config import Kind, RuleConfig
+from labmon.rule_config import Kind, MuteWindow, RuleConfig, dependency_order
 from labmon.times import format_duration, iso
-from labmon_collector.alertstore import AlertStore, SeriesState
+from labmon_collector.alertstore import Ack, AlertStore, SeriesState
 from labmon_collector.conditions import Memory, Observation, Selection, lasted, observe, unreachable
+from labmon_collector.depends import holder
+from labmon_collector.events import Note
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -48,13 +52,32 @@ def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
 class RulesEngine:
     """Evaluates every rule each cycle and decides which notifications to send."""
 
-    def __init__(self, rules: tuple[RuleConfig, ...], store: AlertStore | None = None, *, tick: float = 0.0) -> None:
-        self.rules = rules
+    def __init__(
+        self,
+        rules: tuple[RuleConfig, ...],
+        store: AlertStore | None = None,
+        *,
+        tick: float = 0.0,
+        mute_windows: tuple[MuteWindow, ...] = (),
+    ) -> None:
+        self.rules = dependency_order(rules)[0]  # a rule is judged after those it depends on, in the same cycle
         self.tick = tick
         """The collector's interval: durations are counted in whole ticks of it (0: in exact seconds)."""
         self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
         self.memory = Memory()
+        self.notes: list[Note] = []
+        """What the last evaluation did beside changing states (acknowledged, held back), for the alert history."""
+        self._acks: dict[tuple[str, str], Ack] = {}
+        self.held: dict[tuple[str, str], str] = {}
+        """The firing alerts a dependency holds back, and which (for the history, `labmon status` and the page)."""
+        self.muted: dict[tuple[str, str], str] = {}
+        """The firing alerts a mute window keeps quiet, and which."""
+        self.mute_windows = mute_windows
+        self.escalated: dict[tuple[str, str], float] = store.escalated() if store is not None else {}
+        """The firing alerts sent to their `escalate_to` notifiers, and when."""
+        self.tz: tzinfo | None = None
+        """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
             self.states, self.memory.last_valid = store.load()
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
@@ -67,6 +90,9 @@ class RulesEngine:
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
         selected = self._selection.valid_rows(batch)
+        windows = [w for w in self.mute_windows if w.active(now, self.tz)]
+        self._acks = self.store.acks() if self.store is not None else {}
+        self.notes = []
         alerts = []
         for rule in self.rules:
 
@@ -80,35 +106,59 @@ class RulesEngine:
                 rows = selected.get(rule.name)
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
-                # One offline alert, not one per reading: a down measurer's other alerts keep quiet.
                 silenced = any(s.covers(seen.series) for s in silences)
-                quiet = silenced or (rule.kind != "offline" and seen.measurer in covered)
+                muted = next((w.text() for w in windows if w.covers(seen.series)), None)
+                held = holder(rule, seen.measurer, self._fires, down, covered)
+                quiet = silenced or muted is not None or held is not None
                 alert = self._step(rule, seen, now, quiet)
                 if alert is not None:
                     alerts.append(alert)
+                if rule.escalate_after is not None and not quiet:
+                    alerts += self._escalate(rule, seen, now)
+                self._keep(self.held, rule.name, seen.series, held, "held back", "by its dependency: ")
+                self._keep(self.muted, rule.name, seen.series, muted, "muted", "by the mute window ")
         if self.store is not None:
             self.store.save(self.states, self.memory.last_valid, now)
         return alerts
+
+    def _fires(self, rule: str) -> bool:
+        return any(key[0] == rule and state.state == "firing" for key, state in self.states.items())
+
+    def _keep(
+        self, kept: dict[tuple[str, str], str], rule: str, series: str, why: str | None, kind: str, detail: str
+    ) -> None:
+        """Keep in `kept` why a firing alert is quiet; note in the history when that starts (or changes)."""
+        key = (rule, series)
+        if why is None or self.states[key].state != "firing":
+            kept.pop(key, None)
+            return
+        if kept.get(key) != why:
+            self.notes.append((rule, series, kind, detail + why))
+        kept[key] = why
 
     def _step(self, rule: RuleConfig, seen: Observation, now: float, quiet: bool) -> Alert | None:
         state = self.states.setdefault((rule.name, seen.series), SeriesState())
         if seen.holds is None:
             return None
         state.last_value, state.unit, state.error = seen.value, seen.unit, seen.error or state.error
+        ack = self._acks.get((rule.name, seen.series))
         if seen.holds:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
             if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
-            if state.state != "firing" or quiet:
+            if state.state != "firing":
                 return None
-            if state.notified_at is None:
-                return self._notify(rule, seen, state, now, "firing")
-            if lasted(now - state.notified_at, rule.repeat_interval, self.tick):
-                state.repeats += 1
-                return self._notify(rule, seen, state, now, "firing")
-            return None
+            if ack is not None:
+                return self._acknowledge(rule, seen, state, now, ack, quiet)
+            if quiet:
+                return None
+            if state.notified_at is not None and not lasted(now - state.notified_at, rule.repeat_interval, self.tick):
+                return None
+            state.repeats += state.notified_at is not None
+            state.notified_at = now
+            return self._notify(rule, seen, state, now, "firing")
         if state.state == "pending":
             state.state = "inactive"  # it never fired: nobody hears of it
             return None
@@ -116,18 +166,64 @@ class RulesEngine:
             return None
         if state.cleared_since is None:
             state.cleared_since = now
-        if not lasted(now - state.cleared_since, rule.keep_firing_for, self.tick):
-            return None
+        resolves = lasted(now - state.cleared_since, rule.keep_firing_for, self.tick)
+        if not resolves or (rule.latch and ack is None):  # a latched alert waits for someone to acknowledge it
+            return None if ack is None else self._acknowledge(rule, seen, state, now, ack, quiet)
         notified = state.notified_at is not None
-        alert = self._notify(rule, seen, state, now, "resolved") if notified and not quiet else None
+        alert = self._notify(rule, seen, state, now, "resolved", ack) if notified and not quiet else None
         state.state, state.cleared_since = "inactive", None
+        if ack is not None:
+            self._end_ack(rule.name, seen.series, ack)
+        if self.escalated.pop((rule.name, seen.series), None) is not None and self.store is not None:
+            self.store.forget_escalation(rule.name, seen.series)
         return alert
 
+    def _escalate(self, rule: RuleConfig, seen: Observation, now: float) -> list[Alert]:
+        """Send a firing alert nobody acknowledged to `escalate_to`, once, `escalate_after` after it began firing."""
+        assert rule.escalate_after is not None
+        key = (rule.name, seen.series)
+        state = self.states[key]
+        if state.state != "firing" or key in self.escalated or key in self._acks:
+            return []
+        if not lasted(now - state.since, rule.for_ + rule.escalate_after, self.tick):  # on the tick grid, as `for`
+            return []
+        self.escalated[key] = now
+        if self.store is not None:
+            self.store.escalate(rule.name, seen.series, now)
+        targets = ", ".join(rule.escalate_to or [])
+        self.notes.append((rule.name, seen.series, "escalated", f"to {targets}: not acknowledged"))
+        alert = self._notify(rule, seen, state, now, "firing")
+        unheeded = f"not acknowledged for {format_duration(rule.escalate_after)}"
+        return [replace(alert, message=f"{unheeded}: {alert.message}", labels={**alert.labels, "escalated": "yes"})]
+
+    def _acknowledge(
+        self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, ack: Ack, quiet: bool
+    ) -> Alert | None:
+        """Tell the alert's notifiers, once, who acknowledged it and why; after that it no longer repeats."""
+        if ack.announced:
+            return None
+        self._end_ack(rule.name, seen.series, ack, keep=True)
+        return None if state.notified_at is None or quiet else self._notify(rule, seen, state, now, "firing", ack)
+
+    def _end_ack(self, rule: str, series: str, ack: Ack, *, keep: bool = False) -> None:
+        """Record the ack in the history unless done; forget it unless `keep` (the alert still fires)."""
+        assert self.store is not None  # acks come from the store
+        if not ack.announced:
+            self.notes.append((rule, series, "acknowledged", ack.text()))
+        if keep:
+            self.store.announced(rule, series)
+        else:
+            self.store.end_ack(rule, series)
+
     def _notify(
-        self, rule: RuleConfig, seen: Observation, state: SeriesState, now: float, kind: Literal["firing", "resolved"]
+        self,
+        rule: RuleConfig,
+        seen: Observation,
+        state: SeriesState,
+        now: float,
+        kind: Literal["firing", "resolved"],
+        ack: Ack | None = None,
     ) -> Alert:
-        if kind == "firing":
-            state.notified_at = now
         parts = [*seen.series.split("/"), "", ""]
         value = math.nan if state.last_value is None else state.last_value
         began = state.since if seen.began is None else seen.began
@@ -147,11 +243,18 @@ class RulesEngine:
             "threshold_text": seen.threshold_text,
             "error": state.error,
         }
-        if kind == "firing":
-            message = (rule.message or FIRING[rule.kind]).format(**fields)
-            message = f"still firing ({state.repeats}): {message}" if state.repeats else message
-        else:
+        if kind == "resolved":
             message = RESOLVED[rule.kind].format(**fields)
+            message = f"{message} ({ack.text()})" if ack is not None else message
+        else:
+            message = (rule.message or FIRING[rule.kind]).format(**fields)
+            if ack is not None:
+                message = f"{ack.text()}; {message}"
+            elif state.repeats:
+                message = f"still firing ({state.repeats}): {message}"
+        labels = {"measurer": seen.measurer, "instrument": parts[1], "reading": parts[2], "kind": rule.kind}
+        if ack is not None:
+            labels |= {"acknowledged_by": ack.by, "ack_comment": ack.comment}
         return Alert(
             rule=rule.name,
             state=kind,
@@ -163,6 +266,6 @@ class RulesEngine:
             threshold=seen.threshold,
             since=state.since,
             at=now,
-            labels={"measurer": seen.measurer, "instrument": parts[1], "reading": parts[2], "kind": rule.kind},
+            labels=labels,
             repeat=state.repeats,
         )

@@ -22,6 +22,8 @@ from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
 from labmon_collector.events import EventLog
+from labmon_collector.evidence import Evidence, take_plot
+from labmon_collector.grouping import Grouper, deliver_group
 from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.metrics import Gauges
 from labmon_collector.outbox import Outbox
@@ -29,6 +31,7 @@ from labmon_collector.reach import Reach
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine, with_broker_rule
 from labmon_collector.web.server import WebServer
+from labmon_collector.web.view import history_path
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,15 @@ class Collector:
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         rules = with_broker_rule(self.settings.rules)
-        self.rules = RulesEngine(rules, self.store, tick=self.settings.interval)
+        self.rules = RulesEngine(
+            rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
+        )
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
+        waits = {entry.name: entry.policy.group_wait for entry in self.settings.notifiers}
+        self.grouper = Grouper(waits, tick=self.settings.interval)
+        self._plots = {entry.name for entry in self.settings.notifiers if entry.policy.attach_plot}
+        self.evidence = Evidence(history_path(self.settings))
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         """The status last logged per measurer."""
@@ -120,6 +129,7 @@ class Collector:
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
         firing = sum(state.state == "firing" for state in self.rules.states.values())
+        self._send_groups(time.time(), everything=True)  # a group still gathering goes now
         self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
         if self.web is not None:
             self.web.stop()
@@ -135,6 +145,7 @@ class Collector:
             except Exception:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
+        self.evidence.close()
         self.store.note(stopped_at=time.time())
         self.store.close()
         self.events.close()
@@ -215,11 +226,13 @@ class Collector:
         for alert in alerts:
             targets = self.router.targets(alert)
             for name, message in targets:
-                self._enqueue(f"notifier:{name}", message.to_dict())
+                self.grouper.add(name, message, batch.started_at)
             routed.append((alert, [name for name, _ in targets]))
-        self.events.record(before, self.rules.states, routed, batch.started_at)
+        self._send_groups(batch.started_at)
+        self.events.record(before, self.rules.states, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
-        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off)
+        held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
+        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
             summary = (
@@ -227,6 +240,13 @@ class Collector:
                 f" {len(batch.disconnected)} not reachable, {errors} error readings"
             )
             self.heartbeat.ping(not (batch.missing or batch.disconnected or errors), summary)
+
+    def _send_groups(self, now: float, *, everything: bool = False) -> None:
+        """Queue the gathered alerts whose group is ready, a plot attached where the notifier wants one."""
+        for name, payload in self.grouper.ready(now, everything=everything):
+            if name in self._plots and payload.get("state") == "firing":
+                payload = self.evidence.attach(payload)
+            self._enqueue(f"notifier:{name}", payload)
 
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""
@@ -291,4 +311,16 @@ def _sink_delivery(sink: Any) -> Callable[[dict[str, Any]], None]:
 
 
 def _notifier_delivery(notifier: Any) -> Callable[[dict[str, Any]], None]:
-    return lambda payload: notifier.notify(Alert.from_dict(payload))
+    def deliver(payload: dict[str, Any]) -> None:
+        if "alerts" in payload:
+            deliver_group(notifier, [Alert.from_dict(a) for a in payload["alerts"]])
+            return
+        fields, png = take_plot(payload)
+        alert = Alert.from_dict(fields)
+        with_plot = getattr(notifier, "notify_with_plot", None)
+        if png is not None and with_plot is not None:
+            with_plot(alert, png)
+        else:
+            notifier.notify(alert)
+
+    return deliver

@@ -13,7 +13,7 @@ from typing import Any
 from labmon.messages import MAX_PAYLOAD
 from labmon.options import ConfigError, Duration, OptionError, Problem, Secret, Where, build
 from labmon.plugins import Kind, Registry
-from labmon.rule_config import RuleConfig
+from labmon.rule_config import DEPENDS_FIX, MEASURER_DEPENDENCY, MuteWindow, RuleConfig, dependency_order
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_KEEPALIVE = 65535.0
@@ -55,10 +55,16 @@ class NotifierPolicy:
 
     send_resolved: bool = True
     max_per_hour: int = 60
+    group_wait: Duration = Duration(0.0)
+    """How long to gather alerts after the first before they go out as one message (0: those of one cycle)."""
+    attach_plot: bool = False
+    """Attach a PNG of the series over the last hour, with its threshold, to a firing alert sent alone."""
 
     def __post_init__(self) -> None:
         if self.max_per_hour < 1:
             raise OptionError("max_per_hour", "must be at least 1")
+        if self.group_wait < 0:
+            raise OptionError("group_wait", "must not be negative", 'e.g. group_wait = "30s"')
 
 
 @dataclass(frozen=True)
@@ -183,6 +189,7 @@ class CollectorConfig:
     rules: tuple[RuleConfig, ...]
     web: WebConfig | None = None
     heartbeat: HeartbeatConfig | None = None
+    mute_windows: tuple[MuteWindow, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -255,7 +262,7 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat", "mute_windows")
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
     heartbeat = build(HeartbeatConfig, table["heartbeat"], where.child("heartbeat")) if "heartbeat" in table else None
@@ -264,6 +271,7 @@ def _collector(
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
     web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
+    mute_windows = _mute_windows(table.get("mute_windows", []), where)
     if (
         raw is None
         or delivery is None
@@ -283,8 +291,26 @@ def _collector(
             "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
         )
     return CollectorConfig(
-        raw.interval, raw.reply_timeout, raw.data_dir, delivery, measurers, sinks, notifiers, rules, web, heartbeat
+        raw.interval,
+        raw.reply_timeout,
+        raw.data_dir,
+        delivery,
+        measurers,
+        sinks,
+        notifiers,
+        rules,
+        web,
+        heartbeat,
+        mute_windows,
     )
+
+
+def _mute_windows(raw: Any, where: Where) -> tuple[MuteWindow, ...]:
+    if not isinstance(raw, list):
+        where.report("mute_windows", "expected an array of tables", "write each window as [[collector.mute_windows]]")
+        return ()
+    built = [build(MuteWindow, table, where.child(f"mute_windows[{i}]")) for i, table in enumerate(raw)]
+    return tuple(window for window in built if window is not None)
 
 
 def _measurer_refs(raw: Any, where: Where, broker: tuple[dict[str, Any], BrokerConfig]) -> tuple[MeasurerRef, ...]:
@@ -379,7 +405,7 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
     if not isinstance(raw, list):
         where.report("rules", "expected an array of tables", "write each rule as [[collector.rules]]")
         return ()
-    rules, seen = [], set()
+    rules, seen, places = [], set(), {}
     for i, table in enumerate(raw):
         name = table.get("name") if isinstance(table, dict) else None
         sub = where.child(f"rules[{i}] ({name})" if isinstance(name, str) else f"rules[{i}]")
@@ -396,15 +422,37 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
                 f"{measurer!r} matches no measurer in [collector.measurers]",
                 f"polled measurers: {', '.join(sorted(measurers))}",
             )
-        for name in rule.notify or []:
+        for key, name in [("notify", n) for n in rule.notify or []] + [
+            ("escalate_to", n) for n in rule.escalate_to or []
+        ]:
             if name not in notifiers:
                 sub.report(
-                    "notify",
+                    key,
                     f"no notifier named {name!r}",
                     f"configured notifiers: {', '.join(sorted(notifiers)) or 'none'}",
                 )
         rules.append(rule)
+        places[rule.name] = sub
+    _check_dependencies(tuple(rules), places, measurers)
     return tuple(rules)
+
+
+def _check_dependencies(rules: tuple[RuleConfig, ...], places: dict[str, Where], measurers: set[str]) -> None:
+    """Report `depends_on` entries naming no rule or polled measurer, and rules depending on each other in a circle."""
+    names = {rule.name for rule in rules}
+    for rule in rules:
+        for dependency in rule.depends_on or []:
+            measurer = dependency.removeprefix(MEASURER_DEPENDENCY)
+            if measurer != dependency and measurers and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
+                places[rule.name].report(
+                    "depends_on", f"{measurer!r} matches no measurer in [collector.measurers]", DEPENDS_FIX
+                )
+            elif measurer == dependency and dependency not in names:
+                places[rule.name].report(
+                    "depends_on", f"no rule named {dependency!r}", f"rules: {', '.join(sorted(names))}; {DEPENDS_FIX}"
+                )
+    for name in dependency_order(rules)[1]:
+        places[name].report("depends_on", "rules depend on each other in a circle", "remove one of the dependencies")
 
 
 def check_file(key: str, path: Path) -> None:

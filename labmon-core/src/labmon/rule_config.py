@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
 from functools import cached_property
 from typing import Literal
 
@@ -41,6 +43,20 @@ def selector_problem(selector: str) -> str | None:
     return None
 
 
+MEASURER_DEPENDENCY = "measurer:"
+DEPENDS_FIX = 'e.g. depends_on = ["master-unlocked", "measurer:pumps"]'
+
+
+def selector_covers(selector: str, series: str) -> bool:
+    """Return whether `selector` matches `series`, both padded to measurer/instrument/reading with `*`.
+
+    "table1" covers all of table1, its offline alert (series "table1") included.
+    """
+    padded = "/".join([*series.split("/"), "*", "*"][:3])
+    wide = "/".join([*selector.split("/"), "*", "*"][:3])
+    return fnmatch.fnmatchcase(padded, wide) or fnmatch.fnmatchcase(series, selector)
+
+
 @dataclass(frozen=True)
 class RuleConfig:
     """One alert rule: which series, which condition, how long, and how to notify."""
@@ -66,6 +82,13 @@ class RuleConfig:
     severity: Severity = "warning"
     message: str | None = None
     notify: list[str] | None = None
+    latch: bool = False
+    """Stays firing after the value recovers until someone acknowledges it (`labmon ack`)."""
+    escalate_after: Duration | None = None
+    """A firing alert nobody acknowledged for this long also goes, once, to the `escalate_to` notifiers."""
+    escalate_to: list[str] | None = None
+    depends_on: list[str] | None = None
+    """Rule names and "measurer:NAME"s: while one of them fires, this rule's alerts notify nobody."""
 
     @cached_property
     def kind(self) -> Kind:
@@ -122,6 +145,19 @@ class RuleConfig:
                 fields = ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
                 raise OptionError("message", f"bad template: {exc!r}", f"use fields in braces: {fields}") from None
 
+        if (self.escalate_after is None) != (self.escalate_to is None):
+            raise OptionError(
+                "escalate_to" if self.escalate_to is None else "escalate_after",
+                "escalate_after and escalate_to go together",
+                'e.g. escalate_after = "30m", escalate_to = ["phone"]',
+            )
+        if self.escalate_after is not None and self.escalate_after <= 0:
+            raise OptionError("escalate_after", "must be longer than 0s", 'e.g. escalate_after = "30m"')
+        for dependency in self.depends_on or []:
+            measurer = dependency.removeprefix(MEASURER_DEPENDENCY)
+            if not measurer.strip() or dependency == self.name:
+                raise OptionError("depends_on", f"{dependency!r} is not another rule or a measurer", DEPENDS_FIX)
+
     def _check_threshold(self) -> None:
         if self.above is not None and self.below is not None:
             raise OptionError(
@@ -135,3 +171,84 @@ class RuleConfig:
             raise OptionError("clear", f"clear must be above below ({self.below:g})", "e.g. below = 1.0, clear = 1.2")
         if self.above is None and self.below is None:
             raise OptionError("clear", "clear goes with above or below")
+
+
+def dependency_order(rules: tuple[RuleConfig, ...]) -> tuple[tuple[RuleConfig, ...], list[str]]:
+    """Return the rules with each after the rules it depends on, and the names of rules in a dependency cycle."""
+    by_name = {rule.name: rule for rule in rules}
+    done: dict[str, RuleConfig] = {}
+    visiting: list[str] = []
+    cycle: list[str] = []
+
+    def visit(rule: RuleConfig) -> None:
+        if rule.name in done:
+            return
+        if rule.name in visiting:
+            cycle.extend(n for n in visiting[visiting.index(rule.name) :] if n not in cycle)
+            return
+        visiting.append(rule.name)
+        for name in rule.depends_on or []:
+            if name in by_name:
+                visit(by_name[name])
+        visiting.pop()
+        done[rule.name] = rule
+
+    for rule in rules:
+        visit(rule)
+    return tuple(done.values()), cycle
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+
+
+def _minute_of_day(key: str, text: str) -> int:
+    found = _CLOCK.fullmatch(text)
+    if found is None:
+        raise OptionError(key, f"{text!r} is not a time of day", f'write HH:MM, e.g. {key} = "02:00"')
+    return int(found[1]) * 60 + int(found[2])
+
+
+@dataclass(frozen=True)
+class MuteWindow:
+    """Recurring hours (the collector's local time) in which alerts on matching series notify nobody."""
+
+    start: str
+    end: str
+    days: list[str] | None = None
+    """The days the window starts on (it may run past midnight); every day if not set."""
+    select: str = "*"
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        if _minute_of_day("start", self.start) == _minute_of_day("end", self.end):
+            raise OptionError("end", "the window is empty: end equals start", 'e.g. start = "02:00", end = "06:00"')
+        for day in self.days or []:
+            if day not in DAYS:
+                raise OptionError("days", f"{day!r} is not a day", f"use {', '.join(DAYS)}")
+        problem = selector_problem(self.select)
+        if problem:
+            raise OptionError("select", problem, SELECTOR_FIX)
+
+    def active(self, now: float, tz: tzinfo | None = None) -> bool:
+        """Return whether the window is open at Unix time `now` (in `tz`; the local time zone if None)."""
+        local = datetime.fromtimestamp(now, tz)
+        minute, start, end = (
+            local.hour * 60 + local.minute,
+            _minute_of_day("start", self.start),
+            _minute_of_day("end", self.end),
+        )
+        days = self.days or DAYS
+        today, yesterday = DAYS[local.weekday()], DAYS[local.weekday() - 1]
+        if start < end:
+            return today in days and start <= minute < end
+        return (today in days and minute >= start) or (yesterday in days and minute < end)  # past midnight
+
+    def covers(self, series: str) -> bool:
+        """Return whether the window mutes `series`."""
+        return selector_covers(self.select, series)
+
+    def text(self) -> str:
+        """Return the window as `labmon status` shows it."""
+        days = ",".join(self.days) if self.days else "daily"
+        return f"{days} {self.start}-{self.end} {self.select}" + (f" ({self.comment})" if self.comment else "")

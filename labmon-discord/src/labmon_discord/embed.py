@@ -27,8 +27,12 @@ def clip(text: str, limit: int) -> str:
     return cut + "…" if limit > 0 else ""
 
 
-def alert_embed(alert: Alert) -> dict[str, Any]:
-    """Return the embed for a firing or resolved alert."""
+EMBEDS_PER_MESSAGE = 10
+"""Discord's limit of embeds in one message; all of them together share the 6000 total."""
+
+
+def alert_embed(alert: Alert, total: int = TOTAL_LIMIT) -> dict[str, Any]:
+    """Return the embed for a firing or resolved alert, its text within `total` (a share of a message's 6000)."""
     firing = alert.state == "firing"
     still = "STILL " if alert.repeat else ""
     title = f"{still}{alert.severity.upper()}: {alert.rule}" if firing else f"RESOLVED: {alert.rule}"
@@ -42,7 +46,7 @@ def alert_embed(alert: Alert) -> dict[str, Any]:
         "threshold": threshold,
         "held for" if firing else "lasted": format_duration(alert.held_for),
     }
-    title, description, fitted = fit(title, alert.message, fields)
+    title, description, fitted = fit(title, alert.message, fields, total)
     return {
         "title": title,
         "description": description,
@@ -52,12 +56,26 @@ def alert_embed(alert: Alert) -> dict[str, Any]:
     }
 
 
-def fit(title: str, description: str, fields: dict[str, str]) -> tuple[str, str, dict[str, str]]:
-    """Clip each part to its limit and all of them to the total; fields share half the room, the message the rest."""
-    title = clip(title, TITLE_LIMIT)
+def fit(
+    title: str, description: str, fields: dict[str, str], total: int = TOTAL_LIMIT
+) -> tuple[str, str, dict[str, str]]:
+    """Clip each part to its limit and all of them to `total`; fields share half the room, the message the rest."""
+    title = clip(title, min(TITLE_LIMIT, total // 4))
     names = [clip(name, FIELD_NAME_LIMIT) for name in fields]
-    room = TOTAL_LIMIT - length(title) - sum(map(length, names))
+    room = total - length(title) - sum(map(length, names))
     share = min(FIELD_LIMIT, room // 2 // max(1, len(fields)))
     values = [clip(text or "-", share) or "-" for text in fields.values()]
     description = clip(description, min(DESCRIPTION_LIMIT, room - sum(map(length, values))))
     return title, description, dict(zip(names, values, strict=True))
+
+
+def group_messages(content: str, alerts: list[Alert]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Return (content, embeds) per message: up to 10 embeds each, sharing the 6000 total; "(1/2)" if it takes more."""
+    chunks = [alerts[i : i + EMBEDS_PER_MESSAGE] for i in range(0, len(alerts), EMBEDS_PER_MESSAGE)]
+    return [
+        (
+            content if len(chunks) == 1 else f"{content} ({n}/{len(chunks)})",
+            [alert_embed(a, TOTAL_LIMIT // len(chunk)) for a in chunk],
+        )
+        for n, chunk in enumerate(chunks, 1)
+    ]

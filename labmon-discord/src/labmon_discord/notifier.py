@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from labmon import (
     Alert,
@@ -19,6 +19,9 @@ from labmon import (
 
 if TYPE_CHECKING:
     import requests
+
+
+PLOT_NAME = "plot.png"
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class DiscordConfig:
 
 
 class DiscordNotifier:
-    """One message per alert; the webhook URL (a secret) never appears in an error or a log."""
+    """One message per alert, or per group of alerts; the webhook URL (a secret) never appears in an error or a log."""
 
     Config = DiscordConfig
 
@@ -46,19 +49,45 @@ class DiscordNotifier:
 
     def notify(self, alert: Alert) -> None:
         """Post one alert; raise so that the outbox retries it or parks the notifier."""
+        from labmon_discord.embed import alert_embed
+
+        self._post("", [alert_embed(alert)])
+
+    def notify_with_plot(self, alert: Alert, png: bytes) -> None:
+        """Post one alert with the plot of its last hour as a file attachment shown in the embed."""
+        from labmon_discord.embed import alert_embed
+
+        embed = alert_embed(alert) | {"image": {"url": f"attachment://{PLOT_NAME}"}}
+        self._post("", [embed], png)
+
+    def notify_group(self, alerts: list[Alert]) -> None:
+        """Post alerts raised together as one message of several embeds ("table3: 4 alerts"), within Discord's limits.
+
+        More than 10 take several messages; if a later one fails, the retry posts the whole group again.
+        """
+        from labmon_discord.embed import group_messages
+
+        measurers = {a.labels.get("measurer") or a.series.split("/")[0] for a in alerts}
+        headline = f"{measurers.pop()}: {len(alerts)} alerts" if len(measurers) == 1 else f"{len(alerts)} alerts"
+        for content, embeds in group_messages(headline, alerts):
+            self._post(content, embeds)
+
+    def _post(self, content: str, embeds: list[dict[str, Any]], png: bytes | None = None) -> None:
         import requests  # here, not at the top: only a collector that notifies loads the HTTP stack
         from discord_webhook import DiscordWebhook
-
-        from labmon_discord.embed import alert_embed
 
         c = self.config
         webhook = DiscordWebhook(
             url=c.webhook_url,
+            content=content or None,
             username=c.username[:80],
             timeout=(c.connect_timeout, c.timeout),
             allowed_mentions={"parse": []},
         )
-        webhook.add_embed(alert_embed(alert))  # our own dict, clipped to every Discord limit
+        for embed in embeds:
+            webhook.add_embed(embed)  # our own dicts, clipped to every Discord limit
+        if png is not None:
+            webhook.add_file(file=png, filename=PLOT_NAME)  # sent as multipart/form-data
         try:
             # api_post_request, not execute(): execute() parses every body as JSON (a 204 crashes it) and
             # runs its own 429 loop; the outbox owns retries.

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from labmon.config import LOOPBACK, WebConfig
+from labmon.rule_config import selector_problem
 from labmon.times import parse_duration
 from labmon_collector.web.view import LabView
 
@@ -231,12 +232,14 @@ class PageHandler(BaseHTTPRequestHandler):
         return self.web.authorised(self.headers.get("Authorization"))
 
     def _post(self, path: str, query: dict[str, str]) -> tuple[int, str, bytes]:
-        if path != "/api/silences":
+        actions = {"/api/silences": ("adding a silence", self._silence), "/api/acks": ("acknowledging", self._ack)}
+        if path not in actions:
             raise HttpError(404, f"no action {path}")
+        what, act = actions[path]
         if self.web.settings.password is None:
-            raise HttpError(403, "actions need [collector.web] password; use `labmon silence add` meanwhile")
+            raise HttpError(403, "actions need [collector.web] password; use `labmon silence add` or `labmon ack`")
         if not self._can_act():
-            raise HttpError(401, "adding a silence needs the password")
+            raise HttpError(401, f"{what} needs the password")
         self._check_csrf()
         length = self.headers.get("Content-Length", "")
         if not length.isdigit():
@@ -245,15 +248,31 @@ class PageHandler(BaseHTTPRequestHandler):
             raise HttpError(413, "request too large")
         try:
             body = json.loads(self.rfile.read(int(length)))
-            selector, duration, comment = str(body["selector"]), str(body["duration"]), str(body.get("comment", ""))
+            selector, comment = str(body["selector"]), str(body.get("comment", ""))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HttpError(400, f"expected a JSON object with a selector: {exc}") from None
+        problem = selector_problem(selector)
+        if problem:
+            raise HttpError(400, f"selector: {problem}")
+        return 200, "application/json", _json(act(selector, comment, body))
+
+    def _silence(self, selector: str, comment: str, body: dict[str, Any]) -> dict[str, Any]:
+        duration = str(body.get("duration", ""))
+        try:
             parse_duration(duration)
-        except (ValueError, KeyError, TypeError) as exc:
-            raise HttpError(400, f"expected JSON with selector and duration (e.g. 2h): {exc}") from None
-        if not selector.strip():
-            raise HttpError(400, "selector must not be empty")
+        except ValueError as exc:
+            raise HttpError(400, f"duration (e.g. 2h): {exc}") from None
         silence = self.web.view.add_silence(selector, duration, comment)
         log.warning("silence #%d added from the page: %s for %s", silence.id, selector, duration)
-        return 200, "application/json", _json({"id": silence.id, "ends": silence.ends})
+        return {"id": silence.id, "ends": silence.ends}
+
+    def _ack(self, selector: str, comment: str, body: dict[str, Any]) -> dict[str, Any]:
+        by = str(body.get("by") or "the status page")
+        acks = self.web.view.acknowledge(selector, by, comment)
+        if not acks:
+            raise HttpError(409, f"no firing alert that is not acknowledged yet matches {selector}")
+        log.warning("acknowledged from the page by %s: %s", by, ", ".join(f"{a.rule} on {a.series}" for a in acks))
+        return {"acknowledged": [{"rule": a.rule, "series": a.series} for a in acks]}
 
     def _check_csrf(self) -> None:
         """Refuse a POST another site's page could send: JSON only, our origin, and the token only our page can read."""

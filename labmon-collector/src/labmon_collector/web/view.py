@@ -14,9 +14,10 @@ from labmon.config import CollectorConfig
 from labmon.models import WHOLE_INSTRUMENT
 from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
-from labmon_collector.alertstore import AlertStore, SeriesState, Silence
+from labmon_collector.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.events import EventLog
 from labmon_collector.history import History, Plot
+from labmon_collector.report import mute_windows
 
 STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")
 """A tile shows the first of these that applies."""
@@ -106,7 +107,9 @@ class LabView:
     def alerts(self) -> dict[str, Any]:
         """Return the alerts that are pending or firing, and the silences in force."""
         now = self.clock()
-        silences = self.store.silences(now)
+        silences, acks, escalated = self.store.silences(now), self.store.acks(), self.store.escalated()
+        held = {(rule, series): why for rule, series, why in self.store.facts().get("held_back", [])}
+        windows = [w for w in self.settings.mute_windows if w.active(now)]
         active = [
             {
                 "rule": rule,
@@ -117,11 +120,17 @@ class LabView:
                 "unit": state.unit,
                 "threshold": thresholds(self._rule(rule), series),
                 "silenced": any(s.covers(series) for s in silences),
+                "acknowledged": acks[rule, series].text() if (rule, series) in acks else None,
+                "latched": state.state == "firing" and state.cleared_since is not None and _latches(self._rule(rule)),
+                "held_back": held.get((rule, series)),
+                "muted": any(w.covers(series) for w in windows),
+                "escalated": (rule, series) in escalated,
             }
             for (rule, series), state in sorted(self._states().items())
             if state.state != "inactive"
         ]
-        return {"now": now, "active": active, "silences": [asdict(s) for s in silences]}
+        silenced = [asdict(s) for s in silences]
+        return {"now": now, "active": active, "silences": silenced, "mute_windows": mute_windows(self.settings, now)}
 
     def history_events(self, query: dict[str, str]) -> dict[str, Any]:
         """Return the alert history filtered by `rule`, `series` and `since` (a duration)."""
@@ -199,6 +208,10 @@ class LabView:
         silence_id = self.store.add_silence(selector, now, ends, comment)
         return Silence(silence_id, selector, now, ends, comment)
 
+    def acknowledge(self, selector: str, by: str, comment: str) -> list[Ack]:
+        """Acknowledge the firing alerts on series `selector` matches; the collector tells their notifiers."""
+        return self.store.acknowledge(selector, by, comment, self.clock())
+
     def _rule(self, name: str) -> RuleConfig | None:
         return next((r for r in self.settings.rules if r.name == name), None)
 
@@ -209,6 +222,10 @@ def thresholds(rule: RuleConfig | None, series: str) -> list[float]:
         return []
     values = [rule.above, rule.below, *(rule.outside or [])]
     return [v for v in values if v is not None]
+
+
+def _latches(rule: RuleConfig | None) -> bool:
+    return rule is not None and rule.latch
 
 
 def _instrument(series: str) -> str:

@@ -72,6 +72,25 @@ function table(headers, rows, attrs = {}) {
             ...rows.map((cells) => el("tr", {}, ...cells.map((c) => el("td", {}, c)))));
 }
 
+async function act(path, body) {
+  await api(path, { method: "POST", body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", "X-Labmon-Csrf": meta.csrf } });
+  refresh();
+}
+
+// An Ack button on a firing alert nobody acknowledged yet (behind the page's password, as silences are).
+function ackCell(a) {
+  if (a.acknowledged) return a.acknowledged;
+  if (a.escalated && !meta.can_act) return "escalated";
+  if (a.state !== "firing" || !meta.can_act) return "–";
+  const button = el("button", { class: "ack", "data-series": a.series }, a.escalated ? "Ack (escalated)" : "Ack");
+  button.addEventListener("click", () => {
+    const comment = prompt("Acknowledge " + a.series + ": why? (the notifiers say it)");
+    if (comment !== null) act("/api/acks", { selector: a.series, comment }).catch((error) => { button.textContent = error.message; });
+  });
+  return button;
+}
+
 function silenceForm() {
   if (!meta.can_act) return el("p", { class: "muted" },
     "Adding a silence from the page needs the page's password ([collector.web] password); or run labmon silence add.");
@@ -81,11 +100,8 @@ function silenceForm() {
     el("input", { name: "comment", placeholder: "why" }), el("button", { type: "submit" }, "Silence"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    const body = Object.fromEntries(new FormData(form));
-    await api("/api/silences", { method: "POST", body: JSON.stringify(body),
-      headers: { "Content-Type": "application/json", "X-Labmon-Csrf": meta.csrf } });
+    await act("/api/silences", Object.fromEntries(new FormData(form)));
     form.reset();
-    refresh();
   });
   return form;
 }
@@ -106,15 +122,20 @@ async function alerts(app) {
       refresh();
     });
     app.replaceChildren(region, el("h2", {}, "Silences"), el("div", { id: "silences" }), silenceForm(),
+                        el("h2", {}, "Mute windows"), el("div", { id: "mute-windows" }),
                         el("h2", {}, "Alert history"), form, el("div", { id: "history" }));
   }
   region.replaceChildren(el("h2", {}, "Firing and pending"), now.active.length ? table(
-    ["state", "rule", "series", "since", "value", "threshold", "silenced"],
-    now.active.map((a) => [el("span", { class: "badge state-" + a.state }, a.state), a.rule, seriesLink(a.series),
-      ago(now.now - a.since), `${num(a.value)} ${a.unit}`, a.threshold.map(num).join(" / ") || "–",
-      a.silenced ? "yes" : "no"]), { id: "active" }) : el("p", { class: "muted", id: "active" }, "Nothing firing or pending."));
+    ["state", "rule", "series", "since", "value", "threshold", "silenced", "acknowledged"],
+    now.active.map((a) => [el("span", { class: "badge state-" + a.state }, a.latched ? "latched" : a.state), a.rule,
+      seriesLink(a.series), ago(now.now - a.since), `${num(a.value)} ${a.unit}`,
+      a.threshold.map(num).join(" / ") || "–", a.silenced ? "yes" : a.muted ? "muted" : a.held_back ? "held back: " + a.held_back : "no",
+      ackCell(a)]), { id: "active" }) : el("p", { class: "muted", id: "active" }, "Nothing firing or pending."));
   app.querySelector("#silences").replaceChildren(now.silences.length ? table(["#", "selector", "ends", "comment"],
     now.silences.map((s) => ["#" + s.id, s.selector, when(s.ends), s.comment])) : el("p", { class: "muted" }, "No silences."));
+  app.querySelector("#mute-windows").replaceChildren(now.mute_windows.length ? table(["window", "now"],
+    now.mute_windows.map((w) => [w.window, w.in_force ? "in force" : "–"]))
+    : el("p", { class: "muted" }, "No mute windows ([[collector.mute_windows]])."));
   app.querySelector("#history").replaceChildren(table(["time", "event", "rule", "series", "value", "detail"],
     hist.events.map((e) => [when(e.at), e.kind, e.rule, seriesLink(e.series),
       e.value == null ? "–" : `${num(e.value)} ${e.unit}`, e.detail]), { id: "events" }));
