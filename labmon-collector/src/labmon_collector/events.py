@@ -10,7 +10,7 @@ from pathlib import Path
 from labmon.models import Alert
 from labmon.times import iso
 from labmon_collector.alertstore import SeriesState
-from labmon_collector.sqlitefile import open_db
+from labmon_collector.sqlitedb import open_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -62,7 +62,7 @@ class EventLog:
 
     def __init__(self, path: Path) -> None:
         # NORMAL, as the alert state: a power cut may lose the last cycle's events, never corrupt the file.
-        self._db = open_db(path, SCHEMA, synchronous="NORMAL")
+        self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
 
     def record(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, open_history
-from labmon_collector.sqlitefile import table_names
+from labmon_collector.sqlitedb import table_names
 
 RAW_SPAN = 6 * 3600.0
 """Ranges up to this many seconds are plotted from the raw readings; longer ones from buckets."""

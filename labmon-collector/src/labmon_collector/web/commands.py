@@ -35,7 +35,7 @@ def _since(text: str, now: float, param: str) -> float:
 
 
 def _tables(path: Path) -> set[str]:
-    from labmon_collector.sqlitefile import table_names
+    from labmon_collector.sqlitedb import table_names
 
     try:
         return table_names(path)
