@@ -46,7 +46,8 @@ def alert(state: str = "firing", **changes: Any) -> Alert:
 
 def text_of(mail: EmailMessage) -> str:
     """Return a mail's plain-text body with Python's line ends."""
-    return str(mail.get_content()).replace("\r\n", "\n")
+    part = mail.get_body(("plain",)) or mail  # a mail with a plot attached is multipart
+    return str(part.get_content()).replace("\r\n", "\n")
 
 
 @dataclass

@@ -21,6 +21,16 @@ def test_a_firing_alert_arrives_as_a_mail_with_subject_and_facts(smtp):
     assert "value: 1.05 V\nthreshold: 0.5 V\nheld for: 20m\n" in text
 
 
+def test_a_plot_arrives_as_an_image_attachment(smtp):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))  # a real plot comes from the collector's renderer
+    notifier(smtp.url()).notify_with_plot(alert(), png)
+    (mail,) = smtp.wait_for(1)
+    (image,) = [part for part in mail.walk() if part.get_content_type() == "image/png"]
+    assert image.get_filename() == "plot.png"
+    assert image.get_payload(decode=True) == png
+    assert text_of(mail).startswith("table1/laser1/lock_error has been above 0.5 V")
+
+
 def test_a_resolved_alert_is_its_own_mail(smtp):
     notifier(smtp.url()).notify(alert("resolved", message="table1/laser1/lock_error is back at 0.05 V", value=0.05))
     (mail,) = smtp.wait_for(1)

@@ -54,6 +54,16 @@ class AppriseNotifier:
 
     def notify(self, alert: Alert) -> None:
         """Send one alert to every URL that has not taken it yet; raise so that the outbox retries or parks."""
+        self._send(alert, None)
+
+    def notify_with_plot(self, alert: Alert, png: bytes) -> None:
+        """Send one alert with its last hour's plot attached (an image in an e-mail; other services: the text)."""
+        from apprise.attachment.memory import AttachMemory
+
+        plot = AttachMemory(content=png, name="plot.png", mimetype="image/png")  # type: ignore[no-untyped-call]
+        self._send(alert, plot)
+
+    def _send(self, alert: Alert, attachment: object | None) -> None:
         from apprise import AppriseResultStatus
 
         from labmon_apprise.message import body, notify_type, title
@@ -68,6 +78,7 @@ class AppriseNotifier:
             notify_type=notify_type(alert),
             body_format="text",
             tag=pending,
+            attach=attachment,
             timeout=self.timeout,
             log_level=logging.DEBUG,
         )
