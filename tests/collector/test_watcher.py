@@ -134,3 +134,10 @@ def test_a_heartbeat_url_written_in_the_config_is_refused(broker, tmp_path):
     result = invoke("check", str(path))
     assert result.exit_code == 1 and "[collector.heartbeat] url" in result.output, result.output
     assert "0f3c-secret" not in result.output
+
+
+@pytest.mark.parametrize("args", [["status", "no-such.toml"], ["status"], ["status", "--json", "no-such.toml"]])
+def test_status_is_unknown_not_critical_when_it_cannot_read_its_config(args, monkeypatch):
+    monkeypatch.delenv("LABMON_CONFIG", raising=False)
+    result = invoke(*args)
+    assert result.exit_code == 3, result.output

@@ -44,3 +44,21 @@ def test_a_real_prometheus_scrapes_the_collector(running_lab):
         up = prometheus.wait_for(lambda: prometheus.query('up{job="labmon"} == 1'), "a healthy scrape target")
         assert up
         assert prometheus.wait_for(lambda: prometheus.query("labmon_cycles_total > 0"), "the collector's cycle count")
+
+
+def test_dead_letters_reach_the_metrics(running_lab):
+    outbox = running_lab.collector.outbox  # a target no courier drains, so the item stays put until rejected
+    outbox.put("sink:gone", {"poison": True})
+    item = outbox.oldest("sink:gone")
+    assert item is not None
+    outbox.reject("sink:gone", item.id, "HTTP 400: the store refused it")
+
+    def dead():
+        _, text = fetch(f"{running_lab.url}/metrics")
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "labmon_outbox_dead_letters" and sample.labels["target"] == "sink:gone":
+                    return sample.value
+        return None
+
+    assert wait_until(dead) == 1.0

@@ -56,17 +56,24 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
 
 
 @click.command()
-@click.argument("config", envvar="LABMON_CONFIG", type=click.Path(dir_okay=False))
+@click.argument("config", envvar="LABMON_CONFIG", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def status(config: str, as_json: bool) -> None:
+def status(config: str | None, as_json: bool) -> None:
     """Is the collector running; delivery backlogs and dead letters; pending and firing alerts; silences.
 
     Exit 0 when all is well, 1 on a warning (pending or non-critical alerts, a paused target, dead letters,
-    an unreachable broker), 2 when a critical alert fires or the collector is not running.
+    an unreachable broker), 2 when a critical alert fires or the collector is not running, 3 (unknown) when
+    the config cannot be read: the monitoring-plugin convention, so a checker never takes a typo for an alert.
     """
     from labmon_collector.report import build_report, render
 
-    settings = _settings(config)
+    try:
+        if config is None:
+            raise click.ClickException("no config: name the collector config, or set LABMON_CONFIG")
+        settings = _settings(config)
+    except click.ClickException as exc:
+        exc.exit_code = 3
+        raise
     if not (settings.data_dir / "outbox.sqlite").exists():
         text = f"NOT RUNNING: it has never run with this config (no outbox in {settings.data_dir})"
         click.echo(json.dumps({"collector": {"running": False, "text": text}, "exit": 2}) if as_json else text)

@@ -297,7 +297,7 @@ def collector_metrics(collector: Collector) -> bytes:
         for (rule, series), s in sorted(states.items())
         if s.state != "inactive"
     ]
-    outbox = [(t.target, t.backlog, 0) for t in collector.outbox.status()]
+    outbox = [(t.target, t.backlog, t.dead) for t in collector.outbox.status()]
     return exposition(collector.gauges, alerts, outbox)
 
 
