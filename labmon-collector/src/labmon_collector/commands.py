@@ -55,6 +55,12 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
         raise click.ClickException("; ".join(problems))
 
 
+class Unknown(click.ClickException):
+    """A status that could not be found out: exit 3, as monitoring plugins say UNKNOWN."""
+
+    exit_code = 3
+
+
 @click.command()
 @click.argument("config", envvar="LABMON_CONFIG", required=False, type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -72,8 +78,7 @@ def status(config: str | None, as_json: bool) -> None:
             raise click.ClickException("no config: name the collector config, or set LABMON_CONFIG")
         settings = _settings(config)
     except click.ClickException as exc:
-        exc.exit_code = 3
-        raise
+        raise Unknown(exc.message) from None
     if not (settings.data_dir / "outbox.sqlite").exists():
         text = f"NOT RUNNING: it has never run with this config (no outbox in {settings.data_dir})"
         click.echo(json.dumps({"collector": {"running": False, "text": text}, "exit": 2}) if as_json else text)
