@@ -1,6 +1,8 @@
 import csv
 import sqlite3
 
+import pytest
+
 from labmon.builtin.csv_sink import CsvConfig, CsvSink
 from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Batch, Reading, Result
@@ -49,3 +51,34 @@ def test_history_stores_a_redelivered_batch_once(tmp_path):
         "timeout",
     )
     assert db.execute("SELECT measurer FROM missing").fetchall() == [("table2",)]
+
+
+def test_a_failed_write_leaves_no_series_id_behind(tmp_path, monkeypatch):
+    """A write that rolls back must not leave an id in the sink's cache that no stored series owns."""
+    import sqlite3
+
+    from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
+    from labmon.models import Batch, Reading, Result
+
+    sink = HistorySink(HistoryConfig(tmp_path / "h.sqlite"))
+
+    def batch(cycle: int, *readings: Reading) -> Batch:
+        return Batch(cycle, 1000.0 + 60 * cycle, (Result("q", "t1", 1000.0 + 60 * cycle, readings),))
+
+    a = Reading("a", 1.0, "V", instrument="i")
+    b = Reading("b", 2.0, "V", instrument="i")
+    failing = sink._summarise
+
+    def fail_once(*args):
+        monkeypatch.setattr(sink, "_summarise", failing)
+        raise sqlite3.OperationalError("disk I/O error")  # as a full disk or a yanked USB stick would
+
+    monkeypatch.setattr(sink, "_summarise", fail_once)
+    with pytest.raises(sqlite3.OperationalError):
+        sink.write(batch(1, a))
+    sink.write(batch(1, a))  # the outbox delivers it again
+    sink.write(batch(2, b))
+    sink.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    stored = db.execute("SELECT name, value FROM readings ORDER BY cycle_at").fetchall()
+    assert stored == [("a", 1.0), ("b", 2.0)]

@@ -158,6 +158,17 @@ class HistorySink:
         """Insert the readings, buckets, missing and disconnected measurers in one transaction; then retention."""
         t = batch.started_at
         rows: dict[int, tuple[str, Reading, float]] = {}
+        known = dict(self._series)  # ids made inside a transaction that rolls back were never stored
+        try:
+            self._store(batch, t, rows)
+        except BaseException:
+            self._series = known
+            raise
+        if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
+            self._retained_at = time.monotonic()
+            self.apply_retention(time.time() - self.config.retention)
+
+    def _store(self, batch: Batch, t: float, rows: dict[int, tuple[str, Reading, float]]) -> None:
         with self._db:
             self._db.execute("BEGIN")
             for measurer, r, at in batch.rows():
@@ -177,9 +188,6 @@ class HistorySink:
             self._db.executemany(
                 "INSERT OR IGNORE INTO disconnected VALUES (?, ?)", [(t, m) for m in batch.disconnected]
             )
-        if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
-            self._retained_at = time.monotonic()
-            self.apply_retention(time.time() - self.config.retention)
 
     def _summarise(self, t: float, rows: dict[int, tuple[str, Reading, float]]) -> None:
         """Update each series' latest reading, its buckets and each answering measurer's count."""
