@@ -79,3 +79,13 @@ def test_the_grafana_dashboard_queries_only_exported_metrics():
     used = {name for query in queries for name in re.findall(r"\blabmon_[a-z_]+", query)}
     assert used, queries
     assert used <= names, f"the dashboard queries metrics the collector does not export: {used - names}"
+
+
+def test_a_series_its_measurer_no_longer_reports_leaves_the_metrics():
+    gauges = Gauges()
+    gauges.record(batch(1), 0.01, 1.0)
+    laser_only = Batch(2, 1700000002.0, (Result("q", "table1", 1700000002.5, (batch(1).results[0].readings[0],)),))
+    gauges.record(laser_only, 0.01, 2.0)
+    assert [key[1] for key in gauges.latest] == ["laser1"]
+    gauges.record(Batch(3, 1700000003.0, (), ("table1",)), 0.01, 3.0)  # missing is not removed: it keeps its last
+    assert [key[1] for key in gauges.latest] == ["laser1"]

@@ -52,6 +52,10 @@ class Gauges:
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
+        answered = {result.measurer for result in batch.results}
+        reported = {(m, r.instrument, r.name) for m, r, _ in batch.rows()}
+        for key in [k for k in self.latest if k[0] in answered and k not in reported]:
+            del self.latest[key]  # the measurer answered without it: an instrument removed from its config
         for measurer, reading, measured_at in batch.rows():
             key = (measurer, reading.instrument, reading.name)
             self.latest[key] = Latest(reading.value, reading.unit, measured_at)
