@@ -261,3 +261,11 @@ def test_an_unset_notifier_secret_is_the_only_error(tmp_path, monkeypatch):
         "environment variable TEST_UNSET_WEBHOOK is not set",
         "    fix: export TEST_UNSET_WEBHOOK=... before starting labmon",
     ]
+
+
+def test_an_unset_page_password_draws_no_follow_on_complaint(tmp_path, registry, monkeypatch):
+    monkeypatch.delenv("TEST_UNSET_PASSWORD", raising=False)
+    web = '[collector.web]\nlisten = "0.0.0.0:8080"\npassword = "${TEST_UNSET_PASSWORD}"\n'
+    text = problems(tmp_path, registry, COLLECTOR + web)
+    assert "TEST_UNSET_PASSWORD is not set" in text
+    assert "no password" not in text

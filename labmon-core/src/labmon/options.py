@@ -141,8 +141,10 @@ def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = (
             if ok:
                 values[f.name] = value
         if len(where.problems) > at_start:
-            if not _has_default(f) and not _optional(hint):
-                bad.add("")  # a required value is missing: the Config cannot be built to check the rest
+            # A required value is missing, or a secret the user set could not be read (its default, None, would
+            # draw follow-on complaints such as "no password"): the Config cannot be built to check the rest.
+            if (not _has_default(f) and not _optional(hint)) or _base(hint) is Secret:
+                bad.add("")
             bad.add(key)
     built = _construct(cls, values, where, bad) if "" not in bad else None
     return built if len(where.problems) == before else None
