@@ -50,6 +50,12 @@ CASES = [
     ("missing ca_file", broker_with('ca_file = "nope.pem"'), "nope.pem does not exist"),
     ("ca_file not a cert", broker_with('ca_file = "notes.txt"'), "not a readable CA"),
     ("ca_file a directory", broker_with('ca_file = "adir"'), "not a readable CA"),
+    ("topic wildcard +", broker_with('topic_prefix = "lab/+"'), "topic_prefix: must not contain '+'"),
+    ("topic wildcard #", broker_with('topic_prefix = "lab/#"'), "topic_prefix: must not contain '#'"),
+    ("topic NUL", broker_with('topic_prefix = "lab\\u0000"'), "topic_prefix: must not contain '\\x00'"),
+    ("client id NUL", broker_with('client_id_prefix = "lab\\u0000"'), "client_id_prefix: must not contain"),
+    ("empty secret file", broker_with('username = "lab"\npassword_file = "empty.txt"'), "secret is empty"),
+    ("secret not UTF-8", broker_with('username = "lab"\npassword_file = "latin1.txt"'), "latin1.txt is not UTF-8"),
     ("zero interval", BASE.replace('interval = "60s"', 'interval = "0s"'), "interval: must be longer than 0s"),
     ("zero reply_timeout", BASE.replace('reply_timeout = "10s"', 'reply_timeout = "0s"'), "reply_timeout: must be"),
     ("data_dir under a file", BASE.replace('data_dir = "data"', 'data_dir = "notes.txt/data"'), "is not a directory"),
@@ -65,6 +71,9 @@ CASES = [
     ("select no match", select("tabel1/laser1/x"), "'tabel1' matches no measurer"),
     ("select control", select("table1/\\u0007/x"), "control characters"),
     ("rules, no notifier", BASE.replace('[collector.notifiers.console]\ntype = "console"', ""), "but no notifier"),
+    ("rule name a list", BASE.replace('"laser1-unlocked"', '["x"]'), "name: expected a string, found a list"),
+    ("message attribute", BASE + 'message = "{rule.x}"\n', "message: bad template: AttributeError"),
+    ("message index", BASE + 'message = "{value[0]}"\n', "message: bad template: TypeError"),
     ("zero window", BASE + 'window = "0s"\n', "window: must be longer than 0s"),
     ("zero repeat", BASE + 'repeat_interval = "0s"\n', "repeat_interval: must be longer"),
     ("zero rate_per", BASE.replace("above = 0.5", 'rate_above = 1.0\nrate_per = "0s"'), "rate_per: must be"),
@@ -89,6 +98,8 @@ CASES = [
 def test_check_rejects_what_start_up_would_trip_over(node_file, tmp_path: Path, text: str, complaint: str) -> None:
     (tmp_path / "notes.txt").write_text("not a certificate\n")
     (tmp_path / "adir").mkdir()
+    (tmp_path / "empty.txt").write_text(" \n")
+    (tmp_path / "latin1.txt").write_bytes("café\n".encode("latin-1"))
     path = node_file(text)
     result = invoke("check", str(path))
     assert result.exit_code == 1, result.output

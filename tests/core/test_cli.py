@@ -29,3 +29,10 @@ def test_check_rejects_a_broken_config_naming_the_key(tmp_path):
     assert f"{path}: [collector] interval: expected a duration string" in result.output
     assert 'interval = "60s"' in result.output
     assert "Traceback" not in result.output
+
+
+def test_init_creates_missing_parent_folders(tmp_path):
+    path = tmp_path / "x" / "y" / "collector.toml"
+    result = invoke("init", "collector", str(path))
+    assert result.exit_code == 0, result.output
+    assert invoke("check", str(path)).exit_code == 0

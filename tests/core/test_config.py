@@ -1,9 +1,12 @@
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from labmon import Secret, hookimpl
 from labmon.config import load_config
 from labmon.options import ConfigError
+from labmon.testing import registry_with
 
 MEASURER = """
 [broker]
@@ -209,3 +212,60 @@ def test_nested_tables_are_validated_with_their_own_path(tmp_path):
     assert built.readings["pressure"] == Query("~ 05 0B 00", 2)
     assert build(Outer, {"readings": {"pressure": {"qeury": "x"}}}, where) is None
     assert "[measurer.instruments.pump.readings.pressure] qeury: unknown key" in str(where.problems[0])
+
+
+def test_an_empty_secret_is_reported_once(tmp_path, registry, monkeypatch):
+    monkeypatch.setenv("TEST_EMPTY_PASSWORD", "")
+    text = problems(tmp_path, registry, MEASURER.replace("port = 1884", 'password = "${TEST_EMPTY_PASSWORD}"'))
+    assert "[broker] password: secret is empty" in text
+    assert text.count("password") == 1
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    url: Secret
+
+
+class Webhook:
+    """A notifier whose webhook URL is a secret, as Discord's is."""
+
+    Config = WebhookConfig
+
+    def __init__(self, config: WebhookConfig) -> None:
+        self.config = config
+
+    def notify(self, alert: object) -> None:
+        """Never called: these tests only load configs."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class WebhookPlugin:
+    @hookimpl
+    def labmon_register_notifiers(self, register):
+        register("webhook", Webhook)
+
+
+def test_an_unset_notifier_secret_is_the_only_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("TEST_UNSET_WEBHOOK", raising=False)
+    text = (
+        COLLECTOR.replace('type = "console"', 'type = "webhook"\nurl = "${TEST_UNSET_WEBHOOK}"').replace(
+            "[collector.notifiers.console]", "[collector.notifiers.discord]"
+        )
+        + 'notify = ["discord"]\n'
+    )
+    found = problems(tmp_path, registry_with(WebhookPlugin()), text)
+    assert found.splitlines() == [
+        f"{tmp_path / 'node.toml'}: [collector.notifiers.discord] url: "
+        "environment variable TEST_UNSET_WEBHOOK is not set",
+        "    fix: export TEST_UNSET_WEBHOOK=... before starting labmon",
+    ]
+
+
+def test_an_unset_page_password_draws_no_follow_on_complaint(tmp_path, registry, monkeypatch):
+    monkeypatch.delenv("TEST_UNSET_PASSWORD", raising=False)
+    web = '[collector.web]\nlisten = "0.0.0.0:8080"\npassword = "${TEST_UNSET_PASSWORD}"\n'
+    text = problems(tmp_path, registry, COLLECTOR + web)
+    assert "TEST_UNSET_PASSWORD is not set" in text
+    assert "no password" not in text

@@ -8,6 +8,7 @@ import pytest
 import tomli_w
 
 from tests.conftest import invoke
+from tests.core.test_broker_failures import _make_ca
 
 MEASURER = {
     "measurer": {
@@ -175,3 +176,14 @@ def test_relative_secret_files_stay_beside_the_config_under_systemd(write_config
     sim = {"measurer": {"name": "t1", "instruments": {"laser": {"type": "sim"}}}}
     config = write_config({**sim, "broker": {"username": "lab", "password_file": "broker-password"}})
     assert config.broker.password == "s3cret"
+
+
+def test_relative_files_read_stay_beside_the_config_under_systemd(write_config, tmp_path, monkeypatch):
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed (scripts/debian/test-tls.txt)")
+    _make_ca(tmp_path, "ca")  # a real CA certificate, beside the config as `labmon check` saw it by hand
+    (tmp_path / "state").mkdir()
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/state")
+    sim = {"measurer": {"name": "t1", "instruments": {"laser": {"type": "sim"}}}}
+    config = write_config({**sim, "broker": {"tls": True, "ca_file": "ca.pem"}})
+    assert config.broker.ca_file == tmp_path / "ca.pem"

@@ -5,7 +5,7 @@ from labmon.hookspecs import Register, hookimpl
 from labmon.httpstatus import TransientError, check_status, redact, retry_after_seconds
 from labmon.kinds import Instrument, Notifier, PermanentError, RejectedError, RetryLater, Sink
 from labmon.models import WHOLE_INSTRUMENT, Alert, Batch, Reading, Result
-from labmon.options import Duration, OptionError, Secret
+from labmon.options import Duration, InputPath, OptionError, Secret
 from labmon.times import format_duration, iso, parse_duration
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Alert",
     "Batch",
     "Duration",
+    "InputPath",
     "Instrument",
     "Notifier",
     "OptionError",

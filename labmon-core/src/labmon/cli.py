@@ -87,6 +87,7 @@ def init(role: str, path: str | None, name: str, force: bool) -> None:
     target = Path(path or f"labmon-{role}.toml")
     if target.exists() and not force:
         raise click.ClickException(f"{target} exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(starter.measurer(name) if role == "measurer" else starter.collector([name]), encoding="utf-8")
     click.echo(f"wrote {target}; check it with: labmon check {target}")
 

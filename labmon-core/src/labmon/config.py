@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from labmon.messages import MAX_PAYLOAD
-from labmon.options import ConfigError, Duration, OptionError, Problem, Secret, Where, build
+from labmon.options import ConfigError, Duration, InputPath, OptionError, Problem, Secret, Where, build
 from labmon.plugins import Kind, Registry
 from labmon.rule_config import DEPENDS_FIX, MEASURER_DEPENDENCY, MuteWindow, RuleConfig, dependency_order
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_KEEPALIVE = 65535.0
 """MQTT sends the keepalive as a 16-bit number of seconds."""
+FORBIDDEN = {"topic_prefix": ("+", "#", "\0"), "client_id_prefix": ("\0",)}
+"""Characters MQTT does not allow in a topic labmon publishes to (wildcards, NUL) or in a client id (NUL)."""
 NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
 
 
@@ -32,7 +34,7 @@ class BrokerConfig:
     username: str | None = None
     password: Secret | None = None
     tls: bool = False
-    ca_file: Path | None = None
+    ca_file: InputPath | None = None
     keepalive: Duration = Duration(30.0)
     max_payload: int = MAX_PAYLOAD
 
@@ -43,6 +45,10 @@ class BrokerConfig:
             raise OptionError("port", f"{self.port} is not a TCP port", "use 1-65535 (Mosquitto: 1883, TLS 8883)")
         if not 0 < self.keepalive <= MAX_KEEPALIVE:
             raise OptionError("keepalive", "must be longer than 0s and at most 18h", 'e.g. keepalive = "30s"')
+        for key, forbidden in FORBIDDEN.items():
+            found = [repr(c) for c in forbidden if c in getattr(self, key)]
+            if found:
+                raise OptionError(key, f"must not contain {' or '.join(found)}", f'e.g. {key} = "labmon"')
         if self.max_payload < 1024:
             raise OptionError("max_payload", "must be at least 1024 bytes", f"the default is {MAX_PAYLOAD}")
         if self.ca_file is not None:
@@ -269,7 +275,9 @@ def _collector(
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
-    rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, {n.name for n in notifiers})
+    # The table keys, not the entries built: a notifier with a mistake of its own is still configured.
+    notifier_names = set(table["notifiers"]) if isinstance(table.get("notifiers"), dict) else set()
+    rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, notifier_names)
     web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
     mute_windows = _mute_windows(table.get("mute_windows", []), where)
     if (
@@ -286,7 +294,7 @@ def _collector(
     if raw.reply_timeout >= raw.interval:
         where.report("reply_timeout", "must be shorter than interval", "lower reply_timeout or raise interval")
     _check_writable(raw.data_dir, where)
-    if rules and not notifiers:
+    if rules and not notifier_names:
         where.report(
             "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
         )
@@ -408,8 +416,9 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
     rules, seen, places = [], set(), {}
     for i, table in enumerate(raw):
         name = table.get("name") if isinstance(table, dict) else None
-        sub = where.child(f"rules[{i}] ({name})" if isinstance(name, str) else f"rules[{i}]")
-        if name in seen:
+        name = name if isinstance(name, str) else None
+        sub = where.child(f"rules[{i}] ({name})" if name is not None else f"rules[{i}]")
+        if name is not None and name in seen:
             sub.report("name", f"duplicate rule name {name!r}", "give each rule its own name")
         seen.add(name)
         rule = build(RuleConfig, table, sub)

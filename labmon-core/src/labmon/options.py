@@ -17,6 +17,9 @@ from labmon.times import parse_duration
 Duration = NewType("Duration", float)
 """Seconds, written in the config as a string such as "60s" or "20m"."""
 
+InputPath = NewType("InputPath", Path)
+"""A file labmon only reads (a CA certificate, a plugin's input): always resolved beside the config file."""
+
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
 T = TypeVar("T")
@@ -126,20 +129,22 @@ def build(cls: type[T], table: Any, where: Where, *, ignore: tuple[str, ...] = (
             value = _secret(table, key, where)
             if value is not None:
                 values[f.name] = value
-            elif not _has_default(f) and not _optional(hint):
+            elif not _has_default(f) and not _optional(hint) and len(where.problems) == at_start:
                 where.report(key, "required secret is missing", f'set {key} = "${{ENV_NAME}}" or {key}_file = "path"')
         elif key not in table:
             if not _has_default(f):
                 where.report(key, "required key is missing")
-            elif isinstance(f.default, Path):  # a relative default lives beside the config file too
-                values[f.name] = _resolve(str(f.default), where)
+            elif isinstance(f.default, Path):  # a relative default is resolved as a written value would be
+                values[f.name] = _convert(str(f.default), hint, where, key)[1]
         else:
             ok, value = _convert(table[key], hint, where, key)
             if ok:
                 values[f.name] = value
         if len(where.problems) > at_start:
-            if not _has_default(f) and not _optional(hint):
-                bad.add("")  # a required value is missing: the Config cannot be built to check the rest
+            # A required value is missing, or a secret the user set could not be read (its default, None, would
+            # draw follow-on complaints such as "no password"): the Config cannot be built to check the rest.
+            if (not _has_default(f) and not _optional(hint)) or _base(hint) is Secret:
+                bad.add("")
             bad.add(key)
     built = _construct(cls, values, where, bad) if "" not in bad else None
     return built if len(where.problems) == before else None
@@ -171,10 +176,12 @@ def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
             return None
         path = _beside(raw, where.path.parent)  # secrets stay beside the config (/etc), never with the data
         try:
-            return Secret(path.read_text().strip())
+            return _non_empty(path.read_text(encoding="utf-8").strip(), file_key, where)
         except OSError as exc:
             where.report(file_key, f"cannot read secret file {path}: {exc.strerror}", "create the file or fix the path")
-            return None
+        except UnicodeDecodeError:
+            where.report(file_key, f"secret file {path} is not UTF-8 text", "write the secret as plain text")
+        return None
     if key not in table:
         return None
     raw = table[key]
@@ -190,7 +197,15 @@ def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
     if name not in os.environ:
         where.report(key, f"environment variable {name} is not set", f"export {name}=... before starting labmon")
         return None
-    return Secret(os.environ[name])
+    return _non_empty(os.environ[name], key, where)
+
+
+def _non_empty(text: str, key: str, where: Where) -> Secret | None:
+    """Return `text` as a Secret, or report at `key` that it is empty (an empty password would let anyone in)."""
+    if not text.strip():
+        where.report(key, "secret is empty", "put the secret in the file or environment variable")
+        return None
+    return Secret(text)
 
 
 def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
@@ -207,9 +222,9 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
             key, f"expected a duration string, found {_kind(raw)}", f'write it with a unit, e.g. {key} = "{raw}s"'
         )
         return False, None
-    if base is Path:
+    if base in (Path, InputPath):
         if isinstance(raw, str):
-            return True, _resolve(raw, where)
+            return True, _beside(raw, where.path.parent) if base is InputPath else _resolve(raw, where)
         where.report(key, f"expected a path string, found {_kind(raw)}")
         return False, None
     if origin is Literal:
@@ -253,7 +268,7 @@ def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
 
 
 def _resolve(raw: str, where: Where) -> Path:
-    """Resolve a data path: beside the config file, or in systemd's state directory when it sets one."""
+    """Resolve a data path (where labmon writes): beside the config file, or in systemd's state directory."""
     # A service installed by `labmon install-service` keeps its data in /var/lib/labmon, not in /etc.
     state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
     return _beside(raw, Path(state) if state else where.path.parent)

@@ -141,7 +141,7 @@ class RuleConfig:
         if self.message is not None:
             try:
                 self.message.format(**MESSAGE_FIELDS)
-            except (KeyError, IndexError, ValueError) as exc:
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 fields = ", ".join("{" + f + "}" for f in MESSAGE_FIELDS)
                 raise OptionError("message", f"bad template: {exc!r}", f"use fields in braces: {fields}") from None
 
