@@ -146,6 +146,9 @@ class RulesEngine:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
+                if ack is not None:  # made while the last incident resolved: it must not silence this one
+                    self._forget_ack(rule.name, seen.series)
+                    ack = None
             if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
             if state.state != "firing":
@@ -177,6 +180,12 @@ class RulesEngine:
         if self.escalated.pop((rule.name, seen.series), None) is not None and self.store is not None:
             self.store.forget_escalation(rule.name, seen.series)
         return alert
+
+    def _forget_ack(self, rule: str, series: str) -> None:
+        """End the ack of `rule` on `series` without a note: it belonged to an incident that is over."""
+        assert self.store is not None  # acks come from the store
+        self.store.end_ack(rule, series)
+        del self._acks[(rule, series)]
 
     def _escalate(self, rule: RuleConfig, seen: Observation, now: float) -> list[Alert]:
         """Send a firing alert nobody acknowledged to `escalate_to`, once, `escalate_after` after it began firing."""
