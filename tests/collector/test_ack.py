@@ -99,3 +99,28 @@ def test_labmon_ack_reaches_a_running_collector_and_its_notifiers(lab, broker, w
         assert "acknowledged by alice: relocking" in invoke("alerts", path).output  # the alert history
     finally:
         collector.stop()
+
+
+class AckedMidCycle(AlertStore):
+    """A store whose alerts `labmon ack` acknowledges once, just after the engine read the acks of a cycle."""
+
+    cli: AlertStore | None = None
+
+    def acks(self):
+        found = super().acks()
+        if self.cli is not None:
+            self.cli.acknowledge("*", "alice", "", now=0.0)
+            self.cli = None
+        return found
+
+
+def test_an_ack_made_while_its_alert_resolves_does_not_silence_the_next_incident(tmp_path):
+    store = AckedMidCycle(tmp_path / "alerts.sqlite")
+    engine = RulesEngine((rule(for_=0.0, repeat_interval=10 * MINUTE),), store)
+    feed(engine, [0.9])
+    store.cli = AlertStore(tmp_path / "alerts.sqlite")
+    assert states(feed(engine, [0.1], start=MINUTE)) == [(0, "resolved", 0)]
+    assert list(store.acks()) == [("unlocked", SERIES)]  # the ack came too late for that cycle
+    again = feed(engine, [0.9] * 11, start=2 * MINUTE)
+    assert states(again) == [(0, "firing", 0), (10, "firing", 1)]  # told, and repeated: no ack hides it
+    assert store.acks() == {}

@@ -5,6 +5,7 @@ import sqlite3
 import pytest
 
 from labmon_collector.alertstore import AlertStore, SeriesState
+from labmon_collector.events import EventLog
 
 
 def test_a_failed_save_leaves_the_previous_state_intact(tmp_path):
@@ -66,3 +67,13 @@ def test_a_state_file_of_the_first_layout_is_migrated(tmp_path):
     db.close()
     _, seen = AlertStore(path).load()
     assert seen == {"t1/a/b": 42.0}
+
+
+def test_an_event_record_is_one_transaction(tmp_path):
+    log = EventLog(tmp_path / "events.sqlite")
+    statements: list[str] = []
+    log._db.set_trace_callback(statements.append)
+    notes = [("hot", "t1/a/b", "acknowledged", "by ann"), ("hot", "t1/a/c", "held back", "by its dependency")]
+    log.record({}, {}, [], 60.0, notes)
+    assert [s.split()[0] for s in statements if s.split()[0] in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
+    assert len(log.query()) == 2

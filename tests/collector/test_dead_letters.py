@@ -107,3 +107,12 @@ def test_a_sheet_slower_than_its_timeout_is_asked_again_only_after_a_rest(lab, b
     # Each attempt waits 0.5 s for an answer, then rests at least as long: arrivals are >= 1 s apart (without
     # the rest, 0.52 s; the margin covers how late this thread notices a request).
     assert all(b - a >= 0.8 for a, b in itertools.pairwise(seen)), seen
+
+
+def test_dead_letters_are_bounded_as_the_outbox_is_and_the_oldest_counted_as_dropped(outbox):
+    for n in range(8):  # the outbox fixture holds 5 items per target
+        outbox.put("sink:a", {"n": n})
+        outbox.reject("sink:a", outbox.oldest("sink:a").id, "HTTP 400")
+    assert [letter.payload["n"] for letter in outbox.dead_letters()] == [3, 4, 5, 6, 7]
+    (status,) = outbox.status()
+    assert (status.dead, status.dropped, status.backlog) == (5, 3, 0)

@@ -1,5 +1,9 @@
+import sqlite3
 import threading
 
+import pytest
+
+from labmon.httpstatus import retry_after_seconds
 from labmon.kinds import PermanentError, RetryLater
 from labmon_collector.courier import Courier, backoff
 from labmon_collector.outbox import Outbox
@@ -88,3 +92,43 @@ def test_backoff_grows_and_is_capped():
     assert all(0.5 <= backoff(1) <= 1.0 for _ in range(50))
     assert all(0.5 <= backoff(5) <= 16.0 for _ in range(50))
     assert max(backoff(30) for _ in range(200)) <= 300.0
+
+
+@pytest.mark.parametrize("header", ["inf", "1e12", "nan", "-5"])
+def test_any_retry_after_is_clamped_and_the_courier_lives_on(outbox, header):
+    after = retry_after_seconds(header)
+    assert after is None or after >= 0.0  # NaN is no delay at all, a negative one is none
+    target = Target(failures=[RetryLater("429", after=float(header) if after is None else after)])
+    courier = Courier(outbox, "sink:a", target, retry_cap=0.05)
+    outbox.put("sink:a", {"n": 7})
+    courier.start()
+    target.wait_for(1)  # within the cap, not in 30000 years (nor dead of an OverflowError)
+    courier.stop()
+    assert target.got == [7]
+
+
+class FlakyOutbox(Outbox):
+    """An outbox whose file fails the first two looks, as a full disk or a locked file does."""
+
+    fails = 2
+
+    def oldest(self, target):
+        if self.fails:
+            self.fails -= 1
+            raise sqlite3.OperationalError("disk I/O error")
+        return super().oldest(target)
+
+
+def test_the_courier_outlives_a_failing_outbox_and_logs_it_once(tmp_path, caplog):
+    outbox = FlakyOutbox(tmp_path / "outbox.sqlite", max_items=5)
+    target = Target()
+    courier = Courier(outbox, "sink:a", target, retry_base=0.01)
+    outbox.put("sink:a", {"n": 1})
+    courier.start()
+    target.wait_for(1)
+    courier.stop()
+    outbox.close()
+    assert target.got == [1]
+    assert [r.message for r in caplog.records if "hit an error" in r.message] == [
+        "courier for sink:a hit an error (logged once until it recovers); retrying"
+    ]

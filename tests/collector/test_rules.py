@@ -278,3 +278,25 @@ def test_durations_count_ticks_not_jittered_seconds(jitter):
         at = i * MINUTE + wobble[i]
         out += [(i, a.state, a.repeat) for a in engine.evaluate(batch(at, reading(value)), at)]
     assert out == [(20, "firing", 0), (25, "firing", 1), (28, "resolved", 1)]
+
+
+def test_an_alert_of_a_rule_removed_from_the_config_is_dropped_at_restart(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    first = RulesEngine((rule(for_=0.0),), AlertStore(path))
+    assert states(feed(first, [0.9])) == [(0, "firing", 0)]
+    first.store.acknowledge("*", "alice", "", now=MINUTE)
+    second = RulesEngine((rule(name="renamed", for_=20 * MINUTE),), AlertStore(path))
+    assert second.states == {}
+    assert feed(second, [0.9], start=MINUTE) == []
+    assert AlertStore(path).load()[0] == {("renamed", SERIES): second.states[("renamed", SERIES)]}
+    assert AlertStore(path).acks() == {}
+
+
+def test_an_alert_of_a_series_its_measurer_no_longer_reports_is_dropped_and_noted(tmp_path):
+    engine = RulesEngine((rule(select="table1/*/*", for_=0.0),), AlertStore(tmp_path / "alerts.sqlite"))
+    fired = engine.evaluate(batch(0, reading(0.9), reading(0.1, "t", "oven")), 0)
+    assert [(a.series, a.state) for a in fired] == [(SERIES, "firing")]
+    assert engine.evaluate(batch(60, reading(0.1, "t", "oven")), 60) == []  # laser1 was removed from its config
+    assert engine.states == {("unlocked", "table1/oven/t"): engine.states[("unlocked", "table1/oven/t")]}
+    assert engine.notes == [("unlocked", SERIES, "forgotten", "its measurer no longer reports the series")]
+    assert list(engine.store.load()[0]) == []  # nothing left firing for status, the page or /metrics

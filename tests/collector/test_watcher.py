@@ -11,7 +11,10 @@ import time
 import pytest
 import tomli_w
 
+from labmon import Duration, Secret
+from labmon.config import HeartbeatConfig
 from labmon.testing import Answer, ScriptedServer, free_port
+from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke
 
@@ -141,3 +144,30 @@ def test_status_is_unknown_not_critical_when_it_cannot_read_its_config(args, mon
     monkeypatch.delenv("LABMON_CONFIG", raising=False)
     result = invoke(*args)
     assert result.exit_code == 3, result.output
+
+
+def test_the_fail_ping_goes_to_the_path_not_into_the_query_string():
+    with ScriptedServer(Answer(200, b"OK")) as monitor:
+        heartbeat = Heartbeat(HeartbeatConfig(Secret(f"{monitor.url}/ping/uuid?rid=7"), Duration(2.0)))
+        heartbeat.start()
+        heartbeat.ping(False, "cycle 1: 1 missing")
+        (ping,) = monitor.wait_for(1)
+        heartbeat.stop()
+    assert ping.path == "/ping/uuid/fail?rid=7"
+
+
+@pytest.mark.parametrize(
+    ("heartbeat", "problem"),
+    [
+        ({"url": "${TEST_HEARTBEAT}", "timeout": "0s"}, "[collector.heartbeat] timeout: must be longer than 0s"),
+        ({"url": "${TEST_HEARTBEAT_FTP}"}, "[collector.heartbeat] url: is not an http(s) URL"),
+    ],
+)
+def test_check_refuses_a_heartbeat_without_timeout_or_http_url(heartbeat, problem, broker, tmp_path, monkeypatch):
+    monkeypatch.setenv("TEST_HEARTBEAT", "https://hc-ping.com/0f3c-secret")
+    monkeypatch.setenv("TEST_HEARTBEAT_FTP", "ftp://hc-ping.com/0f3c-secret")
+    path = tmp_path / "collector.toml"
+    path.write_text(tomli_w.dumps(collector_table(broker, ["table1"], heartbeat=heartbeat)))
+    result = invoke("check", str(path))
+    assert result.exit_code == 1 and problem in result.output, result.output
+    assert "0f3c-secret" not in result.output

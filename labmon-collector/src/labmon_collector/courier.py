@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -61,19 +62,34 @@ class Courier(threading.Thread):
         self.join(1.0)
 
     def run(self) -> None:
+        troubles = 0
         while not self._stopping.is_set():
-            self._wake.clear()  # before looking, so a nudge that comes after the look is not lost
-            item = self.outbox.oldest(self.target)
-            if item is None:
-                self.idle.set()
-                self._wake.wait(LOOK_AGAIN)
-                continue
-            self.idle.clear()
-            delay = self._attempt(item)
+            try:
+                delay = self._step()
+            except Exception:  # the outbox file or its bookkeeping failed: the courier must outlive it
+                troubles += 1
+                if troubles == 1:
+                    log.exception("courier for %s hit an error (logged once until it recovers); retrying", self.target)
+                delay = backoff(troubles, base=self._retry_base, cap=self._retry_cap)
+            else:
+                if troubles:
+                    log.info("courier for %s works again", self.target)
+                troubles = 0
             if delay is None:
                 return
             if delay:
                 self._stopping.wait(delay)
+
+    def _step(self) -> float | None:
+        """Deliver the oldest item, or wait for one; return the delay before the next step, or None to stop."""
+        self._wake.clear()  # before looking, so a nudge that comes after the look is not lost
+        item = self.outbox.oldest(self.target)
+        if item is None:
+            self.idle.set()
+            self._wake.wait(LOOK_AGAIN)
+            return 0.0
+        self.idle.clear()
+        return self._attempt(item)
 
     def _attempt(self, item: Pending) -> float | None:
         """Try one delivery; return the delay before the next attempt, or None to stop for good."""
@@ -103,8 +119,10 @@ class Courier(threading.Thread):
         except RetryLater as exc:
             self.failing = True
             self.outbox.failed(self.target, item.id, str(exc))
-            log.warning("%s asks to wait %.1fs: %s", self.target, exc.after, exc)
-            return exc.after
+            # A server may ask for forever (inf, 1e12): Event.wait overflows, so it gets the longest backoff.
+            after = min(max(0.0, exc.after), self._retry_cap) if math.isfinite(exc.after) else self._retry_cap
+            log.warning("%s asks to wait %.1fs: %s", self.target, after, exc)
+            return after
         except Exception as exc:
             self.failing = True
             self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")

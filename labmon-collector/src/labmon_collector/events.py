@@ -10,7 +10,7 @@ from pathlib import Path
 from labmon.models import Alert
 from labmon.times import iso
 from labmon_collector.alertstore import SeriesState
-from labmon_collector.sqlitedb import open_db
+from labmon_collector.sqlitedb import open_db, transaction
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -89,7 +89,7 @@ class EventLog:
             change, detail = ("notified", ", ".join(names)) if names else ("held back", "no notifier took it")
             rows.append((now, alert.rule, alert.series, change, alert.value, alert.unit, alert.threshold, detail))
         if rows:
-            with self._lock, self._db:
+            with self._lock, transaction(self._db):
                 self._db.executemany(
                     "INSERT INTO events (at, rule, series, kind, value, unit, threshold, detail)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

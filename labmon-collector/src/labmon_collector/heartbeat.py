@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from labmon.config import HeartbeatConfig
 from labmon.httpstatus import redact
 
 log = logging.getLogger(__name__)
+
+
+def fail_url(url: str) -> str:
+    """Return the monitor's failure URL: `/fail` added to the path, before any query string."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=parts.path.rstrip("/") + "/fail"))
 
 
 class Heartbeat(threading.Thread):
@@ -49,7 +55,7 @@ class Heartbeat(threading.Thread):
                 return
 
     def _send(self, ok: bool, summary: str) -> None:
-        url = self.config.url.rstrip("/") + ("" if ok else "/fail")
+        url = self.config.url.rstrip("/") if ok else fail_url(self.config.url)
         try:
             with urllib.request.urlopen(url, data=summary.encode(), timeout=self.config.timeout) as response:
                 response.read()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from labmon_collector.sqlitedb import open_db, transaction
 
@@ -102,17 +102,22 @@ class Outbox:
                 "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)",
                 (target, time.time() if now is None else now, json.dumps(payload)),
             )
-            count: int
-            (count,) = self._db.execute("SELECT COUNT(*) FROM outbox WHERE target = ?", (target,)).fetchone()
-            excess = count - self.max_items
-            if excess > 0:
-                self._db.execute(
-                    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE target = ? ORDER BY id LIMIT ?)",
-                    (target, excess),
-                )
-                self._db.execute("UPDATE targets SET dropped = dropped + ? WHERE target = ?", (excess, target))
-                log.warning("outbox for %s is full (%d items): dropped the %d oldest", target, self.max_items, excess)
-            return max(0, excess)
+            return self._trim(self._db, "outbox", target)
+
+    def _trim(self, db: sqlite3.Connection, table: Literal["outbox", "dead_letters"], target: str) -> int:
+        """Drop the oldest items of `target` in `table` beyond the bound, count them as dropped; return how many."""
+        count: int
+        (count,) = db.execute(f"SELECT COUNT(*) FROM {table} WHERE target = ?", (target,)).fetchone()
+        excess = count - self.max_items
+        if excess > 0:
+            db.execute(
+                f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE target = ? ORDER BY id LIMIT ?)",
+                (target, excess),
+            )
+            db.execute("UPDATE targets SET dropped = dropped + ? WHERE target = ?", (excess, target))
+            what = "outbox" if table == "outbox" else "dead letters"
+            log.warning("%s for %s full (%d items): dropped the %d oldest", what, target, self.max_items, excess)
+        return max(0, excess)
 
     def oldest(self, target: str) -> Pending | None:
         """Return the oldest undelivered item of `target`, or None."""
@@ -144,7 +149,7 @@ class Outbox:
                 )
 
     def reject(self, target: str, item_id: int, error: str) -> None:
-        """Move an item its target refused for good to the dead letters."""
+        """Move an item its target refused for good to the dead letters; beyond the bound the oldest are dropped."""
         with self._transaction() as db:
             if db is not None:
                 db.execute(
@@ -157,6 +162,7 @@ class Outbox:
                     "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
                     (error, time.time(), target),
                 )
+                self._trim(db, "dead_letters", target)
 
     def dead_letters(self) -> list[DeadLetter]:
         """Return every dead letter, oldest first."""

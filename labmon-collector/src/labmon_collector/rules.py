@@ -80,19 +80,26 @@ class RulesEngine:
         """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
             self.states, self.memory.last_valid = store.load()
+        for key in [key for key in self.states if key[0] not in {rule.name for rule in self.rules}]:
+            self._drop(key)  # its rule was removed from the config: nothing will ever resolve it
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
         self._selection = Selection(rules)
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
+        known = set(self.memory.last_valid)
         self.memory.remember(batch, now, self._window)
+        gone = known.difference(self.memory.last_valid)
+        self.notes = []
+        for key in [key for key in self.states if key[1] in gone] if gone else []:  # most cycles: nothing gone
+            if self._drop(key) == "firing":
+                self.notes.append((*key, "forgotten", "its measurer no longer reports the series"))
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
         selected = self._selection.valid_rows(batch)
         windows = [w for w in self.mute_windows if w.active(now, self.tz)]
         self._acks = self.store.acks() if self.store is not None else {}
-        self.notes = []
         alerts = []
         for rule in self.rules:
 
@@ -121,6 +128,16 @@ class RulesEngine:
             self.store.save(self.states, self.memory.last_valid, now)
         return alerts
 
+    def _drop(self, key: tuple[str, str]) -> str:
+        """Forget the alert of a rule or series that no longer exists, with its ack and escalation; return its state."""
+        self.held.pop(key, None)
+        self.muted.pop(key, None)
+        if self.store is not None:
+            self.store.end_ack(*key)
+            if self.escalated.pop(key, None) is not None:
+                self.store.forget_escalation(*key)
+        return self.states.pop(key).state
+
     def _fires(self, rule: str) -> bool:
         return any(key[0] == rule and state.state == "firing" for key, state in self.states.items())
 
@@ -146,6 +163,9 @@ class RulesEngine:
             state.cleared_since = None
             if state.state == "inactive":
                 state.state, state.since, state.repeats, state.notified_at = "pending", now, 0, None
+                if ack is not None:  # made while the last incident resolved: it must not silence this one
+                    self._forget_ack(rule.name, seen.series)
+                    ack = None
             if state.state == "pending" and lasted(now - state.since, rule.for_, self.tick):
                 state.state = "firing"
             if state.state != "firing":
@@ -177,6 +197,12 @@ class RulesEngine:
         if self.escalated.pop((rule.name, seen.series), None) is not None and self.store is not None:
             self.store.forget_escalation(rule.name, seen.series)
         return alert
+
+    def _forget_ack(self, rule: str, series: str) -> None:
+        """End the ack of `rule` on `series` without a note: it belonged to an incident that is over."""
+        assert self.store is not None  # acks come from the store
+        self.store.end_ack(rule, series)
+        del self._acks[(rule, series)]
 
     def _escalate(self, rule: RuleConfig, seen: Observation, now: float) -> list[Alert]:
         """Send a firing alert nobody acknowledged to `escalate_to`, once, `escalate_after` after it began firing."""

@@ -9,6 +9,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from labmon.messages import MAX_PAYLOAD
 from labmon.options import ConfigError, Duration, InputPath, OptionError, Problem, Secret, Where, build
@@ -172,6 +173,14 @@ class HeartbeatConfig:
 
     url: Secret
     timeout: Duration = Duration(10.0)
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise OptionError("timeout", "must be longer than 0s", 'e.g. timeout = "10s"')
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            # never the URL itself in the error: it is a secret
+            raise OptionError("url", "is not an http(s) URL", "set it to the monitor's ping URL, https://...")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from labmon.kinds import PermanentError, RejectedError, RetryLater
 
 GONE = {401: "the key or token was refused", 403: "access is forbidden", 404: "no such webhook or event", 410: "gone"}
@@ -61,8 +63,9 @@ def _forms(secret: str) -> set[str]:
 
 
 def retry_after_seconds(header: str | None) -> float | None:
-    """Return a Retry-After header's delay in seconds, or None when absent or an HTTP date."""
+    """Return a Retry-After header's delay in seconds (at least 0), or None when absent, NaN or an HTTP date."""
     try:
-        return float(header) if header else None
+        seconds = float(header) if header else None
     except ValueError:
         return None
+    return None if seconds is None or math.isnan(seconds) else max(0.0, seconds)
