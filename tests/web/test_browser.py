@@ -104,3 +104,20 @@ def test_the_ack_button_acknowledges_a_firing_alert_behind_the_password(start_la
     page.screenshot(path=tmp_path / "acknowledged.png", full_page=True)
     context.close()
     assert not errors, errors
+
+
+def test_the_silence_form_shows_the_collectors_refusal(start_lab, browser, monkeypatch):
+    monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
+    lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}")
+    context = browser.new_context(http_credentials={"username": "lab", "password": "s3cret-page"})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(lab.url + "/alerts")
+    page.fill("#silence input[name=selector]", f"{lab.measurer}/*/*")
+    page.fill("#silence input[name=duration]", "soon")  # the collector answers 400
+    page.click("#silence button[type=submit]")
+    page.locator("#silence .error", has_text="duration").wait_for(timeout=STEP)
+    assert page.input_value("#silence input[name=duration]") == "soon"  # kept, to be corrected
+    context.close()
+    assert not errors, errors
