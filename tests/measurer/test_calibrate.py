@@ -109,6 +109,7 @@ def test_calibrate_records_both_states_and_writes_a_rule_checked_on_both(lab, tm
 
     again = invoke("calibrate", locked, "laser1/lock_error", *SAMPLES, *args)
     assert again.exit_code == 1 and "duplicate rule name 'laser1-lock'" in again.output
+    assert "nothing recorded" in again.output and "samples" not in again.output  # found before recording
     assert collector.read_text() == after
 
 
@@ -125,8 +126,9 @@ def test_recordings_in_the_other_order_give_the_same_rule(lab, tmp_path):
     assert "fires on 100.0% of the bad recording, on 0.0% of the good one" in result.output
 
 
-def test_write_refuses_overlapping_recordings_unless_forced(lab, broker, write_config, tmp_path):
+def test_write_refuses_overlapping_recordings_unless_forced(lab, broker, write_config, tmp_path, monkeypatch):
     locked, _, collector = lab
+    monkeypatch.chdir(tmp_path)  # where the refused recording is kept
     close = str(write_config(measurer_table(broker, "table1", {"laser1": {**LOCKED, "level": 0.055}}), "c.toml").path)
     good_file = str(tmp_path / "good.json")
     assert (
@@ -138,6 +140,8 @@ def test_write_refuses_overlapping_recordings_unless_forced(lab, broker, write_c
     refused = invoke("calibrate", close, "laser1/lock_error", *SAMPLES, *args)
     assert refused.exit_code == 1 and "the rule was not added: " in refused.output
     assert "recordings overlap" in refused.output and collector.read_text() == before
+    kept = Recording.load(tmp_path / refused.output.split("the recording is saved in ")[1].split()[0])
+    assert len(kept.samples) == 40 and kept.state == "bad"  # not thrown away
     forced = invoke("calibrate", close, "laser1/lock_error", *SAMPLES, *args, "--force")
     assert forced.exit_code == 0 and "added rule 'laser1-lock_error'" in forced.output
 
@@ -177,3 +181,21 @@ def test_a_recording_round_trips(tmp_path):
     recording = Recording("t/i/r", "V", [1.0, 2.0], "bad")
     recording.save(tmp_path / "r.json")
     assert Recording.load(tmp_path / "r.json") == recording
+
+
+def test_a_select_no_measurer_answers_is_refused_before_recording(lab, tmp_path):
+    locked, _, _ = lab
+    collector = tmp_path / "other-lab.toml"
+    collector.write_text('[collector]\nmeasurers = ["table2"]\n')
+    result = invoke(
+        "calibrate", locked, "laser1/lock_error", "--samples", "1000", "--every", "10s", "--write", str(collector)
+    )
+    assert result.exit_code == 1 and "names no measurer in [collector.measurers]" in result.output
+    assert "nothing recorded" in result.output  # at once: 1000 samples 10 s apart would take hours
+
+
+def test_write_with_only_a_bad_recording_is_refused_before_recording(lab):
+    _, unlocked, collector = lab
+    result = invoke("calibrate", unlocked, "laser1/lock_error", "--state", "bad", "--write", str(collector))
+    assert result.exit_code == 2 and "--write needs a recording of the good state" in result.output
+    assert "samples" not in result.output

@@ -1,9 +1,11 @@
 """The README's worked example for table1 (a scope, traces = 300) against the emulator with bad blocks on."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from labmon_collector.conditions import selects
 from labmon_rigol.emulator import ScopeEmulator, ScopeState
 from tests.conftest import invoke
 from tests.e2e.test_readme_examples import toml_block
@@ -26,8 +28,18 @@ def test_the_worked_example_reads_jitter_and_presence_with_bad_blocks(tmp_path, 
     presence = float(lines["scope/ch1_peak_presence"][0])
     if locked:
         assert result.exit_code == 0, result.output
-        assert presence == 1.0 and float(lines["scope/ch1_jitter"][0]) < 1e-8
+        assert presence == 1.0 and float(lines["scope/ch1_jitter"][0]) < EXAMPLE_RULES["399nm-unlocked"]["clear"]
         assert lines["scope/ch1_jitter"][1] == "s" and lines["scope/ch1_peak_time"][1] == "s"
     else:  # the peak is missing from most traces: presence says so, jitter and peak_time are errors saying why
         assert presence < 0.5
         assert " ".join(lines["scope/ch1_jitter"]).startswith("ERROR peak missing in ")
+
+
+EXAMPLE_RULES = {rule["name"]: rule for rule in tomllib.loads(toml_block("# collector.toml"))["collector"]["rules"]}
+
+
+def test_the_example_tells_a_dead_instrument_from_an_unlocked_laser():
+    """The measurer sends reading `*` when it cannot read an instrument; an unlocked laser's jitter is an error too."""
+    unreachable = EXAMPLE_RULES["instrument-unreachable"]["select"]
+    assert selects(unreachable, "table1/scope/*")
+    assert not selects(unreachable, "table1/scope/ch1_jitter")

@@ -26,12 +26,12 @@ def read_once(emulator, **options):
 
 
 def test_identifies_the_model_and_reads_measurements_with_units(emulator):
-    instrument = scope(emulator, measurements=["vpp", "vavg"])
+    instrument = scope(emulator, measurements=["vpp", "vmin"])
     assert instrument.model == "DS2072A" and instrument.points == 1400
     readings = instrument.read()
     instrument.close()
-    assert [(r.name, r.unit, r.status) for r in readings] == [("ch1_vpp", "V", "ok"), ("ch1_vavg", "V", "ok")]
-    assert 7 < readings[0].value < 8.5  # a 3 V peak above a -4.68 V marker
+    assert [(r.name, r.unit, r.status) for r in readings] == [("ch1_vpp", "V", "ok"), ("ch1_vmin", "V", "ok")]
+    assert 3.0 < readings[0].value < 3.3 and -0.2 < readings[1].value < 0  # a 3 V peak on 0.02 V of noise
 
 
 def test_a_ds1000z_has_1200_screen_points(emulator):
@@ -64,7 +64,7 @@ def test_binary_blocks_with_newline_bytes_read_whole(emulator):
     volts = instrument.traces(1, 3).volts
     instrument.close()
     assert volts.shape == (3, 1400)
-    assert np.count_nonzero(np.isclose(volts, (10 - 127) * 0.04)) >= 3 * 20  # the 0x0A samples survived
+    assert np.count_nonzero(volts == 0.0) >= 3 * 200  # 0 V is byte 0x0A: the baseline's samples survived
 
 
 def test_single_mode_reads_a_new_acquisition_per_trace_and_restores_run(emulator):

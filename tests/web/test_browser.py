@@ -81,15 +81,24 @@ def test_series_page_draws_points_a_threshold_line_and_the_firing_period(running
     page.locator('#plot[data-resolution="600"]').wait_for(timeout=STEP)
 
 
-def test_the_ack_button_acknowledges_a_firing_alert_behind_the_password(start_lab, browser, monkeypatch, tmp_path):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
+@pytest.fixture
+def signed_in(start_lab, browser, monkeypatch):
+    """A lab whose page has a password, and a browser page that knows it (so it may act)."""
     monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
     lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}")
     context = browser.new_context(http_credentials={"username": "lab", "password": "s3cret-page"})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    yield lab, page
+    context.close()
+    assert not errors, errors
+
+
+def test_the_ack_button_acknowledges_a_firing_alert_behind_the_password(signed_in, tmp_path):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    lab, page = signed_in
     page.on("dialog", lambda dialog: dialog.accept("relocking"))  # the button asks why
     page.goto(lab.url + "/alerts")
     acknowledged = page.locator("#events tr", has_text="acknowledged by the status page: relocking")
@@ -102,5 +111,13 @@ def test_the_ack_button_acknowledges_a_firing_alert_behind_the_password(start_la
                 button.first.click(timeout=1000)
         page.wait_for_timeout(200)
     page.screenshot(path=tmp_path / "acknowledged.png", full_page=True)
-    context.close()
-    assert not errors, errors
+
+
+def test_the_silence_form_shows_the_collectors_refusal(signed_in):
+    lab, page = signed_in
+    page.goto(lab.url + "/alerts")
+    page.fill("#silence input[name=selector]", f"{lab.measurer}/*/*")
+    page.fill("#silence input[name=duration]", "soon")  # the collector answers 400
+    page.click("#silence button[type=submit]")
+    page.locator("#silence .error", has_text="duration").wait_for(timeout=STEP)
+    assert page.input_value("#silence input[name=duration]") == "soon"  # kept, to be corrected

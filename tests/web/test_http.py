@@ -159,3 +159,58 @@ def test_the_page_listens_on_ipv6_loopback_too(start_lab):
     lab = start_lab(listen=f"[::1]:{port}")
     assert lab.collector.web is not None and lab.collector.web.url == f"http://[::1]:{port}/"
     assert fetch(f"http://[::1]:{port}/api/meta")[0] == 200
+
+
+def raw_request(url: str, request: bytes, timeout: float = 10) -> bytes:
+    """Send `request` bytes as they are (no client tidies them) and return the whole answer."""
+    host, port = url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as connection:
+        connection.sendall(request)
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_malformed_host_origin_path_and_length_get_400_or_411_never_a_500(start_lab, monkeypatch, caplog):
+    monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
+    lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}", public=True)
+    host = lab.url.removeprefix("http://")
+    token = fetch(lab.url + "/api/meta")[1]["csrf"]
+    auth = basic("s3cret-page")["Authorization"]
+
+    def post(headers: str, body: bytes = b"{}") -> bytes:
+        head = f"POST /api/silences HTTP/1.1\r\nHost: {host}\r\nAuthorization: {auth}\r\nX-Labmon-Csrf: {token}\r\n"
+        head += "Content-Type: application/json\r\nConnection: close\r\n" + headers
+        return raw_request(lab.url, head.encode("latin-1") + b"\r\n" + body)  # HTTP headers are Latin-1
+
+    answer = raw_request(lab.url, b"GET /api/meta HTTP/1.1\r\nHost: [\r\nConnection: close\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.0 400") and b"malformed Host header" in answer
+    answer = raw_request(lab.url, f"GET http://[/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.0 400") and b"malformed request path" in answer
+    answer = post("Origin: http://[\r\nContent-Length: 2\r\n")
+    assert answer.startswith(b"HTTP/1.0 400") and b"malformed Origin header" in answer
+    answer = post("Content-Length: ²\r\n")  # "²".isdigit() is True, int("²") raises
+    assert answer.startswith(b"HTTP/1.0 411")
+    assert "Traceback" not in caplog.text and "failed on" not in caplog.text
+
+
+def test_an_idle_connection_is_dropped_after_the_handler_timeout(running_lab, monkeypatch):
+    from labmon_collector.web.server import PageHandler
+
+    assert PageHandler.timeout == 30
+    monkeypatch.setattr(PageHandler, "timeout", 0.5)  # the same path, quicker
+    assert raw_request(running_lab.url, b"", timeout=20) == b""  # nothing sent: the server closes, no thread held
+
+
+def test_the_page_logs_ack_by_and_comment_on_one_line(start_lab, monkeypatch, caplog):
+    monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
+    lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}", public=True)
+    token = fetch(lab.url + "/api/meta")[1]["csrf"]
+    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, **basic("s3cret-page")}
+    forged = "\nCRITICAL labmon forged line"
+    ack = {"selector": lab.laser, "by": "eve" + forged, "comment": "ok" + forged}
+    wait_until(lambda: fetch(lab.url + "/api/acks", data=ack, headers=good)[0] == 200)
+    logged = [r.getMessage() for r in caplog.records if "acknowledged from the page" in r.getMessage()]
+    assert logged and all("\n" not in line for line in logged)
+    assert "eve\\nCRITICAL labmon forged line" in logged[0]

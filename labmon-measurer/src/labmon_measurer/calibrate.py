@@ -164,7 +164,15 @@ def histogram(
 
 
 def add_rule(path: Path, rule: dict[str, object]) -> None:
-    """Append `rule` as a [[collector.rules]] table to `path`, leaving every other line as it was.
+    """Append `rule` as a [[collector.rules]] table to `path`, leaving every other line as it was."""
+    new_text = with_rule(path, rule)
+    candidate = path.with_name(f".{path.name}.calibrate")
+    candidate.write_text(new_text, encoding="utf-8")
+    candidate.replace(path)
+
+
+def with_rule(path: Path, rule: dict[str, object]) -> str:
+    """Return `path`'s text with `rule` appended; raise ValueError naming each problem of the new rule.
 
     Only the TOML and the new rule are checked (name, keys, measurer): a measurer Pi writing it needs
     none of the collector's plugins or secrets. `labmon check` on the collector checks the rest.
@@ -185,6 +193,4 @@ def add_rule(path: Path, rule: dict[str, object]) -> None:
         where.report("select", f"{built.select!r} names no measurer in [collector.measurers]", "add it there first")
     if where.problems:
         raise ValueError("\n".join(str(p) for p in where.problems))
-    candidate = path.with_name(f".{path.name}.calibrate")
-    candidate.write_text(new_text, encoding="utf-8")
-    candidate.replace(path)
+    return new_text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from labmon_measurer.calibrate import (
     propose_sigma,
     refusals,
     summarize,
+    with_rule,
 )
 from labmon_measurer.recording import record
 from labmon_measurer.sampling import InstrumentRunner, read_all
@@ -141,8 +143,16 @@ def calibrate(
         raise click.BadParameter(str(exc)) from None
     if other is not None and other.state == state:
         raise click.UsageError(f"{against} is a recording of the {state} state too: record the other one")
+    name, select = rule_name or f"{instrument}-{reading}", f"{node.measurer.name}/{series}"
+    if collector_config and state == "bad" and other is None:
+        raise click.UsageError("--write needs a recording of the good state: record it, or pass it with --against")
+    if collector_config:
+        try:  # before recording, which can take an hour: a taken name must not cost the recording
+            with_rule(collector_config, {"name": name, "select": select, "above": 0.0, "for": hold})
+        except ValueError as exc:
+            raise click.ClickException(f"the rule cannot be added (nothing recorded):\n{exc}") from None
     recorded = record(entry, reading, samples or (None if limit else 100), limit, pause)
-    recording = Recording(f"{node.measurer.name}/{series}", recorded.unit, recorded.samples, state)
+    recording = Recording(select, recorded.unit, recorded.samples, state)
     if save:
         recording.save(save)
     good, bad = (recording, other) if state != "bad" else (other, recording)
@@ -151,8 +161,6 @@ def calibrate(
             _print_summary(shown, summarize(shown.samples))
         if good is None:
             click.echo(f"record the good state too and pass --against {save or 'FILE'} to propose a rule")
-            if collector_config:
-                raise click.ClickException("no rule to write: a rule needs a recording of the good state")
             return
         proposal = (
             propose_between(summarize(good.samples), summarize(bad.samples))
@@ -165,18 +173,23 @@ def calibrate(
     if collector_config:
         unsound = refusals(proposal, good.samples, bad.samples if bad else None, max_false)
         if unsound and not force:
-            raise click.ClickException("the rule was not added: " + "; ".join(unsound) + " (--force writes it anyway)")
-        rule = {
-            "name": rule_name or f"{instrument}-{reading}",
-            "select": recording.series,
-            proposal.side: float(f"{proposal.threshold:.6g}"),
-            "for": hold,
-        }
+            why = "; ".join(unsound) + " (--force writes it anyway)"
+            raise click.ClickException(f"the rule was not added: {why}\n{_kept(recording, save)}")
+        rule = {"name": name, "select": select, proposal.side: float(f"{proposal.threshold:.6g}"), "for": hold}
         try:
             add_rule(collector_config, rule)
-        except ValueError as exc:
-            raise click.ClickException(f"the rule was not added:\n{exc}") from None
-        click.echo(f"added rule {rule['name']!r} to {collector_config}")
+        except ValueError as exc:  # the file changed while recording
+            raise click.ClickException(f"the rule was not added:\n{exc}\n{_kept(recording, save)}") from None
+        click.echo(f"added rule {name!r} to {collector_config}")
+
+
+def _kept(recording: Recording, save: Path | None) -> str:
+    """Save the recording (unless --save did) so a failed --write does not lose it; say where."""
+    if save is None:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        save = Path(f"calibrate-{recording.series.replace('/', '-')}-{recording.state or 'unnamed'}-{stamp}.json")
+        recording.save(save)
+    return f"the recording is saved in {save}"
 
 
 def _print_summary(recording: Recording, summary: Summary) -> None:

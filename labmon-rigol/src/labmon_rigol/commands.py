@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 
@@ -26,7 +27,11 @@ def rigol_emulator(port: int, unlock_every: str | None, unlock_for: str, bad_blo
         raise click.BadParameter("--unlock-for must be shorter than --unlock-every")
     from labmon_rigol.emulator import ScopeEmulator, ScopeState  # numpy: only for this command
 
-    emulator = ScopeEmulator(port, ScopeState(short_rate=bad_blocks / 2, garbled_rate=bad_blocks / 2)).start()
+    try:
+        emulator = ScopeEmulator(port, ScopeState(short_rate=bad_blocks / 2, garbled_rate=bad_blocks / 2)).start()
+    except OSError as exc:  # the port is taken (another emulator?) or not ours to use
+        hint = "; choose another with --port" if exc.errno == errno.EADDRINUSE else ""
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}{hint}") from None
     click.echo(f"emulated DS2072A at {emulator.resource}; Ctrl-C stops", err=True)
     try:
         while every is not None:  # the emulated laser's schedule

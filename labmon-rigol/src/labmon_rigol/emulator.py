@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import socketserver
 import threading
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 XINCREMENT = 1e-8
-YINCREMENT, YORIGIN, YREFERENCE = 0.04, 0.0, 127.0
+# 0 V at byte 10 (YORIGIN + YREFERENCE): a photodiode's trace placed low on the screen, so the baseline's noise
+# sends many 0x0A bytes, as a real trace does, and a block must never be read as a line.
+YINCREMENT, YORIGIN, YREFERENCE = 0.04, -117.0, 127.0
 INVALID = "9.9E37"
+UNDEFINED, NO_ERROR = '-113,"Undefined header"', '0,"No error"'
+# The :MEAS items a DS2000 knows (those it cannot compute on this trace answer INVALID, as a real one does).
+MEASUREMENT_ITEMS = frozenset({
+    "VPP", "VMAX", "VMIN", "VAVG", "VRMS", "VAMP", "VTOP", "VBAS", "FREQ", "PER",
+    "RTIM", "FTIM", "PWID", "NWID", "PDUT", "NDUT", "OVER", "PRES",
+})  # fmt: skip
 
 
 @dataclass
@@ -51,6 +61,7 @@ class ScopeEmulator:
         self._faults = np.random.default_rng(self.state.seed + 1)
         self._settings = {"format": "BYTE", "trigger": "RUN"}
         self._waiting = 0
+        self._errors: deque[str] = deque(maxlen=20)  # the scope's error queue, read by :SYST:ERR?
         self._screen: np.ndarray | None = None
         self.acquisitions = 0
         self._lock = threading.Lock()
@@ -101,7 +112,11 @@ class ScopeEmulator:
     reappear = start
 
     def answer(self, command: str) -> bytes | None:
-        """Return the answer to one SCPI command (None for commands that answer nothing)."""
+        """Return the answer to one SCPI command (None for commands that answer nothing).
+
+        A query the scope does not know (or a channel it lacks) gets no answer, so the client times out,
+        and queues -113 for :SYST:ERR?, as a real DS2072A. Setting commands are accepted and only logged.
+        """
         if not command:
             return None
         with self._lock:
@@ -109,6 +124,10 @@ class ScopeEmulator:
             upper = command.upper()
             if upper == "*IDN?":
                 return f"RIGOL TECHNOLOGIES,{self.state.model},DS2D000000001,00.03.06\n".encode()
+            if upper == "*OPC?":
+                return b"1\n"
+            if upper in (":SYST:ERR?", ":SYSTEM:ERROR?", ":SYST:ERR:NEXT?"):
+                return (self._errors.popleft() if self._errors else NO_ERROR).encode() + b"\n"
             if upper.startswith(":WAV:FORM "):  # every channel shows the same trace; SOUR and MODE are only logged
                 self._settings["format"] = upper.split()[1][:3]
             elif upper in (":RUN", ":STOP", ":SING", ":SINGLE"):
@@ -124,10 +143,10 @@ class ScopeEmulator:
                 ).encode()
             elif upper == ":WAV:DATA?":
                 return self._data()
-            elif upper.startswith(":MEAS:") and upper.endswith(tuple(f"CHAN{n}" for n in (1, 2, 3, 4))):
+            elif self._measurable(upper):
                 return f"{self._measure(upper)}\n".encode()
-            elif upper.endswith("?"):
-                return b"0\n"
+            elif "?" in upper:
+                self._errors.append(UNDEFINED)
             return None
 
     @property
@@ -161,7 +180,6 @@ class ScopeEmulator:
                 continue
             centre = s.peak_time + k * 2.5e-6 + self._rng.normal(0.0, jitter)
             trace += s.peak_volts * np.exp(-0.5 * ((t - centre) / width) ** 2)
-        trace[:20] = (10 - YREFERENCE) * YINCREMENT  # a trigger marker at byte 0x0A: a block must not be read as a line
         return trace
 
     def _data(self) -> bytes | None:
@@ -183,6 +201,12 @@ class ScopeEmulator:
             return b"#9" + f"{len(body):09d}".encode()[:4] + b"?\x00" + body[:200] + b"\n"  # a broken header
         return b"#9" + f"{len(body):09d}".encode() + body + b"\n"
 
+    def _measurable(self, command: str) -> bool:
+        """Return whether `command` is `:MEAS:ITEM? CHANn` for an item this scope knows and a channel it has."""
+        match = re.fullmatch(r":MEAS:(\w+)\? CHAN(\d)", command)
+        channels = int(re.findall(r"\d", self.state.model)[3])  # DS2072A: 2, DS1104Z: 4
+        return match is not None and match[1] in MEASUREMENT_ITEMS and 1 <= int(match[2]) <= channels
+
     def _measure(self, command: str) -> str:
         item = command.split(":")[2].split("?")[0]
         if item in self.state.invalid:
@@ -194,6 +218,9 @@ class ScopeEmulator:
             "VMIN": volts.min(),
             "VAVG": volts.mean(),
             "VRMS": float(np.sqrt(np.mean(volts**2))),
+            "VTOP": volts.max(),
+            "VBAS": float(np.median(volts)),
+            "VAMP": volts.max() - float(np.median(volts)),
             "FREQ": 4e5 if self.state.peaks > 1 else None,
             "PER": 2.5e-6 if self.state.peaks > 1 else None,
         }

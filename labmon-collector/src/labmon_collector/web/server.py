@@ -16,8 +16,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
+from labmon.badinput import shown
 from labmon.config import LOOPBACK, WebConfig
 from labmon.rule_config import selector_problem
 from labmon.times import parse_duration
@@ -150,6 +151,7 @@ class PageHandler(BaseHTTPRequestHandler):
 
     web: WebServer
     server_version = "labmon"
+    timeout = 30  # seconds: a client that opens a connection and sends nothing must not hold a thread forever
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -161,9 +163,12 @@ class PageHandler(BaseHTTPRequestHandler):
         self._answer(self._post)
 
     def _answer(self, route: Callable[[str, dict[str, str]], tuple[int, str, bytes]]) -> None:
-        url = urlsplit(self.path)
         try:
-            if not self.web.host_allowed(self.headers.get("Host", "")):
+            url = _parsed(self.path)
+            host = self.headers.get("Host", "")
+            if _netloc(f"//{host}") is None:  # urlsplit raises on a "[" with no "]"
+                raise HttpError(400, "malformed Host header")
+            if not self.web.host_allowed(host):
                 raise HttpError(421, "unknown host name: open the page by the address the collector prints")
             if not self.web.may_view(self.headers.get("Authorization")):
                 raise HttpError(401, "this page needs the password")
@@ -171,7 +176,7 @@ class PageHandler(BaseHTTPRequestHandler):
         except HttpError as exc:
             status, kind, body = exc.status, "application/json", _json({"error": str(exc)})
         except Exception:
-            log.exception("the status page failed on %s", url.path)
+            log.exception("the status page failed on %s", shown(self.path))
             status, kind, body = 500, "application/json", _json({"error": "internal error; see the collector's log"})
         self.send_response(status)
         self.send_header("Content-Type", kind)
@@ -242,7 +247,7 @@ class PageHandler(BaseHTTPRequestHandler):
             raise HttpError(401, f"{what} needs the password")
         self._check_csrf()
         length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):  # "²".isdigit() is True
             raise HttpError(411, "send a Content-Length")
         if int(length) > MAX_BODY:
             raise HttpError(413, "request too large")
@@ -263,7 +268,7 @@ class PageHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise HttpError(400, f"duration (e.g. 2h): {exc}") from None
         silence = self.web.view.add_silence(selector, duration, comment)
-        log.warning("silence #%d added from the page: %s for %s", silence.id, selector, duration)
+        log.warning("silence #%d added from the page: %s for %s", silence.id, shown(selector), duration)
         return {"id": silence.id, "ends": silence.ends}
 
     def _ack(self, selector: str, comment: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -271,7 +276,8 @@ class PageHandler(BaseHTTPRequestHandler):
         acks = self.web.view.acknowledge(selector, by, comment)
         if not acks:
             raise HttpError(409, f"no firing alert that is not acknowledged yet matches {selector}")
-        log.warning("acknowledged from the page by %s: %s", by, ", ".join(f"{a.rule} on {a.series}" for a in acks))
+        done = ", ".join(f"{a.rule} on {a.series}" for a in acks)
+        log.warning("acknowledged from the page by %s (%s): %s", shown(by), shown(comment), done)
         return {"acknowledged": [{"rule": a.rule, "series": a.series} for a in acks]}
 
     def _check_csrf(self) -> None:
@@ -279,8 +285,12 @@ class PageHandler(BaseHTTPRequestHandler):
         if self.headers.get("Content-Type", "").split(";")[0] != "application/json":
             raise HttpError(415, "send JSON")
         origin = self.headers.get("Origin")
-        if origin is not None and urlsplit(origin).netloc != self.headers.get("Host"):
-            raise HttpError(403, "cross-site request refused")
+        if origin is not None:
+            netloc = _netloc(origin)
+            if netloc is None:
+                raise HttpError(400, "malformed Origin header")
+            if netloc != self.headers.get("Host"):
+                raise HttpError(403, "cross-site request refused")
         token = self.headers.get("X-Labmon-Csrf", "")
         if not hmac.compare_digest(token.encode(), self.web.csrf.encode()):
             raise HttpError(403, "missing or wrong CSRF token; reload the page")
@@ -299,6 +309,22 @@ def collector_metrics(collector: Collector) -> bytes:
     ]
     outbox = [(t.target, t.backlog, t.dead) for t in collector.outbox.status()]
     return exposition(collector.gauges, alerts, outbox)
+
+
+def _parsed(path: str) -> SplitResult:
+    """Return the request's path split, or answer 400 if it is malformed."""
+    try:
+        return urlsplit(path)
+    except ValueError:
+        raise HttpError(400, "malformed request path") from None
+
+
+def _netloc(url: str) -> str | None:
+    """Return the host and port of `url`, or None if it is malformed (a "[" with no "]")."""
+    try:
+        return urlsplit(url).netloc
+    except ValueError:
+        return None
 
 
 def _json(data: Any) -> bytes:

@@ -97,11 +97,18 @@ function silenceForm() {
   const form = el("form", { id: "silence" },
     el("input", { name: "selector", placeholder: "table1/laser1/*", required: "" }),
     el("input", { name: "duration", placeholder: "2h", required: "", size: "5" }),
-    el("input", { name: "comment", placeholder: "why" }), el("button", { type: "submit" }, "Silence"));
+    el("input", { name: "comment", placeholder: "why" }), el("button", { type: "submit" }, "Silence"),
+    el("span", { class: "error", role: "alert" }));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
-    await act("/api/silences", Object.fromEntries(new FormData(form)));
-    form.reset();
+    const problem = form.querySelector(".error");
+    problem.textContent = "";
+    try {
+      await act("/api/silences", Object.fromEntries(new FormData(form)));
+      form.reset();
+    } catch (error) {
+      problem.textContent = error.message;  // e.g. a duration the collector cannot read: say so, keep the input
+    }
   });
   return form;
 }
