@@ -96,7 +96,8 @@ def collector(measurers: list[str]) -> str:
 [collector]
 interval = "60s"              # one inquiry to every measurer per interval
 reply_timeout = "10s"         # a measurer that has not answered by then is reported missing
-data_dir = "labmon-data"      # the durable outbox lives here (relative to this file)
+data_dir = "labmon-data"      # outbox, alert state and history of alerts (beside this file; under a service
+                              # installed by `labmon install-service`: in /var/lib/labmon)
 measurers = [{names}]
 # A measurer on its own broker (each Pi runs Mosquitto): replace the list above by tables, e.g.
 # [collector.measurers.table2.broker]

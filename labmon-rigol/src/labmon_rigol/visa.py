@@ -9,9 +9,10 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
 USB_CHECKS = (
-    "check that libusb is installed (Debian: apt install libusb-1.0-0), that your user may use the device "
-    '(a udev rule such as SUBSYSTEM=="usb", ATTR{idVendor}=="1ab1", MODE="0660", GROUP="plugdev", and the user '
-    "in plugdev), and that `pyvisa-shell -b py` then `list` shows the resource"
+    "check that libusb is installed (Debian: apt install libusb-1.0-0), that the user running labmon may use the "
+    "device (`labmon install-service measurer FILE` writes the udev rule and its group; by hand: a rule such as "
+    'SUBSYSTEM=="usb", ATTR{idVendor}=="1ab1", MODE="0660", GROUP="labmon"), and that `pyvisa-shell -b py` then '
+    "`list` shows the resource"
 )
 
 
