@@ -103,3 +103,11 @@ def test_check_of_a_scope_config_loads_only_the_resource_name_parser(tmp_path):
     assert "pyvisa.rname" in loaded
     assert not (HEAVY - {"numpy", "pyvisa"}) & loaded
     assert not {"pyvisa_py", "usb", "serial", "labmon_rigol.waveform", "labmon_rigol.lock"} & loaded
+
+
+def test_the_type_checker_covers_every_package():
+    import tomllib
+
+    files = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]["files"]
+    packages = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("labmon-*/src"))
+    assert set(packages) <= set(files), f"add to [tool.mypy] files: {sorted(set(packages) - set(files))}"
