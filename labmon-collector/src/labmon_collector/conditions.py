@@ -37,8 +37,8 @@ class Memory:
     recent: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
 
-    def remember(self, batch: Batch, now: float, window: float) -> None:
-        """Record the cycle's valid values, keeping `window` seconds of them per series.
+    def remember(self, batch: Batch, now: float, window: float) -> list[str]:
+        """Record the cycle's valid values, keeping `window` seconds of them per series; return the forgotten series.
 
         A measurer that answers without a series (no reading, no whole-instrument error) no longer has
         it, say after its config changed: the series is forgotten, so no stale alert haunts it.
@@ -47,11 +47,14 @@ class Memory:
         reported = {series for series, *_ in rows}
         broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
         answered = {r.measurer for r in batch.results}
+        forgotten = []
         for series in [s for s in self.last_valid if s not in reported]:
             measurer, instrument, _ = series.split("/", 2)
             if measurer in answered and f"{measurer}/{instrument}" not in broken:
                 del self.last_valid[series]
                 self.recent.pop(series, None)
+                self.units.pop(series, None)
+                forgotten.append(series)
         for series, _, reading, _ in rows:
             if reading.value is None:
                 continue
@@ -63,6 +66,7 @@ class Memory:
             values.append((now, reading.value))
             while values and values[0][0] < now - window:
                 values.popleft()
+        return forgotten
 
 
 def lasted(elapsed: float, duration: float, tick: float) -> bool:

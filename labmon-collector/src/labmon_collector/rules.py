@@ -87,9 +87,7 @@ class RulesEngine:
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
-        known = set(self.memory.last_valid)
-        self.memory.remember(batch, now, self._window)
-        gone = known.difference(self.memory.last_valid)
+        gone = set(self.memory.remember(batch, now, self._window))
         self.notes = []
         for key in [key for key in self.states if key[1] in gone] if gone else []:  # most cycles: nothing gone
             if self._drop(key) == "firing":
