@@ -80,19 +80,8 @@ def lasted(elapsed: float, duration: float, tick: float) -> bool:
     return elapsed >= duration - 1e-9
 
 
-_MATCHES: dict[tuple[str, str], bool] = {}
 MATCH_CACHE_LIMIT = 1_000_000
-
-
-def selects(pattern: str, name: str) -> bool:
-    """Return fnmatch's verdict on `name`, remembered: a lab asks the same rule about the same series every cycle."""
-    key = (pattern, name)
-    found = _MATCHES.get(key)
-    if found is None:
-        if len(_MATCHES) >= MATCH_CACHE_LIMIT:  # series come and go over years: start afresh, never grow unbounded
-            _MATCHES.clear()
-        found = _MATCHES[key] = fnmatch.fnmatchcase(name, pattern)
-    return found
+"""Series whose selecting rules Selection remembers; past it, it starts afresh (series come and go)."""
 
 
 Row = tuple[str, str, Reading, float]
@@ -145,7 +134,7 @@ def observe(
     kind = rule.kind
     if kind == "offline":
         polled = [r.measurer for r in batch.results] + list(batch.missing)
-        return [Observation(m, m, m in down) for m in polled if selects(rule.select, m)]
+        return [Observation(m, m, m in down) for m in polled if fnmatch.fnmatchcase(m, rule.select)]
     if kind == "error":
         return _errors(rule, batch)
     if kind == "stale":
@@ -159,7 +148,7 @@ def observe(
                 began=at,
             )
             for series, at in memory.last_valid.items()
-            if selects(rule.select, series) and series.split("/")[0] not in batch.disconnected
+            if fnmatch.fnmatchcase(series, rule.select) and series.split("/")[0] not in batch.disconnected
         ]
     if selected is None:
         selected = Selection((rule,)).valid_rows(batch)[rule.name]
