@@ -217,8 +217,9 @@ class Collector:
 
     def dispatch(self, batch: Batch) -> None:
         """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
+        payload = batch.to_dict()  # once for every sink: the outbox only reads it
         for name in self.sinks:
-            self._enqueue(f"sink:{name}", batch.to_dict())
+            self._enqueue(f"sink:{name}", payload)
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
         alerts = self.rules.evaluate(batch, batch.started_at, brokers)
