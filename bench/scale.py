@@ -2,23 +2,32 @@
 
 One responder process (a bare paho client on `labmon/+/inquiries`) answers every inquiry with a prepared
 result for that measurer, so it stands in for N measurers and the collector's own cost is what is measured.
-For N = 10, 100, 1000 it prints: cycle wall time, collector CPU per cycle (this process: the collector runs
-in-process, the responder does not), readings per CPU-second, and the time the sqlite sink took to drain
-the cycle's batch from the outbox. Goal: >= 50,000 readings per CPU-second (N = 1000 in <= 0.2 s), linear in N.
+For N = 10, 100, 1000 it prints: cycle wall time; the collector's CPU per cycle, from the inquiries until the
+sqlite sink has stored the batch (this process, all threads: the collector runs in-process, the responder does
+not); readings per CPU-second; the sink's drain time after the cycle; and the floor: the CPU a bare paho
+client spends on the same exchange in the same run (N inquiries out, N results in, each parsed with
+json.loads), with the collector's ratio to it. Goal: >= 50,000 readings per CPU-second (N = 1000 in <= 0.2 s),
+linear in N.
 Run: .venv/bin/python bench/scale.py [--sizes 10,100,1000] [--cycles 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
 from labmon.config import load_config
+from labmon.mqtt import QOS, no_delay
 from labmon.plugins import collect, get_plugin_manager
 from labmon.testing import PrivateBroker
 from labmon_collector.service import Collector
@@ -89,12 +98,18 @@ stream = "stderr"
     return path
 
 
-def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int) -> tuple[float, float, float]:
-    """Return the medians of cycle wall time, collector CPU per cycle and sink drain time for N measurers."""
-    responder = subprocess.Popen(
+def responder(broker: PrivateBroker, n: int) -> subprocess.Popen[str]:
+    """Start the responder for N measurers and return it once it is subscribed."""
+    process = subprocess.Popen(
         [sys.executable, "-c", RESPONDER, str(broker.port), str(n), str(READINGS)], stdout=subprocess.PIPE, text=True
     )
-    assert responder.stdout is not None and responder.stdout.readline().strip() == "ready"
+    assert process.stdout is not None and process.stdout.readline().strip() == "ready"
+    return process
+
+
+def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int) -> tuple[float, float, float]:
+    """Return the medians of cycle wall time, collector CPU per cycle (sink included) and sink drain time."""
+    answering = responder(broker, n)
     collector = Collector(load_config(config(workdir, broker.port, n), collect(get_plugin_manager())))
     collector.start()
     courier = collector.couriers["sink:history"]
@@ -105,17 +120,54 @@ def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int) -> tuple[
             wall, cpu = time.perf_counter(), time.process_time()
             batch = collector.run_cycle(number)
             walls.append(time.perf_counter() - wall)
-            cpus.append(time.process_time() - cpu)
             assert not batch.missing, f"{len(batch.missing)} measurers missing: raise reply_timeout"
             drained = time.perf_counter()
-            courier.idle.wait(60)
+            assert courier.idle.wait(60)
             drains.append(time.perf_counter() - drained)
+            cpus.append(time.process_time() - cpu)
     finally:
         collector.stop()
-        responder.terminate()
-        responder.wait()
+        answering.terminate()
+        answering.wait()
     # the first cycle warms caches and creates tables: leave it out
     return statistics.median(walls[1:]), statistics.median(cpus[1:]), statistics.median(drains[1:])
+
+
+def floor(broker: PrivateBroker, n: int, cycles: int) -> float:
+    """Return the median CPU of a bare paho client (as the collector's: MQTT v5, QoS 1) doing the same exchange."""
+    answering = responder(broker, n)
+    received: list[object] = []
+    done, subscribed = threading.Event(), threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        received.append(json.loads(message.payload))
+        if len(received) == n:
+            done.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-floor", protocol=mqtt.MQTTv5)
+    client.on_message, client.on_socket_open = on_message, no_delay
+    client.on_subscribe = lambda *args: subscribed.set()
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    cpus = []
+    try:
+        client.subscribe("labmon/+/results", qos=QOS)
+        assert subscribed.wait(10)
+        for number in range(cycles + 1):
+            received.clear()
+            done.clear()
+            cpu = time.process_time()
+            inquiry = json.dumps({"labmon": 1, "type": "inquiry", "id": f"{number:032x}", "sent_at": time.time()})
+            for i in range(n):
+                client.publish(f"labmon/m{i:04d}/inquiries", inquiry, qos=QOS)
+            assert done.wait(60), f"{len(received)} of {n} results"
+            cpus.append(time.process_time() - cpu)
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        answering.terminate()
+        answering.wait()
+    return statistics.median(cpus[1:])
 
 
 def main() -> None:
@@ -123,13 +175,18 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--cycles", type=int, default=5)
     args = parser.parse_args()
-    columns = ("measurers", "readings", "cycle wall", "CPU/cycle", "readings/CPU-s", "sink drain")
-    print(" ".join(f"{c:>{w}}" for c, w in zip(columns, (9, 9, 11, 10, 15, 11), strict=True)))
+    columns = ("measurers", "readings", "cycle wall", "CPU/cycle", "readings/CPU-s", "sink drain", "floor CPU", "ratio")
+    widths = (9, 9, 11, 10, 15, 11, 10, 6)
+    print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
     with PrivateBroker() as broker, tempfile.TemporaryDirectory() as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles)
+            bare = floor(broker, n, args.cycles)
             readings = n * READINGS
-            print(f"{n:>9} {readings:>9} {wall:>10.3f}s {cpu:>9.3f}s {readings / cpu:>15,.0f} {drain:>10.3f}s")
+            print(
+                f"{n:>9} {readings:>9} {wall:>10.3f}s {cpu:>9.3f}s {readings / cpu:>15,.0f} {drain:>10.3f}s"
+                f" {bare:>9.3f}s {cpu / bare:>5.1f}x"
+            )
 
 
 if __name__ == "__main__":
