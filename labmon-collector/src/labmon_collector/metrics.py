@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from labmon.models import Batch
+from labmon.models import Batch, Result
 
 METRICS = {
     "labmon_reading": "Latest valid value of a series (its unit is the `unit` label)",
@@ -47,22 +47,27 @@ class Health:
 class Gauges:
     """What /metrics shows, updated once per cycle by the collector."""
 
-    latest: dict[tuple[str, str, str], Latest] = field(default_factory=dict)
+    results: dict[str, Result] = field(default_factory=dict)
+    """Each measurer's latest answer: its readings are the latest of its series (kept per measurer, not per
+    series, so a cycle costs one assignment per measurer; a series its measurer stops reporting goes with it)."""
     health: Health = field(default_factory=Health)
+
+    @property
+    def latest(self) -> dict[tuple[str, str, str], Latest]:
+        """Return each series' latest reading, keyed by (measurer, instrument, reading)."""
+        return {
+            (measurer, reading.instrument, reading.name): Latest(reading.value, reading.unit, result.measured_at)
+            for measurer, result in list(self.results.items())  # a snapshot: the cycle may record meanwhile
+            for reading in result.readings
+        }
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
-        answered = {result.measurer for result in batch.results}
-        reported = {(m, r.instrument, r.name) for m, r, _ in batch.rows()}
-        for key in [k for k in self.latest if k[0] in answered and k not in reported]:
-            del self.latest[key]  # the measurer answered without it: an instrument removed from its config
-        for measurer, reading, measured_at in batch.rows():
-            key = (measurer, reading.instrument, reading.name)
-            self.latest[key] = Latest(reading.value, reading.unit, measured_at)
         h = self.health
         h.cycles += 1
         h.cycle_seconds, h.last_cycle_at = took, completed_at
         for result in batch.results:
+            self.results[result.measurer] = result
             h.up[result.measurer] = True
             h.missing.setdefault(result.measurer, 0)
         for measurer in batch.missing:
