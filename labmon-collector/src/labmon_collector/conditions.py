@@ -87,6 +87,7 @@ MATCH_CACHE_LIMIT = 1_000_000
 Row = tuple[str, str, Reading, float]
 """(series, measurer, reading, measured_at), as Batch.series() gives them."""
 VALUE_KINDS = ("threshold", "band", "rate")
+LEVEL_KINDS = ("threshold", "band")
 
 
 class Selection:
@@ -171,17 +172,35 @@ def unreachable(rule: RuleConfig, brokers: Mapping[str, float | None]) -> list[O
     ]
 
 
+def level_holds(rule: RuleConfig, value: float, active: bool) -> bool:
+    """Return whether a threshold or band rule holds for `value` (`active`: pending or firing, for hysteresis)."""
+    if rule.outside is not None:
+        low, high = rule.outside
+        return not low <= value <= high
+    threshold = rule.above if rule.above is not None else rule.below
+    assert threshold is not None
+    limit = rule.clear if active and rule.clear is not None else threshold  # hysteresis: clear elsewhere
+    return value > limit if rule.above is not None else value < limit
+
+
+def unquiet(rule: RuleConfig, rows: list[Row], active: Active) -> list[Row]:
+    """Return the rows a threshold or band rule must judge: its pending or firing series, and where it holds.
+
+    The rest would only say "does not hold" of a series with no alert, which changes nothing: most of a
+    large lab's readings, skipped before an observation is made for each.
+    """
+    return [row for row in rows if active(row[0]) or level_holds(rule, row[2].value or 0.0, False)]
+
+
 def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:
+    holds = level_holds(rule, value, active)
     if rule.outside is not None:
         low, high = rule.outside
         text = f"{low:g} to {high:g} {unit}".strip()
-        return Observation(series, measurer, not low <= value <= high, value, unit, "", "outside", None, text)
-    above = rule.above is not None
-    threshold = rule.above if above else rule.below
+        return Observation(series, measurer, holds, value, unit, "", "outside", None, text)
+    threshold = rule.above if rule.above is not None else rule.below
     assert threshold is not None
-    limit = rule.clear if active and rule.clear is not None else threshold  # hysteresis: clear elsewhere
-    holds = value > limit if above else value < limit
-    side = "above" if above else "below"
+    side = "above" if rule.above is not None else "below"
     return Observation(series, measurer, holds, value, unit, "", side, threshold, f"{threshold:g} {unit}".strip())
 
 

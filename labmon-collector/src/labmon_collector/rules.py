@@ -14,7 +14,16 @@ from labmon.options import Duration
 from labmon.rule_config import Kind, MuteWindow, RuleConfig, dependency_order
 from labmon.times import format_duration, iso
 from labmon_collector.alertstore import Ack, AlertStore, SeriesState
-from labmon_collector.conditions import Memory, Observation, Selection, lasted, observe, unreachable
+from labmon_collector.conditions import (
+    LEVEL_KINDS,
+    Memory,
+    Observation,
+    Selection,
+    lasted,
+    observe,
+    unquiet,
+    unreachable,
+)
 from labmon_collector.depends import holder
 from labmon_collector.events import Note
 
@@ -65,6 +74,9 @@ class RulesEngine:
         """The collector's interval: durations are counted in whole ticks of it (0: in exact seconds)."""
         self.store = store
         self.states: dict[tuple[str, str], SeriesState] = {}
+        """The pending and firing alerts: a series whose rule does not hold has none (most of a large lab)."""
+        self.ended: dict[tuple[str, str], SeriesState] = {}
+        """The states the last evaluation ended (now inactive, with the values that ended them), for the history."""
         self.memory = Memory()
         self.notes: list[Note] = []
         """What the last evaluation did beside changing states (acknowledged, held back), for the alert history."""
@@ -89,6 +101,7 @@ class RulesEngine:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
         gone = set(self.memory.remember(batch, now, self._window))
         self.notes = []
+        self.ended = {}
         for key in [key for key in self.states if key[1] in gone] if gone else []:  # most cycles: nothing gone
             if self._drop(key) == "firing":
                 self.notes.append((*key, "forgotten", "its measurer no longer reports the series"))
@@ -102,15 +115,18 @@ class RulesEngine:
         for rule in self.rules:
 
             def active(series: str, rule: RuleConfig = rule) -> bool:
-                state = self.states.get((rule.name, series))
-                return state is not None and state.state != "inactive"
+                return (rule.name, series) in self.states
 
             if rule.kind == "broker":
                 observations = unreachable(rule, brokers or {})
             else:
                 rows = selected.get(rule.name)
+                if rows and rule.kind in LEVEL_KINDS:
+                    rows = unquiet(rule, rows, active)
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
+                if seen.holds is not True and (rule.name, seen.series) not in self.states:
+                    continue  # quiet and not pending or firing: nothing to step, hold back or note
                 silenced = any(s.covers(seen.series) for s in silences)
                 muted = next((w.text() for w in windows if w.covers(seen.series)), None)
                 held = holder(rule, seen.measurer, self._fires, down, covered)
@@ -144,7 +160,8 @@ class RulesEngine:
     ) -> None:
         """Keep in `kept` why a firing alert is quiet; note in the history when that starts (or changes)."""
         key = (rule, series)
-        if why is None or self.states[key].state != "firing":
+        state = self.states.get(key)
+        if why is None or state is None or state.state != "firing":
             kept.pop(key, None)
             return
         if kept.get(key) != why:
@@ -152,9 +169,12 @@ class RulesEngine:
         kept[key] = why
 
     def _step(self, rule: RuleConfig, seen: Observation, now: float, quiet: bool) -> Alert | None:
-        state = self.states.setdefault((rule.name, seen.series), SeriesState())
-        if seen.holds is None:
+        key = (rule.name, seen.series)
+        state = self.states.get(key)
+        if seen.holds is None or (state is None and not seen.holds):
             return None
+        if state is None:
+            state = self.states[key] = SeriesState()
         state.last_value, state.unit, state.error = seen.value, seen.unit, seen.error or state.error
         ack = self._acks.get((rule.name, seen.series))
         if seen.holds:
@@ -178,7 +198,7 @@ class RulesEngine:
             state.notified_at = now
             return self._notify(rule, seen, state, now, "firing")
         if state.state == "pending":
-            state.state = "inactive"  # it never fired: nobody hears of it
+            self._end(key, state)  # it never fired: nobody hears of it
             return None
         if state.state != "firing":
             return None
@@ -189,12 +209,17 @@ class RulesEngine:
             return None if ack is None else self._acknowledge(rule, seen, state, now, ack, quiet)
         notified = state.notified_at is not None
         alert = self._notify(rule, seen, state, now, "resolved", ack) if notified and not quiet else None
-        state.state, state.cleared_since = "inactive", None
+        self._end(key, state)
         if ack is not None:
             self._end_ack(rule.name, seen.series, ack)
         if self.escalated.pop((rule.name, seen.series), None) is not None and self.store is not None:
             self.store.forget_escalation(rule.name, seen.series)
         return alert
+
+    def _end(self, key: tuple[str, str], state: SeriesState) -> None:
+        """Move a state that no longer holds out of `states` (back to inactive) into `ended`."""
+        state.state, state.cleared_since = "inactive", None
+        self.ended[key] = self.states.pop(key)
 
     def _forget_ack(self, rule: str, series: str) -> None:
         """End the ack of `rule` on `series` without a note: it belonged to an incident that is over."""
@@ -206,8 +231,8 @@ class RulesEngine:
         """Send a firing alert nobody acknowledged to `escalate_to`, once, `escalate_after` after it began firing."""
         assert rule.escalate_after is not None
         key = (rule.name, seen.series)
-        state = self.states[key]
-        if state.state != "firing" or key in self.escalated or key in self._acks:
+        state = self.states.get(key)
+        if state is None or state.state != "firing" or key in self.escalated or key in self._acks:
             return []
         if not lasted(now - state.since, rule.for_ + rule.escalate_after, self.tick):  # on the tick grid, as `for`
             return []

@@ -230,7 +230,7 @@ class Collector:
                 self.grouper.add(name, message, batch.started_at)
             routed.append((alert, [name for name, _ in targets]))
         self._send_groups(batch.started_at)
-        self.events.record(before, self.rules.states, routed, batch.started_at, self.rules.notes)
+        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
