@@ -41,7 +41,7 @@ def test_a_slow_target_is_not_hammered(outbox):
     starts = []
     release = threading.Event()
 
-    def slow(payload):
+    def slow(item):
         starts.append(time.monotonic())
         if release.wait(0.3):
             return

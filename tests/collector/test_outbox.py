@@ -6,7 +6,7 @@ import pytest
 from labmon.httpstatus import retry_after_seconds
 from labmon.kinds import PermanentError, RetryLater
 from labmon_collector.courier import Courier, backoff
-from labmon_collector.outbox import Outbox
+from labmon_collector.outbox import LIVE_PER_TARGET, Outbox
 
 
 class Target:
@@ -17,12 +17,12 @@ class Target:
         self.got = []
         self.changed = threading.Condition()
 
-    def __call__(self, payload):
+    def __call__(self, item):
         with self.changed:
             self.changed.notify_all()
             if self.failures:
                 raise self.failures.pop(0)
-            self.got.append(payload["n"])
+            self.got.append(item.payload["n"])
 
     def wait_for(self, count, timeout=10):
         with self.changed:
@@ -37,6 +37,30 @@ def test_items_survive_a_reopen_in_order(tmp_path):
     box = Outbox(tmp_path / "o.sqlite")
     assert box.oldest("sink:a").payload == {"n": 0}
     assert box.oldest("sink:b") is None
+
+
+def test_a_fresh_item_is_handed_over_as_put_and_read_back_from_the_file_after_a_reopen(tmp_path):
+    box = Outbox(tmp_path / "o.sqlite")
+    live = object()
+    box.put_all(["sink:a", "sink:b"], {"n": 1}, live=live)
+    assert box.oldest("sink:a").live is live and box.oldest("sink:b").live is live
+    box.delivered("sink:a", box.oldest("sink:a").id)
+    box.close()
+    reopened = Outbox(tmp_path / "o.sqlite")
+    assert reopened.oldest("sink:a") is None
+    item = reopened.oldest("sink:b")
+    assert (item.live, item.payload) == (None, {"n": 1})
+
+
+def test_only_the_newest_items_of_a_backlog_stay_in_memory(tmp_path):
+    outbox = Outbox(tmp_path / "o.sqlite")
+    for n in range(LIVE_PER_TARGET + 3):
+        outbox.put("sink:a", {"n": n}, live=("batch", n))
+    kept = []
+    while (item := outbox.oldest("sink:a")) is not None:
+        kept.append(item.live)
+        outbox.delivered("sink:a", item.id)
+    assert kept == [None] * 3 + [("batch", n) for n in range(3, LIVE_PER_TARGET + 3)]
 
 
 def test_bound_drops_oldest_and_counts(outbox):

@@ -33,8 +33,8 @@ def deliver_across_an_outage(
     outbox = Outbox(outbox_path)
     delivered = threading.Semaphore(0)
 
-    def deliver(payload):
-        store.write(Batch.from_dict(payload))
+    def deliver(item):
+        store.write(Batch.from_dict(item.payload))
         delivered.release()
 
     courier = Courier(outbox, "sink:store", deliver, retry_base=0.05, retry_cap=0.2)

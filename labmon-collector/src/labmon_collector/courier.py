@@ -8,7 +8,6 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from labmon.kinds import PermanentError, RejectedError, RetryLater
 from labmon_collector.outbox import Outbox, Pending
@@ -31,7 +30,7 @@ class Courier(threading.Thread):
         self,
         outbox: Outbox,
         target: str,
-        deliver: Callable[[dict[str, Any]], None],
+        deliver: Callable[[Pending], None],
         *,
         retry_base: float = 1.0,
         retry_cap: float = 300.0,
@@ -95,7 +94,7 @@ class Courier(threading.Thread):
         """Try one delivery; return the delay before the next attempt, or None to stop for good."""
         started = time.monotonic()
         try:
-            self._deliver(item.payload)
+            self._deliver(item)
         except RejectedError as exc:
             log.error(
                 "%s rejected item %d for good: %s; set aside (labmon outbox list), delivering the next",

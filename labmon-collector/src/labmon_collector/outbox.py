@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
+LIVE_PER_TARGET = 4
+"""Items per target whose in-memory form is kept beside the stored text until delivered (a backlog beyond
+this is read back from the file: a target that is down for a day must not hold a day of batches in memory)."""
+
+
 @dataclass(frozen=True)
 class Pending:
     """The oldest undelivered item of a target."""
@@ -53,7 +59,15 @@ class Pending:
     id: int
     created: float
     attempts: int
-    payload: dict[str, Any]
+    text: str
+    live: object = None
+    """What was put, as it was put (a cycle's Batch, say), while the same process delivers it; else None."""
+
+    @cached_property
+    def payload(self) -> dict[str, Any]:
+        """Return the stored item (parsed when first asked: a fresh item is usually delivered from `live`)."""
+        parsed: dict[str, Any] = json.loads(self.text)
+        return parsed
 
 
 @dataclass(frozen=True)
@@ -93,16 +107,34 @@ class Outbox:
         self._db = open_db(path, "FULL", SCHEMA)  # a Pi loses power: a confirmed put must survive it
         self._lock = threading.Lock()
         self._closed = False
+        self._live: dict[str, dict[int, object]] = {}
 
-    def put(self, target: str, payload: dict[str, Any], now: float | None = None) -> int:
-        """Append an item; past the bound drop the oldest, count them and return how many were dropped."""
+    def put(self, target: str, payload: dict[str, Any], now: float | None = None, *, live: object = None) -> int:
+        """Append an item; past the bound drop the oldest, count them and return how many were dropped.
+
+        `live`, the item's in-memory form, is handed to this process's courier as `Pending.live`, sparing it
+        the parse of the stored text; the text is what survives a restart.
+        """
+        return self.put_all([target], payload, now, live=live)
+
+    def put_all(
+        self, targets: list[str], payload: dict[str, Any], now: float | None = None, *, live: object = None
+    ) -> int:
+        """Append the same item for every target in one transaction (serialised once); return how many were dropped."""
+        text, created, dropped = json.dumps(payload), time.time() if now is None else now, 0
         with self._lock, transaction(self._db):
-            self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
-            self._db.execute(
-                "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)",
-                (target, time.time() if now is None else now, json.dumps(payload)),
-            )
-            return self._trim(self._db, "outbox", target)
+            for target in targets:
+                self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
+                cursor = self._db.execute(
+                    "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)", (target, created, text)
+                )
+                dropped += self._trim(self._db, "outbox", target)
+                if live is not None and cursor.lastrowid is not None:
+                    kept = self._live.setdefault(target, {})
+                    kept[cursor.lastrowid] = live
+                    for old in list(kept)[:-LIVE_PER_TARGET]:
+                        del kept[old]
+        return dropped
 
     def _trim(self, db: sqlite3.Connection, table: Literal["outbox", "dead_letters"], target: str) -> int:
         """Drop the oldest items of `target` in `table` beyond the bound, count them as dropped; return how many."""
@@ -125,11 +157,13 @@ class Outbox:
             row = self._db.execute(
                 "SELECT id, created, attempts, payload FROM outbox WHERE target = ? ORDER BY id LIMIT 1", (target,)
             ).fetchone()
-        return None if row is None else Pending(row[0], row[1], row[2], json.loads(row[3]))
+            live = self._live.get(target, {}).get(row[0]) if row is not None else None
+        return None if row is None else Pending(row[0], row[1], row[2], row[3], live)
 
     def delivered(self, target: str, item_id: int) -> None:
         """Forget a confirmed item (once closed, nothing: the item is delivered again after a restart)."""
         with self._transaction() as db:
+            self._live.get(target, {}).pop(item_id, None)
             if db is not None:
                 db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
                 db.execute(
@@ -151,6 +185,7 @@ class Outbox:
     def reject(self, target: str, item_id: int, error: str) -> None:
         """Move an item its target refused for good to the dead letters; beyond the bound the oldest are dropped."""
         with self._transaction() as db:
+            self._live.get(target, {}).pop(item_id, None)
             if db is not None:
                 db.execute(
                     "INSERT INTO dead_letters SELECT id, target, created, attempts + 1, payload, ?, ? FROM outbox"

@@ -26,7 +26,7 @@ from labmon_collector.evidence import Evidence, take_plot
 from labmon_collector.grouping import Grouper, deliver_group
 from labmon_collector.heartbeat import Heartbeat
 from labmon_collector.metrics import Gauges
-from labmon_collector.outbox import Outbox
+from labmon_collector.outbox import Outbox, Pending
 from labmon_collector.reach import Reach
 from labmon_collector.routing import Router
 from labmon_collector.rules import RulesEngine, with_broker_rule
@@ -217,9 +217,10 @@ class Collector:
 
     def dispatch(self, batch: Batch) -> None:
         """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
-        payload = batch.to_dict()  # once for every sink: the outbox only reads it
-        for name in self.sinks:
-            self._enqueue(f"sink:{name}", payload)
+        if self.sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
+            self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch.to_dict(), live=batch)
+            for name in self.sinks:
+                self.couriers[f"sink:{name}"].nudge()
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
         alerts = self.rules.evaluate(batch, batch.started_at, brokers)
@@ -307,12 +308,13 @@ def _create(entry: PluginEntry, kind: str) -> Any:
         raise PluginStartError(f"{kind} {entry.name!r} (type {entry.type_name}) could not start: {exc}") from exc
 
 
-def _sink_delivery(sink: Any) -> Callable[[dict[str, Any]], None]:
-    return lambda payload: sink.write(Batch.from_dict(payload))
+def _sink_delivery(sink: Any) -> Callable[[Pending], None]:
+    return lambda item: sink.write(item.live if isinstance(item.live, Batch) else Batch.from_dict(item.payload))
 
 
-def _notifier_delivery(notifier: Any) -> Callable[[dict[str, Any]], None]:
-    def deliver(payload: dict[str, Any]) -> None:
+def _notifier_delivery(notifier: Any) -> Callable[[Pending], None]:
+    def deliver(item: Pending) -> None:
+        payload = item.payload
         if "alerts" in payload:
             deliver_group(notifier, [Alert.from_dict(a) for a in payload["alerts"]])
             return
