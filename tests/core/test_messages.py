@@ -41,6 +41,13 @@ def test_result_round_trip_keeps_errors_apart_from_values():
     assert decoded.readings[1].value is None and decoded.readings[1].status == "error"
 
 
+def test_integer_values_become_floats_and_unknown_fields_are_ignored():
+    item = {"instrument": "a", "name": "b", "unit": "V", "status": "ok", "value": 3, "extra": 1}
+    (reading,) = decode_result(_mutated(readings=[item])).readings
+    assert reading == Reading("b", 3.0, "V", instrument="a") and type(reading.value) is float
+    assert "extra" not in vars(reading)
+
+
 def test_wire_form_is_versioned_json():
     data = json.loads(encode_result(_result()))
     assert data["labmon"] == 1 and data["type"] == "result"

@@ -3,7 +3,7 @@
 import json
 from dataclasses import asdict, fields
 
-from labmon.models import Batch, Reading, Result
+from labmon.models import Batch, Reading, Result, trusted_reading
 
 BATCH = Batch(
     3,
@@ -29,3 +29,12 @@ def test_a_batch_round_trips_and_names_its_series():
     assert Batch.from_dict(json.loads(json.dumps(BATCH.to_dict()))) == BATCH
     assert [s for s, *_ in BATCH.series()] == ["t1/i/a", "t1//b"]
     assert BATCH.rows() == [("t1", BATCH.results[0].readings[0], 2.0), ("t1", BATCH.results[0].readings[1], 2.0)]
+
+
+def test_a_trusted_reading_is_the_reading_the_constructor_makes():
+    made = trusted_reading("a", 1.0, "V", "ok", None, "i")
+    assert made == Reading("a", 1.0, "V", "ok", None, "i") and vars(made) == vars(
+        Reading("a", 1.0, "V", "ok", None, "i")
+    )
+    assert list(vars(made)) == [f.name for f in fields(Reading)]  # a new field cannot be forgotten
+    assert hash(made) == hash(Reading("a", 1.0, "V", "ok", None, "i"))

@@ -43,6 +43,24 @@ class Reading:
         return f"{self.instrument}/{self.name}"
 
 
+_new = object.__new__
+
+
+def trusted_reading(
+    name: str, value: float | None, unit: str, status: Status, error: str | None, instrument: str
+) -> Reading:
+    """Return Reading(name, value, unit, status, error, instrument) from values already checked.
+
+    For the wire decoder's hot path: a frozen dataclass's __init__ sets each field through
+    object.__setattr__, which was a third of decoding a large lab's cycle; this fills the instance dict.
+    """
+    reading = _new(Reading)
+    fields = reading.__dict__
+    fields["name"], fields["value"], fields["unit"] = name, value, unit
+    fields["status"], fields["error"], fields["instrument"] = status, error, instrument
+    return reading
+
+
 @dataclass(frozen=True)
 class Result:
     """A measurer's answer to one inquiry."""
