@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
@@ -44,26 +44,26 @@ class Memory:
         it, say after its config changed: the series is forgotten, so no stale alert haunts it.
         """
         rows = batch.series()
-        reported = {series for series, *_ in rows}
-        broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
-        answered = {r.measurer for r in batch.results}
         forgotten = []
-        for series in [s for s in self.last_valid if s not in reported]:
-            measurer, instrument, _ = series.split("/", 2)
-            if measurer in answered and f"{measurer}/{instrument}" not in broken:
-                del self.last_valid[series]
-                self.recent.pop(series, None)
-                self.units.pop(series, None)
-                forgotten.append(series)
-        for series, _, reading, _ in rows:
-            if reading.value is None:
-                continue
-            self.last_valid[series] = now
-            self.units[series] = reading.unit
-            if window <= 0:
-                continue  # no rate rule: nothing needs recent values
+        unreported = self.last_valid.keys() - {row[0] for row in rows}  # set operations: a large lab's every cycle
+        if unreported:
+            broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
+            answered = {r.measurer for r in batch.results}
+            for series in sorted(unreported):
+                measurer, instrument, _ = series.split("/", 2)
+                if measurer in answered and f"{measurer}/{instrument}" not in broken:
+                    del self.last_valid[series]
+                    self.recent.pop(series, None)
+                    self.units.pop(series, None)
+                    forgotten.append(series)
+        valid = [row for row in rows if row[2].value is not None]
+        self.last_valid.update(dict.fromkeys([row[0] for row in valid], now))
+        self.units.update([(row[0], row[2].unit) for row in valid])
+        if window <= 0:
+            return forgotten  # no rate rule: nothing needs recent values
+        for series, _, reading, _ in valid:
             values = self.recent.setdefault(series, deque())
-            values.append((now, reading.value))
+            values.append((now, reading.value or 0.0))
             while values and values[0][0] < now - window:
                 values.popleft()
         return forgotten
@@ -183,13 +183,23 @@ def level_holds(rule: RuleConfig, value: float, active: bool) -> bool:
     return value > limit if rule.above is not None else value < limit
 
 
-def unquiet(rule: RuleConfig, rows: list[Row], active: Active) -> list[Row]:
-    """Return the rows a threshold or band rule must judge: its pending or firing series, and where it holds.
+def unquiet(rule: RuleConfig, rows: list[Row], active: Container[tuple[str, str]]) -> list[Row]:
+    """Return the rows a threshold or band rule must judge: its series in `active` (pending or firing, by
+    (rule, series)), and those where it holds.
 
     The rest would only say "does not hold" of a series with no alert, which changes nothing: most of a
-    large lab's readings, skipped before an observation is made for each.
+    large lab's readings, skipped before an observation is made for each (one comparison each, written out).
     """
-    return [row for row in rows if active(row[0]) or level_holds(rule, row[2].value or 0.0, False)]
+    name = rule.name
+    if rule.outside is not None:
+        low, high = rule.outside
+        return [row for row in rows if not low <= (row[2].value or 0.0) <= high or (name, row[0]) in active]
+    if rule.above is not None:
+        above = rule.above
+        return [row for row in rows if (row[2].value or 0.0) > above or (name, row[0]) in active]
+    below = rule.below
+    assert below is not None
+    return [row for row in rows if (row[2].value or 0.0) < below or (name, row[0]) in active]
 
 
 def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:

@@ -122,7 +122,7 @@ class RulesEngine:
             else:
                 rows = selected.get(rule.name)
                 if rows and rule.kind in LEVEL_KINDS:
-                    rows = unquiet(rule, rows, active)
+                    rows = unquiet(rule, rows, self.states)
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
                 if seen.holds is not True and (rule.name, seen.series) not in self.states:
