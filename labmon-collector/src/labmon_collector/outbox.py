@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -13,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+
+import orjson
 
 from labmon_collector.sqlitedb import open_db, transaction
 
@@ -66,7 +67,7 @@ class Pending:
     @cached_property
     def payload(self) -> dict[str, Any]:
         """Return the stored item (parsed when first asked: a fresh item is usually delivered from `live`)."""
-        parsed: dict[str, Any] = json.loads(self.text)
+        parsed: dict[str, Any] = orjson.loads(self.text)
         return parsed
 
 
@@ -121,7 +122,8 @@ class Outbox:
         self, targets: list[str], payload: dict[str, Any], now: float | None = None, *, live: object = None
     ) -> int:
         """Append the same item for every target in one transaction (serialised once); return how many were dropped."""
-        text, created, dropped = json.dumps(payload), time.time() if now is None else now, 0
+        # orjson: a large lab's batch in a tenth of json.dumps' time; read back by either
+        text, created, dropped = orjson.dumps(payload).decode(), time.time() if now is None else now, 0
         with self._lock, transaction(self._db):
             for target in targets:
                 self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
@@ -205,7 +207,7 @@ class Outbox:
             rows = self._db.execute(
                 "SELECT id, target, created, attempts, error, rejected_at, payload FROM dead_letters ORDER BY id"
             ).fetchall()
-        return [DeadLetter(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6])) for row in rows]
+        return [DeadLetter(row[0], row[1], row[2], row[3], row[4], row[5], orjson.loads(row[6])) for row in rows]
 
     def requeue(self, ids: list[int]) -> int:
         """Put dead letters back at the end of their target's queue; return how many."""

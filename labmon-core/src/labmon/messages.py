@@ -7,13 +7,13 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import orjson
+
 from labmon.models import Reading, Result, trusted_reading
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD = 256 * 1024
 """The default of [broker] max_payload: bytes a message may have; a result of a few hundred readings fits."""
-MAX_INT_DIGITS = 40
-"""Integers longer than this do not fit a float's precision and are refused before conversion."""
 MAX_ID = 128
 
 
@@ -148,12 +148,12 @@ def _dump(data: dict[str, Any]) -> bytes:
 def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
     if len(payload) > limit:
         raise MessageError(f"{len(payload)} bytes, more than max_payload ({limit})")
+    # orjson: strict JSON (no NaN or Infinity), valid UTF-8 only, nesting bounded, a number too large for a
+    # double refused rather than parsed digit by digit; and about twice as fast as json, once per reply.
     try:
-        data = _DECODER.decode(payload.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise MessageError(f"not JSON: {exc}") from None
-    except RecursionError:  # the C parser stops cleanly at the interpreter's recursion limit
-        raise MessageError("JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise MessageError("not a JSON object")
     version = data.get("labmon")
@@ -162,20 +162,6 @@ def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
     if data.get("type") != kind:
         raise MessageError(f"message type {data.get('type')!r}, expected {kind!r}")
     return data
-
-
-def _int(text: str) -> int:
-    if len(text.lstrip("-")) > MAX_INT_DIGITS:
-        raise MessageError(f"an integer of {len(text)} digits does not fit a float")
-    return int(text)
-
-
-def _constant(name: str) -> float:
-    raise MessageError(f"{name} is not a number in JSON")
-
-
-_DECODER = json.JSONDecoder(parse_int=_int, parse_constant=_constant)
-"""Made once: json.loads with hooks would build a decoder per message."""
 
 
 def _field(data: dict[str, Any], key: str, kind: type) -> Any:
