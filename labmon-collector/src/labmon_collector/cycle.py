@@ -15,7 +15,10 @@ class Cycle:
     def __init__(self, number: int, started_at: float, measurers: list[str]) -> None:
         self.number = number
         self.started_at = started_at
-        self.inquiries = {m: Inquiry(uuid.uuid4().hex, started_at) for m in measurers}
+        self.inquiry = Inquiry(uuid.uuid4().hex, started_at)
+        """One inquiry for every measurer: each reads only its own topic, and a large lab encodes it once."""
+        self.measurers = list(dict.fromkeys(measurers))
+        self._asked = set(self.measurers)
         self.results: dict[str, Result] = {}
         self.complete = threading.Event()
         if not measurers:
@@ -23,17 +26,20 @@ class Cycle:
 
     def accept(self, result: Result) -> bool:
         """Keep `result` if it answers this cycle's inquiry and is the first such answer."""
-        inquiry = self.inquiries.get(result.measurer)
-        if inquiry is None or inquiry.id != result.inquiry_id or result.measurer in self.results:
+        if (
+            result.inquiry_id != self.inquiry.id
+            or result.measurer in self.results
+            or result.measurer not in self._asked
+        ):
             return False
         self.results[result.measurer] = result
-        if len(self.results) == len(self.inquiries):
+        if len(self.results) == len(self._asked):
             self.complete.set()
         return True
 
     def batch(self, unjudged: set[str]) -> Batch:
         """Return what was gathered, in the configured measurer order; silent `unjudged` ones are disconnected."""
-        order = list(self.inquiries)
+        order = self.measurers
         silent = [m for m in order if m not in self.results]
         return Batch(
             cycle=self.number,

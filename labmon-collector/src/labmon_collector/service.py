@@ -79,6 +79,9 @@ class Collector:
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
         self.reach = Reach(self.clients)
+        self._inquiry_topics = [
+            (self.clients[ref.broker], self._topics(ref).inquiries) for ref in self.settings.measurers
+        ]
         delivery = self.settings.delivery
         self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
@@ -178,10 +181,10 @@ class Collector:
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
-        for ref in self.settings.measurers:
-            client = self.clients[ref.broker]
+        inquiry = encode_inquiry(cycle.inquiry)
+        for client, topic in self._inquiry_topics:
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
-                client.publish(self._topics(ref).inquiries, encode_inquiry(cycle.inquiries[ref.name]))
+                client.publish(topic, inquiry)
         cycle.complete.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
         with self._lock:
@@ -189,7 +192,7 @@ class Collector:
             batch = cycle.batch({ref.name for ref in self.settings.measurers if ref.broker in blind})
         took = time.monotonic() - started
         self._log_changes(number, batch)
-        answered = f"{len(batch.results)}/{len(cycle.inquiries)} measurers answered in {took:.3f}s"
+        answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
         unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
         log.info("cycle %d: %s%s", number, answered, unjudged)
         self.dispatch(batch)
