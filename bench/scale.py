@@ -178,8 +178,14 @@ def main() -> None:
     columns = ("measurers", "readings", "cycle wall", "CPU/cycle", "readings/CPU-s", "sink drain", "floor CPU", "ratio")
     widths = (9, 9, 11, 10, 15, 11, 10, 6)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
-    with PrivateBroker() as broker, tempfile.TemporaryDirectory() as tmp:
-        for n in (int(s) for s in args.sizes.split(",")):
+    sizes = [int(s) for s in args.sizes.split(",")]
+    # Mosquitto queues at most max_queued_messages (default 1000) for a client still busy with earlier ones,
+    # and drops the rest: past about 1000 measurers answering at once, results are lost (see the README).
+    queued = "" if max(sizes) <= 1000 else f"max_queued_messages {20 * max(sizes)}"
+    if queued:
+        print(f"broker: {queued} (Mosquitto's default of 1000 drops results of more measurers than that)")
+    with PrivateBroker(extra_config=queued) as broker, tempfile.TemporaryDirectory() as tmp:
+        for n in sizes:
             wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles)
             bare = floor(broker, n, args.cycles)
             readings = n * READINGS
