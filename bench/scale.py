@@ -8,7 +8,8 @@ not); readings per CPU-second; the sink's drain time after the cycle; and the fl
 client spends on the same exchange in the same run (N inquiries out, N results in, each parsed with
 json.loads), with the collector's ratio to it. Goal: >= 50,000 readings per CPU-second (N = 1000 in <= 0.2 s),
 linear in N.
-Run: .venv/bin/python bench/scale.py [--sizes 10,100,1000] [--cycles 5]
+With `--inquire all` the collector asks everyone with one inquiry (and the floor client does the same).
+Run: .venv/bin/python bench/scale.py [--sizes 10,100,1000] [--cycles 5] [--inquire each|all]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from labmon_collector.service import Collector
 READINGS = 10
 
 # The responder: N measurers in one process. It answers with each measurer's prepared result, the
-# inquiry id spliced in, and says "ready" once subscribed.
+# inquiry id spliced in (an inquiry to everyone, for all N), and says "ready" once subscribed.
 RESPONDER = """
 import json, sys, threading
 import paho.mqtt.client as mqtt
@@ -50,14 +51,15 @@ def result(name):
 prepared = {f"m{i:04d}": result(f"m{i:04d}") for i in range(n)}
 ready = threading.Event()
 def on_connect(client, userdata, flags, reason, properties):
-    client.subscribe("labmon/+/inquiries", qos=1)
+    client.subscribe([("labmon/+/inquiries", 1), ("labmon/inquiries", 1)])
 def on_subscribe(client, userdata, mid, reasons, properties):
     print("ready", flush=True)
 def on_message(client, userdata, message):
-    name = message.topic.split("/")[1]
     inquiry = json.loads(message.payload)
-    head, tail = prepared[name]
-    client.publish(f"labmon/{name}/results", f"{head}{inquiry['id']}{tail}", qos=1)
+    asked = prepared if message.topic == "labmon/inquiries" else [message.topic.split("/")[1]]
+    for name in asked:
+        head, tail = prepared[name]
+        client.publish(f"labmon/{name}/results", f"{head}{inquiry['id']}{tail}", qos=1)
 client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-responder", protocol=mqtt.MQTTv5)
 client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
 client.connect("127.0.0.1", port)
@@ -75,7 +77,7 @@ for = "1m"
 )
 
 
-def config(workdir: Path, port: int, n: int) -> Path:
+def config(workdir: Path, port: int, n: int, inquire: str = "each") -> Path:
     """Write a collector config polling N measurers; return its path."""
     names = ", ".join(f'"m{i:04d}"' for i in range(n))
     path = workdir / f"collector-{n}.toml"
@@ -85,6 +87,7 @@ port = {port}
 [collector]
 interval = "60s"
 reply_timeout = "30s"
+inquire = "{inquire}"
 data_dir = "data-{n}"
 measurers = [{names}]
 [collector.sinks.history]
@@ -107,10 +110,10 @@ def responder(broker: PrivateBroker, n: int) -> subprocess.Popen[str]:
     return process
 
 
-def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int) -> tuple[float, float, float]:
+def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int, inquire: str) -> tuple[float, float, float]:
     """Return the medians of cycle wall time, collector CPU per cycle (sink included) and sink drain time."""
     answering = responder(broker, n)
-    collector = Collector(load_config(config(workdir, broker.port, n), collect(get_plugin_manager())))
+    collector = Collector(load_config(config(workdir, broker.port, n, inquire), collect(get_plugin_manager())))
     collector.start()
     courier = collector.couriers["sink:history"]
     walls, cpus, drains = [], [], []
@@ -133,7 +136,7 @@ def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int) -> tuple[
     return statistics.median(walls[1:]), statistics.median(cpus[1:]), statistics.median(drains[1:])
 
 
-def floor(broker: PrivateBroker, n: int, cycles: int) -> float:
+def floor(broker: PrivateBroker, n: int, cycles: int, inquire: str) -> float:
     """Return the median CPU of a bare paho client (as the collector's: MQTT v5, QoS 1) doing the same exchange."""
     answering = responder(broker, n)
     received: list[object] = []
@@ -158,8 +161,9 @@ def floor(broker: PrivateBroker, n: int, cycles: int) -> float:
             done.clear()
             cpu = time.process_time()
             inquiry = json.dumps({"labmon": 1, "type": "inquiry", "id": f"{number:032x}", "sent_at": time.time()})
-            for i in range(n):
-                client.publish(f"labmon/m{i:04d}/inquiries", inquiry, qos=QOS)
+            topics = ["labmon/inquiries"] if inquire == "all" else [f"labmon/m{i:04d}/inquiries" for i in range(n)]
+            for topic in topics:
+                client.publish(topic, inquiry, qos=QOS)
             assert done.wait(60), f"{len(received)} of {n} results"
             cpus.append(time.process_time() - cpu)
     finally:
@@ -174,7 +178,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--cycles", type=int, default=5)
+    parser.add_argument("--inquire", choices=("each", "all"), default="each", help="the collector's `inquire` setting")
     args = parser.parse_args()
+    print(f"inquire = {args.inquire!r}")
     columns = ("measurers", "readings", "cycle wall", "CPU/cycle", "readings/CPU-s", "sink drain", "floor CPU", "ratio")
     widths = (9, 9, 11, 10, 15, 11, 10, 6)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
@@ -186,8 +192,8 @@ def main() -> None:
         print(f"broker: {queued} (Mosquitto's default of 1000 drops results of more measurers than that)")
     with PrivateBroker(extra_config=queued) as broker, tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles)
-            bare = floor(broker, n, args.cycles)
+            wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles, args.inquire)
+            bare = floor(broker, n, args.cycles, args.inquire)
             readings = n * READINGS
             print(
                 f"{n:>9} {readings:>9} {wall:>10.3f}s {cpu:>9.3f}s {readings / cpu:>15,.0f} {drain:>10.3f}s"

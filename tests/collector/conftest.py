@@ -21,9 +21,11 @@ def outbox(tmp_path):
 
 ACL = """user collector
 topic write labmon/+/inquiries
+topic write labmon/inquiries
 topic read labmon/+/results
 topic read labmon/+/status
 pattern read labmon/%u/inquiries
+pattern read labmon/inquiries
 pattern write labmon/%u/results
 pattern readwrite labmon/%u/status
 """

@@ -58,6 +58,7 @@ CASES = [
     ("secret not UTF-8", broker_with('username = "lab"\npassword_file = "latin1.txt"'), "latin1.txt is not UTF-8"),
     ("zero interval", BASE.replace('interval = "60s"', 'interval = "0s"'), "interval: must be longer than 0s"),
     ("zero reply_timeout", BASE.replace('reply_timeout = "10s"', 'reply_timeout = "0s"'), "reply_timeout: must be"),
+    ("unknown inquire", BASE.replace('reply_timeout = "10s"', 'reply_timeout = "10s"\ninquire = "some"'), "inquire:"),
     ("data_dir under a file", BASE.replace('data_dir = "data"', 'data_dir = "notes.txt/data"'), "is not a directory"),
     ("sink path a directory", BASE.replace('path = "history.sqlite"', 'path = "adir"'), "path: "),
     ("csv path under a file", BASE + '[collector.sinks.csv]\ntype = "csv"\npath = "notes.txt/x.csv"\n', "not a dir"),

@@ -35,14 +35,15 @@ def lab_configs(tmp_path, lab_port, prefix="lab1"):
     return paths
 
 
-def test_a_full_cycle_crosses_the_bridge(tmp_path, central, registry):
+@pytest.mark.parametrize("inquire", ["each", "all"])
+def test_a_full_cycle_crosses_the_bridge(tmp_path, central, registry, inquire):
     lab_port = free_port()
     measurers = lab_configs(tmp_path, lab_port)
-    collector_path = write(
-        tmp_path / "collector.toml", collector_table(central, NAMES, interval="10s", reply_timeout="5s")
-    )
+    table = collector_table(central, NAMES, interval="10s", reply_timeout="5s", inquire=inquire)
+    collector_path = write(tmp_path / "collector.toml", table)
     printed = invoke("bridge-config", collector_path, *measurers)
     assert printed.exit_code == 0, printed.output
+    assert ("topic inquiries in 1 lab1/ labmon/" in printed.output) == (inquire == "all")
     with PrivateBroker(lab_port, extra_config=printed.output), Listener(central, "bridge-watch") as listener:
         for name in NAMES:
             listener.watch(Topics("labmon", name).status)

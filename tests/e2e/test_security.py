@@ -23,6 +23,7 @@ USERS = {"collector": "c-pass", "acl-table1": "t1-pass", "acl-table2": "t2-pass"
 ACL = """user collector
 topic readwrite labmon/#
 pattern read labmon/%u/inquiries
+pattern read labmon/inquiries
 pattern write labmon/%u/results
 pattern write labmon/%u/status
 """
@@ -46,7 +47,7 @@ def acl_broker():
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _config(broker, user, write_config, monkeypatch, role):
+def _config(broker, user, write_config, monkeypatch, role, inquire="each"):
     monkeypatch.setenv(f"TEST_PASS_{user.replace('-', '_')}", USERS[user])
     table = {
         "host": broker.host, "port": broker.port, "username": user,
@@ -56,14 +57,17 @@ def _config(broker, user, write_config, monkeypatch, role):
         return write_config(
             {"broker": table, "measurer": {"name": user, "instruments": {"laser1": SIM_LASER}}}, f"{user}.toml"
         )
-    collector = {"interval": "2s", "reply_timeout": "1s", "measurers": ["acl-table1"], "data_dir": "data"}
+    collector = {
+        "interval": "2s", "reply_timeout": "1s", "measurers": ["acl-table1"], "data_dir": "data", "inquire": inquire,
+    }  # fmt: skip
     return write_config({"broker": table, "collector": collector}, "collector.toml")
 
 
-def test_forged_inquiries_and_results_are_stopped_by_the_acl(acl_broker, write_config, monkeypatch, caplog):
+@pytest.mark.parametrize("inquire", ["each", "all"])
+def test_forged_inquiries_and_results_are_stopped_by_the_acl(acl_broker, write_config, monkeypatch, caplog, inquire):
     caplog.set_level(logging.INFO)
     measurer = Measurer(_config(acl_broker, "acl-table1", write_config, monkeypatch, "measurer"))
-    collector = Collector(_config(acl_broker, "collector", write_config, monkeypatch, "collector"))
+    collector = Collector(_config(acl_broker, "collector", write_config, monkeypatch, "collector", inquire))
     measurer.start()
     collector.start()
     assert measurer.client.connected.wait(10) and collector.wait_connected(10)
@@ -77,6 +81,7 @@ def test_forged_inquiries_and_results_are_stopped_by_the_acl(acl_broker, write_c
     forged = Result("x", "acl-table1", time.time(), (Reading("lock_error", 99.0, "V", instrument="laser1"),))
     for i in range(20):
         forger.publish(topics.inquiries, encode_inquiry(Inquiry(f"forged-{i}", 1.0)))
+        forger.publish(topics.everyone, encode_inquiry(Inquiry(f"forged-all-{i}", 1.0)))
         forger.publish(topics.results, encode_result(forged))
     forger.publish(Topics("labmon", "acl-table2").results, b"its own topic: allowed, but nobody listens")
     batch = collector.run_cycle(1)

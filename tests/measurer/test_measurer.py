@@ -21,6 +21,20 @@ def test_answers_an_inquiry_with_every_instrument(running, listen):
     assert "simulated instrument failure" in oven.error
 
 
+def test_an_inquiry_to_everyone_is_answered_once_even_when_it_also_comes_addressed(running, listen):
+    topics = Topics("labmon", running.name)
+    with listen("everyone") as listener:
+        listener.watch(topics.results)
+        listener.client.publish(topics.everyone, encode_inquiry(Inquiry("all-1", 1.0)))
+        listener.wait_for(topics.results, lambda got: len(got) == 1)
+        listener.client.publish(topics.inquiries, encode_inquiry(Inquiry("all-1", 1.0)))
+        listener.client.publish(topics.inquiries, encode_inquiry(Inquiry("next", 2.0)))  # after any answer to a copy
+        got = listener.wait_for(topics.results, lambda got: b"next" in got[-1])
+    assert [decode_result(p).inquiry_id for p in got] == ["all-1", "next"]
+    # a copy answered would make three answers; a copy superseded by "next", a second excess inquiry
+    assert running.answered == 2 and running.excess <= 1  # "next" may come within min_inquiry_interval
+
+
 def test_a_malformed_inquiry_is_counted_and_the_next_one_answered(running, listen):
     topics = Topics("labmon", running.name)
     with listen("garbler") as listener:

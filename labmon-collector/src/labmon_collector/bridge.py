@@ -14,7 +14,8 @@ LOOPBACK = ("127.", "localhost", "::1")
 def bridge_stanza(central: Config, lab: list[Config], *, address: str | None, name: str, username: str | None) -> str:
     """Return the bridge stanza for the lab broker that the `lab` measurer configs share.
 
-    Inquiries come in from the central broker; results and the retained status go out. Raise
+    Inquiries come in from the central broker (with `inquire = "all"`, the one for everyone too); results and
+    the retained status go out. Raise
     click.ClickException when the configs do not describe one lab polled through one central broker.
     """
     assert central.collector is not None
@@ -38,6 +39,8 @@ def bridge_stanza(central: Config, lab: list[Config], *, address: str | None, na
             _topic(local.results, remote.results, "out"),
             _topic(local.status, remote.status, "out"),
         ]
+        if central.collector.inquire == "all":
+            topics.append(_topic(local.everyone, remote.everyone, "in"))
         remotes.add(ref.broker)
     for what, found in (("lab", {(c.broker.host, c.broker.port) for c in lab}), ("central", remotes)):
         if len(found) > 1:
@@ -60,7 +63,7 @@ def bridge_stanza(central: Config, lab: list[Config], *, address: str | None, na
         ]
     if broker.tls:
         lines.append(f"bridge_cafile {broker.ca_file}" if broker.ca_file else "bridge_capath /etc/ssl/certs")
-    return "\n".join([*lines, *topics]) + "\n"
+    return "\n".join([*lines, *dict.fromkeys(topics)]) + "\n"
 
 
 def _topic(local: str, remote: str, direction: str) -> str:

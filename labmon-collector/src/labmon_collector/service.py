@@ -79,9 +79,12 @@ class Collector:
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
         self.reach = Reach(self.clients)
-        self._inquiry_topics = [
-            (self.clients[ref.broker], self._topics(ref).inquiries) for ref in self.settings.measurers
-        ]
+        refs = self.settings.measurers
+        self._inquiry_topics = (
+            list({(self.clients[ref.broker], self._topics(ref).everyone): None for ref in refs})  # one per broker
+            if self.settings.inquire == "all"
+            else [(self.clients[ref.broker], self._topics(ref).inquiries) for ref in refs]
+        )
         delivery = self.settings.delivery
         self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}

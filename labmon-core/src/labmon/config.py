@@ -8,7 +8,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from labmon.messages import MAX_PAYLOAD
@@ -183,11 +183,16 @@ class HeartbeatConfig:
             raise OptionError("url", "is not an http(s) URL", "set it to the monitor's ping URL, https://...")
 
 
+Inquire = Literal["each", "all"]
+"""How the collector asks: one inquiry per measurer on its own topic, or one per broker for all of them."""
+
+
 @dataclass(frozen=True)
 class _CollectorTable:
     interval: Duration = Duration(60.0)
     reply_timeout: Duration = Duration(10.0)
     data_dir: Path = Path("labmon-data")
+    inquire: Inquire = "each"
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,7 @@ class CollectorConfig:
     web: WebConfig | None = None
     heartbeat: HeartbeatConfig | None = None
     mute_windows: tuple[MuteWindow, ...] = ()
+    inquire: Inquire = "each"
 
 
 @dataclass(frozen=True)
@@ -319,6 +325,7 @@ def _collector(
         web,
         heartbeat,
         mute_windows,
+        raw.inquire,
     )
 
 

@@ -48,6 +48,11 @@ class Topics:
     def status(self) -> str:
         return f"{self.prefix}/{self.measurer}/status"
 
+    @property
+    def everyone(self) -> str:
+        """The inquiries addressed to every measurer under the prefix (a collector with `inquire = "all"`)."""
+        return f"{self.prefix}/inquiries"
+
 
 ONLINE = b"online"
 OFFLINE = b"offline"

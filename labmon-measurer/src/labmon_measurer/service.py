@@ -48,6 +48,7 @@ class Measurer:
         self._too_fast = Throttle()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
         self._latest: Inquiry | None = None
+        self._last_id: str | None = None
         self._last_read: tuple[float, float, list[Reading]] | None = None  # monotonic time, wall time, readings
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
@@ -63,6 +64,7 @@ class Measurer:
     def start(self) -> None:
         """Subscribe and connect (in the background; a broker that is down is retried)."""
         self.client.subscribe(self.topics.inquiries, self._on_inquiry)
+        self.client.subscribe(self.topics.everyone, self._on_inquiry)
         self.client.start()
         self._watch.start()
 
@@ -83,6 +85,9 @@ class Measurer:
             self.bad_input.report(topic, str(exc), payload)
             return
         with self._arrived:
+            if inquiry.id == self._last_id:
+                return  # the same inquiry on the other topic (a collector moving between `inquire` modes)
+            self._last_id = inquiry.id
             superseded, self._latest = self._latest, inquiry
             self._inquiry_times = [*self._inquiry_times[-1:], time.monotonic()]
             self._arrived.notify_all()
