@@ -140,9 +140,13 @@ class AlertStore:
         rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
         changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
         ended = [key for key in self._saved_states if key not in rows]
-        valid = {series: None if at == now else at for series, at in seen.items()}
-        moved = [(series, at) for series, at in valid.items() if self._saved_valid.get(series, -1.0) != at]
-        forgotten = [(series,) for series in self._saved_valid if series not in valid]
+        saved = self._saved_valid
+        moved = [
+            (series, stored)
+            for series, at in seen.items()
+            if saved.get(series, -1.0) != (stored := None if at == now else at)
+        ]
+        forgotten = [(series,) for series in saved.keys() - seen.keys()]
         marks = ", ".join("?" * (2 + len(STATE_FIELDS)))
         with self._lock, transaction(self._db):
             self._db.executemany(f"INSERT OR REPLACE INTO alert_state VALUES ({marks})", changed)
@@ -151,7 +155,11 @@ class AlertStore:
             self._db.executemany("DELETE FROM series_valid WHERE series = ?", forgotten)
             if now is not None:
                 self._db.execute("INSERT OR REPLACE INTO collector VALUES ('valid_as_of', ?)", (json.dumps(now),))
-        self._saved_states, self._saved_valid = rows, valid  # only once committed: a failed save changes nothing
+        # only once committed: a failed save changes nothing
+        self._saved_states = rows
+        saved.update(moved)
+        for (series,) in forgotten:
+            del saved[series]
 
     def note(self, **facts: Any) -> None:
         """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""
