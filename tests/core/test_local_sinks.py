@@ -67,13 +67,13 @@ def test_a_failed_write_leaves_no_series_id_behind(tmp_path, monkeypatch):
 
     a = Reading("a", 1.0, "V", instrument="i")
     b = Reading("b", 2.0, "V", instrument="i")
-    failing = sink._summarise
+    failing = sink._keep_buckets
 
     def fail_once(*args):
-        monkeypatch.setattr(sink, "_summarise", failing)
+        monkeypatch.setattr(sink, "_keep_buckets", failing)
         raise sqlite3.OperationalError("disk I/O error")  # as a full disk or a yanked USB stick would
 
-    monkeypatch.setattr(sink, "_summarise", fail_once)
+    monkeypatch.setattr(sink, "_keep_buckets", fail_once)
     with pytest.raises(sqlite3.OperationalError):
         sink.write(batch(1, a))
     sink.write(batch(1, a))  # the outbox delivers it again

@@ -1,8 +1,12 @@
 """The history's series layout: buckets, redelivery, migration of the first layout, retention, plots."""
 
+import random
 import sqlite3
 import time
 
+import pytest
+
+from labmon.builtin import sqlite_sink
 from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Batch, Reading, Result
 from labmon.options import Duration
@@ -27,13 +31,20 @@ def test_a_series_keeps_points_buckets_and_counts_and_ignores_a_redelivery(tmp_p
         sink.write(batch(minute * 60.0, value))
     sink.write(batch(60.0, 3.0))  # the outbox delivers at least once
     sink.write(batch(240.0, None, missing=("table1",)))
-    sink.close()
     db = sqlite3.connect(tmp_path / "h.sqlite")
-    assert db.execute("SELECT n, min, max, sum FROM buckets WHERE width = 600").fetchall() == [(3, 1.0, 3.0, 6.0)]
-    assert db.execute("SELECT answered, missing, last_answer FROM measurers").fetchall() == [(4, 1, 180.0)]
-    assert db.execute("SELECT last_value, last_status FROM series").fetchall() == [(2.0, "ok")]
+    assert db.execute("SELECT * FROM buckets").fetchall() == []  # the window is open: plots read its points
+    plot = History(tmp_path / "h.sqlite").plot(1, 0.0, DAY)
+    assert (plot.t[:1], plot.mean[:1], plot.low[:1], plot.high[:1]) == ([300.0], [2.0], [1.0], [3.0])
+    sink.write(batch(600.0, 5.0))  # the next window: the first is flushed into its buckets
+    sink.close()
+    # two-hour buckets are written when their window closes: until then plots read the ten-minute ones
+    assert db.execute("SELECT width, start, n, min, max, sum FROM buckets").fetchall() == [(600, 0.0, 3, 1.0, 3.0, 6.0)]
+    assert db.execute("SELECT answered, missing, last_answer FROM measurers").fetchall() == [(5, 1, 600.0)]
+    assert db.execute("SELECT last_value, last_status FROM latest").fetchall() == [(5.0, "ok")]
+    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM latest"))
+    assert "SCAN p" not in plan and "SEARCH p USING PRIMARY KEY (series=? AND t=?)" in plan, plan
     # the first layout's table lives on as a view
-    assert db.execute("SELECT COUNT(*), COUNT(value) FROM readings").fetchone() == (4, 3)
+    assert db.execute("SELECT COUNT(*), COUNT(value) FROM readings").fetchone() == (5, 4)
     plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM points WHERE series=1 AND t>5"))
     assert "SEARCH points USING PRIMARY KEY (series=? AND t>?)" in plan
 
@@ -66,7 +77,9 @@ def test_a_history_of_the_first_layout_is_migrated_without_losing_a_row(tmp_path
         ("table1", 4, 0),
         ("table2", 4, 1),
     ]
-    assert db.execute("SELECT COUNT(*) FROM buckets WHERE width = 7200").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM buckets").fetchone() == (0,)  # one open window, read from its points
+    week = History(path).plot(1, 0.0, 7 * DAY)
+    assert (week.t[:1], week.mean[:1], week.high[:1]) == ([300.0], [(0.0 + 0.6 + 1.8) / 3], [1.8])
 
 
 def test_retention_deletes_a_day_per_series_per_pass_and_keeps_the_rest(tmp_path):
@@ -117,3 +130,116 @@ def test_retention_runs_as_the_sink_writes(tmp_path):
     sink.close()
     db = sqlite3.connect(tmp_path / "h.sqlite")
     assert db.execute("SELECT value FROM points").fetchall() == [(2.0,)]
+
+
+def _expected(values: dict[float, float], width: int) -> dict[float, tuple[float, float, float]]:
+    """Mean, min and max per bucket of `width` seconds, as a plot shows them (keyed by the bucket's middle)."""
+    grouped: dict[float, list[float]] = {}
+    for t, value in values.items():
+        grouped.setdefault(t // width * width + width / 2, []).append(value)
+    return {mid: (sum(vs) / len(vs), min(vs), max(vs)) for mid, vs in grouped.items()}
+
+
+def _plotted(plot) -> dict[float, tuple[float, float, float]]:
+    return {
+        t: (m, lo, hi) for t, m, lo, hi in zip(plot.t, plot.mean, plot.low, plot.high, strict=True) if m is not None
+    }
+
+
+def test_long_plots_match_the_readings_in_flushed_and_open_windows(tmp_path):
+    rng = random.Random(12)
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    values = {}
+    for minute in range(200):  # 3 h 20 min: flushed ten-minute windows, a flushed and an open two-hour one
+        t = 7200.0 * 10 + minute * 60.0
+        values[t] = round(rng.uniform(-5, 5), 3)
+        sink.write(batch(t, values[t]))
+    sink.close()
+    history = History(tmp_path / "h.sqlite")
+    for span, width in ((7 * DAY, 600), (365 * DAY, 7200)):
+        plotted = _plotted(history.plot(1, 0.0, span))
+        expected = _expected(values, width)
+        assert plotted.keys() == expected.keys()
+        for mid, (mean, low, high) in expected.items():
+            assert plotted[mid] == (pytest.approx(mean), low, high), mid
+
+
+def test_a_failed_flush_leaves_the_file_as_it_was_and_the_redelivery_completes_it(tmp_path, monkeypatch):
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    sink.write(batch(0.0, 1.0))
+    sink.write(batch(300.0, 3.0))
+
+    def crash(*args):
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sqlite_sink, "flush_buckets", crash)
+        with pytest.raises(sqlite3.OperationalError):
+            sink.write(batch(600.0, 5.0))
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT COUNT(*) FROM points").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM buckets").fetchone() == (0,)
+    sink.write(batch(600.0, 5.0))  # the outbox delivers it again
+    sink.close()
+    assert db.execute("SELECT width, n, min, max, sum FROM buckets").fetchall() == [(600, 2, 1.0, 3.0, 4.0)]
+
+
+def test_a_late_batch_is_added_to_its_flushed_window(tmp_path):
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    for t, value in ((0.0, 1.0), (600.0, 2.0), (7200.0, 3.0)):  # the first two-hour window closes too
+        sink.write(batch(t, value))
+    sink.write(batch(60.0, 7.0))  # a dead letter retried: its window was flushed already
+    sink.write(batch(60.0, 7.0))  # and again: stored once
+    sink.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT width, start, n, min, max FROM buckets ORDER BY width, start").fetchall() == [
+        (600, 0.0, 2, 1.0, 7.0), (600, 600.0, 1, 2.0, 2.0), (7200, 0.0, 3, 1.0, 7.0)
+    ]  # fmt: skip
+
+
+def test_a_history_kept_reading_by_reading_is_taken_over_with_its_latest_readings_and_open_windows(tmp_path):
+    path = tmp_path / "h.sqlite"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE series (id INTEGER PRIMARY KEY, measurer TEXT NOT NULL, instrument TEXT NOT NULL,
+            name TEXT NOT NULL, unit TEXT NOT NULL, last_at REAL, last_value REAL, last_status TEXT,
+            last_error TEXT, UNIQUE (measurer, instrument, name));
+        CREATE TABLE points (series INTEGER NOT NULL, t REAL NOT NULL, value REAL, status TEXT NOT NULL,
+            error TEXT, measured_at REAL NOT NULL, PRIMARY KEY (series, t)) WITHOUT ROWID;
+        CREATE TABLE buckets (series INTEGER NOT NULL, width INTEGER NOT NULL, start REAL NOT NULL,
+            n INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
+            PRIMARY KEY (series, width, start)) WITHOUT ROWID;
+        INSERT INTO series VALUES (1, 'table1', 'oven', 'temp', 'degC', 660.0, 4.0, 'ok', NULL);
+        INSERT INTO points VALUES (1, 0.0, 1.0, 'ok', NULL, 0.0), (1, 60.0, 2.0, 'ok', NULL, 60.0),
+            (1, 600.0, 3.0, 'ok', NULL, 600.0), (1, 660.0, 4.0, 'ok', NULL, 660.0);
+        -- kept reading by reading: the open ten-minute window (600) is in them too
+        INSERT INTO buckets VALUES (1, 600, 0.0, 2, 1.0, 2.0, 3.0), (1, 600, 600.0, 2, 3.0, 4.0, 7.0),
+            (1, 7200, 0.0, 4, 1.0, 4.0, 10.0);
+        """
+    )
+    old.commit()
+    old.close()
+    sink = HistorySink(HistoryConfig(path=path))
+    db = sqlite3.connect(path)
+    assert "last_at" not in [row[1] for row in db.execute("PRAGMA table_info(series)")]
+    assert db.execute("SELECT last_at, last_value, last_status FROM latest").fetchall() == [(660.0, 4.0, "ok")]
+    week = _plotted(History(path).plot(1, 0.0, 7 * DAY))
+    assert week == {300.0: (1.5, 1.0, 2.0), 900.0: (3.5, 3.0, 4.0)}  # not counted twice
+    sink.write(batch(1200.0, 5.0))
+    sink.close()
+    assert db.execute("SELECT width, start, n, sum FROM buckets ORDER BY width, start").fetchall() == [
+        (600, 0.0, 2, 3.0), (600, 600.0, 2, 7.0)
+    ]  # fmt: skip
+
+
+def test_a_unit_that_changes_is_kept_once_per_change(tmp_path):
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    sink.write(batch(0.0, 1.0))
+    sink.write(Batch(2, 60.0, (Result("q", "table1", 60.0, (Reading("temp", 300.0, "K", instrument="oven"),)),)))
+    sink.close()
+    reopened = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    reopened.write(Batch(3, 120.0, (Result("q", "table1", 120.0, (Reading("temp", 301.0, "K", instrument="oven"),)),)))
+    reopened.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT unit, last_value FROM latest").fetchall() == [("K", 301.0)]

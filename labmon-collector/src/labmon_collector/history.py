@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, open_history
+from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, bucket_marks, open_history
 from labmon_collector.sqlitedb import table_names
 
 RAW_SPAN = 6 * 3600.0
@@ -72,7 +72,7 @@ class History:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, measurer || '/' || instrument || '/' || name, measurer, unit, last_at, last_value,"
-                " last_status, last_error FROM series ORDER BY measurer, instrument, name"
+                " last_status, last_error FROM latest ORDER BY measurer, instrument, name"
             ).fetchall()
         return [SeriesInfo(*row) for row in rows if fnmatch.fnmatchcase(row[1], selector)]
 
@@ -91,12 +91,33 @@ class History:
             rows = [(t, v, v, v) for t, v, _, _ in self.readings(series, since, until)]
             return _with_gaps(0.0, rows)
         width = next((w for w in BUCKET_WIDTHS if span / w <= 2000), BUCKET_WIDTHS[-1])
+        fine = BUCKET_WIDTHS[0]
         with self._lock:
-            rows = self._db.execute(
-                "SELECT start + width / 2.0, sum / n, min, max FROM buckets"
-                " WHERE series = ? AND width = ? AND start >= ? AND start <= ? ORDER BY start",
+            marks = bucket_marks(self._db)
+            parts = self._db.execute(
+                "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
+                " AND start <= ?",
                 (series, width, since - width, until),
             ).fetchall()
+            if width != fine:  # after this width's mark: its ten-minute buckets
+                parts += self._db.execute(
+                    "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
+                    " AND start <= ?",
+                    (series, fine, max(since - width, marks.get(width, since - width)), until),
+                ).fetchall()
+            # after the ten-minute mark: the points, not in any bucket yet
+            parts += self._db.execute(
+                "SELECT t, 1, value, value, value FROM points WHERE series = ? AND t >= ? AND t <= ? AND status = 'ok'",
+                (series, max(since - width, marks.get(fine, since - width)), until),
+            ).fetchall()
+        buckets: dict[float, tuple[int, float, float, float]] = {}
+        for start, n, low, high, total in parts:
+            key = start // width * width
+            if key in buckets:
+                was_n, was_low, was_high, was_total = buckets[key]
+                n, low, high, total = was_n + n, min(was_low, low), max(was_high, high), was_total + total
+            buckets[key] = (n, low, high, total)
+        rows = [(start + width / 2.0, total / n, low, high) for start, (n, low, high, total) in sorted(buckets.items())]
         return replace(_with_gaps(float(width), rows), bucketed=True)
 
     def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:

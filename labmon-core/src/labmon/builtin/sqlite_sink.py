@@ -10,7 +10,7 @@ from pathlib import Path
 
 from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
-from labmon.models import Batch, Reading
+from labmon.models import Batch
 from labmon.options import Duration
 
 log = logging.getLogger(__name__)
@@ -22,8 +22,7 @@ BUCKET_WIDTHS = (600, 7200)
 TABLES = """
 CREATE TABLE IF NOT EXISTS series (
     id INTEGER PRIMARY KEY, measurer TEXT NOT NULL, instrument TEXT NOT NULL, name TEXT NOT NULL,
-    unit TEXT NOT NULL, last_at REAL, last_value REAL, last_status TEXT, last_error TEXT,
-    UNIQUE (measurer, instrument, name)
+    unit TEXT NOT NULL, UNIQUE (measurer, instrument, name)
 );
 CREATE TABLE IF NOT EXISTS points (
     series INTEGER NOT NULL, t REAL NOT NULL, value REAL, status TEXT NOT NULL, error TEXT,
@@ -42,20 +41,41 @@ CREATE TABLE IF NOT EXISTS measurers (
 );
 CREATE TABLE IF NOT EXISTS disconnected (
     cycle_at REAL NOT NULL, measurer TEXT NOT NULL, PRIMARY KEY (cycle_at, measurer)
-)
+);
+CREATE TABLE IF NOT EXISTS history_meta (key TEXT PRIMARY KEY, value REAL NOT NULL)
 """
-# The first layout's table, as a view: queries written against it keep working.
-VIEW = """
+# The first layout's table, as a view: queries written against it keep working. `latest`: each series with
+# its newest reading, found by one primary-key search per series (nothing is rewritten per cycle to keep it).
+VIEWS = """
 CREATE VIEW IF NOT EXISTS readings AS
     SELECT p.t AS cycle_at, s.measurer, s.instrument, s.name, p.value, s.unit, p.status, p.error, p.measured_at
-    FROM points p JOIN series s ON s.id = p.series
+    FROM points p JOIN series s ON s.id = p.series;
+CREATE VIEW IF NOT EXISTS latest AS
+    SELECT s.id, s.measurer, s.instrument, s.name, s.unit, p.t AS last_at, p.value AS last_value,
+        p.status AS last_status, p.error AS last_error
+    FROM series s LEFT JOIN points p ON p.series = s.id AND p.t = (SELECT MAX(t) FROM points WHERE series = s.id)
 """
 
-UPSERT_BUCKET = """
-INSERT INTO buckets VALUES (?, ?, ?, 1, ?, ?, ?)
-ON CONFLICT DO UPDATE SET n = n + 1, min = min(min, excluded.min), max = max(max, excluded.max),
-    sum = sum + excluded.sum
+# Buckets are computed from what is stored, never added to: recomputing a window is idempotent, so a crash
+# mid-way or a batch delivered twice cannot count a reading twice. Each width has a mark in history_meta
+# (`buckets_through_600`, ...): everything before it is in that width's buckets; what comes after is read
+# from the next finer level (ten-minute buckets, then the points), so a two-hour bucket is written once.
+FLUSH = {
+    600: """INSERT OR REPLACE INTO buckets SELECT series, 600, CAST(t / 600 AS INTEGER) * 600, COUNT(*), MIN(value),
+        MAX(value), SUM(value) FROM points WHERE series = ? AND t >= ? AND t < ? AND status = 'ok'
+        GROUP BY CAST(t / 600 AS INTEGER)""",
+    7200: """INSERT OR REPLACE INTO buckets SELECT series, 7200, CAST(start / 7200 AS INTEGER) * 7200, SUM(n),
+        MIN(min), MAX(max), SUM(sum) FROM buckets WHERE series = ? AND width = 600 AND start >= ? AND start < ?
+        GROUP BY CAST(start / 7200 AS INTEGER)""",
+}
+
+COUNT_ANSWERED = """
+INSERT INTO measurers (measurer, answered, last_answer) VALUES (?, 1, ?) ON CONFLICT DO UPDATE
+SET answered = answered + 1, last_answer = coalesce(max(last_answer, excluded.last_answer), excluded.last_answer)
 """
+COUNT_MISSING = (
+    "INSERT INTO measurers (measurer, missing) VALUES (?, 1) ON CONFLICT DO UPDATE SET missing = missing + 1"
+)
 
 RETENTION_EVERY = 60.0
 """Seconds between retention passes; each pass deletes at most RETENTION_CHUNK seconds per series."""
@@ -84,13 +104,69 @@ def open_history(path: Path) -> sqlite3.Connection:
     if old == ("table",):
         migrate(db)
     _create_tables(db)
-    db.execute(VIEW)
+    for statement in VIEWS.split(";"):
+        db.execute(statement)
+    if db.execute("SELECT 1 FROM pragma_table_info('series') WHERE name = 'last_at'").fetchone():
+        migrate_latest(db)
     return db
 
 
 def _create_tables(db: sqlite3.Connection) -> None:
     for statement in TABLES.split(";"):
         db.execute(statement)
+
+
+def bucket_marks(db: sqlite3.Connection) -> dict[int, float]:
+    """Return, per bucket width, the time before which every point is in that width's buckets (none: no buckets)."""
+    marks = {}
+    for key, value in db.execute("SELECT key, value FROM history_meta WHERE key LIKE 'buckets_through_%'"):
+        marks[int(key.rsplit("_", 1)[1])] = float(value)
+    return marks
+
+
+def set_mark(db: sqlite3.Connection, width: int, at: float) -> None:
+    """Record that every point before `at` is in the buckets of `width`."""
+    db.execute("INSERT OR REPLACE INTO history_meta VALUES (?, ?)", (f"buckets_through_{width}", at))
+
+
+def flush_buckets(db: sqlite3.Connection, series: list[int], width: int, start: float, end: float) -> None:
+    """Recompute the buckets of `width` of `series` in [start, end) (boundaries of that width) from the level below."""
+    db.executemany(FLUSH[width], [(sid, start, end) for sid in series])
+
+
+def _newest_point(db: sqlite3.Connection) -> float | None:
+    """Return the time of the newest point, with one primary-key search per series (not a scan of them all)."""
+    (newest,) = db.execute("SELECT MAX((SELECT MAX(t) FROM points WHERE series = s.id)) FROM series s").fetchone()
+    return None if newest is None else float(newest)
+
+
+def _mark_open_windows(db: sqlite3.Connection, series: list[int]) -> None:
+    """Mark the buckets as holding what lies before the newest point's window (the open windows are read finer).
+
+    For a file whose buckets were added to reading by reading: they hold the open windows too, so those are
+    dropped and the ten-minute ones of the open two-hour window recomputed from the points before the mark.
+    """
+    newest = _newest_point(db)
+    if newest is None:
+        return
+    fine, wide = BUCKET_WIDTHS
+    marks = {fine: newest // fine * fine, wide: newest // fine * fine // wide * wide}
+    db.executemany("DELETE FROM buckets WHERE series = ? AND start >= ?", [(sid, marks[wide]) for sid in series])
+    flush_buckets(db, series, fine, marks[wide], marks[fine])
+    for width, at in marks.items():
+        set_mark(db, width, at)
+
+
+def migrate_latest(db: sqlite3.Connection) -> None:
+    """Drop the per-cycle latest-reading columns of `series` (the `latest` view replaces them); mark the buckets."""
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        if not db.execute("SELECT 1 FROM pragma_table_info('series') WHERE name = 'last_at'").fetchone():
+            return  # another process migrated it first
+        for column in ("last_at", "last_value", "last_status", "last_error"):
+            db.execute(f"ALTER TABLE series DROP COLUMN {column}")
+        if not bucket_marks(db):
+            _mark_open_windows(db, [sid for (sid,) in db.execute("SELECT id FROM series")])
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -118,18 +194,20 @@ def migrate(db: sqlite3.Connection) -> None:
 
 
 def rebuild_summaries(db: sqlite3.Connection) -> None:
-    """Recompute every bucket, each series' latest reading and each measurer's counts from the points."""
+    """Recompute every bucket (up to the newest point's window) and each measurer's counts from the points."""
     db.execute("DELETE FROM buckets")
-    for width in BUCKET_WIDTHS:
-        db.execute(
-            "INSERT INTO buckets SELECT series, ?, CAST(t / ? AS INTEGER) * ?, COUNT(*), MIN(value), MAX(value),"
-            " SUM(value) FROM points WHERE status = 'ok' GROUP BY series, CAST(t / ? AS INTEGER)",
-            (width, width, width, width),
-        )
-    db.execute(
-        "UPDATE series SET (last_at, last_value, last_status, last_error) = (SELECT t, value, status, error"
-        " FROM points WHERE series = series.id ORDER BY t DESC LIMIT 1)"
-    )
+    db.execute("DELETE FROM history_meta WHERE key LIKE 'buckets_through_%'")
+    newest = _newest_point(db)
+    if newest is not None:
+        fine = newest // BUCKET_WIDTHS[0] * BUCKET_WIDTHS[0]
+        for width in BUCKET_WIDTHS:
+            mark = fine // width * width
+            db.execute(
+                "INSERT INTO buckets SELECT series, ?, CAST(t / ? AS INTEGER) * ?, COUNT(*), MIN(value), MAX(value),"
+                " SUM(value) FROM points WHERE status = 'ok' AND t < ? GROUP BY series, CAST(t / ? AS INTEGER)",
+                (width, width, width, mark, width),
+            )
+            set_mark(db, width, mark)
     db.execute("DELETE FROM measurers")
     db.execute(
         "INSERT INTO measurers (measurer, answered, last_answer) SELECT measurer, COUNT(DISTINCT p.t), MAX(p.t)"
@@ -149,83 +227,94 @@ class HistorySink:
     def __init__(self, config: HistoryConfig) -> None:
         self.config = config
         self._db = open_history(config.path)
-        self._series: dict[tuple[str, str, str], int] = {
-            (m, i, n): sid for sid, m, i, n in self._db.execute("SELECT id, measurer, instrument, name FROM series")
-        }
+        self._series: dict[tuple[str, str, str], int] = {}
+        self._units: dict[int, str] = {}
+        for sid, measurer, instrument, name, unit in self._db.execute(
+            "SELECT id, measurer, instrument, name, unit FROM series"
+        ):
+            self._series[measurer, instrument, name] = sid
+            self._units[sid] = unit
+        self._marks = bucket_marks(self._db)
         self._retained_at = 0.0
 
     def write(self, batch: Batch) -> None:
-        """Insert the readings, buckets, missing and disconnected measurers in one transaction; then retention."""
-        t = batch.started_at
-        rows: dict[int, tuple[str, Reading, float]] = {}
-        known = dict(self._series)  # ids made inside a transaction that rolls back were never stored
-        try:
-            self._store(batch, t, rows)
+        """Insert the readings, missing and disconnected measurers in one transaction; then retention.
+
+        Per cycle that is one row per reading and one per answering measurer: the buckets are brought up to
+        date once per ten-minute window, the latest readings are read from the points.
+        """
+        known, units, marks = dict(self._series), dict(self._units), dict(self._marks)
+        try:  # ids, units and marks made inside a transaction that rolls back were never stored
+            self._store(batch, batch.started_at)
         except BaseException:
-            self._series = known
+            self._series, self._units, self._marks = known, units, marks
             raise
         if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
             self._retained_at = time.monotonic()
             self.apply_retention(time.time() - self.config.retention)
 
-    def _store(self, batch: Batch, t: float, rows: dict[int, tuple[str, Reading, float]]) -> None:
+    def _store(self, batch: Batch, t: float) -> None:
+        ids, units = self._series, self._units
+        points = []
+        answered = []
         with self._db:
             self._db.execute("BEGIN")
-            for measurer, r, at in batch.rows():
-                rows.setdefault(self._series_id(measurer, r.instrument, r.name, r.unit), (measurer, r, at))
+            for result in batch.results:
+                measurer, at = result.measurer, result.measured_at
+                for r in result.readings:
+                    sid = ids.get((measurer, r.instrument, r.name))
+                    if sid is None:
+                        sid = self._new_series(measurer, r.instrument, r.name, r.unit)
+                    elif units[sid] != r.unit:
+                        self._db.execute("UPDATE series SET unit = ? WHERE id = ?", (r.unit, sid))
+                        units[sid] = r.unit
+                    points.append((sid, t, r.value, r.status, r.error, at))
+                if result.readings:
+                    answered.append((measurer, t))
             # A batch is stored in one transaction under its own cycle time, so its points are either all new or
-            # all there already (an outbox redelivery, whose summaries must not be counted twice).
+            # all there already (an outbox redelivery, whose counts must not be counted twice).
             before = self._db.total_changes
-            self._db.executemany(
-                "INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)",
-                [(sid, t, r.value, r.status, r.error, at) for sid, (_, r, at) in rows.items()],
-            )
+            self._db.executemany("INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)", points)
             if self._db.total_changes > before:
-                self._summarise(t, rows)
+                self._db.executemany(COUNT_ANSWERED, answered)
+                self._keep_buckets(t, sorted({point[0] for point in points}))
             for measurer in batch.missing:
                 if self._db.execute("INSERT OR IGNORE INTO missing VALUES (?, ?)", (t, measurer)).rowcount:
-                    self._count(measurer, "missing", None)
+                    self._db.execute(COUNT_MISSING, (measurer,))
             self._db.executemany(
                 "INSERT OR IGNORE INTO disconnected VALUES (?, ?)", [(t, m) for m in batch.disconnected]
             )
 
-    def _summarise(self, t: float, rows: dict[int, tuple[str, Reading, float]]) -> None:
-        """Update each series' latest reading, its buckets and each answering measurer's count."""
-        self._db.executemany(
-            "UPDATE series SET unit = ?, last_at = ?, last_value = ?, last_status = ?, last_error = ?"
-            " WHERE id = ? AND (last_at IS NULL OR last_at <= ?)",
-            [(r.unit, t, r.value, r.status, r.error, sid, t) for sid, (_, r, _) in rows.items()],
-        )
-        self._db.executemany(
-            UPSERT_BUCKET,
-            [
-                (sid, width, t // width * width, r.value, r.value, r.value)
-                for sid, (_, r, _) in rows.items()
-                if r.value is not None and r.status == "ok"
-                for width in BUCKET_WIDTHS
-            ],
-        )
-        for measurer in {measurer for measurer, _, _ in rows.values()}:
-            self._count(measurer, "answered", t)
+    def _keep_buckets(self, t: float, stored: list[int]) -> None:
+        """Flush each width's windows that closed before `t`'s; recompute `t`'s where it was flushed already."""
+        if not self._marks:  # a new history: nothing before this batch
+            for width in BUCKET_WIDTHS:
+                self._mark(width, t // width * width)
+            return
+        for width in BUCKET_WIDTHS:  # finest first: each width is computed from the one below
+            window, mark = t // width * width, self._marks[width]
+            if window > mark:
+                flush_buckets(self._db, list(self._series.values()), width, mark, window)
+                self._mark(width, window)
+            elif window < mark:  # a late batch (a dead letter retried): its window again, for its series
+                flush_buckets(self._db, stored, width, window, window + width)
 
-    def _count(self, measurer: str, column: str, answer: float | None) -> None:
-        self._db.execute(
-            f"INSERT INTO measurers (measurer, {column}, last_answer) VALUES (?, 1, ?) ON CONFLICT DO UPDATE"
-            f" SET {column} = {column} + 1,"
-            " last_answer = coalesce(max(last_answer, excluded.last_answer), last_answer, excluded.last_answer)",
-            (measurer, answer),
-        )
+    def _mark(self, width: int, at: float) -> None:
+        set_mark(self._db, width, at)
+        self._marks[width] = at
 
-    def _series_id(self, measurer: str, instrument: str, name: str, unit: str) -> int:
+    def _new_series(self, measurer: str, instrument: str, name: str, unit: str) -> int:
         key = (measurer, instrument, name)
-        if key not in self._series:
-            self._db.execute(
-                "INSERT OR IGNORE INTO series (measurer, instrument, name, unit) VALUES (?, ?, ?, ?)", (*key, unit)
-            )
-            (self._series[key],) = self._db.execute(
-                "SELECT id FROM series WHERE measurer = ? AND instrument = ? AND name = ?", key
-            ).fetchone()
-        return self._series[key]
+        self._db.execute(
+            "INSERT OR IGNORE INTO series (measurer, instrument, name, unit) VALUES (?, ?, ?, ?)", (*key, unit)
+        )
+        sid: int
+        (sid,) = self._db.execute(
+            "SELECT id FROM series WHERE measurer = ? AND instrument = ? AND name = ?", key
+        ).fetchone()
+        self._series[key] = sid
+        self._units[sid] = unit
+        return sid
 
     def apply_retention(self, cutoff: float) -> int:
         """Delete up to a day per series of what is older than `cutoff`, in short transactions; return rows deleted.
