@@ -9,7 +9,8 @@ client spends on the same exchange in the same run (N inquiries out, N results i
 json.loads), with the collector's ratio to it. Goal: >= 50,000 readings per CPU-second (N = 1000 in <= 0.2 s),
 linear in N.
 With `--inquire all` the collector asks everyone with one inquiry (and the floor client does the same).
-Run: .venv/bin/python bench/scale.py [--sizes 10,100,1000] [--cycles 5] [--inquire each|all]
+With `--warm W`, W cycles run first and are not counted: the history file grows as in a lab's first hours.
+Run: .venv/bin/python bench/scale.py [--sizes 10,100,1000] [--cycles 5] [--inquire each|all] [--warm W]
 """
 
 from __future__ import annotations
@@ -110,8 +111,13 @@ def responder(broker: PrivateBroker, n: int) -> subprocess.Popen[str]:
     return process
 
 
-def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int, inquire: str) -> tuple[float, float, float]:
-    """Return the medians of cycle wall time, collector CPU per cycle (sink included) and sink drain time."""
+def measure(
+    broker: PrivateBroker, workdir: Path, n: int, cycles: int, inquire: str, warm: int = 0
+) -> tuple[float, float, float]:
+    """Return the medians of cycle wall time, collector CPU per cycle (sink included) and sink drain time.
+
+    The first `warm` cycles (and always the first) are run but not counted.
+    """
     answering = responder(broker, n)
     collector = Collector(load_config(config(workdir, broker.port, n, inquire), collect(get_plugin_manager())))
     collector.start()
@@ -119,7 +125,7 @@ def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int, inquire: 
     walls, cpus, drains = [], [], []
     try:
         collector.wait_connected(10)
-        for number in range(1, cycles + 2):
+        for number in range(1, warm + cycles + 2):
             wall, cpu = time.perf_counter(), time.process_time()
             batch = collector.run_cycle(number)
             walls.append(time.perf_counter() - wall)
@@ -133,7 +139,8 @@ def measure(broker: PrivateBroker, workdir: Path, n: int, cycles: int, inquire: 
         answering.terminate()
         answering.wait()
     # the first cycle warms caches and creates tables: leave it out
-    return statistics.median(walls[1:]), statistics.median(cpus[1:]), statistics.median(drains[1:])
+    kept = slice(warm + 1, None)
+    return statistics.median(walls[kept]), statistics.median(cpus[kept]), statistics.median(drains[kept])
 
 
 def floor(broker: PrivateBroker, n: int, cycles: int, inquire: str) -> float:
@@ -179,8 +186,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10,100,1000")
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--inquire", choices=("each", "all"), default="each", help="the collector's `inquire` setting")
+    parser.add_argument("--warm", type=int, default=0, help="cycles run first and not counted (the history grows)")
     args = parser.parse_args()
-    print(f"inquire = {args.inquire!r}")
+    print(f"inquire = {args.inquire!r}" + (f"; {args.warm} cycles first, not counted" if args.warm else ""))
     columns = ("measurers", "readings", "cycle wall", "CPU/cycle", "readings/CPU-s", "sink drain", "floor CPU", "ratio")
     widths = (9, 9, 11, 10, 15, 11, 10, 6)
     print(" ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True)))
@@ -192,7 +200,7 @@ def main() -> None:
         print(f"broker: {queued} (Mosquitto's default of 1000 drops results of more measurers than that)")
     with PrivateBroker(extra_config=queued) as broker, tempfile.TemporaryDirectory() as tmp:
         for n in sizes:
-            wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles, args.inquire)
+            wall, cpu, drain = measure(broker, Path(tmp), n, args.cycles, args.inquire, args.warm)
             bare = floor(broker, n, args.cycles, args.inquire)
             readings = n * READINGS
             print(
