@@ -42,11 +42,25 @@ def test_a_series_keeps_points_buckets_and_counts_and_ignores_a_redelivery(tmp_p
     assert db.execute("SELECT answered, missing, last_answer FROM measurers").fetchall() == [(5, 1, 600.0)]
     assert db.execute("SELECT last_value, last_status FROM latest").fetchall() == [(5.0, "ok")]
     plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM latest"))
-    assert "SCAN p" not in plan and "SEARCH p USING PRIMARY KEY (series=? AND t=?)" in plan, plan
+    assert "SCAN points" not in plan and "SCAN fresh" not in plan and "SEARCH fresh USING PRIMARY KEY" in plan, plan
     # the first layout's table lives on as a view
     assert db.execute("SELECT COUNT(*), COUNT(value) FROM readings").fetchone() == (5, 4)
-    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM points WHERE series=1 AND t>5"))
+    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM all_points WHERE series=1 AND t>5"))
     assert "SEARCH points USING PRIMARY KEY (series=? AND t>?)" in plan
+    assert "SEARCH fresh USING PRIMARY KEY (series=? AND t>?)" in plan
+
+
+def test_the_open_window_is_written_apart_and_moved_when_it_closes_and_a_redelivery_stays_ignored(tmp_path):
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    for t, value in ((0.0, 1.0), (60.0, 2.0), (600.0, 3.0)):
+        sink.write(batch(t, value))
+    sink.write(batch(60.0, 2.0))  # delivered again after its window was moved
+    sink.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT t FROM points").fetchall() == [(0.0,), (60.0,)]
+    assert db.execute("SELECT t FROM fresh").fetchall() == [(600.0,)]
+    assert db.execute("SELECT answered FROM measurers").fetchall() == [(3,)]
+    assert db.execute("SELECT last_at, last_value FROM latest").fetchall() == [(600.0, 3.0)]
 
 
 def test_a_history_of_the_first_layout_is_migrated_without_losing_a_row(tmp_path):
@@ -94,7 +108,7 @@ def test_retention_deletes_a_day_per_series_per_pass_and_keeps_the_rest(tmp_path
     assert sink.apply_retention(3 * DAY) == 0
     sink.close()
     db = sqlite3.connect(tmp_path / "h.sqlite")
-    assert db.execute("SELECT MIN(t), COUNT(*) FROM points").fetchone() == (3 * DAY, 4)
+    assert db.execute("SELECT MIN(t), COUNT(*) FROM all_points").fetchone() == (3 * DAY, 4)
     assert db.execute("SELECT MIN(start) FROM buckets").fetchone() == (3 * DAY,)
     assert db.execute("SELECT COUNT(*) FROM missing").fetchone() == (0,)
 
@@ -129,7 +143,7 @@ def test_retention_runs_as_the_sink_writes(tmp_path):
     sink.write(batch(now, 2.0))
     sink.close()
     db = sqlite3.connect(tmp_path / "h.sqlite")
-    assert db.execute("SELECT value FROM points").fetchall() == [(2.0,)]
+    assert db.execute("SELECT value FROM all_points").fetchall() == [(2.0,)]
 
 
 def _expected(values: dict[float, float], width: int) -> dict[float, tuple[float, float, float]]:
@@ -173,11 +187,11 @@ def test_a_failed_flush_leaves_the_file_as_it_was_and_the_redelivery_completes_i
         raise sqlite3.OperationalError("disk I/O error")
 
     with monkeypatch.context() as patched:
-        patched.setattr(sqlite_sink, "flush_buckets", crash)
+        patched.setattr(sqlite_sink, "set_mark", crash)  # after the window's buckets, before the commit
         with pytest.raises(sqlite3.OperationalError):
             sink.write(batch(600.0, 5.0))
     db = sqlite3.connect(tmp_path / "h.sqlite")
-    assert db.execute("SELECT COUNT(*) FROM points").fetchone() == (2,)
+    assert db.execute("SELECT COUNT(*) FROM all_points").fetchone() == (2,)
     assert db.execute("SELECT COUNT(*) FROM buckets").fetchone() == (0,)
     sink.write(batch(600.0, 5.0))  # the outbox delivers it again
     sink.close()

@@ -80,7 +80,7 @@ class History:
         """Return (time, value, status, error) of one series from `since` to `until`."""
         with self._lock:
             return self._db.execute(
-                "SELECT t, value, status, error FROM points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
+                "SELECT t, value, status, error FROM all_points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
                 (series, since, until),
             ).fetchall()
 
@@ -107,7 +107,8 @@ class History:
                 ).fetchall()
             # after the ten-minute mark: the points, not in any bucket yet
             parts += self._db.execute(
-                "SELECT t, 1, value, value, value FROM points WHERE series = ? AND t >= ? AND t <= ? AND status = 'ok'",
+                "SELECT t, 1, value, value, value FROM all_points WHERE series = ? AND t >= ? AND t <= ?"
+                " AND status = 'ok'",
                 (series, max(since - width, marks.get(fine, since - width)), until),
             ).fetchall()
         buckets: dict[float, tuple[int, float, float, float]] = {}
@@ -124,7 +125,8 @@ class History:
         """Return the last `count` readings of one series (for a sparkline)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT t, value, value, value FROM points WHERE series = ? ORDER BY t DESC LIMIT ?", (series, count)
+                "SELECT t, value, value, value FROM all_points WHERE series = ? ORDER BY t DESC LIMIT ?",
+                (series, count),
             ).fetchall()
         return _with_gaps(0.0, rows[::-1])
 

@@ -28,6 +28,10 @@ CREATE TABLE IF NOT EXISTS points (
     series INTEGER NOT NULL, t REAL NOT NULL, value REAL, status TEXT NOT NULL, error TEXT,
     measured_at REAL NOT NULL, PRIMARY KEY (series, t)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fresh (
+    series INTEGER NOT NULL, t REAL NOT NULL, value REAL, status TEXT NOT NULL, error TEXT,
+    measured_at REAL NOT NULL, PRIMARY KEY (series, t)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS buckets (
     series INTEGER NOT NULL, width INTEGER NOT NULL, start REAL NOT NULL, n INTEGER NOT NULL,
     min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL, PRIMARY KEY (series, width, start)
@@ -44,17 +48,34 @@ CREATE TABLE IF NOT EXISTS disconnected (
 );
 CREATE TABLE IF NOT EXISTS history_meta (key TEXT PRIMARY KEY, value REAL NOT NULL)
 """
-# The first layout's table, as a view: queries written against it keep working. `latest`: each series with
-# its newest reading, found by one primary-key search per series (nothing is rewritten per cycle to keep it).
+# `fresh` holds the points of the open ten-minute window, moved into `points` when it closes: a cycle then
+# writes into a small table, and each series' end of `points` (a page of its own once the file has grown)
+# is written once per window instead of once per cycle. `all_points` is both; readers use it.
+# `readings` is the first layout's table, as a view: queries written against it keep working. `latest`: each
+# series with its newest reading, found by primary-key searches (nothing is rewritten per cycle to keep it).
 VIEWS = """
+CREATE VIEW IF NOT EXISTS all_points AS SELECT * FROM points UNION ALL SELECT * FROM fresh;
 CREATE VIEW IF NOT EXISTS readings AS
     SELECT p.t AS cycle_at, s.measurer, s.instrument, s.name, p.value, s.unit, p.status, p.error, p.measured_at
-    FROM points p JOIN series s ON s.id = p.series;
+    FROM all_points p JOIN series s ON s.id = p.series;
 CREATE VIEW IF NOT EXISTS latest AS
-    SELECT s.id, s.measurer, s.instrument, s.name, s.unit, p.t AS last_at, p.value AS last_value,
-        p.status AS last_status, p.error AS last_error
-    FROM series s LEFT JOIN points p ON p.series = s.id AND p.t = (SELECT MAX(t) FROM points WHERE series = s.id)
+    WITH newest AS MATERIALIZED (SELECT id, (SELECT MAX(t) FROM points WHERE series = id) AS pt,
+        (SELECT MAX(t) FROM fresh WHERE series = id) AS ft FROM series)
+    SELECT s.id, s.measurer, s.instrument, s.name, s.unit, max(coalesce(pt, ft), coalesce(ft, pt)) AS last_at,
+        iif(f.series IS NULL, p.value, f.value) AS last_value,
+        iif(f.series IS NULL, p.status, f.status) AS last_status,
+        iif(f.series IS NULL, p.error, f.error) AS last_error
+    FROM series s JOIN newest n ON n.id = s.id
+    LEFT JOIN points p ON p.series = s.id AND p.t = n.pt AND (n.ft IS NULL OR n.pt > n.ft)
+    LEFT JOIN fresh f ON f.series = s.id AND f.t = n.ft AND (n.pt IS NULL OR n.ft >= n.pt)
 """
+# A closed window's ten-minute buckets come from `fresh` (small, and in the cache), then its points move on.
+CLOSE_FRESH = (
+    """INSERT OR REPLACE INTO buckets SELECT series, 600, CAST(t / 600 AS INTEGER) * 600, COUNT(*), MIN(value),
+        MAX(value), SUM(value) FROM fresh WHERE t < ? AND status = 'ok' GROUP BY series, CAST(t / 600 AS INTEGER)""",
+    "INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < ?",
+    "DELETE FROM fresh WHERE t < ?",
+)
 
 # Buckets are computed from what is stored, never added to: recomputing a window is idempotent, so a crash
 # mid-way or a batch delivered twice cannot count a reading twice. Each width has a mark in history_meta
@@ -104,8 +125,7 @@ def open_history(path: Path) -> sqlite3.Connection:
     if old == ("table",):
         migrate(db)
     _create_tables(db)
-    for statement in VIEWS.split(";"):
-        db.execute(statement)
+    _create_views(db)
     if db.execute("SELECT 1 FROM pragma_table_info('series') WHERE name = 'last_at'").fetchone():
         migrate_latest(db)
     return db
@@ -113,6 +133,11 @@ def open_history(path: Path) -> sqlite3.Connection:
 
 def _create_tables(db: sqlite3.Connection) -> None:
     for statement in TABLES.split(";"):
+        db.execute(statement)
+
+
+def _create_views(db: sqlite3.Connection) -> None:
+    for statement in VIEWS.split(";"):
         db.execute(statement)
 
 
@@ -136,7 +161,7 @@ def flush_buckets(db: sqlite3.Connection, series: list[int], width: int, start: 
 
 def _newest_point(db: sqlite3.Connection) -> float | None:
     """Return the time of the newest point, with one primary-key search per series (not a scan of them all)."""
-    (newest,) = db.execute("SELECT MAX((SELECT MAX(t) FROM points WHERE series = s.id)) FROM series s").fetchone()
+    (newest,) = db.execute("SELECT MAX(last_at) FROM latest").fetchone()
     return None if newest is None else float(newest)
 
 
@@ -155,6 +180,15 @@ def _mark_open_windows(db: sqlite3.Connection, series: list[int]) -> None:
     flush_buckets(db, series, fine, marks[wide], marks[fine])
     for width, at in marks.items():
         set_mark(db, width, at)
+    _freshen(db, series, marks[fine])
+
+
+def _freshen(db: sqlite3.Connection, series: list[int], mark: float) -> None:
+    """Move the points at or after the ten-minute mark into `fresh`, where the sink keeps the open window."""
+    db.executemany(
+        "INSERT OR IGNORE INTO fresh SELECT * FROM points WHERE series = ? AND t >= ?", [(s, mark) for s in series]
+    )
+    db.executemany("DELETE FROM points WHERE series = ? AND t >= ?", [(s, mark) for s in series])
 
 
 def migrate_latest(db: sqlite3.Connection) -> None:
@@ -176,6 +210,7 @@ def migrate(db: sqlite3.Connection) -> None:
         db.execute("BEGIN IMMEDIATE")
         db.execute("ALTER TABLE readings RENAME TO readings_v1")
         _create_tables(db)
+        _create_views(db)
         db.execute(
             "INSERT OR IGNORE INTO series (measurer, instrument, name, unit)"
             " SELECT measurer, instrument, name, unit FROM readings_v1 GROUP BY measurer, instrument, name"
@@ -197,6 +232,8 @@ def rebuild_summaries(db: sqlite3.Connection) -> None:
     """Recompute every bucket (up to the newest point's window) and each measurer's counts from the points."""
     db.execute("DELETE FROM buckets")
     db.execute("DELETE FROM history_meta WHERE key LIKE 'buckets_through_%'")
+    db.execute("INSERT OR IGNORE INTO points SELECT * FROM fresh")
+    db.execute("DELETE FROM fresh")
     newest = _newest_point(db)
     if newest is not None:
         fine = newest // BUCKET_WIDTHS[0] * BUCKET_WIDTHS[0]
@@ -208,10 +245,11 @@ def rebuild_summaries(db: sqlite3.Connection) -> None:
                 (width, width, width, mark, width),
             )
             set_mark(db, width, mark)
+        _freshen(db, [sid for (sid,) in db.execute("SELECT id FROM series")], fine)
     db.execute("DELETE FROM measurers")
     db.execute(
         "INSERT INTO measurers (measurer, answered, last_answer) SELECT measurer, COUNT(DISTINCT p.t), MAX(p.t)"
-        " FROM points p JOIN series s ON s.id = p.series GROUP BY measurer"
+        " FROM all_points p JOIN series s ON s.id = p.series GROUP BY measurer"
     )
     db.execute(
         "INSERT INTO measurers (measurer, missing) SELECT measurer, COUNT(*) FROM missing GROUP BY measurer"
@@ -273,9 +311,17 @@ class HistorySink:
                     answered.append((measurer, t))
             # A batch is stored in one transaction under its own cycle time, so its points are either all new or
             # all there already (an outbox redelivery, whose counts must not be counted twice).
-            before = self._db.total_changes
-            self._db.executemany("INSERT OR IGNORE INTO points VALUES (?, ?, ?, ?, ?, ?)", points)
-            if self._db.total_changes > before:
+            if (
+                points
+                and not self._db.execute(
+                    "SELECT 1 FROM all_points WHERE series = ? AND t = ?", points[0][:2]
+                ).fetchone()
+            ):
+                mark = self._marks.get(BUCKET_WIDTHS[0])
+                late = mark is not None and t < mark  # its window is closed: straight into `points`
+                self._db.executemany(
+                    f"INSERT OR IGNORE INTO {'points' if late else 'fresh'} VALUES (?, ?, ?, ?, ?, ?)", points
+                )
                 self._db.executemany(COUNT_ANSWERED, answered)
                 self._keep_buckets(t, sorted({point[0] for point in points}))
             for measurer in batch.missing:
@@ -294,7 +340,11 @@ class HistorySink:
         for width in BUCKET_WIDTHS:  # finest first: each width is computed from the one below
             window, mark = t // width * width, self._marks[width]
             if window > mark:
-                flush_buckets(self._db, list(self._series.values()), width, mark, window)
+                if width == BUCKET_WIDTHS[0]:  # the closed windows' points, in key order: each series' end once
+                    for statement in CLOSE_FRESH:
+                        self._db.execute(statement, (window,))
+                else:
+                    flush_buckets(self._db, list(self._series.values()), width, mark, window)
                 self._mark(width, window)
             elif window < mark:  # a late batch (a dead letter retried): its window again, for its series
                 flush_buckets(self._db, stored, width, window, window + width)
@@ -332,6 +382,7 @@ class HistorySink:
                 # A bucket goes once it has wholly passed the cutoff, so kept buckets stay complete.
                 self._db.execute("DELETE FROM buckets WHERE series = ? AND start + width <= ?", (sid, end))
         with self._db:
+            self._db.execute("DELETE FROM fresh WHERE t < ?", (cutoff,))  # small: an old batch delivered late
             self._db.execute("DELETE FROM missing WHERE cycle_at < ?", (cutoff,))
             self._db.execute("DELETE FROM disconnected WHERE cycle_at < ?", (cutoff,))
         return deleted
