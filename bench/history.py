@@ -3,7 +3,7 @@
 Builds (once; reused while it exists) a history of N series x D days at one reading a minute in the
 sink's own layout, then times, for ranges of 1 h, 24 h, 7 d, 30 d and 1 y ending now, what the series
 page asks (`History.plot`: raw readings up to 6 h, min/max/mean buckets beyond) and the floor: a bare
-`SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
+`SELECT t, value FROM all_points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
 SQLite can return that range. Medians over rounds, each round a different series. Then three
 retention passes on a copy of the file, as the sink runs them in its delivery thread, and the
 migration of a 1 M-reading history of the first layout.
@@ -78,11 +78,11 @@ def main() -> None:
     history = History(args.file)
     ids = [s.id for s in history.series()]
     raw = sqlite3.connect(args.file)  # the floor: the same file, nothing of labmon
-    (rows,) = raw.execute("SELECT COUNT(*) FROM points").fetchone()
+    (rows,) = raw.execute("SELECT COUNT(*) FROM all_points").fetchone()
     print(f"{args.file}: {len(ids)} series, {rows:,} readings, {args.file.stat().st_size / 1e6:.0f} MB")
 
     def floor(sid: int, since: float, until: float) -> None:
-        query = "SELECT t, value FROM points WHERE series = ? AND t BETWEEN ? AND ?"
+        query = "SELECT t, value FROM all_points WHERE series = ? AND t BETWEEN ? AND ?"
         raw.execute(query, (sid, since, until)).fetchall()
 
     rng = random.Random(2)
