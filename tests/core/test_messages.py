@@ -143,3 +143,24 @@ def test_thousands_of_random_payloads_raise_only_message_errors():
 
 def test_status_is_online_or_offline_only():
     assert decode_status(b"online") == ONLINE and decode_status(b"offline") == OFFLINE
+
+
+def test_without_orjson_the_standard_library_decodes_and_refuses_alike(monkeypatch):
+    """A Pi Zero or Pi 1 (armv6) has no orjson wheel: the standard library's parser takes over."""
+    from labmon import jsontext
+
+    monkeypatch.setattr(jsontext, "orjson", None)
+    assert decode_result(encode_result(_result())) == _result()
+    for payload in _hostile():
+        for decode in (decode_result, decode_inquiry, decode_status):
+            with pytest.raises(MessageError):
+                decode(payload)
+    with pytest.raises(MessageError, match="digits"):
+        decode_result(b'{"labmon": 1, "type": "result", "measured_at": ' + b"9" * 50 + b"}")
+
+
+def test_stored_text_from_json_dumps_with_nan_reads_back():
+    """Outbox items written before orjson (json.dumps writes NaN) must not block their queue."""
+    from labmon import jsontext
+
+    assert jsontext.load(json.dumps({"value": float("inf")})) == {"value": float("inf")}
