@@ -211,7 +211,11 @@ def test_a_late_batch_is_added_to_its_flushed_window(tmp_path):
     ]  # fmt: skip
 
 
-def test_a_history_kept_reading_by_reading_is_taken_over_with_its_latest_readings_and_open_windows(tmp_path):
+@pytest.mark.parametrize("sqlite", [(3, 40, 1), (3, 34, 1)], ids=["drop-column", "no-drop-column"])
+def test_a_history_kept_reading_by_reading_is_taken_over_with_its_latest_readings_and_open_windows(
+    tmp_path, monkeypatch, sqlite
+):
+    monkeypatch.setattr(sqlite_sink.sqlite3, "sqlite_version_info", sqlite)  # 3.34: Raspberry Pi OS 11
     path = tmp_path / "h.sqlite"
     old = sqlite3.connect(path)
     old.executescript(
@@ -224,6 +228,9 @@ def test_a_history_kept_reading_by_reading_is_taken_over_with_its_latest_reading
         CREATE TABLE buckets (series INTEGER NOT NULL, width INTEGER NOT NULL, start REAL NOT NULL,
             n INTEGER NOT NULL, min REAL NOT NULL, max REAL NOT NULL, sum REAL NOT NULL,
             PRIMARY KEY (series, width, start)) WITHOUT ROWID;
+        CREATE VIEW readings AS
+            SELECT p.t AS cycle_at, s.measurer, s.instrument, s.name, p.value, s.unit, p.status, p.error,
+                p.measured_at FROM points p JOIN series s ON s.id = p.series;
         INSERT INTO series VALUES (1, 'table1', 'oven', 'temp', 'degC', 660.0, 4.0, 'ok', NULL);
         INSERT INTO points VALUES (1, 0.0, 1.0, 'ok', NULL, 0.0), (1, 60.0, 2.0, 'ok', NULL, 60.0),
             (1, 600.0, 3.0, 'ok', NULL, 600.0), (1, 660.0, 4.0, 'ok', NULL, 660.0);
@@ -236,15 +243,30 @@ def test_a_history_kept_reading_by_reading_is_taken_over_with_its_latest_reading
     old.close()
     sink = HistorySink(HistoryConfig(path=path))
     db = sqlite3.connect(path)
-    assert "last_at" not in [row[1] for row in db.execute("PRAGMA table_info(series)")]
+    if sqlite >= (3, 35):
+        assert "last_at" not in [row[1] for row in db.execute("PRAGMA table_info(series)")]
+    else:  # kept, emptied: nothing stale looks current
+        assert db.execute("SELECT last_at, last_value FROM series").fetchall() == [(None, None)]
     assert db.execute("SELECT last_at, last_value, last_status FROM latest").fetchall() == [(660.0, 4.0, "ok")]
     week = _plotted(History(path).plot(1, 0.0, 7 * DAY))
     assert week == {300.0: (1.5, 1.0, 2.0), 900.0: (3.5, 3.0, 4.0)}  # not counted twice
     sink.write(batch(1200.0, 5.0))
     sink.close()
+    assert db.execute("SELECT COUNT(*) FROM readings").fetchone() == (5,)  # the view sees the open window too
     assert db.execute("SELECT width, start, n, sum FROM buckets ORDER BY width, start").fetchall() == [
         (600, 0.0, 2, 3.0), (600, 600.0, 2, 7.0)
     ]  # fmt: skip
+
+
+def test_a_late_batch_does_not_bring_an_old_unit_back(tmp_path):
+    sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+    sink.write(batch(0.0, 1.0))
+    sink.write(Batch(2, 600.0, (Result("q", "table1", 600.0, (Reading("temp", 300.0, "K", instrument="oven"),)),)))
+    sink.write(batch(60.0, 2.0))  # a dead letter retried, in degC
+    sink.close()
+    db = sqlite3.connect(tmp_path / "h.sqlite")
+    assert db.execute("SELECT unit, last_value FROM latest").fetchall() == [("K", 300.0)]
+    assert db.execute("SELECT answered FROM measurers").fetchall() == [(3,)]
 
 
 def test_a_unit_that_changes_is_kept_once_per_change(tmp_path):

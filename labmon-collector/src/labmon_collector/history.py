@@ -92,7 +92,9 @@ class History:
             return _with_gaps(0.0, rows)
         width = next((w for w in BUCKET_WIDTHS if span / w <= 2000), BUCKET_WIDTHS[-1])
         fine = BUCKET_WIDTHS[0]
-        with self._lock:
+        with self._lock, self._db:
+            # one read transaction: a window the sink closes meanwhile must not be read both ways
+            self._db.execute("BEGIN")
             marks = bucket_marks(self._db)
             parts = self._db.execute(
                 "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,15 +61,16 @@ CREATE VIEW IF NOT EXISTS readings AS
     SELECT p.t AS cycle_at, s.measurer, s.instrument, s.name, p.value, s.unit, p.status, p.error, p.measured_at
     FROM all_points p JOIN series s ON s.id = p.series;
 CREATE VIEW IF NOT EXISTS latest AS
-    WITH newest AS MATERIALIZED (SELECT id, (SELECT MAX(t) FROM points WHERE series = id) AS pt,
-        (SELECT MAX(t) FROM fresh WHERE series = id) AS ft FROM series)
-    SELECT s.id, s.measurer, s.instrument, s.name, s.unit, max(coalesce(pt, ft), coalesce(ft, pt)) AS last_at,
-        iif(f.series IS NULL, p.value, f.value) AS last_value,
-        iif(f.series IS NULL, p.status, f.status) AS last_status,
-        iif(f.series IS NULL, p.error, f.error) AS last_error
-    FROM series s JOIN newest n ON n.id = s.id
-    LEFT JOIN points p ON p.series = s.id AND p.t = n.pt AND (n.ft IS NULL OR n.pt > n.ft)
-    LEFT JOIN fresh f ON f.series = s.id AND f.t = n.ft AND (n.pt IS NULL OR n.ft >= n.pt)
+    SELECT s.id, s.measurer, s.instrument, s.name, s.unit,
+        CASE WHEN f.series IS NULL THEN p.t ELSE f.t END AS last_at,
+        CASE WHEN f.series IS NULL THEN p.value ELSE f.value END AS last_value,
+        CASE WHEN f.series IS NULL THEN p.status ELSE f.status END AS last_status,
+        CASE WHEN f.series IS NULL THEN p.error ELSE f.error END AS last_error
+    FROM series s
+    -- a series' points in `fresh` are newer than those in `points` (only a closed window moves there)
+    LEFT JOIN fresh f ON f.series = s.id AND f.t = (SELECT MAX(t) FROM fresh WHERE series = s.id)
+    LEFT JOIN points p
+        ON f.series IS NULL AND p.series = s.id AND p.t = (SELECT MAX(t) FROM points WHERE series = s.id)
 """
 # A closed window's ten-minute buckets come from `fresh` (small, and in the cache), then its points move on.
 CLOSE_FRESH = (
@@ -126,7 +129,7 @@ def open_history(path: Path) -> sqlite3.Connection:
         migrate(db)
     _create_tables(db)
     _create_views(db)
-    if db.execute("SELECT 1 FROM pragma_table_info('series') WHERE name = 'last_at'").fetchone():
+    if _meta(db, "latest_view") is None:
         migrate_latest(db)
     return db
 
@@ -136,9 +139,35 @@ def _create_tables(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+VIEWS_VERSION = 2
+"""Raised when a view's definition changes: a file made before gets its views dropped and made again."""
+
+
 def _create_views(db: sqlite3.Connection) -> None:
-    for statement in VIEWS.split(";"):
-        db.execute(statement)
+    if _meta(db, "views") != VIEWS_VERSION:
+        with _immediate(db):  # another process may be opening the same file
+            if _meta(db, "views") != VIEWS_VERSION:
+                for name in ("readings", "latest", "all_points"):
+                    db.execute(f"DROP VIEW IF EXISTS {name}")
+                for statement in VIEWS.split(";"):
+                    db.execute(statement)
+                db.execute("INSERT OR REPLACE INTO history_meta VALUES ('views', ?)", (VIEWS_VERSION,))
+
+
+def _meta(db: sqlite3.Connection, key: str) -> float | None:
+    row = db.execute("SELECT value FROM history_meta WHERE key = ?", (key,)).fetchone()
+    return None if row is None else float(row[0])
+
+
+@contextmanager
+def _immediate(db: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction of its own, unless one is open already (the first layout's migration)."""
+    if db.in_transaction:
+        yield
+        return
+    with db:
+        db.execute("BEGIN IMMEDIATE")
+        yield
 
 
 def bucket_marks(db: sqlite3.Connection) -> dict[int, float]:
@@ -193,14 +222,19 @@ def _freshen(db: sqlite3.Connection, series: list[int], mark: float) -> None:
 
 def migrate_latest(db: sqlite3.Connection) -> None:
     """Drop the per-cycle latest-reading columns of `series` (the `latest` view replaces them); mark the buckets."""
-    with db:
-        db.execute("BEGIN IMMEDIATE")
-        if not db.execute("SELECT 1 FROM pragma_table_info('series') WHERE name = 'last_at'").fetchone():
+    with _immediate(db):
+        if _meta(db, "latest_view") is not None:
             return  # another process migrated it first
-        for column in ("last_at", "last_value", "last_status", "last_error"):
-            db.execute(f"ALTER TABLE series DROP COLUMN {column}")
+        columns = ("last_at", "last_value", "last_status", "last_error")
+        kept = {row[1] for row in db.execute("PRAGMA table_info(series)")} & set(columns)
+        if kept and sqlite3.sqlite_version_info >= (3, 35):
+            for column in sorted(kept):
+                db.execute(f"ALTER TABLE series DROP COLUMN {column}")
+        elif kept:  # no DROP COLUMN (Raspberry Pi OS 11 has SQLite 3.34): emptied, so nothing stale looks current
+            db.execute(f"UPDATE series SET {' = NULL, '.join(sorted(kept))} = NULL")
         if not bucket_marks(db):
             _mark_open_windows(db, [sid for (sid,) in db.execute("SELECT id FROM series")])
+        db.execute("INSERT INTO history_meta VALUES ('latest_view', 1)")
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -295,6 +329,7 @@ class HistorySink:
         ids, units = self._series, self._units
         points = []
         answered = []
+        renamed: dict[int, str] = {}
         with self._db:
             self._db.execute("BEGIN")
             for result in batch.results:
@@ -304,8 +339,7 @@ class HistorySink:
                     if sid is None:
                         sid = self._new_series(measurer, r.instrument, r.name, r.unit)
                     elif units[sid] != r.unit:
-                        self._db.execute("UPDATE series SET unit = ? WHERE id = ?", (r.unit, sid))
-                        units[sid] = r.unit
+                        renamed[sid] = r.unit
                     points.append((sid, t, r.value, r.status, r.error, at))
                 if result.readings:
                     answered.append((measurer, t))
@@ -319,6 +353,11 @@ class HistorySink:
             ):
                 mark = self._marks.get(BUCKET_WIDTHS[0])
                 late = mark is not None and t < mark  # its window is closed: straight into `points`
+                if not late:  # a unit changes with the newest readings, never back with a late one
+                    self._db.executemany(
+                        "UPDATE series SET unit = ? WHERE id = ?", [(u, i) for i, u in renamed.items()]
+                    )
+                    units.update(renamed)
                 self._db.executemany(
                     f"INSERT OR IGNORE INTO {'points' if late else 'fresh'} VALUES (?, ?, ?, ?, ?, ?)", points
                 )
