@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -194,21 +195,21 @@ def _newest_point(db: sqlite3.Connection) -> float | None:
     return None if newest is None else float(newest)
 
 
-def _mark_open_windows(db: sqlite3.Connection, series: list[int]) -> None:
-    """Mark the buckets as holding what lies before the newest point's window (the open windows are read finer).
+def _recompute_buckets(db: sqlite3.Connection, series: list[int], *, whole: bool) -> None:
+    """Recompute the buckets up to the newest point's window (all of them, or those of its two-hour window); mark them.
 
-    For a file whose buckets were added to reading by reading: they hold the open windows too, so those are
-    dropped and the ten-minute ones of the open two-hour window recomputed from the points before the mark.
+    The newest point's window stays open: its points go to `fresh`, and plots read them raw.
     """
     newest = _newest_point(db)
     if newest is None:
         return
     fine, wide = BUCKET_WIDTHS
     marks = {fine: newest // fine * fine, wide: newest // fine * fine // wide * wide}
-    db.executemany("DELETE FROM buckets WHERE series = ? AND start >= ?", [(sid, marks[wide]) for sid in series])
-    flush_buckets(db, series, fine, marks[wide], marks[fine])
-    for width, at in marks.items():
-        set_mark(db, width, at)
+    since = -math.inf if whole else marks[wide]
+    db.executemany("DELETE FROM buckets WHERE series = ? AND start >= ?", [(sid, since) for sid in series])
+    for width in BUCKET_WIDTHS:  # finest first: each width is computed from the one below
+        flush_buckets(db, series, width, since, marks[width])
+        set_mark(db, width, marks[width])
     _freshen(db, series, marks[fine])
 
 
@@ -232,16 +233,15 @@ def migrate_latest(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE series DROP COLUMN {column}")
         elif kept:  # no DROP COLUMN (Raspberry Pi OS 11 has SQLite 3.34): emptied, so nothing stale looks current
             db.execute(f"UPDATE series SET {' = NULL, '.join(sorted(kept))} = NULL")
-        if not bucket_marks(db):
-            _mark_open_windows(db, [sid for (sid,) in db.execute("SELECT id FROM series")])
+        if not bucket_marks(db):  # buckets added to reading by reading hold the open windows too: computed again
+            _recompute_buckets(db, [sid for (sid,) in db.execute("SELECT id FROM series")], whole=False)
         db.execute("INSERT INTO history_meta VALUES ('latest_view', 1)")
 
 
 def migrate(db: sqlite3.Connection) -> None:
     """Move a history of the first layout (key starting with the cycle time) to the series layout, row for row."""
     log.warning("migrating the history to the per-series layout (once; a large file takes a while)")
-    with db:
-        db.execute("BEGIN IMMEDIATE")
+    with _immediate(db):
         db.execute("ALTER TABLE readings RENAME TO readings_v1")
         _create_tables(db)
         _create_views(db)
@@ -268,18 +268,7 @@ def rebuild_summaries(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM history_meta WHERE key LIKE 'buckets_through_%'")
     db.execute("INSERT OR IGNORE INTO points SELECT * FROM fresh")
     db.execute("DELETE FROM fresh")
-    newest = _newest_point(db)
-    if newest is not None:
-        fine = newest // BUCKET_WIDTHS[0] * BUCKET_WIDTHS[0]
-        for width in BUCKET_WIDTHS:
-            mark = fine // width * width
-            db.execute(
-                "INSERT INTO buckets SELECT series, ?, CAST(t / ? AS INTEGER) * ?, COUNT(*), MIN(value), MAX(value),"
-                " SUM(value) FROM points WHERE status = 'ok' AND t < ? GROUP BY series, CAST(t / ? AS INTEGER)",
-                (width, width, width, mark, width),
-            )
-            set_mark(db, width, mark)
-        _freshen(db, [sid for (sid,) in db.execute("SELECT id FROM series")], fine)
+    _recompute_buckets(db, [sid for (sid,) in db.execute("SELECT id FROM series")], whole=True)
     db.execute("DELETE FROM measurers")
     db.execute(
         "INSERT INTO measurers (measurer, answered, last_answer) SELECT measurer, COUNT(DISTINCT p.t), MAX(p.t)"
