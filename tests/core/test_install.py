@@ -8,7 +8,7 @@ import pytest
 import tomli_w
 
 from tests.conftest import invoke
-from tests.core.test_broker_failures import _make_ca
+from tests.core.conftest import _make_ca
 
 MEASURER = {
     "measurer": {

@@ -9,9 +9,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from labmon import diagnosis
@@ -34,12 +35,54 @@ CLASH_BACKOFF, CLASH_BACKOFF_MAX = 30.0, 600.0
 _warned_anonymous: set[str] = set()
 RECONNECT_MAX_DELAY = 5.0
 """Longest wait between reconnection attempts (paho's default is 30 s: a broker blip would last that long)."""
+READ_CHUNK = 65536
+"""Bytes asked of the socket at once: paho asks for a packet's header a byte at a time, a system call each."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
     """Send small packets at once: a PUBACK then a PUBLISH otherwise waits out the peer's delayed ACK (~40 ms)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds."""
+
+    _chunk = b""
+    _at = 0
+    _source: object = None
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        if self._at >= len(self._chunk) or self._source is not self._sock:  # a new connection drops what is left
+            self._chunk, self._at, self._source = b"", 0, self._sock
+            self._chunk = super()._sock_recv(READ_CHUNK)
+        start = self._at
+        self._at = start + bufsize
+        return self._chunk[start : self._at]
+
+    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
+        rc = super().loop_read(max_packets)
+        # the socket no longer says these bytes are there: handle them now, not after select() times out
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._buffered():
+            rc = self._packet_read()
+            if rc > 0:
+                return self._loop_rc_handle(rc)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS if rc == MQTTErrorCode.MQTT_ERR_AGAIN else rc
+
+    def _buffered(self) -> bool:
+        return self._source is self._sock and self._at < len(self._chunk)
+
+    def _packet_queue(self, *args: Any, **kwargs: Any) -> MQTTErrorCode:
+        if self._thread is not threading.current_thread():
+            return super()._packet_queue(*args, **kwargs)
+        # A PUBACK queued by the network thread itself: it writes before it next waits (it asks select() for
+        # the socket's writability while packets are queued), so the byte that would wake it is a wasted
+        # system call per message. Another thread queueing meanwhile is written by that same next pass.
+        wake, self._sockpairW = self._sockpairW, None
+        try:
+            return super()._packet_queue(*args, **kwargs)
+        finally:
+            self._sockpairW = wake
 
 
 class BrokerClient:
@@ -70,7 +113,7 @@ class BrokerClient:
         """Since when there has been no connection (None while connected)."""
         self.up_since: float | None = None
         """When the current connection was made: a change means the connection dropped in between."""
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.reconnect_delay_set(min_delay=1, max_delay=round(RECONNECT_MAX_DELAY))
         if broker.username:
             client.username_pw_set(broker.username, broker.password)

@@ -1,0 +1,58 @@
+"""The client reads the socket a chunk at a time: every message of a burst arrives whole, in order, over TLS too."""
+
+import threading
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from labmon.config import BrokerConfig
+from labmon.mqtt import READ_CHUNK, BrokerClient
+from labmon.testing import PrivateBroker
+from tests.core.conftest import TlsBroker
+
+# Sizes around the remaining-length byte boundaries (127, 16383) and past a chunk, in one burst.
+SIZES = (0, 1, 127, 128, 16_383, 16_384, READ_CHUNK - 3, READ_CHUNK + 5, 3 * READ_CHUNK)
+
+
+def _burst(config: BrokerConfig, count: int) -> None:
+    """Publish `count` messages while the reader is stuck in its first one, so that they pile up in its socket."""
+    got: list[bytes] = []
+    arrived, released = threading.Condition(), threading.Event()
+
+    def record(topic: str, payload: bytes) -> None:
+        released.wait(30)
+        with arrived:
+            got.append(payload)
+            arrived.notify_all()
+
+    sent = [f"{i:05d}".encode() + bytes([65 + i % 26]) * SIZES[i % len(SIZES)] for i in range(count)]
+    reader = BrokerClient(config, "test-reader")
+    reader.subscribe("test/burst", record)
+    writer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-writer", protocol=mqtt.MQTTv5)
+    if config.tls:
+        writer.tls_set(ca_certs=str(config.ca_file))
+    reader.start()
+    try:
+        assert reader.connected.wait(10)
+        writer.connect(config.host, config.port)
+        writer.loop_start()
+        infos = [writer.publish("test/burst", payload, qos=1) for payload in sent]
+        infos[-1].wait_for_publish(30)  # the broker has them all: the reader's socket fills while it is stuck
+        released.set()
+        # Without handling every packet of a chunk at once, the last ones would wait for the next keepalive.
+        with arrived:
+            assert arrived.wait_for(lambda: len(got) >= count, 20), f"{len(got)} of {count} arrived"
+        assert got == sent
+    finally:
+        released.set()
+        writer.disconnect()
+        writer.loop_stop()
+        reader.stop()
+
+
+def test_a_burst_arrives_whole_and_in_order(broker: PrivateBroker) -> None:
+    _burst(BrokerConfig(broker.host, broker.port), 400)
+
+
+def test_a_burst_arrives_whole_and_in_order_over_tls(tls_broker: TlsBroker) -> None:
+    _burst(BrokerConfig("localhost", tls_broker.tls_port, tls=True, ca_file=tls_broker.ca), 90)
