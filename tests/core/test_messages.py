@@ -164,3 +164,22 @@ def test_stored_text_from_json_dumps_with_nan_reads_back():
     from labmon import jsontext
 
     assert jsontext.load(json.dumps({"value": float("inf")})) == {"value": float("inf")}
+
+
+@pytest.mark.parametrize("parser", ["orjson", "json"])
+def test_a_batch_is_stored_as_its_to_dict(monkeypatch, parser):
+    """The outbox stores a Batch through jsontext.dump: the same object as to_dict, which from_dict reads back."""
+    from labmon import jsontext
+    from labmon.messages import decode_result
+    from labmon.models import Batch
+
+    if parser == "json":
+        monkeypatch.setattr(jsontext, "orjson", None)
+    wired = decode_result(encode_result(_result()))  # readings built by the decoder's fast path
+    batch = Batch(7, 1700000060.0, (_result(), wired), missing=("table2",), disconnected=("table3",))
+    batch.series()  # a cached property in the instance dict must not be written
+    stored = jsontext.load(jsontext.dump(batch))
+    assert stored == batch.to_dict() and list(stored) == list(batch.to_dict())
+    assert Batch.from_dict(stored) == batch
+    with pytest.raises(TypeError):
+        jsontext.dump({"not data": object()})
