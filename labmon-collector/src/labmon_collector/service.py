@@ -18,6 +18,7 @@ from labmon.messages import MessageError, Topics, decode_result, decode_status, 
 from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
+from labmon_collector import garbage
 from labmon_collector.alertstore import AlertStore
 from labmon_collector.courier import Courier
 from labmon_collector.cycle import Cycle
@@ -112,6 +113,7 @@ class Collector:
 
     def start(self) -> None:
         """Subscribe to every measurer's results and status, connect, start delivering."""
+        garbage.relax()
         for ref in self.settings.measurers:
             topics = self._topics(ref)
             client = self.clients[ref.broker]
