@@ -46,7 +46,10 @@ def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
 
 
 class BufferedClient(mqtt.Client):
-    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds."""
+    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds.
+
+    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`), unchanged from 2.0 to 2.2: hence paho < 3.
+    """
 
     _chunk = b""
     _at = 0
