@@ -97,3 +97,38 @@ def test_a_missing_measurer_is_logged_when_it_goes_and_when_it_returns(lab, brok
     said = [r.getMessage() for r in caplog.records if late in r.getMessage()]
     assert [m for m in said if "no reply" in m] == [f"cycle 1: no reply from {late} within 0.3s"]
     assert f"cycle 4: {late} answers again" in said
+
+
+def test_inquiries_go_at_qos_0_and_results_at_qos_1(lab, broker, write_config):
+    """An inquiry is answered now or never (no PUBACK, no late resend); a result carries data and is acknowledged."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    seen: dict[str, set[int]] = {"inquiries": set(), "results": set()}
+    subscribed, arrived = threading.Event(), threading.Condition()
+
+    def on_message(client, userdata, message):
+        kind = message.topic.rsplit("/", 1)[-1]
+        if kind in seen:
+            with arrived:
+                seen[kind].add(message.qos)
+                arrived.notify_all()
+
+    spy = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-qos-spy", protocol=mqtt.MQTTv5)
+    spy.on_message, spy.on_subscribe = on_message, lambda *args: subscribed.set()
+    spy.connect(broker.host, broker.port)
+    spy.loop_start()
+    collector = None
+    try:
+        spy.subscribe("labmon/#", qos=1)  # delivered at the lower of this and the publisher's QoS
+        assert subscribed.wait(10)
+        collector = started(write_config(collector_table(broker, lab)))
+        assert collector.run_cycle(1).missing == ()
+        with arrived:
+            assert arrived.wait_for(lambda: all(seen.values()), 10), seen
+        assert seen == {"inquiries": {0}, "results": {1}}
+    finally:
+        if collector is not None:
+            collector.stop()
+        spy.disconnect()
+        spy.loop_stop()

@@ -25,6 +25,10 @@ Handler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
 
 QOS = 1
+INQUIRY_QOS = 0
+"""An inquiry is answered now or never: at QoS 1 each one cost the collector a PUBACK to handle, and paho would
+resend one lost with a dropped connection after the reconnect, late (that cycle's measurers count as not judged
+either way). Results and status stay at QoS 1."""
 TAKEN_OVER = 142
 """MQTT v5 reason code of a DISCONNECT sent because another client connected with the same client id."""
 SHORT_SESSION, SHORT_SESSIONS = 5.0, 3
@@ -139,9 +143,10 @@ class BrokerClient:
         if self.connected.is_set():
             self._client.subscribe(topic, qos=QOS)
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False) -> None:
-        """Publish at QoS 1; while disconnected paho queues the message and sends it after reconnecting."""
-        self._client.publish(topic, payload, qos=QOS, retain=retain)
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = QOS) -> None:
+        """Publish (at QoS 1 unless told); while disconnected paho queues a QoS 1 message and sends it after
+        reconnecting, and drops a QoS 0 one."""
+        self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def start(self) -> None:
         """Connect in the background; a broker that is down is retried until it is up."""
