@@ -14,7 +14,7 @@ from tests.core.conftest import TlsBroker
 SIZES = (0, 1, 127, 128, 16_383, 16_384, READ_CHUNK - 3, READ_CHUNK + 5, 3 * READ_CHUNK)
 
 
-def _burst(config: BrokerConfig, count: int) -> None:
+def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES) -> None:
     """Publish `count` messages while the reader is stuck in its first one, so that they pile up in its socket."""
     got: list[bytes] = []
     arrived, released = threading.Condition(), threading.Event()
@@ -25,7 +25,7 @@ def _burst(config: BrokerConfig, count: int) -> None:
             got.append(payload)
             arrived.notify_all()
 
-    sent = [f"{i:05d}".encode() + bytes([65 + i % 26]) * SIZES[i % len(SIZES)] for i in range(count)]
+    sent = [f"{i:05d}".encode() + bytes([65 + i % 26]) * sizes[i % len(sizes)] for i in range(count)]
     reader = BrokerClient(config, "test-reader")
     reader.subscribe("test/burst", record)
     writer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-writer", protocol=mqtt.MQTTv5)
@@ -56,3 +56,8 @@ def test_a_burst_arrives_whole_and_in_order(broker: PrivateBroker) -> None:
 
 def test_a_burst_arrives_whole_and_in_order_over_tls(tls_broker: TlsBroker) -> None:
     _burst(BrokerConfig("localhost", tls_broker.tls_port, tls=True, ca_file=tls_broker.ca), 90)
+
+
+def test_a_huge_message_and_the_ones_behind_it_arrive(broker: PrivateBroker) -> None:
+    """paho stops a packet after 100 reads: what the last read brought of the next packets is handled too."""
+    _burst(BrokerConfig(broker.host, broker.port), 4, (120 * READ_CHUNK, 10))

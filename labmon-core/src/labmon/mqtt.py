@@ -70,11 +70,13 @@ class BufferedClient(mqtt.Client):
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
         # the socket no longer says these bytes are there: handle them now, not after select() times out
+        # AGAIN with bytes still buffered is paho's cap of 100 reads per packet (a huge one): go on with them
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._buffered():
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS if rc == MQTTErrorCode.MQTT_ERR_AGAIN else rc
+            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
+        return rc
 
     def _buffered(self) -> bool:
         return self._source is self._sock and self._at < len(self._chunk)
