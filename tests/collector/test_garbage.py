@@ -31,7 +31,7 @@ def test_relax_raises_only_a_lower_young_threshold(threshold: None, set_before: 
     assert gc.get_threshold() == (expected, 10, 10)
 
 
-def test_a_started_collector_has_relaxed_it(threshold: None, broker, write_config) -> None:
+def test_a_started_collector_relaxes_it_until_stopped(threshold: None, broker, write_config) -> None:
     gc.set_threshold(700, 10, 10)
     collector = Collector(write_config(collector_table(broker, ["nobody"])))
     collector.start()
@@ -39,3 +39,4 @@ def test_a_started_collector_has_relaxed_it(threshold: None, broker, write_confi
         assert gc.get_threshold()[0] == garbage.YOUNG_THRESHOLD
     finally:
         collector.stop()
+    assert gc.get_threshold() == (700, 10, 10)  # a process hosting a collector (the bench's floor) gets its own back

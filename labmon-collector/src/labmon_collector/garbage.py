@@ -12,8 +12,16 @@ collections a cycle and walked the whole heap, every series' state, every other 
 nearly all of them: the higher threshold holds back only the rare cyclic garbage."""
 
 
-def relax() -> None:
-    """Raise the young generation's threshold to YOUNG_THRESHOLD, unless the process set a higher one."""
-    young, middle, old = gc.get_threshold()
+def relax() -> tuple[int, int, int]:
+    """Raise the young generation's threshold to YOUNG_THRESHOLD, unless the process set a higher one; return
+    the thresholds before, for `restore`."""
+    before: tuple[int, int, int] = gc.get_threshold()
+    young, middle, old = before
     if 0 < young < YOUNG_THRESHOLD:  # 0: collection is off, as the process wants it
         gc.set_threshold(YOUNG_THRESHOLD, middle, old)
+    return before
+
+
+def restore(before: tuple[int, int, int]) -> None:
+    """Put back the thresholds `relax` found, so that a process hosting a collector gets its own back."""
+    gc.set_threshold(*before)

@@ -102,6 +102,7 @@ class Collector:
         self.events = EventLog(self.settings.data_dir / "events.sqlite")
         self.gauges = Gauges()
         self.web = WebServer.for_collector(self) if self.settings.web is not None else None
+        self._gc_before: tuple[int, int, int] | None = None
 
     def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
         clients: dict[BrokerConfig, BrokerClient] = {}
@@ -113,7 +114,7 @@ class Collector:
 
     def start(self) -> None:
         """Subscribe to every measurer's results and status, connect, start delivering."""
-        garbage.relax()
+        self._gc_before = garbage.relax()
         for ref in self.settings.measurers:
             topics = self._topics(ref)
             client = self.clients[ref.broker]
@@ -157,6 +158,8 @@ class Collector:
         self.store.note(stopped_at=time.time())
         self.store.close()
         self.events.close()
+        if self._gc_before is not None:
+            garbage.restore(self._gc_before)
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait until every broker is connected, or `timeout` seconds; return whether all are."""

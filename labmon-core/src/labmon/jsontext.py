@@ -41,6 +41,8 @@ def dump(data: Any) -> str:
     json.dumps(batch.to_dict())'s time with orjson.
 
     Only for values that are finite by construction (a batch's readings): orjson writes NaN as null.
+    orjson writes a dataclass's instance dict, skipping names that start with `_`: a public cached_property
+    would be written too (and from_dict would refuse it), so cached values keep private names.
     """
     return orjson.dumps(data).decode() if orjson is not None else json.dumps(data, default=_fields)
 
