@@ -1,9 +1,16 @@
-"""The client reads the socket a chunk at a time: every message of a burst arrives whole, in order, over TLS too."""
+"""The client reads the socket a chunk at a time: every message of a burst arrives whole, in order, over TLS too.
+
+The plain messages of a chunk are cut from it by labmon and acknowledged in one write; the others (with MQTT v5
+properties, or running past the chunk) go through paho: bursts mix both, of more QoS 1 messages than the broker
+lets be unacknowledged at once (Mosquitto's max_inflight_messages, 20), so a lost PUBACK would stall them.
+"""
 
 import threading
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from labmon.config import BrokerConfig
 from labmon.mqtt import READ_CHUNK, BrokerClient
@@ -14,8 +21,11 @@ from tests.core.conftest import TlsBroker
 SIZES = (0, 1, 127, 128, 16_383, 16_384, READ_CHUNK - 3, READ_CHUNK + 5, 3 * READ_CHUNK)
 
 
-def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES) -> None:
-    """Publish `count` messages while the reader is stuck in its first one, so that they pile up in its socket."""
+def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, with_properties: int = 0) -> None:
+    """Publish `count` messages while the reader is stuck in its first one, so that they pile up in its socket.
+
+    Every `with_properties`-th message carries a user property (0: none do).
+    """
     got: list[bytes] = []
     arrived, released = threading.Condition(), threading.Event()
 
@@ -36,7 +46,13 @@ def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES) -> 
         assert reader.connected.wait(10)
         writer.connect(config.host, config.port)
         writer.loop_start()
-        infos = [writer.publish("test/burst", payload, qos=1) for payload in sent]
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = ("kind", "odd")
+        carry = [bool(with_properties) and i % with_properties == 0 for i in range(count)]
+        infos = [
+            writer.publish("test/burst", payload, qos=1, properties=properties if carries else None)
+            for payload, carries in zip(sent, carry, strict=True)
+        ]
         infos[-1].wait_for_publish(30)  # the broker has them all: the reader's socket fills while it is stuck
         released.set()
         # Without handling every packet of a chunk at once, the last ones would wait for the next keepalive.
@@ -61,3 +77,7 @@ def test_a_burst_arrives_whole_and_in_order_over_tls(tls_broker: TlsBroker) -> N
 def test_a_huge_message_and_the_ones_behind_it_arrive(broker: PrivateBroker) -> None:
     """paho stops a packet after 100 reads: what the last read brought of the next packets is handled too."""
     _burst(BrokerConfig(broker.host, broker.port), 4, (120 * READ_CHUNK, 10))
+
+
+def test_messages_with_properties_keep_their_place_among_plain_ones(broker: PrivateBroker) -> None:
+    _burst(BrokerConfig(broker.host, broker.port), 300, (10, 700, 3000), with_properties=3)

@@ -81,11 +81,14 @@ class Collector:
         self.clients = self._clients(config.broker.client_id_prefix)
         self.reach = Reach(self.clients)
         refs = self.settings.measurers
-        self._inquiry_topics = (
-            list({(self.clients[ref.broker], self._topics(ref).everyone): None for ref in refs})  # one per broker
-            if self.settings.inquire == "all"
-            else [(self.clients[ref.broker], self._topics(ref).inquiries) for ref in refs]
-        )
+        asked: dict[BrokerClient, dict[str, None]] = {}
+        for ref in refs:
+            topics = self._topics(ref)
+            asked.setdefault(self.clients[ref.broker], {})[
+                topics.everyone if self.settings.inquire == "all" else topics.inquiries
+            ] = None
+        self._inquiry_topics = {client: list(topics) for client, topics in asked.items()}
+        """The topics to ask on, per broker: one per measurer, or with `inquire = "all"` one per broker."""
         delivery = self.settings.delivery
         self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
@@ -190,9 +193,9 @@ class Collector:
         with self._lock:
             self._cycle = cycle
         inquiry = encode_inquiry(cycle.inquiry)
-        for client, topic in self._inquiry_topics:
+        for client, topics in self._inquiry_topics.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
-                client.publish(topic, inquiry, qos=INQUIRY_QOS)
+                client.publish_each(topics, inquiry, qos=INQUIRY_QOS)
         cycle.complete.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import ssl
@@ -41,6 +42,8 @@ RECONNECT_MAX_DELAY = 5.0
 """Longest wait between reconnection attempts (paho's default is 30 s: a broker blip would last that long)."""
 READ_CHUNK = 65536
 """Bytes asked of the socket at once: paho asks for a packet's header a byte at a time, a system call each."""
+PUBLISH, PUBACK = 0x30, 0x40
+"""MQTT packet types (the high nibble of a packet's first byte)."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -49,15 +52,30 @@ def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
+class Received(mqtt.MQTTMessage):
+    """A message received: paho's MQTTMessage without the MQTTMessageInfo (a Condition) only a sent one uses."""
+
+    def __init__(self, topic: bytes, payload: bytes, qos: int, mid: int, command: int) -> None:
+        self._topic, self.payload, self.qos, self.mid = topic, payload, qos, mid
+        self.retain, self.dup = bool(command & 0x01), bool(command & 0x08)
+        self.timestamp, self.state, self.properties = mqtt.time_func(), mqtt.mqtt_ms_invalid, None
+
+
 class BufferedClient(mqtt.Client):
     """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds.
 
-    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`), unchanged from 2.0 to 2.2: hence paho < 3.
+    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`, and it reads `_in_packet`, `_protocol`,
+    `_manual_ack`), unchanged from 2.0 to 2.2: hence paho < 3.
     """
 
     _chunk = b""
     _at = 0
     _source: object = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._holding = threading.local()
+        """`wakes` is true in a thread publishing many messages: one wake-up for them all."""
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._at >= len(self._chunk) or self._source is not self._sock:  # a new connection drops what is left
@@ -72,6 +90,8 @@ class BufferedClient(mqtt.Client):
         # the socket no longer says these bytes are there: handle them now, not after select() times out
         # AGAIN with bytes still buffered is paho's cap of 100 reads per packet (a huge one): go on with them
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._buffered():
+            if self._in_packet["command"] == 0 and self._take_publishes():
+                continue
             rc = self._packet_read()
             if rc > 0:
                 return self._loop_rc_handle(rc)
@@ -81,17 +101,94 @@ class BufferedClient(mqtt.Client):
     def _buffered(self) -> bool:
         return self._source is self._sock and self._at < len(self._chunk)
 
-    def _packet_queue(self, *args: Any, **kwargs: Any) -> MQTTErrorCode:
-        if self._thread is not threading.current_thread():
-            return super()._packet_queue(*args, **kwargs)
-        # A PUBACK queued by the network thread itself: it writes before it next waits (it asks select() for
-        # the socket's writability while packets are queued), so the byte that would wake it is a wasted
-        # system call per message. Another thread queueing meanwhile is written by that same next pass.
-        wake, self._sockpairW = self._sockpairW, None
+    def _take_publishes(self) -> int:
+        """Handle the whole plain PUBLISH packets (QoS 0 or 1, no properties) at the chunk's head; return how many.
+
+        paho's own path, per message: a dict per packet, an empty MQTT v5 Properties made and cleared (its tables
+        rebuilt each time), an MQTTMessageInfo with its Condition, a PUBACK written by itself. Here a message is
+        cut straight from the chunk and the run's PUBACKs go out as one write, in order. Anything else (another
+        packet type, QoS 2, properties, a packet that runs past the chunk, a malformed one) is left to paho.
+        """
+        if self._manual_ack:
+            return 0
+        chunk, at, end = self._chunk, self._at, len(self._chunk)
+        v5 = self._protocol == mqtt.MQTTv5
+        acks = bytearray()
+        taken = 0
         try:
-            return super()._packet_queue(*args, **kwargs)
+            while at < end:
+                command = chunk[at]
+                qos = (command >> 1) & 3
+                if command & 0xF0 != PUBLISH or qos > 1:
+                    break
+                body, length, shift = at + 1, 0, 0
+                while body < end and shift < 28:  # the remaining length: at most four bytes of seven bits
+                    byte = chunk[body]
+                    body += 1
+                    length |= (byte & 0x7F) << shift
+                    shift += 7
+                    if byte < 0x80:
+                        break
+                else:
+                    break
+                stop = body + length
+                topic_end = body + 2 + int.from_bytes(chunk[body : body + 2], "big")
+                payload = topic_end + 2 * (qos > 0) + v5
+                if stop > end or payload > stop or (v5 and chunk[payload - 1]) or (topic_end == body + 2 and not v5):
+                    break
+                mid = chunk[topic_end : topic_end + 2] if qos else b""
+                topic = chunk[body + 2 : topic_end]
+                message = Received(topic, chunk[payload:stop], qos, int.from_bytes(mid, "big"), command)
+                self._at = at = stop  # taken before the callback: one that raises leaves the rest to paho
+                taken += 1
+                self._handle_on_message(message)
+                if qos:
+                    acks += b"\x40\x02" + mid
+        finally:  # (paho's time of the last bytes received was set when it read this chunk, just before)
+            if acks:
+                self._packet_queue(PUBACK, bytes(acks), 0, 0)
+        return taken
+
+    def publish_each(self, topics: list[str], payload: bytes, qos: int) -> None:
+        """Publish `payload` on every topic, waking the network thread once for them all rather than per message."""
+        self._holding.wakes = True
+        try:
+            for topic in topics:
+                self.publish(topic, payload, qos=qos)
         finally:
-            self._sockpairW = wake
+            self._holding.wakes = False
+            self._wake()
+
+    def _wake(self) -> None:
+        wake = self._sockpairW
+        if wake is not None:
+            with contextlib.suppress(BlockingIOError):  # its buffer is full of wake-up bytes already
+                wake.send(mqtt.sockpair_data)
+
+    def _packet_queue(
+        self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: mqtt.MQTTMessageInfo | None = None
+    ) -> MQTTErrorCode:
+        # paho's own, but for the byte that wakes the network thread from select() to write: a waste when that
+        # thread queues a packet itself (it writes before it next waits: it asks select() for the socket's
+        # writability while packets are queued), or while another thread publishes many (publish_each).
+        self._out_packet.append(
+            {
+                "command": command,
+                "mid": mid,
+                "qos": qos,
+                "pos": 0,
+                "to_process": len(packet),
+                "packet": packet,
+                "info": info,
+            }
+        )
+        if self._thread is not threading.current_thread() and not getattr(self._holding, "wakes", False):
+            self._wake()
+        if self._thread is None and self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
+            self._in_callback_mutex.release()
+            return self.loop_write()
+        self._call_socket_register_write()
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 class BrokerClient:
@@ -149,6 +246,10 @@ class BrokerClient:
         """Publish (at QoS 1 unless told); while disconnected paho queues a QoS 1 message and sends it after
         reconnecting, and drops a QoS 0 one."""
         self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def publish_each(self, topics: list[str], payload: bytes, *, qos: int = QOS) -> None:
+        """Publish `payload` on every topic (one inquiry per measurer), as `publish` does each."""
+        self._client.publish_each(topics, payload, qos)
 
     def start(self) -> None:
         """Connect in the background; a broker that is down is retried until it is up."""
