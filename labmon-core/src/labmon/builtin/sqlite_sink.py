@@ -6,9 +6,10 @@ import logging
 import math
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from labmon.config import check_file
@@ -74,12 +75,15 @@ CREATE VIEW IF NOT EXISTS latest AS
         ON f.series IS NULL AND p.series = s.id AND p.t = (SELECT MAX(t) FROM points WHERE series = s.id)
 """
 # A closed window's ten-minute buckets come from `fresh` (small, and in the cache), then its points move on.
-CLOSE_FRESH = (
-    """INSERT OR REPLACE INTO buckets SELECT series, 600, CAST(t / 600 AS INTEGER) * 600, COUNT(*), MIN(value),
-        MAX(value), SUM(value) FROM fresh WHERE t < ? AND status = 'ok' GROUP BY series, CAST(t / 600 AS INTEGER)""",
-    "INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < ?",
-    "DELETE FROM fresh WHERE t < ?",
-)
+# `fresh` holds the open window's points: when the window after the mark closes, its buckets are grouped by series
+# alone, in the primary key's order (grouping by the window too costs SQLite a sort of every point: half the
+# close). After a gap of windows, the general statement.
+CLOSE_BUCKETS = """INSERT OR REPLACE INTO buckets SELECT series, 600, CAST(t / 600 AS INTEGER) * 600, COUNT(*),
+    MIN(value), MAX(value), SUM(value) FROM fresh WHERE t < ? AND status = 'ok'
+    GROUP BY series, CAST(t / 600 AS INTEGER)"""
+CLOSE_ONE_WINDOW = """INSERT OR REPLACE INTO buckets SELECT series, 600, ?1, COUNT(*), MIN(value), MAX(value),
+    SUM(value) FROM fresh WHERE t >= ?1 AND t < ?1 + 600 AND status = 'ok' GROUP BY series"""
+CLOSE_POINTS = ("INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < ?", "DELETE FROM fresh WHERE t < ?")
 
 # Buckets are computed from what is stored, never added to: recomputing a window is idempotent, so a crash
 # mid-way or a batch delivered twice cannot count a reading twice. Each width has a mark in history_meta
@@ -101,6 +105,11 @@ SET answered = answered + 1, last_answer = coalesce(max(last_answer, excluded.la
 COUNT_MISSING = (
     "INSERT INTO measurers (measurer, missing) VALUES (?, 1) ON CONFLICT DO UPDATE SET missing = missing + 1"
 )
+
+POINT = "(?, ?, ?, ?, ?, ?)"
+POINTS_PER_INSERT = 150
+"""Points per INSERT: a statement of many rows costs SQLite less than as many runs of a one-row statement (a
+large lab's 10,000 points, 15-30% less). 900 values: under the 999 an SQLite older than 3.32 allows."""
 
 RETENTION_EVERY = 60.0
 """Seconds between retention passes; each pass deletes at most RETENTION_CHUNK seconds per series."""
@@ -187,6 +196,18 @@ def set_mark(db: sqlite3.Connection, width: int, at: float) -> None:
 def flush_buckets(db: sqlite3.Connection, series: list[int], width: int, start: float, end: float) -> None:
     """Recompute the buckets of `width` of `series` in [start, end) (boundaries of that width) from the level below."""
     db.executemany(FLUSH[width], [(sid, start, end) for sid in series])
+
+
+def insert_points(db: sqlite3.Connection, table: str, points: Sequence[tuple[object, ...]]) -> None:
+    """Insert (series, t, value, status, error, measured_at) rows into `table`, keeping rows already there."""
+    whole = len(points) - len(points) % POINTS_PER_INSERT
+    if whole:
+        statement = f"INSERT OR IGNORE INTO {table} VALUES {', '.join([POINT] * POINTS_PER_INSERT)}"
+        db.executemany(
+            statement,
+            [list(chain.from_iterable(points[i : i + POINTS_PER_INSERT])) for i in range(0, whole, POINTS_PER_INSERT)],
+        )
+    db.executemany(f"INSERT OR IGNORE INTO {table} VALUES {POINT}", points[whole:])
 
 
 def _newest_point(db: sqlite3.Connection) -> float | None:
@@ -347,9 +368,7 @@ class HistorySink:
                         "UPDATE series SET unit = ? WHERE id = ?", [(u, i) for i, u in renamed.items()]
                     )
                     units.update(renamed)
-                self._db.executemany(
-                    f"INSERT OR IGNORE INTO {'points' if late else 'fresh'} VALUES (?, ?, ?, ?, ?, ?)", points
-                )
+                insert_points(self._db, "points" if late else "fresh", points)
                 self._db.executemany(COUNT_ANSWERED, answered)
                 self._keep_buckets(t, sorted({point[0] for point in points}))
             for measurer in batch.missing:
@@ -369,7 +388,11 @@ class HistorySink:
             window, mark = t // width * width, self._marks[width]
             if window > mark:
                 if width == BUCKET_WIDTHS[0]:  # the closed windows' points, in key order: each series' end once
-                    for statement in CLOSE_FRESH:
+                    if window == mark + width:
+                        self._db.execute(CLOSE_ONE_WINDOW, (mark,))
+                    else:
+                        self._db.execute(CLOSE_BUCKETS, (window,))
+                    for statement in CLOSE_POINTS:
                         self._db.execute(statement, (window,))
                 else:
                     flush_buckets(self._db, list(self._series.values()), width, mark, window)
