@@ -45,7 +45,13 @@ class Memory:
         """
         rows = batch.series()
         forgotten = []
-        unreported = self.last_valid.keys() - {row[0] for row in rows}  # set operations: a large lab's every cycle
+        valid = [row for row in rows if row[2].value is not None]
+        seen = dict.fromkeys([row[0] for row in valid], now)
+        self.last_valid.update(seen)
+        # Known series beyond this cycle's valid ones: some failed or were not reported (a steady lab: none, and
+        # no set of every series is made). The update added only reported series, so the unreported are still
+        # the known ones less the reported.
+        unreported = self.last_valid.keys() - {row[0] for row in rows} if len(self.last_valid) > len(seen) else ()
         if unreported:
             broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
             answered = {r.measurer for r in batch.results}
@@ -56,8 +62,6 @@ class Memory:
                     self.recent.pop(series, None)
                     self.units.pop(series, None)
                     forgotten.append(series)
-        valid = [row for row in rows if row[2].value is not None]
-        self.last_valid.update(dict.fromkeys([row[0] for row in valid], now))
         self.units.update([(row[0], row[2].unit) for row in valid])
         if window <= 0:
             return forgotten  # no rate rule: nothing needs recent values
