@@ -6,10 +6,14 @@ import fnmatch
 from collections import deque
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
 from labmon.rule_config import RuleConfig
 from labmon.times import format_duration
+
+_series_of, _reading_of, _unit_of = itemgetter(0), itemgetter(2), attrgetter("unit")
+"""Of a row of Batch.series(), and of a reading: C functions, for the passes over every row of a large lab."""
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Memory:
         rows = batch.series()
         forgotten = []
         valid = [row for row in rows if row[2].value is not None]
-        seen = dict.fromkeys([row[0] for row in valid], now)
+        seen = dict.fromkeys(map(_series_of, valid), now)
         self.last_valid.update(seen)
         # Known series beyond this cycle's valid ones: some failed or were not reported (a steady lab: none, and
         # no set of every series is made). The update added only reported series, so the unreported are still
@@ -62,7 +66,7 @@ class Memory:
                     self.recent.pop(series, None)
                     self.units.pop(series, None)
                     forgotten.append(series)
-        self.units.update([(row[0], row[2].unit) for row in valid])
+        self.units.update(zip(map(_series_of, valid), map(_unit_of, map(_reading_of, valid)), strict=True))
         if window <= 0:
             return forgotten  # no rate rule: nothing needs recent values
         for series, _, reading, _ in valid:
