@@ -167,19 +167,21 @@ def test_stored_text_from_json_dumps_with_nan_reads_back():
 
 
 @pytest.mark.parametrize("parser", ["orjson", "json"])
-def test_a_batch_is_stored_as_its_to_dict(monkeypatch, parser):
-    """The outbox stores a Batch through jsontext.dump: the same object as to_dict, which from_dict reads back."""
+def test_a_batch_reads_back_from_its_stored_form_and_from_to_dict(monkeypatch, parser):
+    """The outbox stores Batch.stored() through jsontext.dump; items stored before as to_dict read back too."""
     from labmon import jsontext
     from labmon.messages import decode_result
-    from labmon.models import Batch
+    from labmon.models import READING_FIELDS, Batch
 
     if parser == "json":
         monkeypatch.setattr(jsontext, "orjson", None)
     wired = decode_result(encode_result(_result()))  # readings built by the decoder's fast path
     batch = Batch(7, 1700000060.0, (_result(), wired), missing=("table2",), disconnected=("table3",))
-    batch.series()  # a cached property in the instance dict must not be written
-    stored = jsontext.load(jsontext.dump(batch))
-    assert stored == batch.to_dict() and list(stored) == list(batch.to_dict())
+    batch.series()  # a cached property is not stored
+    stored = jsontext.load(jsontext.dump(batch.stored()))
+    assert list(stored) == list(batch.to_dict())
+    assert stored["results"][1]["readings"][0] == [getattr(wired.readings[0], f) for f in READING_FIELDS]
     assert Batch.from_dict(stored) == batch
+    assert Batch.from_dict(jsontext.load(jsontext.dump(batch.to_dict()))) == batch
     with pytest.raises(TypeError):
         jsontext.dump({"not data": object()})

@@ -3,7 +3,7 @@
 import json
 from dataclasses import asdict, fields
 
-from labmon.models import Batch, Reading, Result, trusted_reading
+from labmon.models import READING_FIELDS, Batch, Reading, Result, trusted_reading
 
 BATCH = Batch(
     3,
@@ -35,5 +35,6 @@ def test_a_trusted_reading_is_the_reading_the_constructor_makes():
     made = trusted_reading("a", 1.0, "V", "ok", None, "i")
     assert made == Reading("a", 1.0, "V", "ok", None, "i")
     # every field is set (a slot never set raises AttributeError): a new field cannot be forgotten
+    assert tuple(f.name for f in fields(Reading)) == READING_FIELDS
     assert [getattr(made, f.name) for f in fields(Reading)] == ["a", 1.0, "V", "ok", None, "i"]
     assert hash(made) == hash(Reading("a", 1.0, "V", "ok", None, "i"))

@@ -118,11 +118,10 @@ class Outbox:
         """
         return self._insert([target], json.dumps(payload), now, live)
 
-    def put_all(self, targets: list[str], payload: object, now: float | None = None, *, live: object = None) -> int:
-        """Append the same batch for every target in one transaction (serialised once, its values all finite).
-
-        `payload` may be a dataclass (a cycle's Batch): it is stored as the object of its fields.
-        """
+    def put_all(
+        self, targets: list[str], payload: dict[str, Any], now: float | None = None, *, live: object = None
+    ) -> int:
+        """Append the same batch for every target in one transaction (serialised once, its values all finite)."""
         return self._insert(targets, jsontext.dump(payload), now, live)
 
     def _insert(self, targets: list[str], text: str, now: float | None, live: object) -> int:

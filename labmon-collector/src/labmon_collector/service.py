@@ -232,7 +232,7 @@ class Collector:
     def dispatch(self, batch: Batch) -> None:
         """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
         if self.sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
-            self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch, live=batch)
+            self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch.stored(), live=batch)
             for name in self.sinks:
                 self.couriers[f"sink:{name}"].nudge()
         brokers = self.reach.down_since()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from types import ModuleType
 from typing import Any
@@ -37,14 +36,11 @@ def parse(payload: bytes) -> Any:
 
 
 def dump(data: Any) -> str:
-    """Return `data` as JSON text, a dataclass as the object of its fields: a large lab's batch in a twentieth of
-    json.dumps(batch.to_dict())'s time with orjson.
+    """Return `data` as JSON text (with orjson, a large lab's batch in a seventh of json.dumps's time).
 
     Only for values that are finite by construction (a batch's readings): orjson writes NaN as null.
-    orjson writes a dataclass's instance dict, skipping names that start with `_`: a public cached_property
-    would be written too (and from_dict would refuse it), so cached values keep private names.
     """
-    return orjson.dumps(data).decode() if orjson is not None else json.dumps(data, default=_fields)
+    return orjson.dumps(data).decode() if orjson is not None else json.dumps(data)
 
 
 def load(text: str) -> Any:
@@ -55,13 +51,6 @@ def load(text: str) -> Any:
         except orjson.JSONDecodeError:
             pass  # NaN or Infinity from json.dumps: the standard library reads them back
     return json.loads(text)
-
-
-def _fields(value: object) -> dict[str, Any]:
-    """A dataclass as orjson writes it: its fields, shallow (json.dumps comes back for the ones nested)."""
-    if not dataclasses.is_dataclass(value) or isinstance(value, type):
-        raise TypeError(f"{type(value).__name__} is not JSON serializable")
-    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
 
 
 def _int(text: str) -> int:

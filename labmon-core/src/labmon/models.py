@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, Literal
 
 Status = Literal["ok", "error"]
@@ -47,9 +49,12 @@ class Reading:
         return f"{self.instrument}/{self.name}"
 
 
+READING_FIELDS = ("name", "value", "unit", "status", "error", "instrument")
+"""A reading's fields in order: Batch.stored() writes each reading as an array of them."""
+_reading_fields = attrgetter(*READING_FIELDS)
 _new = object.__new__
 _set_name, _set_value, _set_unit, _set_status, _set_error, _set_instrument = (
-    Reading.__dict__[name].__set__ for name in ("name", "value", "unit", "status", "error", "instrument")
+    Reading.__dict__[name].__set__ for name in READING_FIELDS
 )
 
 
@@ -114,6 +119,16 @@ class Batch:
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (by hand: dataclasses.asdict deep-copies every value, the cost of a cycle)."""
+        return self._form(
+            lambda readings: [dict(zip(READING_FIELDS, _reading_fields(r), strict=True)) for r in readings]
+        )
+
+    def stored(self) -> dict[str, Any]:
+        """Return the form the outbox keeps: to_dict's, but each reading an array of its fields in READING_FIELDS
+        order (under half the text; orjson writes a dataclass with slots, as a reading is, slowly)."""
+        return self._form(lambda readings: list(map(_reading_fields, readings)))
+
+    def _form(self, readings: Callable[[tuple[Reading, ...]], list[Any]]) -> dict[str, Any]:
         return {
             "cycle": self.cycle,
             "started_at": self.started_at,
@@ -122,17 +137,7 @@ class Batch:
                     "inquiry_id": r.inquiry_id,
                     "measurer": r.measurer,
                     "measured_at": r.measured_at,
-                    "readings": [
-                        {
-                            "name": x.name,
-                            "value": x.value,
-                            "unit": x.unit,
-                            "status": x.status,
-                            "error": x.error,
-                            "instrument": x.instrument,
-                        }
-                        for x in r.readings
-                    ],
+                    "readings": readings(r.readings),
                 }
                 for r in self.results
             ],
@@ -142,13 +147,15 @@ class Batch:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Batch:
-        """Rebuild a batch from `to_dict` output."""
+        """Rebuild a batch from `to_dict` or `stored` output."""
         results = tuple(
             Result(
                 inquiry_id=r["inquiry_id"],
                 measurer=r["measurer"],
                 measured_at=r["measured_at"],
-                readings=tuple(Reading(**reading) for reading in r["readings"]),
+                readings=tuple(
+                    Reading(*reading) if isinstance(reading, list) else Reading(**reading) for reading in r["readings"]
+                ),
             )
             for r in data["results"]
         )
