@@ -1,9 +1,13 @@
-"""Publishing many messages at once (one inquiry per measurer) wakes the network thread once, and sends them all."""
+"""Publishing many messages at once (one inquiry per measurer) wakes the network thread once, and sends them all.
+
+At QoS 0 labmon makes the packets itself and queues them as one write; at QoS 1 they go through paho.
+"""
 
 import socket
 import threading
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from labmon.config import BrokerConfig
@@ -65,3 +69,15 @@ def test_inquiries_to_each_measurer_go_out_in_order_after_one_wake_up(broker: Pr
 
 def test_many_qos_1_messages_go_out_in_order_after_one_wake_up(broker: PrivateBroker) -> None:
     _publish_each(broker, QOS)
+
+
+def test_a_topic_with_a_wildcard_is_refused_as_paho_refuses_it(broker: PrivateBroker) -> None:
+    asker = BrokerClient(BrokerConfig(broker.host, broker.port), "test-each-wildcard")
+    asker.start()
+    try:
+        assert asker.connected.wait(10)
+        for qos in (INQUIRY_QOS, QOS):
+            with pytest.raises(ValueError, match="wildcard"):
+                asker.publish_each(["test/each/ok", "test/each/+/inquiries"], b"ask", qos=qos)
+    finally:
+        asker.stop()

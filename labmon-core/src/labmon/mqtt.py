@@ -64,8 +64,9 @@ class Received(mqtt.MQTTMessage):
 class BufferedClient(mqtt.Client):
     """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds.
 
-    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`, and it reads `_in_packet`, `_protocol`,
-    `_manual_ack`), unchanged from 2.0 to 2.2: hence paho < 3.
+    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`) and uses others (`_in_packet`, `_protocol`,
+    `_manual_ack`, `_handle_on_message`, `_pack_remaining_length`, `_pack_str16`, `_raise_for_invalid_topic`),
+    unchanged from 2.0 to 2.2: hence paho < 3.
     """
 
     _chunk = b""
@@ -150,7 +151,15 @@ class BufferedClient(mqtt.Client):
         return taken
 
     def publish_each(self, topics: list[str], payload: bytes, qos: int) -> None:
-        """Publish `payload` on every topic, waking the network thread once for them all rather than per message."""
+        """Publish `payload` on every topic, waking the network thread once for them all rather than per message.
+
+        At QoS 0 the packets are made here and queued as one write (paho's `publish` costs an MQTTMessageInfo with
+        its Condition per message, and its writer a send() each); like paho, nothing is queued while unconnected.
+        """
+        if qos == 0:
+            if self._sock is not None:
+                self._packet_queue(PUBLISH, self._packets(topics, payload), 0, 0, mqtt.MQTTMessageInfo(0))
+            return
         self._holding.wakes = True
         try:
             for topic in topics:
@@ -158,6 +167,20 @@ class BufferedClient(mqtt.Client):
         finally:
             self._holding.wakes = False
             self._wake()
+
+    def _packets(self, topics: list[str], payload: bytes) -> bytes:
+        """Return a QoS 0 PUBLISH of `payload` for every topic (no properties), one after the other."""
+        properties = b"\x00" if self._protocol == mqtt.MQTTv5 else b""
+        packets = bytearray()
+        for topic in topics:
+            name = topic.encode()
+            self._raise_for_invalid_topic(name)  # as paho's publish: a wildcard or an overlong topic is refused
+            packets.append(PUBLISH)
+            self._pack_remaining_length(packets, 2 + len(name) + len(properties) + len(payload))
+            self._pack_str16(packets, name)
+            packets += properties
+            packets += payload
+        return bytes(packets)
 
     def _wake(self) -> None:
         wake = self._sockpairW
