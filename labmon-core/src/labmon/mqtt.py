@@ -52,26 +52,20 @@ def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-class Received(mqtt.MQTTMessage):
-    """A message received: paho's MQTTMessage without the MQTTMessageInfo (a Condition) only a sent one uses."""
-
-    def __init__(self, topic: bytes, payload: bytes, qos: int, mid: int, command: int) -> None:
-        self._topic, self.payload, self.qos, self.mid = topic, payload, qos, mid
-        self.retain, self.dup = bool(command & 0x01), bool(command & 0x08)
-        self.timestamp, self.state, self.properties = mqtt.time_func(), mqtt.mqtt_ms_invalid, None
-
-
 class BufferedClient(mqtt.Client):
     """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds.
 
     It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`) and uses others (`_in_packet`, `_protocol`,
-    `_manual_ack`, `_handle_on_message`, `_pack_remaining_length`, `_pack_str16`, `_raise_for_invalid_topic`),
+    `_manual_ack`, `_pack_remaining_length`, `_pack_str16`, `_raise_for_invalid_topic`),
     unchanged from 2.0 to 2.2: hence paho < 3.
     """
 
     _chunk = b""
     _at = 0
     _source: object = None
+    deliver: Handler | None = None
+    """Where plain messages go, as (topic, payload), taken straight from the chunk: with none set, paho's
+    on_message callbacks get every message."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -103,14 +97,16 @@ class BufferedClient(mqtt.Client):
         return self._source is self._sock and self._at < len(self._chunk)
 
     def _take_publishes(self) -> int:
-        """Handle the whole plain PUBLISH packets (QoS 0 or 1, no properties) at the chunk's head; return how many.
+        """Deliver the whole plain PUBLISH packets (QoS 0 or 1, no properties) at the chunk's head; return how many.
 
         paho's own path, per message: a dict per packet, an empty MQTT v5 Properties made and cleared (its tables
-        rebuilt each time), an MQTTMessageInfo with its Condition, a PUBACK written by itself. Here a message is
-        cut straight from the chunk and the run's PUBACKs go out as one write, in order. Anything else (another
-        packet type, QoS 2, properties, a packet that runs past the chunk, a malformed one) is left to paho.
+        rebuilt each time), an MQTTMessage with an MQTTMessageInfo and its Condition, its topic matching, and a
+        PUBACK written by itself. Here a message is cut straight from the chunk for `deliver`, and the run's
+        PUBACKs go out as one write, in order. Anything else (another packet type, QoS 2, properties, a packet
+        that runs past the chunk, a malformed one, a topic that is not UTF-8) is left to paho.
         """
-        if self._manual_ack:
+        deliver = self.deliver
+        if deliver is None or self._manual_ack:
             return 0
         chunk, at, end = self._chunk, self._at, len(self._chunk)
         v5 = self._protocol == mqtt.MQTTv5
@@ -137,14 +133,15 @@ class BufferedClient(mqtt.Client):
                 payload = topic_end + 2 * (qos > 0) + v5
                 if stop > end or payload > stop or (v5 and chunk[payload - 1]) or (topic_end == body + 2 and not v5):
                     break
-                mid = chunk[topic_end : topic_end + 2] if qos else b""
-                topic = chunk[body + 2 : topic_end]
-                message = Received(topic, chunk[payload:stop], qos, int.from_bytes(mid, "big"), command)
-                self._at = at = stop  # taken before the callback: one that raises leaves the rest to paho
+                try:
+                    topic = chunk[body + 2 : topic_end].decode()
+                except UnicodeDecodeError:
+                    break
+                self._at = at = stop  # taken before the call: one that raises leaves the rest to paho
                 taken += 1
-                self._handle_on_message(message)
+                deliver(topic, chunk[payload:stop])
                 if qos:
-                    acks += b"\x40\x02" + mid
+                    acks += b"\x40\x02" + chunk[topic_end : topic_end + 2]  # PUBACK, mid: success needs no more
         finally:  # (paho's time of the last bytes received was set when it read this chunk, just before)
             if acks:
                 self._packet_queue(PUBACK, bytes(acks), 0, 0)
@@ -254,6 +251,7 @@ class BrokerClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.deliver = self._deliver
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = no_delay
         self._client = client
@@ -380,10 +378,13 @@ class BrokerClient:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        handler = self._handlers.get(message.topic)
+        self._deliver(message.topic, bytes(message.payload))
+
+    def _deliver(self, topic: str, payload: bytes) -> None:
+        handler = self._handlers.get(topic)
         if handler is None:
             return
         try:
-            handler(message.topic, bytes(message.payload))
+            handler(topic, payload)
         except Exception:
-            log.exception("handler for %s failed; message dropped", message.topic)
+            log.exception("handler for %s failed; message dropped", topic)
