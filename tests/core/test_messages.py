@@ -45,7 +45,6 @@ def test_integer_values_become_floats_and_unknown_fields_are_ignored():
     item = {"instrument": "a", "name": "b", "unit": "V", "status": "ok", "value": 3, "extra": 1}
     (reading,) = decode_result(_mutated(readings=[item])).readings
     assert reading == Reading("b", 3.0, "V", instrument="a") and type(reading.value) is float
-    assert not hasattr(reading, "extra")
 
 
 def test_wire_form_is_versioned_json():
@@ -181,7 +180,7 @@ def test_a_batch_reads_back_from_its_stored_form_and_from_to_dict(monkeypatch, p
     stored = jsontext.load(jsontext.dump(batch.stored()))
     assert list(stored) == list(batch.to_dict())
     assert stored["results"][1]["readings"][0] == [getattr(wired.readings[0], f) for f in READING_FIELDS]
-    assert Batch.from_dict(stored) == batch
+    assert Batch.from_dict(stored) == batch == Batch.from_dict(batch.stored())  # arrays as lists or tuples
     assert Batch.from_dict(jsontext.load(jsontext.dump(batch.to_dict()))) == batch
     with pytest.raises(TypeError):
         jsontext.dump({"not data": object()})

@@ -6,6 +6,7 @@ lets be unacknowledged at once (Mosquitto's max_inflight_messages, 20), so a los
 """
 
 import threading
+from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -21,10 +22,13 @@ from tests.core.conftest import TlsBroker
 SIZES = (0, 1, 127, 128, 16_383, 16_384, READ_CHUNK - 3, READ_CHUNK + 5, 3 * READ_CHUNK)
 
 
-def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, with_properties: int = 0) -> None:
+def _burst(
+    config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, with_properties: int = 0
+) -> dict[str, int]:
     """Publish `count` messages while the reader is stuck in its first one, so that they pile up in its socket.
 
-    Every `with_properties`-th message carries a user property (0: none do).
+    Every `with_properties`-th message carries a user property (0: none do). Return how many messages came
+    through labmon's path and through paho's.
     """
     got: list[bytes] = []
     arrived, released = threading.Condition(), threading.Event()
@@ -38,6 +42,19 @@ def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, wit
     sent = [f"{i:05d}".encode() + bytes([65 + i % 26]) * sizes[i % len(sizes)] for i in range(count)]
     reader = BrokerClient(config, "test-reader")
     reader.subscribe("test/burst", record)
+    paths = {"labmon": 0, "paho": 0}  # which path delivered how many
+    client, deliver, on_message = reader._client, reader._client.deliver, reader._client.on_message
+    assert deliver is not None and on_message is not None
+
+    def through_labmon(topic: str, payload: bytes) -> None:
+        paths["labmon"] += 1
+        deliver(topic, payload)
+
+    def through_paho(*args: Any) -> None:
+        paths["paho"] += 1
+        on_message(*args)
+
+    client.deliver, client.on_message = through_labmon, through_paho
     writer = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-writer", protocol=mqtt.MQTTv5)
     if config.tls:
         writer.tls_set(ca_certs=str(config.ca_file))
@@ -59,6 +76,7 @@ def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, wit
         with arrived:
             assert arrived.wait_for(lambda: len(got) >= count, 20), f"{len(got)} of {count} arrived"
         assert got == sent
+        return paths
     finally:
         released.set()
         writer.disconnect()
@@ -67,11 +85,13 @@ def _burst(config: BrokerConfig, count: int, sizes: tuple[int, ...] = SIZES, wit
 
 
 def test_a_burst_arrives_whole_and_in_order(broker: PrivateBroker) -> None:
-    _burst(BrokerConfig(broker.host, broker.port), 400)
+    assert _burst(BrokerConfig(broker.host, broker.port), 400)["labmon"] > 0
 
 
 def test_a_burst_arrives_whole_and_in_order_over_tls(tls_broker: TlsBroker) -> None:
-    _burst(BrokerConfig("localhost", tls_broker.tls_port, tls=True, ca_file=tls_broker.ca), 90)
+    config = BrokerConfig("localhost", tls_broker.tls_port, tls=True, ca_file=tls_broker.ca)
+    _burst(config, 90)  # a TLS read gives at most a record (16 KiB): these large ones mostly go through paho
+    assert _burst(config, 200, (10, 700, 3000))["labmon"] > 0
 
 
 def test_a_huge_message_and_the_ones_behind_it_arrive(broker: PrivateBroker) -> None:
@@ -80,4 +100,5 @@ def test_a_huge_message_and_the_ones_behind_it_arrive(broker: PrivateBroker) -> 
 
 
 def test_messages_with_properties_keep_their_place_among_plain_ones(broker: PrivateBroker) -> None:
-    _burst(BrokerConfig(broker.host, broker.port), 300, (10, 700, 3000), with_properties=3)
+    paths = _burst(BrokerConfig(broker.host, broker.port), 300, (10, 700, 3000), with_properties=3)
+    assert paths["paho"] >= 100 and paths["labmon"] > 0, paths

@@ -1,7 +1,4 @@
-"""Publishing many messages at once (one inquiry per measurer) wakes the network thread once, and sends them all.
-
-At QoS 0 labmon makes the packets itself and queues them as one write; at QoS 1 they go through paho.
-"""
+"""An inquiry to each measurer: labmon makes the QoS 0 packets itself and queues them as one write, one wake-up."""
 
 import socket
 import threading
@@ -11,7 +8,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from labmon.config import BrokerConfig
-from labmon.mqtt import INQUIRY_QOS, QOS, BrokerClient
+from labmon.mqtt import QOS, BrokerClient, BufferedClient
 from labmon.testing import PrivateBroker
 
 
@@ -30,54 +27,53 @@ class CountingSocket:
         return getattr(self.sock, name)
 
 
-def _publish_each(broker: PrivateBroker, qos: int) -> None:
+def test_inquiries_to_each_measurer_go_out_at_qos_0_in_order_after_one_wake_up(broker: PrivateBroker) -> None:
     topics = [f"test/each/m{i:04d}/inquiries" for i in range(300)]
-    got: list[str] = []
+    got: list[tuple[str, bytes, int]] = []
     arrived, subscribed = threading.Condition(), threading.Event()
 
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         with arrived:
-            got.append(message.topic)
+            got.append((message.topic, message.payload, message.qos))
             arrived.notify_all()
 
-    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"test-each-listener-{qos}", protocol=mqtt.MQTTv5)
+    listener = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-each-listener", protocol=mqtt.MQTTv5)
     listener.on_message = on_message
     listener.on_subscribe = lambda *args: subscribed.set()
     listener.connect(broker.host, broker.port)
     listener.loop_start()
-    asker = BrokerClient(BrokerConfig(broker.host, broker.port), f"test-each-asker-{qos}")
+    asker = BrokerClient(BrokerConfig(broker.host, broker.port), "test-each-asker")
     asker.start()
     try:
         listener.subscribe("test/each/+/inquiries", qos=QOS)
         assert subscribed.wait(10) and asker.connected.wait(10)
         wake = CountingSocket(asker._client._sockpairW)  # type: ignore[arg-type]
         asker._client._sockpairW = wake  # type: ignore[assignment]
-        asker.publish_each(topics, b"ask", qos=qos)
+        asker.publish_each(topics, b"ask")
         assert wake.sent == 1, f"{wake.sent} wake-ups for {len(topics)} messages"
         with arrived:
             assert arrived.wait_for(lambda: len(got) >= len(topics), 20), f"{len(got)} of {len(topics)} arrived"
-        assert got == topics
+        assert got == [(topic, b"ask", 0) for topic in topics]
     finally:
         asker.stop()
         listener.disconnect()
         listener.loop_stop()
 
 
-def test_inquiries_to_each_measurer_go_out_in_order_after_one_wake_up(broker: PrivateBroker) -> None:
-    _publish_each(broker, INQUIRY_QOS)
-
-
-def test_many_qos_1_messages_go_out_in_order_after_one_wake_up(broker: PrivateBroker) -> None:
-    _publish_each(broker, QOS)
-
-
-def test_a_topic_with_a_wildcard_is_refused_as_paho_refuses_it(broker: PrivateBroker) -> None:
+def test_a_topic_paho_would_refuse_is_refused_and_nothing_is_sent(broker: PrivateBroker) -> None:
     asker = BrokerClient(BrokerConfig(broker.host, broker.port), "test-each-wildcard")
     asker.start()
     try:
         assert asker.connected.wait(10)
-        for qos in (INQUIRY_QOS, QOS):
-            with pytest.raises(ValueError, match="wildcard"):
-                asker.publish_each(["test/each/ok", "test/each/+/inquiries"], b"ask", qos=qos)
+        for bad, why in (("test/each/+/inquiries", "wildcard"), ("", "Invalid topic")):
+            queued = len(asker._client._out_packet)
+            with pytest.raises(ValueError, match=why):
+                asker.publish_each(["test/each/ok", bad], b"ask")
+            assert len(asker._client._out_packet) == queued
     finally:
         asker.stop()
+
+
+def test_the_buffered_client_speaks_mqtt_v5_only() -> None:
+    with pytest.raises(ValueError, match="v5"):
+        BufferedClient(CallbackAPIVersion.VERSION2, client_id="test-v311", protocol=mqtt.MQTTv311)

@@ -16,7 +16,7 @@ from labmon.badinput import BadInput, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch
-from labmon.mqtt import INQUIRY_QOS, BrokerClient
+from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
 from labmon_collector.alertstore import AlertStore
@@ -195,7 +195,7 @@ class Collector:
         inquiry = encode_inquiry(cycle.inquiry)
         for client, topics in self._inquiry_topics.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
-                client.publish_each(topics, inquiry, qos=INQUIRY_QOS)
+                client.publish_each(topics, inquiry)  # at QoS 0: see INQUIRY_QOS
         cycle.complete.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
         with self._lock:

@@ -154,7 +154,7 @@ class Batch:
                 measurer=r["measurer"],
                 measured_at=r["measured_at"],
                 readings=tuple(
-                    Reading(*reading) if isinstance(reading, list) else Reading(**reading) for reading in r["readings"]
+                    Reading(**reading) if isinstance(reading, dict) else Reading(*reading) for reading in r["readings"]
                 ),
             )
             for r in data["results"]

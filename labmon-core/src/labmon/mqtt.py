@@ -44,6 +44,8 @@ READ_CHUNK = 65536
 """Bytes asked of the socket at once: paho asks for a packet's header a byte at a time, a system call each."""
 PUBLISH, PUBACK = 0x30, 0x40
 """MQTT packet types (the high nibble of a packet's first byte)."""
+MAX_REMAINING_LENGTH = 268_435_455
+"""The most a packet's remaining length can say (four bytes of seven bits)."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
@@ -53,11 +55,12 @@ def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
 
 
 class BufferedClient(mqtt.Client):
-    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds.
+    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds; MQTT v5.
 
-    It overrides paho 2.x internals (`_sock_recv`, `_packet_queue`) and uses others (`_in_packet`, `_protocol`,
-    `_manual_ack`, `_pack_remaining_length`, `_pack_str16`, `_raise_for_invalid_topic`),
-    unchanged from 2.0 to 2.2: hence paho < 3.
+    It overrides paho 2.x internals (`_sock_recv`, and `_packet_queue` with a copy of paho's own that decides
+    about the wake-up byte) and uses others (`_in_packet`, `_manual_ack`, `_pack_remaining_length`,
+    `_pack_str16`, `_raise_for_invalid_topic`), the same from 2.0.0 to 2.2.0 (checked in each release): hence
+    paho < 2.3, where a change to them would go unnoticed.
     """
 
     _chunk = b""
@@ -69,16 +72,33 @@ class BufferedClient(mqtt.Client):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._holding = threading.local()
-        """`wakes` is true in a thread publishing many messages: one wake-up for them all."""
+        if self._protocol != mqtt.MQTTv5:
+            raise ValueError("BufferedClient speaks MQTT v5 only, labmon's protocol")
 
     def _sock_recv(self, bufsize: int) -> bytes:
         if self._at >= len(self._chunk) or self._source is not self._sock:  # a new connection drops what is left
             self._chunk, self._at, self._source = b"", 0, self._sock
             self._chunk = super()._sock_recv(READ_CHUNK)
+            if isinstance(self._sock, ssl.SSLSocket):
+                self._chunk += self._more_records()
         start = self._at
         self._at = start + bufsize
         return self._chunk[start : self._at]
+
+    def _more_records(self) -> bytes:
+        """Return what further TLS records have arrived, up to a chunk: a TLS read gives one record, and the
+        broker sends a packet per record."""
+        records, size = [], len(self._chunk)
+        while 0 < size < READ_CHUNK:
+            try:
+                record = super()._sock_recv(READ_CHUNK - size)
+            except BlockingIOError:
+                break
+            if not record:  # the connection closed: the next read says so
+                break
+            records.append(record)
+            size += len(record)
+        return b"".join(records)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         rc = super().loop_read(max_packets)
@@ -108,8 +128,7 @@ class BufferedClient(mqtt.Client):
         deliver = self.deliver
         if deliver is None or self._manual_ack:
             return 0
-        chunk, at, end = self._chunk, self._at, len(self._chunk)
-        v5 = self._protocol == mqtt.MQTTv5
+        chunk, at, end, sock = self._chunk, self._at, len(self._chunk), self._sock
         acks = bytearray()
         taken = 0
         try:
@@ -130,8 +149,8 @@ class BufferedClient(mqtt.Client):
                     break
                 stop = body + length
                 topic_end = body + 2 + int.from_bytes(chunk[body : body + 2], "big")
-                payload = topic_end + 2 * (qos > 0) + v5
-                if stop > end or payload > stop or (v5 and chunk[payload - 1]) or (topic_end == body + 2 and not v5):
+                payload = topic_end + 2 * (qos > 0) + 1  # the byte before it: the length of the v5 properties
+                if stop > end or payload > stop or chunk[payload - 1]:
                     break
                 try:
                     topic = chunk[body + 2 : topic_end].decode()
@@ -140,6 +159,9 @@ class BufferedClient(mqtt.Client):
                 self._at = at = stop  # taken before the call: one that raises leaves the rest to paho
                 taken += 1
                 deliver(topic, chunk[payload:stop])
+                if self._sock is not sock:  # the call reconnected: the rest of the chunk and its PUBACKs are void
+                    acks.clear()
+                    break
                 if qos:
                     acks += b"\x40\x02" + chunk[topic_end : topic_end + 2]  # PUBACK, mid: success needs no more
         finally:  # (paho's time of the last bytes received was set when it read this chunk, just before)
@@ -147,35 +169,31 @@ class BufferedClient(mqtt.Client):
                 self._packet_queue(PUBACK, bytes(acks), 0, 0)
         return taken
 
-    def publish_each(self, topics: list[str], payload: bytes, qos: int) -> None:
-        """Publish `payload` on every topic, waking the network thread once for them all rather than per message.
+    def publish_each(self, topics: list[str], payload: bytes) -> None:
+        """Publish `payload` at QoS 0 (INQUIRY_QOS) on every topic, made here and queued as one write (one wake-up).
 
-        At QoS 0 the packets are made here and queued as one write (paho's `publish` costs an MQTTMessageInfo with
-        its Condition per message, and its writer a send() each); like paho, nothing is queued while unconnected.
+        paho's `publish` costs an MQTTMessageInfo with its Condition per message, and its writer a send() each.
+        As paho's does, it queues nothing while unconnected; unlike it, `on_publish` is called once, with mid 0,
+        and paho's log does not show these messages.
         """
-        if qos == 0:
-            if self._sock is not None:
-                self._packet_queue(PUBLISH, self._packets(topics, payload), 0, 0, mqtt.MQTTMessageInfo(0))
-            return
-        self._holding.wakes = True
-        try:
-            for topic in topics:
-                self.publish(topic, payload, qos=qos)
-        finally:
-            self._holding.wakes = False
-            self._wake()
+        if self._sock is not None:
+            self._packet_queue(PUBLISH, self._packets(topics, payload), 0, 0, mqtt.MQTTMessageInfo(0))
 
     def _packets(self, topics: list[str], payload: bytes) -> bytes:
         """Return a QoS 0 PUBLISH of `payload` for every topic (no properties), one after the other."""
-        properties = b"\x00" if self._protocol == mqtt.MQTTv5 else b""
         packets = bytearray()
         for topic in topics:
             name = topic.encode()
+            if not name:
+                raise ValueError("Invalid topic.")
             self._raise_for_invalid_topic(name)  # as paho's publish: a wildcard or an overlong topic is refused
+            length = 2 + len(name) + 1 + len(payload)
+            if length > MAX_REMAINING_LENGTH:
+                raise ValueError("Payload too large.")
             packets.append(PUBLISH)
-            self._pack_remaining_length(packets, 2 + len(name) + len(properties) + len(payload))
+            self._pack_remaining_length(packets, length)
             self._pack_str16(packets, name)
-            packets += properties
+            packets.append(0)  # no properties
             packets += payload
         return bytes(packets)
 
@@ -202,7 +220,7 @@ class BufferedClient(mqtt.Client):
                 "info": info,
             }
         )
-        if self._thread is not threading.current_thread() and not getattr(self._holding, "wakes", False):
+        if self._thread is not threading.current_thread():
             self._wake()
         if self._thread is None and self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
             self._in_callback_mutex.release()
@@ -268,9 +286,9 @@ class BrokerClient:
         reconnecting, and drops a QoS 0 one."""
         self._client.publish(topic, payload, qos=qos, retain=retain)
 
-    def publish_each(self, topics: list[str], payload: bytes, *, qos: int = QOS) -> None:
-        """Publish `payload` on every topic (one inquiry per measurer), as `publish` does each."""
-        self._client.publish_each(topics, payload, qos)
+    def publish_each(self, topics: list[str], payload: bytes) -> None:
+        """Publish `payload` at QoS 0 on every topic (an inquiry to each measurer); nothing while disconnected."""
+        self._client.publish_each(topics, payload)
 
     def start(self) -> None:
         """Connect in the background; a broker that is down is retried until it is up."""
