@@ -66,6 +66,9 @@ class BufferedClient(mqtt.Client):
     _chunk = b""
     _at = 0
     _source: object = None
+    _end: OSError | EOFError | None = None
+    """What ended the gathering of the chunk's TLS records (an error, or EOFError for the end of the stream):
+    told to paho once the bytes read before it are handled, as paho's own reads would have told it."""
     deliver: Handler | None = None
     """Where plain messages go, as (topic, payload), taken straight from the chunk: with none set, paho's
     on_message callbacks get every message."""
@@ -74,12 +77,19 @@ class BufferedClient(mqtt.Client):
         super().__init__(*args, **kwargs)
         if self._protocol != mqtt.MQTTv5:
             raise ValueError("BufferedClient speaks MQTT v5 only, labmon's protocol")
-        self._received_at = "_last_bytes_received" if hasattr(self, "_last_bytes_received") else "_last_msg_in"
+        self._received_at = next(n for n in ("_last_bytes_received", "_last_msg_in") if hasattr(self, n))
         """paho's time of the last bytes received: its name in 2.2, and in 2.0 and 2.1."""
 
     def _sock_recv(self, bufsize: int) -> bytes:
-        if self._at >= len(self._chunk) or self._source is not self._sock:  # a new connection drops what is left
-            self._chunk, self._at, self._source = b"", 0, self._sock
+        if self._source is not self._sock:  # a new connection drops what is left of the old one's
+            self._chunk, self._at, self._source, self._end = b"", 0, self._sock, None
+        if self._at >= len(self._chunk):
+            if self._end is not None:
+                end, self._end = self._end, None
+                if isinstance(end, EOFError):
+                    return b""
+                raise end
+            self._chunk, self._at = b"", 0
             self._chunk = super()._sock_recv(READ_CHUNK)
             if isinstance(self._sock, ssl.SSLSocket):
                 self._chunk += self._more_records()
@@ -96,7 +106,11 @@ class BufferedClient(mqtt.Client):
                 record = super()._sock_recv(READ_CHUNK - size)
             except BlockingIOError:
                 break
-            if not record:  # the connection closed: the next read says so
+            except OSError as err:  # told once the records before it are handled
+                self._end = err
+                break
+            if not record:  # the end of the stream: likewise
+                self._end = EOFError()
                 break
             records.append(record)
             size += len(record)
@@ -113,12 +127,14 @@ class BufferedClient(mqtt.Client):
             except OSError as err:  # as paho's own read
                 self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
                 return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-            with self._msgtime_mutex:  # for the keepalive: paho's reader sets this as it reads bytes
-                setattr(self, self._received_at, mqtt.time_func())
+            if self._buffered():
+                with self._msgtime_mutex:  # for the keepalive: paho's reader sets this as it reads bytes
+                    setattr(self, self._received_at, mqtt.time_func())
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS if self._buffered() else super().loop_read(max_packets)
         # the socket no longer says these bytes are there: handle them now, not after select() times out
         # AGAIN with bytes still buffered is paho's cap of 100 reads per packet (a huge one): go on with them
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._buffered():
+        # and an end met while gathering TLS records is told now: the socket may not say so again
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and (self._buffered() or self._ended()):
             if self._in_packet["command"] == 0 and self._take_publishes():
                 continue
             rc = self._packet_read()
@@ -129,6 +145,9 @@ class BufferedClient(mqtt.Client):
 
     def _buffered(self) -> bool:
         return self._source is self._sock and self._at < len(self._chunk)
+
+    def _ended(self) -> bool:
+        return self._source is self._sock and self._end is not None
 
     def _take_publishes(self) -> int:
         """Deliver the whole plain PUBLISH packets (QoS 0 or 1, no properties) at the chunk's head; return how many.
@@ -170,9 +189,15 @@ class BufferedClient(mqtt.Client):
                     topic = chunk[body + 2 : topic_end].decode()
                 except UnicodeDecodeError:
                     break
-                self._at = at = stop  # taken before the call: one that raises leaves the rest to paho
+                self._at = at = stop  # taken before the call: after one that raises, the next read goes on
                 taken += 1
-                deliver(topic, chunk[payload:stop])
+                with self._in_callback_mutex:  # as paho calls on_message
+                    try:
+                        deliver(topic, chunk[payload:stop])
+                    except Exception as err:
+                        self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in deliver: %s", err)
+                        if not self.suppress_exceptions:
+                            raise
                 if self._sock is not sock:  # the call reconnected: the rest of the chunk and its PUBACKs are void
                     acks.clear()
                     break
