@@ -236,18 +236,12 @@ class BufferedClient(mqtt.Client):
             packets += payload
         return bytes(packets)
 
-    def _wake(self) -> None:
-        wake = self._sockpairW
-        if wake is not None:
-            with contextlib.suppress(BlockingIOError):  # its buffer is full of wake-up bytes already
-                wake.send(mqtt.sockpair_data)
-
     def _packet_queue(
         self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: mqtt.MQTTMessageInfo | None = None
     ) -> MQTTErrorCode:
         # paho's own, but for the byte that wakes the network thread from select() to write: a waste when that
         # thread queues a packet itself (it writes before it next waits: it asks select() for the socket's
-        # writability while packets are queued), or while another thread publishes many (publish_each).
+        # writability while packets are queued).
         self._out_packet.append(
             {
                 "command": command,
@@ -259,8 +253,10 @@ class BufferedClient(mqtt.Client):
                 "info": info,
             }
         )
-        if self._thread is not threading.current_thread():
-            self._wake()
+        wake = self._sockpairW
+        if wake is not None and self._thread is not threading.current_thread():
+            with contextlib.suppress(BlockingIOError):  # its buffer is full of wake-up bytes already
+                wake.send(mqtt.sockpair_data)
         if self._thread is None and self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
             self._in_callback_mutex.release()
             return self.loop_write()

@@ -75,15 +75,15 @@ CREATE VIEW IF NOT EXISTS latest AS
         ON f.series IS NULL AND p.series = s.id AND p.t = (SELECT MAX(t) FROM points WHERE series = s.id)
 """
 # A closed window's ten-minute buckets come from `fresh` (small, and in the cache), then its points move on.
-# `fresh` holds the open window's points: when the window after the mark closes, its buckets are grouped by series
-# alone, in the primary key's order (grouping by the window too costs SQLite a sort of every point: half the
-# close). After a gap of windows, the general statement.
-CLOSE_BUCKETS = """INSERT OR REPLACE INTO buckets SELECT series, 600, CAST(t / 600 AS INTEGER) * 600, COUNT(*),
-    MIN(value), MAX(value), SUM(value) FROM fresh WHERE t < ? AND status = 'ok'
-    GROUP BY series, CAST(t / 600 AS INTEGER)"""
-CLOSE_ONE_WINDOW = """INSERT OR REPLACE INTO buckets SELECT series, 600, ?1, COUNT(*), MIN(value), MAX(value),
-    SUM(value) FROM fresh WHERE t >= ?1 AND t < ?1 + 600 AND status = 'ok' GROUP BY series"""
-CLOSE_POINTS = ("INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < ?", "DELETE FROM fresh WHERE t < ?")
+# `fresh` holds only the open window's points (from the mark on; a batch in a later window closes it first, even
+# after a gap), so its buckets are grouped by series alone, in the primary key's order: grouping by the window
+# too cost SQLite a sort of every point, half the close.
+CLOSE_FRESH = (
+    """INSERT OR REPLACE INTO buckets SELECT series, 600, :mark, COUNT(*), MIN(value), MAX(value), SUM(value)
+        FROM fresh WHERE t >= :mark AND t < :mark + 600 AND status = 'ok' GROUP BY series""",
+    "INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < :window",
+    "DELETE FROM fresh WHERE t < :window",
+)
 
 # Buckets are computed from what is stored, never added to: recomputing a window is idempotent, so a crash
 # mid-way or a batch delivered twice cannot count a reading twice. Each width has a mark in history_meta
@@ -388,12 +388,8 @@ class HistorySink:
             window, mark = t // width * width, self._marks[width]
             if window > mark:
                 if width == BUCKET_WIDTHS[0]:  # the closed windows' points, in key order: each series' end once
-                    if window == mark + width:
-                        self._db.execute(CLOSE_ONE_WINDOW, (mark,))
-                    else:
-                        self._db.execute(CLOSE_BUCKETS, (window,))
-                    for statement in CLOSE_POINTS:
-                        self._db.execute(statement, (window,))
+                    for statement in CLOSE_FRESH:
+                        self._db.execute(statement, {"mark": mark, "window": window})
                 else:
                     flush_buckets(self._db, list(self._series.values()), width, mark, window)
                 self._mark(width, window)
