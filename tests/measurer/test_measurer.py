@@ -132,7 +132,7 @@ def test_two_measurers_with_one_name_back_off_instead_of_fighting(broker, write_
         _wait(lambda: _messages(caplog, "another client connected"), timeout=30)
         (clash,) = _messages(caplog, "another client connected")
         assert "as labmon-measurer-cloned-card: two measurers named cloned-card?" in clash and "backing off" in clash
-        waiting = [m for m in pair if m.client._client._reconnect_min_delay >= 30]  # it stays away a while
+        waiting = [m for m in pair if m.client.reconnect_delays[0] >= 30]  # it stays away a while
         assert len(waiting) == 1
         (other,) = [m for m in pair if m is not waiting[0]]
         assert other.client.connected.wait(10)  # and the other keeps the connection

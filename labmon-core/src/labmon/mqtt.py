@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import socket
 import ssl
@@ -10,10 +9,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
 from labmon import diagnosis
@@ -40,228 +38,14 @@ CLASH_BACKOFF, CLASH_BACKOFF_MAX = 30.0, 600.0
 _warned_anonymous: set[str] = set()
 RECONNECT_MAX_DELAY = 5.0
 """Longest wait between reconnection attempts (paho's default is 30 s: a broker blip would last that long)."""
-READ_CHUNK = 65536
-"""Bytes asked of the socket at once: paho asks for a packet's header a byte at a time, a system call each."""
-PUBLISH, PUBACK = 0x30, 0x40
-"""MQTT packet types (the high nibble of a packet's first byte)."""
-MAX_REMAINING_LENGTH = 268_435_455
-"""The most a packet's remaining length can say (four bytes of seven bits)."""
+USUAL_DELAYS = (1, round(RECONNECT_MAX_DELAY))
+"""Shortest and longest wait between reconnection attempts, in whole seconds (as paho takes them)."""
 
 
 def no_delay(client: mqtt.Client, userdata: object, sock: object) -> None:
     """Send small packets at once: a PUBACK then a PUBLISH otherwise waits out the peer's delayed ACK (~40 ms)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-
-class BufferedClient(mqtt.Client):
-    """paho's client reading the socket a chunk at a time, and handling every packet the chunk holds; MQTT v5.
-
-    It overrides paho 2.x internals (`_sock_recv`, and `_packet_queue` with a copy of paho's own that decides
-    about the wake-up byte) and uses others (`_in_packet`, `_manual_ack`, `_pack_remaining_length`,
-    `_pack_str16`, `_raise_for_invalid_topic`), the same from 2.0.0 to 2.2.0 (checked in each release): hence
-    paho < 2.3, where a change to them would go unnoticed.
-    """
-
-    _chunk = b""
-    _at = 0
-    _source: object = None
-    _end: OSError | EOFError | None = None
-    """What ended the gathering of the chunk's TLS records (an error, or EOFError for the end of the stream):
-    told to paho once the bytes read before it are handled, as paho's own reads would have told it."""
-    deliver: Handler | None = None
-    """Where plain messages go, as (topic, payload), taken straight from the chunk: with none set, paho's
-    on_message callbacks get every message."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self._protocol != mqtt.MQTTv5:
-            raise ValueError("BufferedClient speaks MQTT v5 only, labmon's protocol")
-        self._received_at = next(n for n in ("_last_bytes_received", "_last_msg_in") if hasattr(self, n))
-        """paho's time of the last bytes received: its name in 2.2, and in 2.0 and 2.1."""
-
-    def _sock_recv(self, bufsize: int) -> bytes:
-        if self._source is not self._sock:  # a new connection drops what is left of the old one's
-            self._chunk, self._at, self._source, self._end = b"", 0, self._sock, None
-        if self._at >= len(self._chunk):
-            if self._end is not None:
-                end, self._end = self._end, None
-                if isinstance(end, EOFError):
-                    return b""
-                raise end
-            self._chunk, self._at = b"", 0
-            self._chunk = super()._sock_recv(READ_CHUNK)
-            if isinstance(self._sock, ssl.SSLSocket):
-                self._chunk += self._more_records()
-        start = self._at
-        self._at = start + bufsize
-        return self._chunk[start : self._at]
-
-    def _more_records(self) -> bytes:
-        """Return what further TLS records have arrived, up to a chunk: a TLS read gives one record, and the
-        broker sends a packet per record."""
-        records, size = [], len(self._chunk)
-        while 0 < size < READ_CHUNK:
-            try:
-                record = super()._sock_recv(READ_CHUNK - size)
-            except BlockingIOError:
-                break
-            except OSError as err:  # told once the records before it are handled
-                self._end = err
-                break
-            if not record:  # the end of the stream: likewise
-                self._end = EOFError()
-                break
-            records.append(record)
-            size += len(record)
-        return b"".join(records)
-
-    def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
-        if self.deliver is not None and self._sock is not None and self._in_packet["command"] == 0:
-            # Read the chunk here, so that its first packets too are taken by _take_publishes: a collector that
-            # keeps up with its measurers finds one or two messages per wake-up, the first through paho's path.
-            try:
-                self._sock_recv(0)
-            except BlockingIOError:
-                return MQTTErrorCode.MQTT_ERR_SUCCESS  # nothing to read after all (TLS: no whole record yet)
-            except OSError as err:  # as paho's own read
-                self._easy_log(mqtt.MQTT_LOG_ERR, "failed to receive on socket: %s", err)
-                return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)
-            if self._buffered():
-                with self._msgtime_mutex:  # for the keepalive: paho's reader sets this as it reads bytes
-                    setattr(self, self._received_at, mqtt.time_func())
-        rc = MQTTErrorCode.MQTT_ERR_SUCCESS if self._buffered() else super().loop_read(max_packets)
-        # the socket no longer says these bytes are there: handle them now, not after select() times out
-        # AGAIN with bytes still buffered is paho's cap of 100 reads per packet (a huge one): go on with them
-        # and an end met while gathering TLS records is told now: the socket may not say so again
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and (self._buffered() or self._ended()):
-            if self._in_packet["command"] == 0 and self._take_publishes():
-                continue
-            rc = self._packet_read()
-            if rc > 0:
-                return self._loop_rc_handle(rc)
-            rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        return rc
-
-    def _buffered(self) -> bool:
-        return self._source is self._sock and self._at < len(self._chunk)
-
-    def _ended(self) -> bool:
-        return self._source is self._sock and self._end is not None
-
-    def _take_publishes(self) -> int:
-        """Deliver the whole plain PUBLISH packets (QoS 0 or 1, no properties) at the chunk's head; return how many.
-
-        paho's own path, per message: a dict per packet, an empty MQTT v5 Properties made and cleared (its tables
-        rebuilt each time), an MQTTMessage with an MQTTMessageInfo and its Condition, its topic matching, and a
-        PUBACK written by itself. Here a message is cut straight from the chunk for `deliver`, and the run's
-        PUBACKs go out as one write, in order. Anything else (another packet type, QoS 2, properties, a packet
-        that runs past the chunk, a malformed one, a topic that is not UTF-8) is left to paho.
-        """
-        deliver = self.deliver
-        if deliver is None or self._manual_ack:
-            return 0
-        chunk, at, end, sock = self._chunk, self._at, len(self._chunk), self._sock
-        acks = bytearray()
-        taken = 0
-        try:
-            while at < end:
-                command = chunk[at]
-                qos = (command >> 1) & 3
-                if command & 0xF0 != PUBLISH or qos > 1:
-                    break
-                body, length, shift = at + 1, 0, 0
-                while body < end and shift < 28:  # the remaining length: at most four bytes of seven bits
-                    byte = chunk[body]
-                    body += 1
-                    length |= (byte & 0x7F) << shift
-                    shift += 7
-                    if byte < 0x80:
-                        break
-                else:
-                    break
-                stop = body + length
-                topic_end = body + 2 + int.from_bytes(chunk[body : body + 2], "big")
-                payload = topic_end + 2 * (qos > 0) + 1  # the byte before it: the length of the v5 properties
-                if stop > end or payload > stop or chunk[payload - 1]:
-                    break
-                try:
-                    topic = chunk[body + 2 : topic_end].decode()
-                except UnicodeDecodeError:
-                    break
-                self._at = at = stop  # taken before the call: after one that raises, the next read goes on
-                taken += 1
-                with self._in_callback_mutex:  # as paho calls on_message
-                    try:
-                        deliver(topic, chunk[payload:stop])
-                    except Exception as err:
-                        self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in deliver: %s", err)
-                        if not self.suppress_exceptions:
-                            raise
-                if self._sock is not sock:  # the call reconnected: the rest of the chunk and its PUBACKs are void
-                    acks.clear()
-                    break
-                if qos:
-                    acks += b"\x40\x02" + chunk[topic_end : topic_end + 2]  # PUBACK, mid: success needs no more
-        finally:  # (paho's time of the last bytes received was set when it read this chunk, just before)
-            if acks:
-                self._packet_queue(PUBACK, bytes(acks), 0, 0)
-        return taken
-
-    def publish_each(self, topics: list[str], payload: bytes) -> None:
-        """Publish `payload` at QoS 0 (INQUIRY_QOS) on every topic, made here and queued as one write (one wake-up).
-
-        paho's `publish` costs an MQTTMessageInfo with its Condition per message, and its writer a send() each.
-        As paho's does, it queues nothing while unconnected; unlike it, `on_publish` is called once, with mid 0,
-        and paho's log does not show these messages.
-        """
-        if self._sock is not None:
-            self._packet_queue(PUBLISH, self._packets(topics, payload), 0, 0, mqtt.MQTTMessageInfo(0))
-
-    def _packets(self, topics: list[str], payload: bytes) -> bytes:
-        """Return a QoS 0 PUBLISH of `payload` for every topic (no properties), one after the other."""
-        packets = bytearray()
-        for topic in topics:
-            name = topic.encode()
-            if not name:
-                raise ValueError("Invalid topic.")
-            self._raise_for_invalid_topic(name)  # as paho's publish: a wildcard or an overlong topic is refused
-            length = 2 + len(name) + 1 + len(payload)
-            if length > MAX_REMAINING_LENGTH:
-                raise ValueError("Payload too large.")
-            packets.append(PUBLISH)
-            self._pack_remaining_length(packets, length)
-            self._pack_str16(packets, name)
-            packets.append(0)  # no properties
-            packets += payload
-        return bytes(packets)
-
-    def _packet_queue(
-        self, command: int, packet: bytes | bytearray, mid: int, qos: int, info: mqtt.MQTTMessageInfo | None = None
-    ) -> MQTTErrorCode:
-        # paho's own, but for the byte that wakes the network thread from select() to write: a waste when that
-        # thread queues a packet itself (it writes before it next waits: it asks select() for the socket's
-        # writability while packets are queued).
-        self._out_packet.append(
-            {
-                "command": command,
-                "mid": mid,
-                "qos": qos,
-                "pos": 0,
-                "to_process": len(packet),
-                "packet": packet,
-                "info": info,
-            }
-        )
-        wake = self._sockpairW
-        if wake is not None and self._thread is not threading.current_thread():
-            with contextlib.suppress(BlockingIOError):  # its buffer is full of wake-up bytes already
-                wake.send(mqtt.sockpair_data)
-        if self._thread is None and self._on_socket_register_write is None and self._in_callback_mutex.acquire(False):
-            self._in_callback_mutex.release()
-            return self.loop_write()
-        self._call_socket_register_write()
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
 
 class BrokerClient:
@@ -276,7 +60,8 @@ class BrokerClient:
         self._clashes = 0
         self._accepted_at: float | None = None
         self._short_sessions = 0
-        self._usual_delays: tuple[int, int] | None = None
+        self.reconnect_delays = USUAL_DELAYS
+        """The current (shortest, longest) wait between reconnection attempts, in seconds."""
         self._last_cause = ""
         self._answered = False
         self.address = f"{broker.host}:{broker.port}"
@@ -292,8 +77,8 @@ class BrokerClient:
         """Since when there has been no connection (None while connected)."""
         self.up_since: float | None = None
         """When the current connection was made: a change means the connection dropped in between."""
-        client = BufferedClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-        client.reconnect_delay_set(min_delay=1, max_delay=round(RECONNECT_MAX_DELAY))
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.reconnect_delay_set(*USUAL_DELAYS)
         if broker.username:
             client.username_pw_set(broker.username, broker.password)
         if broker.tls:
@@ -304,7 +89,6 @@ class BrokerClient:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.deliver = self._deliver
         client.on_subscribe = self._on_subscribe
         client.on_socket_open = no_delay
         self._client = client
@@ -322,8 +106,11 @@ class BrokerClient:
         self._client.publish(topic, payload, qos=qos, retain=retain)
 
     def publish_each(self, topics: list[str], payload: bytes) -> None:
-        """Publish `payload` at QoS 0 on every topic (an inquiry to each measurer); nothing while disconnected."""
-        self._client.publish_each(topics, payload)
+        """Publish `payload` at QoS 0 (INQUIRY_QOS) on every topic (an inquiry to each measurer); paho drops them
+        while disconnected."""
+        publish = self._client.publish
+        for topic in topics:
+            publish(topic, payload, qos=INQUIRY_QOS)
 
     def start(self) -> None:
         """Connect in the background; a broker that is down is retried until it is up."""
@@ -357,8 +144,9 @@ class BrokerClient:
         self._accepted_at = time.monotonic()
         self._failures = 0
         self._last_cause = ""
-        if self._usual_delays is not None:
-            client.reconnect_delay_set(*self._usual_delays)
+        if self.reconnect_delays != USUAL_DELAYS:
+            self.reconnect_delays = USUAL_DELAYS
+            client.reconnect_delay_set(*USUAL_DELAYS)
         self.down_since, self.up_since = None, time.time()
         with self._lock:
             topics = [(topic, QOS) for topic in self._handlers]
@@ -417,9 +205,8 @@ class BrokerClient:
         """Another client took our id over: stay away for a while rather than knock each other off."""
         self._clashes += 1
         delay = min(CLASH_BACKOFF * 2 ** (self._clashes - 1), CLASH_BACKOFF_MAX)
-        if self._usual_delays is None:
-            self._usual_delays = (client._reconnect_min_delay, client._reconnect_max_delay)
-        client.reconnect_delay_set(round(delay), round(delay))
+        self.reconnect_delays = (round(delay), round(delay))
+        client.reconnect_delay_set(*self.reconnect_delays)
         hint = f": {self._clash_hint}" if self._clash_hint else ""
         log.error(
             "broker %s keeps closing this connection: another client connected as %s%s; "
@@ -431,13 +218,11 @@ class BrokerClient:
         )
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._deliver(message.topic, bytes(message.payload))
-
-    def _deliver(self, topic: str, payload: bytes) -> None:
+        topic = message.topic
         handler = self._handlers.get(topic)
         if handler is None:
             return
         try:
-            handler(topic, payload)
+            handler(topic, bytes(message.payload))
         except Exception:
             log.exception("handler for %s failed; message dropped", topic)
