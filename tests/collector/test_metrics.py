@@ -81,11 +81,85 @@ def test_the_grafana_dashboard_queries_only_exported_metrics():
     assert used <= names, f"the dashboard queries metrics the collector does not export: {used - names}"
 
 
+def instruments(gauges: Gauges) -> list[str]:
+    return [s.labels["instrument"] for s in samples(exposition(gauges, [], []))["labmon_reading_ok"]]
+
+
 def test_a_series_its_measurer_no_longer_reports_leaves_the_metrics():
     gauges = Gauges()
     gauges.record(batch(1), 0.01, 1.0)
+    assert instruments(gauges) == ["laser1", "oven"]
     laser_only = Batch(2, 1700000002.0, (Result("q", "table1", 1700000002.5, (batch(1).results[0].readings[0],)),))
     gauges.record(laser_only, 0.01, 2.0)
-    assert [key[1] for key in gauges.latest] == ["laser1"]
+    assert instruments(gauges) == ["laser1"]
     gauges.record(Batch(3, 1700000003.0, (), ("table1",)), 0.01, 3.0)  # missing is not removed: it keeps its last
-    assert [key[1] for key in gauges.latest] == ["laser1"]
+    assert instruments(gauges) == ["laser1"]
+
+
+AWKWARD = 'quote " back \\ slash\nnew line, ünïcode'
+
+
+def reference(gauges: Gauges, alerts: list, outbox: list) -> bytes:
+    """Return what prometheus_client itself renders for the same state: the text labmon's must parse as."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.registry import Collector
+
+    def family(name: str, labels: list[str], rows: list) -> GaugeMetricFamily | CounterMetricFamily:
+        kind = CounterMetricFamily if name.endswith("_total") else GaugeMetricFamily
+        made = kind(name.removesuffix("_total") if kind is CounterMetricFamily else name, METRICS[name], labels=labels)
+        for values, value in rows:
+            made.add_metric(values, value)
+        return made
+
+    latest = {}
+    for m, result in gauges.results.items():
+        for r in result.readings:
+            latest[(m, r.instrument, r.name)] = (r, result.measured_at)
+    series = [([*key, r.unit], r, at) for key, (r, at) in sorted(latest.items())]
+    by_series = ["measurer", "instrument", "reading", "unit"]
+    h = gauges.health
+    measurers = sorted(h.up)
+    families = [
+        family("labmon_reading", by_series, [(k, r.value) for k, r, _ in series if r.value is not None]),
+        family("labmon_reading_ok", by_series, [(k, float(r.value is not None)) for k, r, _ in series]),
+        family("labmon_reading_timestamp_seconds", by_series, [(k, at) for k, _, at in series]),
+        family(
+            "labmon_alerts",
+            ["alertname", "alertstate", "series", "severity"],
+            [([a, st, se, sv], 1.0) for a, se, st, sv in alerts],
+        ),
+        family("labmon_measurer_up", ["measurer"], [([m], float(h.up[m])) for m in measurers]),
+        family("labmon_measurer_missing_cycles_total", ["measurer"], [([m], float(h.missing[m])) for m in measurers]),
+        family("labmon_cycles_total", [], [([], float(h.cycles))]),
+        family("labmon_cycle_duration_seconds", [], [([], h.cycle_seconds)]),
+        family("labmon_cycle_last_completed_timestamp_seconds", [], [([], h.last_cycle_at)]),
+        family("labmon_outbox_backlog", ["target"], [([t], float(b)) for t, b, _ in outbox]),
+        family("labmon_outbox_dead_letters", ["target"], [([t], float(d)) for t, _, d in outbox]),
+    ]
+
+    class Snapshot(Collector):
+        def collect(self):
+            return families
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(Snapshot())
+    return generate_latest(registry)
+
+
+def parsed(text: bytes) -> list:
+    return [(f.name, f.documentation, f.type, f.samples) for f in text_string_to_metric_families(text.decode())]
+
+
+def test_the_text_reads_as_prometheus_clients_own_with_awkward_names_units_and_twins():
+    gauges = Gauges()
+    twins = (Reading("r", 1.0, "V", instrument="a"), Reading("r", 2.0, "V", instrument="a"))
+    strange = (Reading(AWKWARD, 1e-300, AWKWARD, instrument=AWKWARD), Reading("big", 12345678.9, "Hz", instrument="b"))
+    results = (Result("q", "twins", 1.5, twins), Result("q", AWKWARD, 1700000000.25, strange))
+    gauges.record(Batch(1, 1.0, results, ("silent",)), 0.5, 2.0)
+    gauges.record(Batch(2, 3.0, (Result("q", "twins", 3.5, twins[::-1]), results[1]), ("silent",)), 0.25, 4.0)
+    alerts = [(AWKWARD, f"{AWKWARD}/a/r", "pending", "warning")]
+    outbox = [(f"sink:{AWKWARD}", 2, 0)]
+    ours = exposition(gauges, alerts, outbox)
+    assert parsed(ours) == parsed(reference(gauges, alerts, outbox))
+    assert exposition(gauges, alerts, outbox) == ours  # a second scrape, from the kept label text

@@ -1,11 +1,15 @@
-"""The collector's state in the Prometheus exposition format, for `/metrics` on its web listener."""
+"""The collector's state in the Prometheus exposition format, for `/metrics` on its web listener.
+
+The text is written here, not through prometheus_client's families: a large lab's scrape is tens of
+thousands of samples, and a Metric, a Sample and a label dict per sample cost 3-5x the text itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from labmon.models import Batch, Result
+from labmon.models import Batch, Reading, Result
 
 METRICS = {
     "labmon_reading": "Latest valid value of a series (its unit is the `unit` label)",
@@ -22,14 +26,22 @@ METRICS = {
 }
 """Every metric the collector exports, with its help text (the Grafana example may only query these)."""
 
+COUNTERS = {"labmon_measurer_missing_cycles_total", "labmon_cycles_total"}
 
-@dataclass(frozen=True)
-class Latest:
-    """A series' latest reading."""
+SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
+"""Python's spelling of the non-finite floats, in the exposition format's."""
 
-    value: float | None
-    unit: str
-    measured_at: float
+
+@dataclass(frozen=True, slots=True)
+class SeriesText:
+    """The fixed text of one series' three samples: all but the value and the time."""
+
+    index: int
+    """Where the series' reading is in its measurer's result."""
+    value: str
+    ok: str
+    error: str
+    stamp: str
 
 
 @dataclass
@@ -51,15 +63,8 @@ class Gauges:
     """Each measurer's latest answer: its readings are the latest of its series (kept per measurer, not per
     series, so a cycle costs one assignment per measurer; a series its measurer stops reporting goes with it)."""
     health: Health = field(default_factory=Health)
-
-    @property
-    def latest(self) -> dict[tuple[str, str, str], Latest]:
-        """Return each series' latest reading, keyed by (measurer, instrument, reading)."""
-        return {
-            (measurer, reading.instrument, reading.name): Latest(reading.value, reading.unit, result.measured_at)
-            for measurer, result in list(self.results.items())  # a snapshot: the cycle may record meanwhile
-            for reading in result.readings
-        }
+    texts: dict[str, tuple[tuple[tuple[str, str, str], ...], list[SeriesText]]] = field(default_factory=dict)
+    """Each measurer's series layout and their fixed text, kept between scrapes: a lab's series rarely change."""
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
@@ -74,6 +79,28 @@ class Gauges:
             h.up[measurer] = False
             h.missing[measurer] = h.missing.get(measurer, 0) + 1
 
+    def series_text(self, measurer: str, readings: tuple[Reading, ...]) -> list[SeriesText]:
+        """Return the fixed text of a measurer's series, one per (instrument, reading), sorted."""
+        layout = tuple([(r.instrument, r.name, r.unit) for r in readings])
+        known = self.texts.get(measurer)
+        if known is not None and known[0] == layout:
+            return known[1]
+        last = {(instrument, name): i for i, (instrument, name, _) in enumerate(layout)}  # the latest of a twin
+        texts = []
+        for (instrument, name), i in sorted(last.items()):
+            labels = _labels(measurer=measurer, instrument=instrument, reading=name, unit=layout[i][2])
+            texts.append(
+                SeriesText(
+                    i,
+                    f"labmon_reading{labels} ",
+                    f"labmon_reading_ok{labels} 1.0",
+                    f"labmon_reading_ok{labels} 0.0",
+                    f"labmon_reading_timestamp_seconds{labels} ",
+                )
+            )
+        self.texts[measurer] = (layout, texts)
+        return texts
+
 
 AlertRow = tuple[str, str, str, str]
 """(rule, series, state, severity) of a rule state that is pending or firing."""
@@ -81,57 +108,67 @@ AlertRow = tuple[str, str, str, str]
 
 def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[tuple[str, int, int]]) -> bytes:
     """Return the text exposition of `gauges`, the active `alerts` and the outbox (target, backlog, dead)."""
-    from prometheus_client import CollectorRegistry, generate_latest  # only a collector with a web listener
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-    from prometheus_client.registry import Collector
-
-    def gauge(name: str, labels: list[str]) -> GaugeMetricFamily:
-        return GaugeMetricFamily(name, METRICS[name], labels=labels)
-
-    series_labels = ["measurer", "instrument", "reading", "unit"]
-    value, ok, stamp = (
-        gauge(n, series_labels) for n in ("labmon_reading", "labmon_reading_ok", "labmon_reading_timestamp_seconds")
+    values, oks, stamps = (
+        _header("labmon_reading"),
+        _header("labmon_reading_ok"),
+        _header("labmon_reading_timestamp_seconds"),
     )
-    for (measurer, instrument, reading), latest in sorted(gauges.latest.items()):
-        labels = [measurer, instrument, reading, latest.unit]
-        ok.add_metric(labels, 0.0 if latest.value is None else 1.0)
-        stamp.add_metric(labels, latest.measured_at)
-        if latest.value is not None:
-            value.add_metric(labels, latest.value)
-    firing = gauge("labmon_alerts", ["alertname", "alertstate", "series", "severity"])
-    for rule, series, state, severity in alerts:
-        firing.add_metric([rule, state, series, severity], 1.0)
+    results = dict(gauges.results)  # a snapshot: the cycle may record meanwhile
+    for measurer in sorted(results):
+        result = results[measurer]
+        readings, stamp = result.readings, number(result.measured_at)
+        for text in gauges.series_text(measurer, readings):
+            value = readings[text.index].value
+            if value is None:
+                oks.append(text.error)
+            else:
+                oks.append(text.ok)
+                values.append(text.value + number(value))
+            stamps.append(text.stamp + stamp)
+    lines = [*values, *oks, *stamps, *_header("labmon_alerts")]
+    lines += [
+        f"labmon_alerts{_labels(alertname=rule, alertstate=state, series=series, severity=severity)} 1.0"
+        for rule, series, state, severity in alerts
+    ]
     h = gauges.health
-    up = gauge("labmon_measurer_up", ["measurer"])
-    missing = CounterMetricFamily(
-        "labmon_measurer_missing_cycles", METRICS["labmon_measurer_missing_cycles_total"], labels=["measurer"]
-    )
+    up, missing = _header("labmon_measurer_up"), _header("labmon_measurer_missing_cycles_total")
     for measurer in sorted(h.up):
-        up.add_metric([measurer], 1.0 if h.up[measurer] else 0.0)
-        missing.add_metric([measurer], float(h.missing.get(measurer, 0)))
-    cycles = CounterMetricFamily("labmon_cycles", METRICS["labmon_cycles_total"], value=float(h.cycles))
-    families: list[Metric] = [value, ok, stamp, firing, up, missing, cycles]
+        labels = _labels(measurer=measurer)
+        up.append(f"labmon_measurer_up{labels} {1.0 if h.up[measurer] else 0.0}")
+        missing.append(f"labmon_measurer_missing_cycles_total{labels} {number(h.missing.get(measurer, 0))}")
+    lines += [*up, *missing, *_header("labmon_cycles_total"), f"labmon_cycles_total {number(h.cycles)}"]
     if h.cycle_seconds is not None and h.last_cycle_at is not None:
-        families += [
-            GaugeMetricFamily(
-                "labmon_cycle_duration_seconds", METRICS["labmon_cycle_duration_seconds"], value=h.cycle_seconds
-            ),
-            GaugeMetricFamily(
-                "labmon_cycle_last_completed_timestamp_seconds",
-                METRICS["labmon_cycle_last_completed_timestamp_seconds"],
-                value=h.last_cycle_at,
-            ),
+        lines += [*_header("labmon_cycle_duration_seconds"), f"labmon_cycle_duration_seconds {number(h.cycle_seconds)}"]
+        lines += [
+            *_header("labmon_cycle_last_completed_timestamp_seconds"),
+            f"labmon_cycle_last_completed_timestamp_seconds {number(h.last_cycle_at)}",
         ]
-    backlog, dead = gauge("labmon_outbox_backlog", ["target"]), gauge("labmon_outbox_dead_letters", ["target"])
+    backlog, dead = _header("labmon_outbox_backlog"), _header("labmon_outbox_dead_letters")
     for target, waiting, rejected in outbox:
-        backlog.add_metric([target], float(waiting))
-        dead.add_metric([target], float(rejected))
-    families += [backlog, dead]
+        labels = _labels(target=target)
+        backlog.append(f"labmon_outbox_backlog{labels} {number(waiting)}")
+        dead.append(f"labmon_outbox_dead_letters{labels} {number(rejected)}")
+    lines += [*backlog, *dead, ""]
+    return "\n".join(lines).encode()
 
-    class Snapshot(Collector):
-        def collect(self) -> Iterable[Metric]:
-            return families
 
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(Snapshot())
-    return generate_latest(registry)
+def number(value: float) -> str:
+    """Return `value` as the exposition format writes a sample value."""
+    text = repr(float(value))
+    return SPECIAL.get(text, text)
+
+
+def _header(name: str) -> list[str]:
+    """Return the HELP and TYPE lines of metric `name`, as the start of its family's lines."""
+    help_text = METRICS[name].replace("\\", r"\\").replace("\n", r"\n")
+    return [f"# HELP {name} {help_text}", f"# TYPE {name} {'counter' if name in COUNTERS else 'gauge'}"]
+
+
+def _labels(**labels: str) -> str:
+    """Return `{name="value",...}` with each value escaped as the exposition format requires."""
+    pairs = ",".join(f'{name}="{_escaped(value)}"' for name, value in labels.items())
+    return f"{{{pairs}}}"
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
