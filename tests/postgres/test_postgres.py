@@ -39,6 +39,27 @@ def test_readings_errors_and_silent_measurers_are_rows_and_a_redelivery_is_store
     ]
 
 
+def test_a_batch_partly_stored_already_adds_only_its_new_rows_and_the_next_batch_is_copied(postgres):
+    store = sink(postgres, "partly")
+    first = batch(1)
+    store.write(first)
+    (result,) = first.results
+    grown = Result(result.inquiry_id, result.measurer, result.measured_at, (*result.readings, Reading("t", 1.5)))
+    store.write(Batch(first.cycle, first.started_at, (result, grown), first.missing))  # twins and stored rows
+    store.write(batch(2))
+    store.close()
+    rows = postgres.query("SELECT instrument, reading, value FROM partly ORDER BY time, measurer, instrument, reading")
+    assert rows == [
+        ("*", "*", None),
+        ("", "t", 1.5),
+        ("laser1", "lock_error", 0.05),
+        ("oven", "*", None),
+        ("*", "*", None),
+        ("laser1", "lock_error", 0.1),
+        ("oven", "*", None),
+    ]
+
+
 def test_without_timescaledb_a_plain_table_is_indexed_by_series_and_time(postgres):
     if postgres.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"):
         pytest.skip("TimescaleDB is installed here: the hypertable test covers this server")

@@ -12,13 +12,15 @@ from labmon_postgres.schema import ensure_table
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg import sql
 
 IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-INSERT = (
-    "INSERT INTO {table} (time, measurer, instrument, reading, value, unit, status, error, cycle_at)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-)
+COLUMNS = "time, measurer, instrument, reading, value, unit, status, error, cycle_at"
+COPY = f"COPY {{table}} ({COLUMNS}) FROM STDIN"
+INCOMING = "CREATE TEMPORARY TABLE {incoming} (LIKE {table}) ON COMMIT DROP"
+MERGE = f"INSERT INTO {{table}} ({COLUMNS}) SELECT {COLUMNS} FROM {{incoming}} ON CONFLICT DO NOTHING"
+"""A redelivered batch goes through a temporary table, so that the rows already stored are kept once."""
 
 REFUSED_LOGIN = ("password authentication failed", "does not exist", "no pg_hba.conf entry")
 """What the server says when the DSN itself is wrong (libpq gives no SQLSTATE then): retrying cannot help."""
@@ -50,14 +52,22 @@ class PostgresSink:
         self.hypertable = False
 
     def write(self, batch: Batch) -> None:
-        """Insert the batch in one transaction; raise so that the outbox retries it or parks the sink."""
+        """Copy the batch in one transaction; raise so that the outbox retries it or parks the sink."""
         import psycopg
-        from psycopg import sql
+        from psycopg import errors, sql
 
+        table, incoming = sql.Identifier(self.config.table), sql.Identifier("labmon_incoming")
+        found = rows(batch)
         try:
             conn = self._connection()
-            with conn.transaction(), conn.cursor() as cursor:
-                cursor.executemany(sql.SQL(INSERT).format(table=sql.Identifier(self.config.table)), rows(batch))
+            try:
+                with conn.transaction():
+                    _copy(conn, sql.SQL(COPY).format(table=table), found)
+            except errors.UniqueViolation:  # a redelivery (the outbox delivers at least once): add what is not in
+                with conn.transaction():
+                    conn.execute(sql.SQL(INCOMING).format(incoming=incoming, table=table))
+                    _copy(conn, sql.SQL(COPY).format(table=incoming), found)
+                    conn.execute(sql.SQL(MERGE).format(table=table, incoming=incoming))
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # the connection, not the data
             self.close()  # reconnect on the next attempt
             if any(words in str(exc) for words in REFUSED_LOGIN):
@@ -102,12 +112,19 @@ class PostgresSink:
 def rows(batch: Batch) -> list[Row]:
     """Return the table rows of a batch: its readings, then a `missing` row per silent measurer."""
     cycle_at = _time(batch.started_at)
-    found: list[Row] = [
-        (_time(at), m, r.instrument, r.name, r.value, r.unit, r.status, r.error, cycle_at) for m, r, at in batch.rows()
-    ]
+    found: list[Row] = []
+    for result in batch.results:  # one time per result: its readings share it
+        m, at = result.measurer, _time(result.measured_at)
+        found += [(at, m, r.instrument, r.name, r.value, r.unit, r.status, r.error, cycle_at) for r in result.readings]
     whole = WHOLE_INSTRUMENT
     found += [(cycle_at, m, whole, whole, None, "", "missing", "no reply", cycle_at) for m in batch.missing]
     return found
+
+
+def _copy(conn: psycopg.Connection[tuple[object, ...]], statement: sql.Composed, found: list[Row]) -> None:
+    with conn.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in found:
+            copy.write_row(row)
 
 
 def _time(seconds: float) -> datetime:
