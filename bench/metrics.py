@@ -9,36 +9,17 @@ Run: .venv/bin/python bench/metrics.py [--measurers 1000] [--readings 10] [--rou
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import time
 from collections.abc import Callable
 
-from labmon.models import Batch, Reading, Result
+from biglab import cycle
+
+from labmon.models import Batch
 from labmon_collector.metrics import Gauges, exposition
 
 ALERTS = [(f"rule{i}", f"m{i}/laser/lock_error", "firing", "critical") for i in range(20)]
 OUTBOX = [("sink:history", 0, 0), ("sink:influx", 12, 0), ("notifier:discord", 0, 1)]
-
-
-def cycle(number: int, measurers: int, readings: int) -> Batch:
-    """Return a cycle's batch: every measurer answers with new values, one in 20 readings an error."""
-    at = 1.765e9 + 60 * number
-    results = tuple(
-        Result(
-            "q",
-            f"m{m}",
-            at + random.random(),
-            tuple(
-                Reading.failed(f"r{r}", "no answer")
-                if r % 20 == 19
-                else Reading.ok(f"r{r}", random.gauss(350, 1), "degC")
-                for r in range(readings)
-            ),
-        )
-        for m in range(measurers)
-    )
-    return Batch(number, at, results, ("silent",))
 
 
 def floor(batch: Batch, gauges: Gauges) -> bytes:

@@ -9,41 +9,21 @@ Run: .venv/bin/python bench/postgres.py [--measurers 1000] [--readings 10] [--ro
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import time
 from pathlib import Path
 
 import psycopg
+from biglab import cycle
 from psycopg import sql
 
-from labmon import Batch, Reading, Result, Secret
+from labmon import Secret
 from labmon_postgres.schema import ensure_table
 from labmon_postgres.sink import COLUMNS, PostgresConfig, PostgresSink, rows
 
 sys.path.insert(0, str(Path(__file__).parents[1]))  # the cluster the tests start, not a copy of its recipe
 from tests.postgres.conftest import Postgres
-
-
-def cycle(number: int, measurers: int, readings: int) -> Batch:
-    """Return a cycle's batch: every measurer answers with new values, one in 20 readings an error."""
-    at = 1.765e9 + 60 * number
-    results = tuple(
-        Result(
-            "q",
-            f"m{m}",
-            at + random.random(),
-            tuple(
-                Reading.failed(f"r{r}", "no answer")
-                if r % 20 == 19
-                else Reading.ok(f"r{r}", random.gauss(350, 1), "degC")
-                for r in range(readings)
-            ),
-        )
-        for m in range(measurers)
-    )
-    return Batch(number, at, results, ("silent",))
 
 
 def main() -> None:
