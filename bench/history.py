@@ -23,8 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink, open_history, rebuild_summaries
-from labmon_collector.history import History
+from labmon_collector.history.reader import History
+from labmon_collector.history.writer import HistoryConfig, HistorySink, open_history, rebuild_summaries
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400}
 STEP = 60.0

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labmon_collector.outbox import Outbox
+from labmon_collector.delivery.outbox import Outbox
 
 PAYLOAD = {"cycle": 1, "started_at": 0.0, "results": [], "missing": ["table1"], "note": "x" * 2000}
 

@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=3600, help="readings in the hour (3600: one a second)")
     points_wanted = parser.parse_args().points
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    from labmon_collector.pngplot import HEIGHT, WIDTH, render
+    from labmon_collector.alerting.pngplot import HEIGHT, WIDTH, render
 
     imported = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     step = 3600 / points_wanted

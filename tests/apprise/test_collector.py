@@ -1,22 +1,15 @@
 """End to end: a simulated laser out of lock, through a real broker and the collector, to a mailbox via Apprise."""
 
 import threading
-import time
 from pathlib import Path
 
+from labmon.testing import wait_until
 from labmon_collector.service import Collector
 from tests.apprise.conftest import PASSWORD, TOKEN, free_port, text_of
 from tests.conftest import collector_table, invoke
 
 # Unlocked from the start and staying so: one mail (Apprise spaces mails to one server 5.5s apart, its flood guard).
 UNLOCKED_LASER = {"type": "sim", "signal": "constant", "reading": "lock_error", "unit": "V", "level": 1.05}
-
-
-def wait_until(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)  # polling a condition with a deadline, not waiting a fixed time
 
 
 def test_a_firing_rule_reaches_a_mailbox_and_a_dead_hook_shows_in_status_without_secrets(

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from labmon.testing import PrivateBroker
-from labmon_collector.outbox import Outbox
+from labmon_collector.delivery.outbox import Outbox
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """Acknowledge and latch, driven by explicit times: the CLI and the collector share alerts.sqlite."""
 
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.rules import RulesEngine
+from labmon.testing import wait_until
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.rules import RulesEngine
 from tests.conftest import collector_table, invoke
-from tests.web.conftest import wait_until
 
 from .test_collector import started
 from .test_rules import MINUTE, SERIES, feed, rule, states

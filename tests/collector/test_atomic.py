@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from labmon_collector.alertstore import AlertStore, SeriesState
-from labmon_collector.events import EventLog
+from labmon_collector.alerting.alertstore import AlertStore, SeriesState
+from labmon_collector.alerting.events import EventLog
 
 
 def test_a_failed_save_leaves_the_previous_state_intact(tmp_path):

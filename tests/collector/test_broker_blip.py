@@ -2,25 +2,15 @@
 
 import sqlite3
 import threading
-import time
 
 import pytest
 
-from labmon.testing import Answer, ScriptedServer
+from labmon.testing import Answer, ScriptedServer, wait_until
 from labmon_collector.service import Collector
 from tests.conftest import SIM_LASER as SIM
 from tests.conftest import collector_table, invoke, measurer_table
 
 DISCORD_OK = Answer.json(200, {"id": "1"})
-
-
-def poll(condition, timeout, what):
-    """Wait until `condition()` holds, checking every 50 ms; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        threading.Event().wait(0.05)
 
 
 def count(path, sql):
@@ -70,14 +60,14 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
         runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
         runner.start()
         try:
-            poll(lambda: count(history, "SELECT COUNT(*) FROM readings") >= 4, 20, "two good cycles")
+            wait_until(lambda: count(history, "SELECT COUNT(*) FROM readings") >= 4, 20, "two good cycles")
             own_broker.stop()
             cut_off = "SELECT COUNT(DISTINCT cycle_at) FROM disconnected"
-            poll(lambda: count(history, cut_off) >= 20, 30, "ten seconds of cycles without the broker")
+            wait_until(lambda: count(history, cut_off) >= 20, 30, "ten seconds of cycles without the broker")
             during = invoke("status", str(config_path))
             own_broker.start()
             back = "SELECT COUNT(*) FROM readings WHERE cycle_at > (SELECT MAX(cycle_at) FROM disconnected)"
-            poll(lambda: count(history, back) >= 8, 30, "four good cycles after the outage")
+            wait_until(lambda: count(history, back) >= 8, 30, "four good cycles after the outage")
         finally:
             stop.set()
             runner.join()
@@ -124,7 +114,7 @@ def test_a_connection_dropped_during_a_cycle_judges_nobody(secured_broker, write
             with collector._lock:  # peek at the running cycle: both real measurers have answered
                 return collector._cycle is not None and len(collector._cycle.results) == 2
 
-        poll(answered, 10, "both measurers to answer cycle 2")
+        wait_until(answered, 10, "both measurers to answer cycle 2")
         secured_broker.broker.restart()
         runner.join()
     finally:

@@ -8,7 +8,7 @@ import pytest
 
 from labmon import RejectedError, TransientError, check_status
 from labmon.testing import Answer, ScriptedServer
-from labmon_collector.courier import Courier
+from labmon_collector.delivery.courier import Courier
 from labmon_collector.service import Collector
 from tests.collector.test_outbox import Target
 from tests.conftest import collector_table, invoke

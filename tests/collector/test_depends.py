@@ -3,7 +3,7 @@
 import pytest
 
 from labmon.models import Batch, Result
-from labmon_collector.rules import RulesEngine
+from labmon_collector.alerting.rules import RulesEngine
 from tests.conftest import collector_table, invoke
 from tests.core.test_config import COLLECTOR, load, problems
 

@@ -3,9 +3,9 @@
 import pytest
 
 from labmon.config import NotifierPolicy
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.routing import Router
-from labmon_collector.rules import RulesEngine
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.routing import Router
+from labmon_collector.alerting.rules import RulesEngine
 from tests.core.test_config import COLLECTOR, problems
 
 from .test_rules import MINUTE, SERIES, batch, feed, reading, rule, states

@@ -1,7 +1,7 @@
 """Grouping: a cycle's alerts for one notifier are one outbox item; `group_wait` gathers a burst."""
 
 from labmon.models import Alert
-from labmon_collector.grouping import Grouper, deliver_group, grouped_alert
+from labmon_collector.alerting.grouping import Grouper, deliver_group, grouped_alert
 from tests.conftest import collector_table
 
 from .test_collector import started

@@ -2,21 +2,14 @@
 
 import logging
 import random
-import time
 
 from labmon.messages import Inquiry, Topics, decode_result, encode_inquiry
+from labmon.testing import wait_until
 from labmon_collector.service import Collector
 from tests.conftest import collector_table
 from tests.core.test_messages import _hostile
 
 RANDOM_PER_TOPIC = 1000
-
-
-def _wait(condition, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)  # polling a counter with a deadline
 
 
 def test_hostile_payloads_on_every_topic(lab, broker, write_config, listen, caplog):
@@ -35,7 +28,7 @@ def test_hostile_payloads_on_every_topic(lab, broker, write_config, listen, capl
         attacker.client.publish(target.inquiries, encode_inquiry(Inquiry("after-the-storm", 1.0)))
         answers = attacker.wait_for(target.results, lambda got: any(b"after-the-storm" in p for p in got))
     counted = collector.counters
-    _wait(lambda: counted.malformed + counted.foreign + counted.late >= 2 * len(payloads))
+    wait_until(lambda: counted.malformed + counted.foreign + counted.late >= 2 * len(payloads))
     assert decode_result(answers[-1]).inquiry_id == "after-the-storm"
     batch = collector.run_cycle(1)  # the channel is not blocked: both measurers still answer
     collector.stop()

@@ -7,7 +7,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from labmon.models import Batch, Reading, Result
-from labmon_collector.metrics import METRICS, Gauges, exposition
+from labmon_collector.web.metrics import METRICS, Gauges, exposition
 
 DASHBOARD = Path(__file__).parents[2] / "examples" / "grafana" / "labmon-dashboard.json"
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from labmon.rule_config import MuteWindow
-from labmon_collector.rules import RulesEngine
+from labmon_collector.alerting.rules import RulesEngine
 from tests.conftest import collector_table, invoke
 from tests.core.test_config import COLLECTOR, problems
 

@@ -5,8 +5,8 @@ import pytest
 
 from labmon.httpstatus import retry_after_seconds
 from labmon.kinds import PermanentError, RetryLater
-from labmon_collector.courier import Courier, backoff
-from labmon_collector.outbox import LIVE_PER_TARGET, Outbox
+from labmon_collector.delivery.courier import Courier, backoff
+from labmon_collector.delivery.outbox import LIVE_PER_TARGET, Outbox
 
 
 class Target:

@@ -3,8 +3,8 @@
 from labmon.config import NotifierPolicy
 from labmon.models import Alert
 from labmon.rule_config import RuleConfig
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.routing import Router
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.routing import Router
 
 RULES = (
     RuleConfig(name="hot", select="*/*/*", above=1.0),

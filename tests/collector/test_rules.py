@@ -4,8 +4,8 @@ import pytest
 
 from labmon.models import Batch, Reading, Result
 from labmon.rule_config import RuleConfig
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.rules import RulesEngine
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.rules import RulesEngine
 
 MINUTE = 60.0
 SERIES = "table1/laser1/lock_error"

@@ -14,7 +14,7 @@ import tomli_w
 from labmon import Duration, Secret
 from labmon.config import HeartbeatConfig
 from labmon.testing import Answer, ScriptedServer, free_port
-from labmon_collector.heartbeat import Heartbeat
+from labmon_collector.delivery.heartbeat import Heartbeat
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke
 
@@ -115,11 +115,11 @@ def test_an_unreachable_heartbeat_is_logged_once_without_its_secret(lab, broker,
     collector = Collector(config)
     collector.start()
     assert collector.wait_connected(10)
-    with caplog.at_level(logging.WARNING, logger="labmon_collector.heartbeat"):
+    with caplog.at_level(logging.WARNING, logger="labmon_collector.delivery.heartbeat"):
         for number in (1, 2):
             collector.run_cycle(number)
         collector.stop()  # sends what is queued first
-    failures = [r.getMessage() for r in caplog.records if r.name == "labmon_collector.heartbeat"]
+    failures = [r.getMessage() for r in caplog.records if r.name == "labmon_collector.delivery.heartbeat"]
     assert len(failures) == 1 and "heartbeat ping failed" in failures[0]
     assert "s3cret" not in failures[0] and "t0ken" not in failures[0]
 

@@ -60,7 +60,7 @@ CASES = [
     ("zero reply_timeout", BASE.replace('reply_timeout = "10s"', 'reply_timeout = "0s"'), "reply_timeout: must be"),
     ("unknown inquire", BASE.replace('reply_timeout = "10s"', 'reply_timeout = "10s"\ninquire = "some"'), "inquire:"),
     ("data_dir under a file", BASE.replace('data_dir = "data"', 'data_dir = "notes.txt/data"'), "is not a directory"),
-    ("sink path a directory", BASE.replace('path = "history.sqlite"', 'path = "adir"'), "path: "),
+    ("sink path a directory", BASE.replace('path = "history.csv"', 'path = "adir"'), "path: "),
     ("csv path under a file", BASE + '[collector.sinks.csv]\ntype = "csv"\npath = "notes.txt/x.csv"\n', "not a dir"),
     ("empty measurers", BASE.replace(MEASURERS, "measurers = []"), "measurers: no measurers to poll"),
     ("empty measurer table", BASE.replace(MEASURERS, "measurers = {}"), "no measurers to poll"),

@@ -28,8 +28,8 @@ reply_timeout = "10s"
 measurers = ["table1", "table2"]
 
 [collector.sinks.history]
-type = "sqlite"
-path = "history.sqlite"
+type = "csv"
+path = "history.csv"
 
 [collector.notifiers.console]
 type = "console"
@@ -77,7 +77,7 @@ def test_valid_measurer_and_collector(tmp_path, registry):
     collector = config.collector
     assert (collector.interval, collector.reply_timeout) == (60.0, 10.0)
     assert [m.name for m in collector.measurers] == ["table1", "table2"]
-    assert collector.sinks[0].config.path == tmp_path / "history.sqlite"  # relative to the config file
+    assert collector.sinks[0].config.path == tmp_path / "history.csv"  # relative to the config file
     assert collector.rules[0].for_ == 1200.0
     assert collector.data_dir == tmp_path / "labmon-data"
 

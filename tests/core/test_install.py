@@ -25,7 +25,7 @@ COLLECTOR = {
         "measurers": ["table1"],
         "data_dir": "labmon-data",
         "sinks": {
-            "history": {"type": "sqlite", "path": "/srv/lab/history.sqlite"},
+            "history": {"type": "csv", "path": "/srv/lab/history.csv"},
             "kept": {"type": "csv", "path": "/var/lib/labmon/readings.csv"},
         },
     }
@@ -162,12 +162,12 @@ def test_a_config_without_the_role_is_refused(configs):
 
 
 def test_relative_data_paths_live_in_the_state_directory_under_systemd(write_config, tmp_path, monkeypatch):
-    table = {"collector": {"measurers": ["t1"], "sinks": {"h": {"type": "sqlite", "path": "history.sqlite"}}}}
+    table = {"collector": {"measurers": ["t1"], "sinks": {"h": {"type": "csv", "path": "history.csv"}}}}
     assert write_config(table).collector.data_dir == tmp_path / "labmon-data"  # beside the config, by hand
     monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/state:{tmp_path}/other")
     config = write_config(table)
     assert config.collector.data_dir == tmp_path / "state" / "labmon-data"
-    assert config.collector.sinks[0].config.path == tmp_path / "state" / "history.sqlite"
+    assert config.collector.sinks[0].config.path == tmp_path / "state" / "history.csv"
 
 
 def test_relative_secret_files_stay_beside_the_config_under_systemd(write_config, tmp_path, monkeypatch):

@@ -3,7 +3,9 @@
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labmon import OptionError
+import pytest
+
+from labmon import Duration, OptionError
 from labmon.options import Where, build
 
 
@@ -54,3 +56,34 @@ def test_a_missing_required_key_skips_the_config_checks():
 
 def test_raise_all_raises_nothing_without_errors():
     OptionError.raise_all([])
+
+
+def test_every_rule_kind_is_one_registry_entry_read_by_the_schema_and_the_fix():
+    from typing import get_args
+
+    from labmon.rule_config import RULE_KINDS, Kind, RuleConfig
+
+    assert set(get_args(Kind)) == set(RULE_KINDS)
+    with pytest.raises(OptionError) as raised:
+        RuleConfig(name="r", select="a/b/c")
+    for kind in RULE_KINDS.values():
+        assert "/".join(kind.keys) in raised.value.fix
+        chosen = {key: (True if key in ("error", "offline", "broker") else 1.0) for key in kind.keys[:1]}
+        if kind.name == "band":
+            chosen = {"outside": [0.0, 1.0]}
+        if kind.name == "stale":
+            chosen = {"stale": Duration(60.0)}
+        select = "*" if kind.name in ("offline", "broker") else "a/b/c"
+        assert RuleConfig(name="r", select=select, **chosen).kind == kind.name
+
+
+@pytest.mark.parametrize("key", ["rate_per", "window", "stale", "repeat_interval", "escalate_after"])
+def test_a_rule_span_of_zero_names_its_key_and_an_example(key):
+    from labmon.rule_config import RuleConfig
+
+    extra = {"escalate_to": ["phone"]} if key == "escalate_after" else {}
+    with pytest.raises(OptionError) as raised:
+        kind = {} if key == "stale" else {"above": 1.0}
+        RuleConfig(name="r", select="a/b/c", **kind, **{key: Duration(0.0)}, **extra)
+    assert raised.value.key == key and raised.value.problem == "must be longer than 0s"
+    assert raised.value.fix.startswith(f"e.g. {key} = ")

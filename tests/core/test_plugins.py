@@ -107,4 +107,4 @@ def test_plugins_command_lists_builtins_as_json():
     result = CliRunner().invoke(cli, ["plugins", "--json"], obj=pm)
     assert result.exit_code == 0, result.output
     provided = {n for e in json.loads(result.output) for names in e["provides"].values() for n in names}
-    assert {"sim", "sqlite", "csv", "console"} <= provided
+    assert {"sim", "csv", "console"} <= provided

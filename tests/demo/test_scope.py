@@ -1,7 +1,7 @@
 """The demo's scope: when its emulated laser unlocks, peak_presence drops and the demo's rule fires."""
 
 from labmon.models import Batch, Result
-from labmon_collector.rules import RulesEngine
+from labmon_collector.alerting.rules import RulesEngine
 from labmon_measurer.sampling import InstrumentRunner, read_all
 
 

@@ -5,11 +5,10 @@ import json
 import struct
 import zlib
 
-from labmon.testing import ScriptedServer
-from labmon_collector.pngplot import HEIGHT, WIDTH, render
+from labmon.testing import ScriptedServer, wait_until
+from labmon_collector.alerting.pngplot import HEIGHT, WIDTH, render
 from labmon_collector.service import Collector
 from tests.conftest import collector_table
-from tests.web.conftest import wait_until
 
 from .test_discord import MESSAGE_OK, alert, notifier
 

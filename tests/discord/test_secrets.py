@@ -1,13 +1,12 @@
 """The webhook token never shows: not in logs, outbox.sqlite, `labmon status` or `notify-test`, however it fails."""
 
 import logging
-import time
 from urllib.parse import quote
 
 import pytest
 
-from labmon.testing import SilentListener
-from labmon_collector.outbox import Outbox
+from labmon.testing import SilentListener, wait_until
+from labmon_collector.delivery.outbox import Outbox
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke
 
@@ -37,9 +36,7 @@ def test_a_failing_webhook_never_shows_its_token(dead_url, lab, broker, write_co
     collector.start()
     assert collector.wait_connected(10)
     collector.run_cycle(1)
-    deadline = time.monotonic() + 20
-    while not _last_error(collector.outbox) and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling the outbox with a deadline, not waiting a fixed time
+    wait_until(lambda: _last_error(collector.outbox), 20, "the Discord error in the outbox")
     collector.stop(grace=0)
     recorded = _last_error(Outbox(tmp_path / "labmon-data" / "outbox.sqlite"))
     assert recorded and "Discord unreachable" in recorded

@@ -1,8 +1,10 @@
 """The installed distributions: each one's entry point, plugin blocking, and the public face plugins import."""
 
 import ast
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -68,15 +70,30 @@ def test_plugins_import_only_the_public_face(path):
 
 
 def imports_of(*args: str) -> set[str]:
-    """Run `labmon ARGS` in a fresh interpreter with every plugin installed; return the modules it imported."""
+    """Run `labmon ARGS` in a fresh interpreter with every plugin installed; return the modules it imported.
+
+    The command must succeed: a crash imports little, and would pass for a light command.
+    """
     probe = (
-        "import sys, runpy; sys.argv = ['labmon', *sys.argv[1:]]\n"
+        "import os, sys, runpy; sys.argv = ['labmon', *sys.argv[1:]]; code = 0\n"
         "try:\n    runpy.run_module('labmon', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)"
+        "except SystemExit as exc:\n    code = exc.code\n"
+        "open(os.environ['LABMON_PROBE_OUT'], 'w').write('\\n'.join(sorted(sys.modules)))\n"
+        "sys.exit(code)"
     )
-    result = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60)
-    return set(result.stderr.split())
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "modules"
+        env = {**os.environ, "LABMON_PROBE_OUT": str(out)}
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert result.returncode == 0, f"labmon {' '.join(args)} failed: {result.stderr[-2000:]}"
+        return set(out.read_text().split())
+
+
+def test_imports_of_fails_for_a_command_that_fails():
+    with pytest.raises(AssertionError, match="failed"):
+        imports_of("no-such-command")
 
 
 HEAVY = {"numpy", "pyvisa", "requests", "discord_webhook", "urllib3"}

@@ -14,7 +14,7 @@ from labmon.config import BrokerConfig
 from labmon.messages import Inquiry, Topics, encode_inquiry, encode_result
 from labmon.models import Reading, Result
 from labmon.mqtt import BrokerClient
-from labmon.testing import PrivateBroker
+from labmon.testing import PrivateBroker, wait_until
 from labmon_collector.service import Collector
 from labmon_measurer.service import Measurer
 from tests.conftest import SIM_LASER
@@ -98,9 +98,6 @@ def test_forged_inquiries_and_results_are_stopped_by_the_acl(acl_broker, write_c
 def test_an_anonymous_client_is_refused_and_says_so(acl_broker, caplog):
     client = BrokerClient(BrokerConfig(acl_broker.host, acl_broker.port), "anonymous")
     client.start()
-    deadline = time.monotonic() + 10
-    while not [r for r in caplog.records if "refused the connection" in r.getMessage()]:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)  # polling the log with a deadline
+    wait_until(lambda: [r for r in caplog.records if "refused the connection" in r.getMessage()], 10, "the refusal")
     client.stop()
     assert not client.connected.is_set()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from labmon import Batch, Sink
 from labmon.testing import PrivateBroker
-from labmon_collector.courier import Courier
-from labmon_collector.outbox import Outbox
+from labmon_collector.delivery.courier import Courier
+from labmon_collector.delivery.outbox import Outbox
 from labmon_collector.service import Collector
 from tests.conftest import collector_table
 from tests.influx.conftest import poll

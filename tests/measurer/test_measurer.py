@@ -1,7 +1,7 @@
 import json
-import time
 
 from labmon.messages import OFFLINE, ONLINE, Inquiry, Topics, decode_result, encode_inquiry
+from labmon.testing import wait_until
 from labmon_measurer.service import Measurer
 from tests.conftest import SIM_LASER, invoke, measurer_table
 from tests.measurer.conftest import FLAKY
@@ -80,13 +80,6 @@ def test_read_of_a_collector_config_says_what_to_do(write_config, broker):
     assert result.exit_code == 1 and "has no [measurer] table" in result.output
 
 
-def _wait(condition, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)  # polling with a deadline
-
-
 def _messages(caplog, text):
     return [r.getMessage() for r in caplog.records if text in r.getMessage()]
 
@@ -103,7 +96,7 @@ def test_an_inquiry_flood_reads_the_instruments_once_per_min_interval(broker, wr
         for i in range(100):
             listener.client.publish(topics.inquiries, encode_inquiry(Inquiry(f"forged-{i}", 1.0)))
         got = listener.wait_for(topics.results, lambda got: any(b"forged-99" in p for p in got))
-        _wait(lambda: service.excess == 99)
+        wait_until(lambda: service.excess == 99)
     service.stop()
     results = [decode_result(p) for p in got]
     assert service.reads == 1 and len({r.measured_at for r in results}) == 1  # the latest reading, not new reads
@@ -117,9 +110,9 @@ def test_a_measurer_says_when_inquiries_stop_and_when_they_resume(running, liste
         for i in range(2):
             listener.client.publish(topics.inquiries, encode_inquiry(Inquiry(f"q{i}", 1.0)))
             listener.wait_for(topics.results, lambda got, n=i + 1: len(got) == n)
-        _wait(lambda: _messages(caplog, "no inquiry for"))
+        wait_until(lambda: _messages(caplog, "no inquiry for"))
         listener.client.publish(topics.inquiries, encode_inquiry(Inquiry("q2", 1.0)))
-        _wait(lambda: _messages(caplog, "inquiries are arriving again"))
+        wait_until(lambda: _messages(caplog, "inquiries are arriving again"))
     assert "is the collector running and polling" in _messages(caplog, "no inquiry for")[0]
 
 
@@ -129,7 +122,7 @@ def test_two_measurers_with_one_name_back_off_instead_of_fighting(broker, write_
     for measurer in pair:
         measurer.start()
     try:
-        _wait(lambda: _messages(caplog, "another client connected"), timeout=30)
+        wait_until(lambda: _messages(caplog, "another client connected"), timeout=30)
         (clash,) = _messages(caplog, "another client connected")
         assert "as labmon-measurer-cloned-card: two measurers named cloned-card?" in clash and "backing off" in clash
         waiting = [m for m in pair if m.client.reconnect_delays[0] >= 30]  # it stays away a while

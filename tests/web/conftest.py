@@ -2,7 +2,6 @@
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -83,14 +82,3 @@ def start_lab(lab_with, broker, write_config):
 def running_lab(start_lab):
     """A lab whose page is on with the defaults (loopback, no password)."""
     return start_lab()
-
-
-def wait_until(predicate, timeout: float = 30.0, every: float = 0.1):
-    """Poll `predicate` until it returns something true or `timeout` passes; return that value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)  # polling with a deadline, not synchronisation by sleeping
-    raise AssertionError(f"not true within {timeout}s: {predicate}")

@@ -6,13 +6,12 @@ import json
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from labmon.testing import free_port
+from labmon.testing import free_port, wait_until
 
 
 class PrometheusServer:
@@ -62,13 +61,7 @@ class PrometheusServer:
 
     def wait_for(self, condition: Any, what: str, timeout: float = 30.0) -> Any:
         """Poll `condition()` until it is truthy (returned) or fail after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = condition()
-            if found:
-                return found
-            time.sleep(0.2)  # polling with a deadline: Prometheus scrapes on its own clock
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(condition, timeout, what, every=0.2)  # Prometheus scrapes on its own clock
 
     def _get(self, path: str) -> bytes | None:
         try:

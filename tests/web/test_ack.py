@@ -1,6 +1,7 @@
 """Acknowledging from the page: behind its password and CSRF token, seen by the running collector."""
 
-from tests.web.conftest import fetch, wait_until
+from labmon.testing import wait_until
+from tests.web.conftest import fetch
 from tests.web.test_http import basic
 
 
@@ -28,8 +29,8 @@ def test_the_page_acknowledges_a_firing_alert_behind_its_password_and_token(star
 
 
 def test_the_alerts_api_says_acknowledged_latched_escalated_held_back_muted(write_config, broker, tmp_path):
-    from labmon_collector.alertstore import AlertStore, SeriesState
-    from labmon_collector.events import EventLog
+    from labmon_collector.alerting.alertstore import AlertStore, SeriesState
+    from labmon_collector.alerting.events import EventLog
     from labmon_collector.web.view import LabView
     from tests.conftest import collector_table
 

@@ -11,12 +11,13 @@ import time
 import tomli_w
 
 from labmon.broker import free_port
-from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Alert
-from labmon_collector.alertstore import SeriesState
-from labmon_collector.events import EventLog
+from labmon.testing import wait_until
+from labmon_collector.alerting.alertstore import SeriesState
+from labmon_collector.alerting.events import EventLog
+from labmon_collector.history.writer import HistoryConfig, HistorySink
 from tests.conftest import collector_table, invoke
-from tests.web.conftest import fetch, wait_until
+from tests.web.conftest import fetch
 from tests.web.test_history import batch
 
 

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from labmon.builtin import sqlite_sink
-from labmon.builtin.sqlite_sink import HistoryConfig, HistorySink
 from labmon.models import Batch, Reading, Result
 from labmon.options import Duration
-from labmon_collector.history import History
+from labmon_collector.history import writer as sqlite_sink
+from labmon_collector.history.reader import History
+from labmon_collector.history.writer import HistoryConfig, HistorySink
 
 DAY = 86400.0
 

@@ -7,8 +7,9 @@ import pytest
 
 from labmon.config import WebConfig
 from labmon.options import OptionError
+from labmon.testing import wait_until
 from tests.conftest import collector_table, invoke
-from tests.web.conftest import fetch, wait_until
+from tests.web.conftest import fetch
 
 
 def basic(password: str) -> dict[str, str]:

@@ -4,7 +4,8 @@ from urllib.parse import urlsplit
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.web.conftest import fetch, wait_until
+from labmon.testing import wait_until
+from tests.web.conftest import fetch
 from tests.web.prometheus_server import PrometheusServer
 
 

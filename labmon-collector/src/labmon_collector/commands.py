@@ -18,12 +18,12 @@ from labmon.config import CollectorConfig
 from labmon.models import Alert
 from labmon.rule_config import SELECTOR_FIX, selector_problem
 from labmon.times import format_duration, iso, parse_duration
+from labmon_collector.alerting.events import recent_lines
 from labmon_collector.bridge import bridge_config
-from labmon_collector.events import recent_lines
 
 if TYPE_CHECKING:
-    from labmon_collector.alertstore import AlertStore
-    from labmon_collector.outbox import Outbox
+    from labmon_collector.alerting.alertstore import AlertStore
+    from labmon_collector.delivery.outbox import Outbox
 
 
 @click.command()
@@ -92,7 +92,7 @@ def status(config: str | None, as_json: bool) -> None:
 
 
 def _alert_store(config: str) -> AlertStore:
-    from labmon_collector.alertstore import AlertStore
+    from labmon_collector.alerting.alertstore import AlertStore
 
     return AlertStore(_settings(config).data_dir / "alerts.sqlite")
 
@@ -221,7 +221,7 @@ def outbox_group() -> None:
 
 
 def _outbox(config: str) -> Outbox:
-    from labmon_collector.outbox import Outbox
+    from labmon_collector.delivery.outbox import Outbox
 
     path = _settings(config).data_dir / "outbox.sqlite"
     if not path.exists():

@@ -6,9 +6,9 @@ from typing import Any
 
 from labmon.config import CollectorConfig
 from labmon.times import format_duration, iso
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.outbox import Outbox
-from labmon_collector.rules import with_broker_rule
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.rules import with_broker_rule
+from labmon_collector.delivery.outbox import Outbox
 
 OK, WARNING, CRITICAL = 0, 1, 2
 """Exit codes in the monitoring-plugin convention (Nagios, Icinga, check_mk...)."""

@@ -19,18 +19,18 @@ from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
-from labmon_collector.alertstore import AlertStore
-from labmon_collector.courier import Courier
+from labmon_collector.alerting.alertstore import AlertStore
+from labmon_collector.alerting.events import EventLog
+from labmon_collector.alerting.evidence import Evidence, take_plot
+from labmon_collector.alerting.grouping import Grouper, deliver_group
+from labmon_collector.alerting.routing import Router
+from labmon_collector.alerting.rules import RulesEngine, with_broker_rule
 from labmon_collector.cycle import Cycle
-from labmon_collector.events import EventLog
-from labmon_collector.evidence import Evidence, take_plot
-from labmon_collector.grouping import Grouper, deliver_group
-from labmon_collector.heartbeat import Heartbeat
-from labmon_collector.metrics import Gauges
-from labmon_collector.outbox import Outbox, Pending
+from labmon_collector.delivery.courier import Courier
+from labmon_collector.delivery.heartbeat import Heartbeat
+from labmon_collector.delivery.outbox import Outbox, Pending
 from labmon_collector.reach import Reach
-from labmon_collector.routing import Router
-from labmon_collector.rules import RulesEngine, with_broker_rule
+from labmon_collector.web.metrics import Gauges
 from labmon_collector.web.server import WebServer
 from labmon_collector.web.view import history_path
 

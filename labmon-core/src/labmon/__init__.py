@@ -1,12 +1,16 @@
 """labmon: lab monitoring for optics and atomic-physics labs. Everything a plugin author imports is here."""
 
-from labmon.cli import load_node_config
+from typing import TYPE_CHECKING
+
 from labmon.hookspecs import Register, hookimpl
 from labmon.httpstatus import TransientError, check_status, redact, retry_after_seconds
 from labmon.kinds import Instrument, Notifier, PermanentError, RejectedError, RetryLater, Sink
 from labmon.models import WHOLE_INSTRUMENT, Alert, Batch, Reading, Result
-from labmon.options import Duration, InputPath, OptionError, Secret
+from labmon.options import Duration, InputPath, OptionError, Secret, check_spans, spans_problem
 from labmon.times import format_duration, iso, parse_duration
+
+if TYPE_CHECKING:
+    from labmon.cli import load_node_config
 
 __all__ = [
     "WHOLE_INSTRUMENT",
@@ -26,6 +30,7 @@ __all__ = [
     "Secret",
     "Sink",
     "TransientError",
+    "check_spans",
     "check_status",
     "format_duration",
     "hookimpl",
@@ -34,4 +39,14 @@ __all__ = [
     "parse_duration",
     "redact",
     "retry_after_seconds",
+    "spans_problem",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """Import the command-line helper only when a plugin's command asks for it: `import labmon` stays click-free."""
+    if name == "load_node_config":
+        from labmon.cli import load_node_config
+
+        return load_node_config
+    raise AttributeError(f"module 'labmon' has no attribute {name!r}")

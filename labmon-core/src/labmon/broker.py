@@ -46,11 +46,13 @@ class PrivateBroker:
         )
         self._process = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.PIPE)
         running = threading.Event()
+        self._exited = threading.Event()
         self.log_lines: list[str] = []
         threading.Thread(target=self._drain, args=(self._process, running), daemon=True).start()
-        if not running.wait(timeout):
+        if not running.wait(timeout) or self._exited.is_set():
             self.stop()
-            raise BrokerUnavailable(f"mosquitto did not start on {self.host}:{self.port}: {' '.join(self.log_lines)}")
+            said = " | ".join(self.log_lines) or "nothing"
+            raise BrokerUnavailable(f"mosquitto did not start on {self.host}:{self.port}; it said: {said}")
         return self
 
     def _drain(self, process: subprocess.Popen[bytes], running: threading.Event) -> None:
@@ -60,7 +62,9 @@ class PrivateBroker:
             self.log_lines.append(line)
             if " running" in line:
                 running.set()
-        running.set()  # exited: start() sees the process gone via the log, not a hang
+        process.wait()
+        self._exited.set()  # before `running`: start() must see the exit, not a broker that started
+        running.set()
 
     def stop(self) -> None:
         """Stop the broker and wait for it to exit."""

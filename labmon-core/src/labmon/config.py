@@ -12,7 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from labmon.messages import MAX_PAYLOAD
-from labmon.options import ConfigError, Duration, InputPath, OptionError, Problem, Secret, Where, build
+from labmon.options import ConfigError, Duration, InputPath, OptionError, Problem, Secret, Where, build, check_spans
 from labmon.plugins import Kind, Registry
 from labmon.rule_config import DEPENDS_FIX, MEASURER_DEPENDENCY, MuteWindow, RuleConfig, dependency_order
 
@@ -81,8 +81,7 @@ class InstrumentPolicy:
     timeout: Duration = Duration(10.0)
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise OptionError("timeout", "must be longer than 0s", 'e.g. timeout = "10s"')
+        check_spans(self, timeout="10s")
 
 
 @dataclass(frozen=True)
@@ -175,8 +174,7 @@ class HeartbeatConfig:
     timeout: Duration = Duration(10.0)
 
     def __post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise OptionError("timeout", "must be longer than 0s", 'e.g. timeout = "10s"')
+        check_spans(self, timeout="10s")
         parts = urlsplit(self.url)
         if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
             # never the URL itself in the error: it is a secret

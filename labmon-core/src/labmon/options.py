@@ -67,6 +67,23 @@ class OptionError(ValueError):
             raise first
 
 
+def spans_problem(config: object, **examples: str) -> OptionError | None:
+    """Return an OptionError for the first Duration option in `examples` that is set and not longer than 0s."""
+    for key, example in examples.items():
+        seconds = getattr(config, key)
+        if seconds is not None and seconds <= 0:
+            name = key.rstrip("_")
+            return OptionError(name, "must be longer than 0s", f'e.g. {name} = "{example}"')
+    return None
+
+
+def check_spans(config: object, **examples: str) -> None:
+    """Raise OptionError unless every Duration option in `examples` (key = example) is unset or longer than 0s."""
+    problem = spans_problem(config, **examples)
+    if problem is not None:
+        raise problem
+
+
 class ConfigError(Exception):
     """A config file with one or more mistakes."""
 

@@ -19,7 +19,6 @@ BLOCK_ENV = "LABMON_BLOCK_PLUGINS"
 
 BUILTIN_MODULES = (
     "labmon.builtin.sim",
-    "labmon.builtin.sqlite_sink",
     "labmon.builtin.csv_sink",
     "labmon.builtin.console",
 )

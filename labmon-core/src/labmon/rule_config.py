@@ -9,10 +9,67 @@ from datetime import datetime, tzinfo
 from functools import cached_property
 from typing import Literal
 
-from labmon.options import Duration, OptionError
+from labmon.options import Duration, OptionError, check_spans
 
 Severity = Literal["info", "warning", "critical"]
 Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker"]
+
+VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
+VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
+
+
+@dataclass(frozen=True)
+class RuleKind:
+    """One kind of rule: the keys that choose it, what it checks, and how its alerts read."""
+
+    name: Kind
+    keys: tuple[str, ...]
+    """The rule options whose presence makes a rule of this kind (exactly one kind per rule)."""
+    doc: str
+    firing: str
+    resolved: str
+    values: bool = False
+    """Judges the values of the readings it selects (error readings neither fire nor clear it)."""
+    level: bool = False
+    """Compares each value with a bound (hysteresis with `clear`; quiet series skipped)."""
+
+
+RULE_KINDS: dict[str, RuleKind] = {
+    kind.name: kind
+    for kind in (
+        RuleKind(
+            "threshold", ("above", "below"), "a value above or below a bound (`clear` for hysteresis)",
+            VALUE_FIRING, VALUE_RESOLVED, values=True, level=True,
+        ),
+        RuleKind(
+            "band", ("outside",), "a value outside [low, high]", VALUE_FIRING, VALUE_RESOLVED, values=True, level=True
+        ),
+        RuleKind(
+            "rate", ("rate_above", "rate_below"), "a value changing faster than a rate (per `rate_per`, over `window`)",
+            VALUE_FIRING, "{series} changes at {value_text} again after {duration} {side} {threshold_text}",
+            values=True,
+        ),
+        RuleKind(
+            "error", ("error",), "readings that fail (an error reading instead of a value)",
+            "{series} could not be read for {duration}: {error}", "{series} reads again after {duration} of errors",
+        ),
+        RuleKind(
+            "stale", ("stale",), "no valid value for longer than `stale`",
+            "{series} has had no valid value for {duration}", "{series} has valid values again after {duration}",
+        ),
+        RuleKind(
+            "offline", ("offline",), "a measurer that does not answer",
+            "measurer {measurer} has not answered for {duration}", "measurer {measurer} answers again after {duration}",
+        ),
+        RuleKind(
+            "broker", ("broker",), "the collector cut off from a broker",
+            "collector cannot reach broker {series} since {since} ({duration})",
+            "collector reaches broker {series} again after {duration}",
+        ),
+    )
+}  # fmt: skip
+"""Every rule kind, read by the config schema, `labmon check`, the alert engine and the docs' tests."""
+KIND_CHOICES = ", ".join("/".join(kind.keys) for kind in RULE_KINDS.values())
 
 MESSAGE_FIELDS = {
     "rule": "r", "series": "m/i/r", "measurer": "m", "instrument": "i", "reading": "r", "value": 1.0,
@@ -96,16 +153,11 @@ class RuleConfig:
         return self._kinds()[0]
 
     def _kinds(self) -> list[Kind]:
-        kinds: list[tuple[Kind, bool]] = [
-            ("threshold", self.above is not None or self.below is not None),
-            ("band", self.outside is not None),
-            ("rate", self.rate_above is not None or self.rate_below is not None),
-            ("error", self.error),
-            ("stale", self.stale is not None),
-            ("offline", self.offline),
-            ("broker", self.broker),
+        return [
+            kind.name
+            for kind in RULE_KINDS.values()
+            if any(getattr(self, key) is not None and getattr(self, key) is not False for key in kind.keys)
         ]
-        return [kind for kind, present in kinds if present]
 
     def __post_init__(self) -> None:
         kinds = self._kinds()
@@ -113,7 +165,7 @@ class RuleConfig:
             raise OptionError(
                 "select",
                 f"a rule checks exactly one condition, this one has {len(kinds) or 'none'}",
-                "use one of: above/below (with clear), outside, rate_above/rate_below, error, stale, offline, broker",
+                f"use one of: {KIND_CHOICES}",
             )
         self._check_threshold()
         if self.outside is not None and (len(self.outside) != 2 or self.outside[0] >= self.outside[1]):
@@ -132,12 +184,7 @@ class RuleConfig:
             raise OptionError("select", f"{self.select!r} is not a broker", 'a broker rule selects "host:port" or "*"')
         if not (self.offline or self.broker):  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
-        spans = {"rate_per": self.rate_per, "window": self.window, "stale": self.stale}
-        for key, seconds in spans.items():
-            if seconds is not None and seconds <= 0:
-                raise OptionError(key, "must be longer than 0s")
-        if self.repeat_interval <= 0:
-            raise OptionError("repeat_interval", "must be longer than 0s", 'e.g. repeat_interval = "4h"')
+        check_spans(self, rate_per="1m", window="10m", stale="5m", repeat_interval="4h", escalate_after="30m")
         if self.message is not None:
             try:
                 self.message.format(**MESSAGE_FIELDS)
@@ -151,8 +198,6 @@ class RuleConfig:
                 "escalate_after and escalate_to go together",
                 'e.g. escalate_after = "30m", escalate_to = ["phone"]',
             )
-        if self.escalate_after is not None and self.escalate_after <= 0:
-            raise OptionError("escalate_after", "must be longer than 0s", 'e.g. escalate_after = "30m"')
         for dependency in self.depends_on or []:
             measurer = dependency.removeprefix(MEASURER_DEPENDENCY)
             if not measurer.strip() or dependency == self.name:

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 from labmon import (
     Alert,
     Duration,
-    OptionError,
     RetryLater,
     Secret,
     TransientError,
+    check_spans,
     check_status,
     redact,
     retry_after_seconds,
@@ -34,9 +34,7 @@ class DiscordConfig:
     timeout: Duration = Duration(15.0)
 
     def __post_init__(self) -> None:
-        for key in ("connect_timeout", "timeout"):
-            if getattr(self, key) <= 0:
-                raise OptionError(key, "must be longer than 0s", f'e.g. {key} = "10s"')
+        check_spans(self, connect_timeout="5s", timeout="15s")
 
 
 class DiscordNotifier:

@@ -12,6 +12,7 @@ from labmon import (
     OptionError,
     Secret,
     TransientError,
+    check_spans,
     check_status,
     redact,
     retry_after_seconds,
@@ -34,9 +35,7 @@ class IftttConfig:
     timeout: Duration = Duration(15.0)
 
     def __post_init__(self) -> None:
-        for key in ("connect_timeout", "timeout"):
-            if getattr(self, key) <= 0:
-                raise OptionError(key, "must be longer than 0s", f'e.g. {key} = "10s"')
+        check_spans(self, connect_timeout="5s", timeout="15s")
         if any(p.exists() and not p.is_dir() for p in (self.state_dir, *self.state_dir.parents)):
             raise OptionError("state_dir", f"{self.state_dir} is not a directory", "point it at a directory")
 

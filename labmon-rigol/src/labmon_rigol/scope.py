@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from labmon import Duration, OptionError, Reading
+from labmon import Duration, OptionError, Reading, spans_problem
 from labmon_rigol.resource import resource_problem
 from labmon_rigol.visa import open_session
 
@@ -138,8 +138,9 @@ class RigolConfig:
             errors.append(OptionError("peak_min_height", "must be above 0 V", "e.g. peak_min_height = 0.1"))
         if self.peak_noise_factor < 0:
             errors.append(OptionError("peak_noise_factor", "must not be negative", "e.g. peak_noise_factor = 5.0"))
-        if self.trigger_timeout <= 0:
-            errors.append(OptionError("trigger_timeout", "must be longer than 0s", 'e.g. trigger_timeout = "1s"'))
+        problem = spans_problem(self, trigger_timeout="1s")
+        if problem is not None:
+            errors.append(problem)
         return errors
 
     @property

@@ -48,8 +48,8 @@ def _tables(path: Path) -> set[str]:
 @click.option("--listen", default=None, help="host:port (default: [collector.web] listen, or 127.0.0.1:8080).")
 def web(config: str, listen: str | None) -> None:
     """Serve the status page from CONFIG's files alone (history and alert history; the collector may be stopped)."""
-    from labmon_collector.alertstore import AlertStore
-    from labmon_collector.events import EventLog
+    from labmon_collector.alerting.alertstore import AlertStore
+    from labmon_collector.alerting.events import EventLog
     from labmon_collector.web.server import WebServer
     from labmon_collector.web.view import LabView
 
@@ -87,7 +87,7 @@ def web(config: str, listen: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one reading each.")
 def history(file: str, selector: str, since: str, until: str | None, as_csv: bool, as_json: bool) -> None:
     """Print the readings of FILE's series that match SELECTOR (measurer/instrument/reading, * wildcards)."""
-    from labmon_collector.history import History
+    from labmon_collector.history.reader import History
 
     now = time.time()
     start, end = _since(since, now, "--since"), _since(until, now, "--until") if until else now
@@ -123,7 +123,7 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one event each.")
 def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None:
     """Print the alert history, oldest first: FILE is a collector config or its data_dir's events.sqlite."""
-    from labmon_collector.events import EventLog
+    from labmon_collector.alerting.events import EventLog
 
     path = Path(file)
     if path.suffix == ".toml":

@@ -298,7 +298,7 @@ class PageHandler(BaseHTTPRequestHandler):
 
 def collector_metrics(collector: Collector) -> bytes:
     """Return a running collector's /metrics: its gauges, the rules that are not inactive, the outbox."""
-    from labmon_collector.metrics import exposition
+    from labmon_collector.web.metrics import exposition
 
     severity = {rule.name: rule.severity for rule in collector.settings.rules}
     states = dict(collector.rules.states)  # one step under the GIL, as for the page

@@ -9,14 +9,14 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from labmon.builtin.sqlite_sink import HistoryConfig
 from labmon.config import CollectorConfig
 from labmon.models import WHOLE_INSTRUMENT
 from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
-from labmon_collector.alertstore import Ack, AlertStore, SeriesState, Silence
-from labmon_collector.events import EventLog
-from labmon_collector.history import History, Plot
+from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
+from labmon_collector.alerting.events import EventLog
+from labmon_collector.history.reader import History, Plot
+from labmon_collector.history.writer import HistoryConfig
 from labmon_collector.report import mute_windows
 
 STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")

@@ -1,1 +1,1 @@
-"""Plugins that ship with labmon-core: the `sim` instrument, history/csv/console sinks, console notifier."""
+"""Plugins that ship with labmon-core: the `sim` instrument, csv/console sinks, console notifier."""

@@ -11,7 +11,7 @@ from typing import Literal
 
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Reading
-from labmon.options import Duration
+from labmon.options import Duration, check_spans
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,7 @@ class SimConfig:
     fail_every: int = 0
 
     def __post_init__(self) -> None:
-        if self.period <= 0:
-            raise ValueError("period must be longer than 0s")
+        check_spans(self, period="1s")
         if self.unlock_for > self.unlock_every:
             raise ValueError("unlock_for must not be longer than unlock_every")
 

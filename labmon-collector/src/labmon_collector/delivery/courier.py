@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 
 from labmon.kinds import PermanentError, RejectedError, RetryLater
-from labmon_collector.outbox import Outbox, Pending
+from labmon_collector.delivery.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from labmon.builtin.sqlite_sink import BUCKET_WIDTHS, bucket_marks, open_history
+from labmon_collector.history.writer import BUCKET_WIDTHS, bucket_marks, open_history
 from labmon_collector.sqlitedb import table_names
 
 RAW_SPAN = 6 * 3600.0

@@ -9,7 +9,7 @@ from collections import deque
 from labmon.config import NotifierPolicy
 from labmon.models import Alert
 from labmon.rule_config import RuleConfig
-from labmon_collector.alertstore import AlertStore
+from labmon_collector.alerting.alertstore import AlertStore
 
 log = logging.getLogger(__name__)
 

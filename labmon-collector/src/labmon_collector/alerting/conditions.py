@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
-from labmon.rule_config import RuleConfig
+from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration
 
 _series_of, _reading_of, _unit_of = itemgetter(0), itemgetter(2), attrgetter("unit")
@@ -94,8 +94,6 @@ MATCH_CACHE_LIMIT = 1_000_000
 
 Row = tuple[str, str, Reading, float]
 """(series, measurer, reading, measured_at), as Batch.series() gives them."""
-VALUE_KINDS = ("threshold", "band", "rate")
-LEVEL_KINDS = ("threshold", "band")
 
 
 class Selection:
@@ -105,7 +103,7 @@ class Selection:
     """
 
     def __init__(self, rules: tuple[RuleConfig, ...]) -> None:
-        self._rules = [rule for rule in rules if rule.kind in VALUE_KINDS]
+        self._rules = [rule for rule in rules if RULE_KINDS[rule.kind].values]
         self._by_series: dict[str, tuple[str, ...]] = {}
 
     def valid_rows(self, batch: Batch) -> dict[str, list[Row]]:

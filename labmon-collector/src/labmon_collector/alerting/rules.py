@@ -11,11 +11,10 @@ from typing import Literal
 
 from labmon.models import Alert, Batch
 from labmon.options import Duration
-from labmon.rule_config import Kind, MuteWindow, RuleConfig, dependency_order
+from labmon.rule_config import RULE_KINDS, MuteWindow, RuleConfig, dependency_order
 from labmon.times import format_duration, iso
-from labmon_collector.alertstore import Ack, AlertStore, SeriesState
-from labmon_collector.conditions import (
-    LEVEL_KINDS,
+from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState
+from labmon_collector.alerting.conditions import (
     Memory,
     Observation,
     Selection,
@@ -24,30 +23,8 @@ from labmon_collector.conditions import (
     unquiet,
     unreachable,
 )
-from labmon_collector.depends import holder
-from labmon_collector.events import Note
-
-VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
-VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
-FIRING: dict[Kind, str] = {
-    "threshold": VALUE_FIRING,
-    "band": VALUE_FIRING,
-    "rate": VALUE_FIRING,
-    "error": "{series} could not be read for {duration}: {error}",
-    "stale": "{series} has had no valid value for {duration}",
-    "offline": "measurer {measurer} has not answered for {duration}",
-    "broker": "collector cannot reach broker {series} since {since} ({duration})",
-}
-RESOLVED: dict[Kind, str] = {
-    "threshold": VALUE_RESOLVED,
-    "band": VALUE_RESOLVED,
-    "rate": "{series} changes at {value_text} again after {duration} {side} {threshold_text}",
-    "error": "{series} reads again after {duration} of errors",
-    "stale": "{series} has valid values again after {duration}",
-    "offline": "measurer {measurer} answers again after {duration}",
-    "broker": "collector reaches broker {series} again after {duration}",
-}
-
+from labmon_collector.alerting.depends import holder
+from labmon_collector.alerting.events import Note
 
 BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
 """The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
@@ -121,7 +98,7 @@ class RulesEngine:
                 observations = unreachable(rule, brokers or {})
             else:
                 rows = selected.get(rule.name)
-                if rows and rule.kind in LEVEL_KINDS:
+                if rows and RULE_KINDS[rule.kind].level:
                     rows = unquiet(rule, rows, self.states)
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
@@ -293,10 +270,10 @@ class RulesEngine:
             "error": state.error,
         }
         if kind == "resolved":
-            message = RESOLVED[rule.kind].format(**fields)
+            message = RULE_KINDS[rule.kind].resolved.format(**fields)
             message = f"{message} ({ack.text()})" if ack is not None else message
         else:
-            message = (rule.message or FIRING[rule.kind]).format(**fields)
+            message = (rule.message or RULE_KINDS[rule.kind].firing).format(**fields)
             if ack is not None:
                 message = f"{ack.text()}; {message}"
             elif state.repeats:

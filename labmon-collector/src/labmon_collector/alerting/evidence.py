@@ -7,8 +7,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from labmon_collector.history import History
-from labmon_collector.pngplot import render
+from labmon_collector.alerting.pngplot import render
+from labmon_collector.history.reader import History
 
 log = logging.getLogger(__name__)
 SPAN = 3600.0

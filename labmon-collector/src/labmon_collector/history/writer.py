@@ -16,6 +16,7 @@ from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Batch
 from labmon.options import Duration
+from labmon_collector.sqlitedb import transaction
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +176,7 @@ def _immediate(db: sqlite3.Connection) -> Iterator[None]:
     if db.in_transaction:
         yield
         return
-    with db:
-        db.execute("BEGIN IMMEDIATE")
+    with transaction(db):
         yield
 
 
@@ -340,8 +340,7 @@ class HistorySink:
         points = []
         answered = []
         renamed: dict[int, str] = {}
-        with self._db:
-            self._db.execute("BEGIN")
+        with transaction(self._db):
             for result in batch.results:
                 measurer, at = result.measurer, result.measured_at
                 for r in result.readings:
@@ -420,7 +419,7 @@ class HistorySink:
         """
         deleted = 0
         for sid in list(self._series.values()):
-            with self._db:
+            with transaction(self._db):
                 oldest = self._db.execute("SELECT MIN(t) FROM points WHERE series = ?", (sid,)).fetchone()[0]
                 if oldest is None or oldest >= cutoff:
                     continue
@@ -428,7 +427,7 @@ class HistorySink:
                 deleted += self._db.execute("DELETE FROM points WHERE series = ? AND t < ?", (sid, end)).rowcount
                 # A bucket goes once it has wholly passed the cutoff, so kept buckets stay complete.
                 self._db.execute("DELETE FROM buckets WHERE series = ? AND start + width <= ?", (sid, end))
-        with self._db:
+        with transaction(self._db):
             self._db.execute("DELETE FROM fresh WHERE t < ?", (cutoff,))  # small: an old batch delivered late
             self._db.execute("DELETE FROM missing WHERE cycle_at < ?", (cutoff,))
             self._db.execute("DELETE FROM disconnected WHERE cycle_at < ?", (cutoff,))

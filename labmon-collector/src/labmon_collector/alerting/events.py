@@ -9,7 +9,7 @@ from pathlib import Path
 
 from labmon.models import Alert
 from labmon.times import iso
-from labmon_collector.alertstore import SeriesState
+from labmon_collector.alerting.alertstore import SeriesState
 from labmon_collector.sqlitedb import open_db, transaction
 
 SCHEMA = """

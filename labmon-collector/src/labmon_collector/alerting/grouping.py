@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from labmon.models import Alert
-from labmon_collector.conditions import lasted
+from labmon_collector.alerting.conditions import lasted
 
 SEVERITY = ("info", "warning", "critical")
 

@@ -1,0 +1,1 @@
+"""Alerting: rules and their conditions, alert state and history, grouping and routing to notifiers."""

@@ -1,0 +1,1 @@
+"""Delivery: the durable outbox per target, the couriers that drain it, the heartbeat ping."""
