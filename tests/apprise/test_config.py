@@ -67,8 +67,8 @@ def test_a_service_apprise_does_not_know_fails_at_start_naming_only_its_scheme(w
     assert TOKEN not in result.output
 
 
-def test_the_readme_example_validates(tmp_path, registry, monkeypatch):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_documented_example_validates(tmp_path, registry, monkeypatch):
+    readme = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if b.startswith("[collector.notifiers.team]")]
     monkeypatch.setenv(
         "LABMON_APPRISE_TEAM", "mailtos://labmon:x@smtp.example.org?to=lab@example.org ntfy://lab-alerts"

@@ -1,15 +1,17 @@
-"""The README's worked example configs are valid configs."""
+"""The worked example configs of docs/configuration.md are valid configs."""
 
 import re
 from pathlib import Path
 
 from labmon.config import load_config
 
-README = (Path(__file__).parents[2] / "README.md").read_text()
+ROOT = Path(__file__).parents[2]
 
 
-def toml_block(first_line: str) -> str:
-    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", README, re.S) if b.startswith(first_line)]
+def toml_block(first_line: str, page: str = "docs/configuration.md") -> str:
+    """Return the one fenced TOML block of `page` (relative to the repository) that begins with `first_line`."""
+    text = (ROOT / page).read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", text, re.S) if b.startswith(first_line)]
     return block
 
 

@@ -1,4 +1,4 @@
-"""The README's broker set-up for a lab network (passwords and ACLs) holds: forgeries never reach the nodes."""
+"""The lab-network broker set-up of docs/operations.md (passwords, ACL) holds: forgeries never reach the nodes."""
 
 import logging
 import os
@@ -20,18 +20,21 @@ from labmon_measurer.service import Measurer
 from tests.conftest import SIM_LASER
 
 USERS = {"collector": "c-pass", "acl-table1": "t1-pass", "acl-table2": "t2-pass"}
-ACL = """user collector
-topic readwrite labmon/#
-pattern read labmon/%u/inquiries
-pattern read labmon/inquiries
-pattern write labmon/%u/results
-pattern write labmon/%u/status
-"""
+
+
+def documented_acl() -> str:
+    """Return the ACL that docs/operations.md gives for a lab network, without its first line (the file's name)."""
+    text = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    block = text.split("```\n# /etc/mosquitto/labmon.acl", 1)[1].split("```", 1)[0]
+    return block.split("\n", 1)[1]
+
+
+ACL = documented_acl()
 
 
 @pytest.fixture(scope="module")
 def acl_broker():
-    """A Mosquitto that requires a password and applies the README's ACL."""
+    """A Mosquitto that requires a password and applies the documented ACL."""
     directory = Path(tempfile.mkdtemp(prefix="labmon-acl-"))
     os.chmod(directory, 0o755)  # mosquitto drops to its own user and must read both files
     passwd, acl = directory / "passwd", directory / "acl"

@@ -1,4 +1,4 @@
-"""The README's plugin-testing example runs as written, with labmon.testing and the example plugin."""
+"""The plugin-testing example of docs/plugins.md runs as written, with labmon.testing and the example plugin."""
 
 import sys
 
@@ -15,13 +15,13 @@ def example_importable(monkeypatch):
 
 
 def readme_block(starts: str) -> str:
-    """Return the README's fenced python block that begins with `starts`."""
-    text = (ROOT / "README.md").read_text()
+    """Return the fenced python block of docs/plugins.md that begins with `starts`."""
+    text = (ROOT / "docs" / "plugins.md").read_text()
     begin = text.index(f"```python\n{starts}") + len("```python\n")
     return text[begin : text.index("```", begin)]
 
 
-def test_the_readme_testing_kit_example_passes(example_importable, tmp_path):
+def test_the_plugin_guide_testing_kit_example_passes(example_importable, tmp_path):
     namespace: dict = {}
     exec(readme_block("import labmon_w1therm"), namespace)
     namespace["test_reads_the_sensor"](tmp_path)

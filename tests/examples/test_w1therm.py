@@ -1,4 +1,4 @@
-"""The README's third-party plugin example, installed as a real distribution and run by `labmon`."""
+"""The third-party plugin example of docs/plugins.md, installed as a real distribution and run by `labmon`."""
 
 import json
 import subprocess
@@ -11,8 +11,8 @@ def labmon(env, *args):
     return subprocess.run([sys.executable, "-m", "labmon", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_the_readme_shows_the_example_verbatim():
-    assert (EXAMPLE / "labmon_w1therm.py").read_text() in (ROOT / "README.md").read_text()
+def test_the_plugin_guide_shows_the_example_verbatim():
+    assert (EXAMPLE / "labmon_w1therm.py").read_text() in (ROOT / "docs" / "plugins.md").read_text()
 
 
 def test_installed_plugin_is_listed(installed):

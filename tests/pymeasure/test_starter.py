@@ -1,4 +1,4 @@
-"""The pymeasure and instrument examples of `labmon init measurer` and the README are valid configs."""
+"""The pymeasure and instrument examples of `labmon init measurer` and docs/configuration.md are valid configs."""
 
 import re
 from pathlib import Path
@@ -17,8 +17,8 @@ def test_each_example_checks_when_uncommented(tmp_path, kind):
     assert result.exit_code == 0, result.output
 
 
-def test_the_readme_pymeasure_example_checks(tmp_path):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_the_documented_pymeasure_example_checks(tmp_path):
+    readme = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if 'type = "pymeasure"' in b]
     path = tmp_path / "measurer.toml"
     path.write_text(f'[measurer]\nname = "table1"\n{block}')

@@ -1,4 +1,4 @@
-"""The README's worked example for table1 (a scope, traces = 300) against the emulator with bad blocks on."""
+"""The worked example for table1 (docs/configuration.md; 300 traces) against the emulator with bad blocks on."""
 
 import fnmatch
 import tomllib
