@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from labmon.config import load_config
+from labmon.rule_config import RULE_KINDS
 from tests.conftest import invoke
 from tests.e2e.test_readme_examples import toml_block
 
@@ -48,6 +49,14 @@ def test_every_relative_link_leads_to_a_file_and_heading(page):
         elif anchor and path.suffix == ".md" and anchor not in anchors(path):
             broken.append(f"{target}: no such heading in {path.relative_to(ROOT)}")
     assert not broken, broken
+
+
+def test_every_rule_kind_is_in_the_rules_table():
+    rules = prose(ROOT / "docs" / "configuration.md").split("\n## Rules\n", 1)[1].split("\n## ", 1)[0]
+    for kind in RULE_KINDS.values():
+        assert f"\n| {kind.name}" in rules, kind.name
+        for key in kind.keys:
+            assert f"`{key} = " in rules, key
 
 
 def test_the_minimal_lab_checks_and_reads(tmp_path, registry, monkeypatch):
