@@ -16,7 +16,7 @@ from collections.abc import Callable
 from biglab import cycle
 
 from labmon.models import Batch
-from labmon_collector.metrics import Gauges, exposition
+from labmon_collector.web.metrics import Gauges, exposition
 
 ALERTS = [(f"rule{i}", f"m{i}/laser/lock_error", "firing", "critical") for i in range(20)]
 OUTBOX = [("sink:history", 0, 0), ("sink:influx", 12, 0), ("notifier:discord", 0, 1)]
