@@ -296,7 +296,10 @@ def test_an_alert_of_a_series_its_measurer_no_longer_reports_is_dropped_and_note
     engine = RulesEngine((rule(select="table1/*/*", for_=0.0),), AlertStore(tmp_path / "alerts.sqlite"))
     fired = engine.evaluate(batch(0, reading(0.9), reading(0.1, "t", "oven")), 0)
     assert [(a.series, a.state) for a in fired] == [(SERIES, "firing")]
-    assert engine.evaluate(batch(60, reading(0.1, "t", "oven")), 60) == []  # laser1 was removed from its config
+    closed = engine.evaluate(batch(60, reading(0.1, "t", "oven")), 60)  # laser1 was removed from its config
+    assert [(a.state, a.message) for a in closed] == [
+        ("resolved", f"{SERIES}: alert closed, its measurer no longer reports the series")
+    ]  # those told it fires hear that it is over
     assert engine.states == {}  # laser1's alert is dropped; the oven's series never held
     assert engine.notes == [("unlocked", SERIES, "forgotten", "its measurer no longer reports the series")]
     assert list(engine.store.load()[0]) == []  # nothing left firing for status, the page or /metrics

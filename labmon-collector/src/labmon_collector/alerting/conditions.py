@@ -6,6 +6,7 @@ import fnmatch
 from collections import deque
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from operator import attrgetter, itemgetter
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
@@ -238,7 +239,12 @@ def _rate(rule: RuleConfig, series: str, measurer: str, unit: str, memory: Memor
 
 
 def _errors(rule: RuleConfig, batch: Batch) -> list[Observation]:
-    """One observation per selected instrument: does any of its selected readings fail?"""
+    """One observation per selected instrument that answered: does any of its selected readings fail?
+
+    A failed instrument sends one whole-instrument error reading ("*"), a working one its readings: a rule
+    selecting only "*" must clear on those, or it could never resolve. An instrument that answered with
+    nothing selected and nothing valid says nothing.
+    """
     want_measurer, want_instrument, want_reading = rule.select.split("/")
     found: dict[str, Observation] = {}
     for measurer, reading, _ in batch.rows():
@@ -246,10 +252,36 @@ def _errors(rule: RuleConfig, batch: Batch) -> list[Observation]:
             fnmatch.fnmatchcase(measurer, want_measurer) and fnmatch.fnmatchcase(reading.instrument, want_instrument)
         ):
             continue
-        if reading.name != WHOLE_INSTRUMENT and not fnmatch.fnmatchcase(reading.name, want_reading):
-            continue
         series = f"{measurer}/{reading.instrument}"
-        if reading.status == "error" and not (found.get(series) and found[series].holds):
-            found[series] = Observation(series, measurer, True, unit=reading.unit, error=reading.error or "")
-        found.setdefault(series, Observation(series, measurer, False))
+        selected = reading.name == WHOLE_INSTRUMENT or fnmatch.fnmatchcase(reading.name, want_reading)
+        if selected and reading.status == "error":
+            if not (found.get(series) and found[series].holds):
+                found[series] = Observation(series, measurer, True, unit=reading.unit, error=reading.error or "")
+        elif selected or reading.status != "error":
+            found.setdefault(series, Observation(series, measurer, False))
     return list(found.values())
+
+
+def still_reported(batch: Batch, brokers: Mapping[str, float | None] | None) -> Callable[[str, str], bool]:
+    """Return a test of whether an alert's series (given its rule's kind) is still part of the lab.
+
+    A series nothing reports any more (a measurer, instrument or broker taken out of the config) would
+    otherwise keep its alert firing for ever. Value series are forgotten by Memory.remember.
+    """
+    answered = {result.measurer for result in batch.results}
+    polled = answered | set(batch.missing) | set(batch.disconnected)
+
+    @cache
+    def instruments() -> set[str]:
+        return {f"{measurer}/{reading.instrument}" for measurer, reading, _ in batch.rows()}
+
+    def reported(kind: str, series: str) -> bool:
+        if kind == "broker":
+            return brokers is None or series in brokers
+        if kind == "offline":
+            return series in polled
+        if kind == "error":
+            return series.split("/")[0] not in answered or series in instruments()
+        return True
+
+    return reported

@@ -20,6 +20,7 @@ from labmon_collector.alerting.conditions import (
     Selection,
     lasted,
     observe,
+    still_reported,
     unquiet,
     unreachable,
 )
@@ -28,6 +29,13 @@ from labmon_collector.alerting.events import Note
 
 BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
 """The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+
+
+GONE = {
+    "offline": "the measurer is no longer in the collector's config",
+    "broker": "the broker is no longer in the collector's config",
+}
+"""Why an alert of these kinds was closed without its cause ending (other kinds: its series is no longer sent)."""
 
 
 def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
@@ -69,8 +77,9 @@ class RulesEngine:
         """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
             self.states, self.memory.last_valid = store.load()
-        for key in [key for key in self.states if key[0] not in {rule.name for rule in self.rules}]:
+        for key in [key for key in self.states if key[0] not in {rule.name for rule in rules}]:
             self._drop(key)  # its rule was removed from the config: nothing will ever resolve it
+        self._by_name = {rule.name: rule for rule in self.rules}
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
         self._selection = Selection(rules)
 
@@ -79,16 +88,13 @@ class RulesEngine:
         gone = set(self.memory.remember(batch, now, self._window))
         self.notes = []
         self.ended = {}
-        for key in [key for key in self.states if key[1] in gone] if gone else []:  # most cycles: nothing gone
-            if self._drop(key) == "firing":
-                self.notes.append((*key, "forgotten", "its measurer no longer reports the series"))
+        alerts = self._forget_vanished(batch, now, brokers, gone) if self.states else []
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
         selected = self._selection.valid_rows(batch)
         windows = [w for w in self.mute_windows if w.active(now, self.tz)]
         self._acks = self.store.acks() if self.store is not None else {}
-        alerts = []
         for rule in self.rules:
 
             def active(series: str, rule: RuleConfig = rule) -> bool:
@@ -117,6 +123,27 @@ class RulesEngine:
                 self._keep(self.muted, rule.name, seen.series, muted, "muted", "by the mute window ")
         if self.store is not None:
             self.store.save(self.states, self.memory.last_valid, now)
+        return alerts
+
+    def _forget_vanished(
+        self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None, gone: set[str]
+    ) -> list[Alert]:
+        """Close the alerts of series no longer part of the lab; tell those notified that the alert is over."""
+        reported = still_reported(batch, brokers)
+        alerts = []
+        for key in list(self.states):
+            rule = self._by_name[key[0]]
+            if key[1] not in gone and reported(rule.kind, key[1]):
+                continue
+            state = self.states[key]
+            why = GONE.get(rule.kind, "its measurer no longer reports the series")
+            if state.state == "firing":
+                self.notes.append((*key, "forgotten", why))
+            if state.state == "firing" and state.notified_at is not None:
+                seen = Observation(key[1], key[1].split("/")[0], False)
+                alert = self._notify(rule, seen, state, now, "resolved")
+                alerts.append(replace(alert, message=f"{key[1]}: alert closed, {why}"))
+            self._drop(key)
         return alerts
 
     def _drop(self, key: tuple[str, str]) -> str:
@@ -185,7 +212,7 @@ class RulesEngine:
         if not resolves or (rule.latch and ack is None):  # a latched alert waits for someone to acknowledge it
             return None if ack is None else self._acknowledge(rule, seen, state, now, ack, quiet)
         notified = state.notified_at is not None
-        alert = self._notify(rule, seen, state, now, "resolved", ack) if notified and not quiet else None
+        alert = self._notify(rule, seen, state, now, "resolved", ack) if notified else None  # ends what was told
         self._end(key, state)
         if ack is not None:
             self._end_ack(rule.name, seen.series, ack)
