@@ -51,12 +51,13 @@ def test_every_relative_link_leads_to_a_file_and_heading(page):
     assert not broken, broken
 
 
-def test_every_rule_kind_is_in_the_rules_table():
+def test_every_rule_kind_and_its_messages_are_in_the_rules_section():
     rules = prose(ROOT / "docs" / "configuration.md").split("\n## Rules\n", 1)[1].split("\n## ", 1)[0]
     for kind in RULE_KINDS.values():
         assert f"\n| {kind.name}" in rules, kind.name
         for key in kind.keys:
             assert f"`{key} = " in rules, key
+        assert f"| {kind.name} | `{kind.firing}` | `{kind.resolved}` |" in rules, f"{kind.name}'s default messages"
 
 
 def test_the_minimal_lab_checks_and_reads(tmp_path, registry, monkeypatch):
