@@ -21,6 +21,8 @@ class AppriseConfig:
     timeout: Duration = Duration(30.0)
 
     def __post_init__(self) -> None:
+        if self.urls.unset:
+            return  # loaded by a command that sends nothing
         urls = split_urls(self.urls)
         if not urls:
             raise OptionError("urls", "the secret holds no Apprise URL", URLS_FIX)

@@ -26,10 +26,15 @@ def plugin_manager() -> pluggy.PluginManager:
     return pm
 
 
-def load_node_config(path: str | Path, role: Literal["measurer", "collector"] | None = None) -> Config:
-    """Load and validate a config (that has a `role` table, if given); a mistake is a clear CLI error."""
+def load_node_config(
+    path: str | Path, role: Literal["measurer", "collector"] | None = None, *, secrets: bool = True
+) -> Config:
+    """Load and validate a config (that has a `role` table, if given); a mistake is a clear CLI error.
+
+    `secrets=False`: for a command that uses no secret (status, ack...), which must run without them.
+    """
     try:
-        config = load_config(path, collect(plugin_manager()))
+        config = load_config(path, collect(plugin_manager()), secrets=secrets)
     except (ConfigError, PluginConflict) as exc:
         raise click.ClickException(f"invalid config\n{exc}") from None
     if role is not None and getattr(config, role) is None:

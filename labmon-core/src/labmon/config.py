@@ -176,7 +176,7 @@ class HeartbeatConfig:
     def __post_init__(self) -> None:
         check_spans(self, timeout="10s")
         parts = urlsplit(self.url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        if not self.url.unset and (parts.scheme.lower() not in ("http", "https") or not parts.netloc):
             # never the URL itself in the error: it is a secret
             raise OptionError("url", "is not an http(s) URL", "set it to the monitor's ping URL, https://...")
 
@@ -221,10 +221,13 @@ class Config:
     collector: CollectorConfig | None = None
 
 
-def load_config(path: str | Path, registry: Registry) -> Config:
-    """Read and validate `path`; raise ConfigError listing every mistake found."""
+def load_config(path: str | Path, registry: Registry, *, secrets: bool = True) -> Config:
+    """Read and validate `path`; raise ConfigError listing every mistake found.
+
+    `secrets=False` is for commands that use none: a secret that cannot be read is then an UnsetSecret.
+    """
     path = Path(path)
-    where = Where(path)
+    where = Where(path, secrets=secrets)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -28,8 +28,25 @@ T = TypeVar("T")
 class Secret(str):
     """A string that must come from the environment or a file, and is never shown."""
 
+    unset = False
+    """True for an UnsetSecret: a check of the secret's form must let it be."""
+
     def __repr__(self) -> str:
         return "Secret('***')"
+
+
+class UnsetSecret(Secret):
+    """A secret a command that does not use it left unresolved (`secrets=False`): empty, and says why."""
+
+    problem: str
+    unset = True
+
+    @classmethod
+    def of(cls, problem: str) -> UnsetSecret:
+        """Return an unset secret that could not be read because of `problem`."""
+        unset = cls("")
+        unset.problem = problem
+        return unset
 
 
 @dataclass(frozen=True)
@@ -99,10 +116,12 @@ class Where:
     path: Path
     table: str = ""
     problems: list[Problem] = field(default_factory=list)
+    secrets: bool = True
+    """Resolve secrets; if False (a command that uses none), one that cannot be read becomes an UnsetSecret."""
 
     def child(self, name: str) -> Where:
         """Return the position of sub-table `name`, sharing the problem list."""
-        return Where(self.path, f"{self.table}.{name}" if self.table else name, self.problems)
+        return Where(self.path, f"{self.table}.{name}" if self.table else name, self.problems, self.secrets)
 
     def report(self, key: str, problem: str, fix: str = "") -> None:
         """Record a problem at `key` of this table."""
@@ -195,7 +214,9 @@ def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
         try:
             return _non_empty(path.read_text(encoding="utf-8").strip(), file_key, where)
         except OSError as exc:
-            where.report(file_key, f"cannot read secret file {path}: {exc.strerror}", "create the file or fix the path")
+            return _unset(
+                where, file_key, f"cannot read secret file {path}: {exc.strerror}", "create it or fix the path"
+            )
         except UnicodeDecodeError:
             where.report(file_key, f"secret file {path} is not UTF-8 text", "write the secret as plain text")
         return None
@@ -212,9 +233,18 @@ def _secret(table: dict[str, Any], key: str, where: Where) -> Secret | None:
         return None
     name = match.group(1)
     if name not in os.environ:
-        where.report(key, f"environment variable {name} is not set", f"export {name}=... before starting labmon")
-        return None
+        return _unset(
+            where, key, f"environment variable {name} is not set", f"export {name}=... before starting labmon"
+        )
     return _non_empty(os.environ[name], key, where)
+
+
+def _unset(where: Where, key: str, problem: str, fix: str) -> Secret | None:
+    """Report a secret that cannot be read, or leave it unset when the command uses no secret."""
+    if not where.secrets:
+        return UnsetSecret.of(f"[{where.table}] {key}: {problem}")
+    where.report(key, problem, fix)
+    return None
 
 
 def _non_empty(text: str, key: str, where: Where) -> Secret | None:

@@ -17,6 +17,7 @@ import click
 from labmon import hookimpl
 from labmon.cli import load_node_config
 from labmon.config import WebConfig
+from labmon.options import UnsetSecret
 from labmon.times import iso, parse_duration
 
 
@@ -53,9 +54,11 @@ def web(config: str, listen: str | None) -> None:
     from labmon_collector.web.server import WebServer
     from labmon_collector.web.view import LabView
 
-    settings = load_node_config(config, "collector").collector
+    settings = load_node_config(config, "collector", secrets=False).collector  # the page's password only
     assert settings is not None
     base = settings.web or WebConfig()
+    if isinstance(base.password, UnsetSecret):
+        raise click.ClickException(f"invalid config: {base.password.problem}")
     try:
         page = WebConfig(listen or base.listen, base.password, base.public)
     except ValueError as exc:
@@ -127,7 +130,7 @@ def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None
 
     path = Path(file)
     if path.suffix == ".toml":
-        settings = load_node_config(file, "collector").collector
+        settings = load_node_config(file, "collector", secrets=False).collector
         assert settings is not None
         path = settings.data_dir / "events.sqlite"
         if not path.exists():
