@@ -12,10 +12,10 @@ from labmon.models import Batch, Result
 class Cycle:
     """Accepts exactly one result per measurer, matched by inquiry id."""
 
-    def __init__(self, number: int, started_at: float, measurers: list[str]) -> None:
+    def __init__(self, number: int, started_at: float, measurers: list[str], sender: str = "") -> None:
         self.number = number
         self.started_at = started_at
-        self.inquiry = Inquiry(uuid.uuid4().hex, started_at)
+        self.inquiry = Inquiry(uuid.uuid4().hex, started_at, sender)
         """One inquiry for every measurer: each reads only its own topic, and a large lab encodes it once."""
         self.measurers = list(dict.fromkeys(measurers))
         self._asked = set(self.measurers)

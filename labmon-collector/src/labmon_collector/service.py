@@ -14,7 +14,7 @@ from typing import Any
 
 from labmon.badinput import BadInput, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
-from labmon.messages import MessageError, Topics, decode_result, decode_status, encode_inquiry
+from labmon.messages import MessageError, Topics, collector_sender, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch
 from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
@@ -79,6 +79,8 @@ class Collector:
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
+        self.sender = collector_sender(config.broker.client_id_prefix)
+        """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         self.reach = Reach(self.clients)
         refs = self.settings.measurers
         asked: dict[BrokerClient, dict[str, None]] = {}
@@ -188,7 +190,7 @@ class Collector:
     def run_cycle(self, number: int) -> Batch:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
-        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers])
+        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], self.sender)
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle

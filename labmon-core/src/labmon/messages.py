@@ -26,6 +26,13 @@ class Inquiry:
 
     id: str
     sent_at: float
+    sender: str = ""
+    """Who asks: "PREFIX-collector" from a collector; a measurer answers it before anyone else."""
+
+
+def collector_sender(client_id_prefix: str) -> str:
+    """Return the sender name of a collector's inquiries (and the one its measurers answer first)."""
+    return f"{client_id_prefix}-collector"
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ OFFLINE = b"offline"
 
 def encode_inquiry(inquiry: Inquiry) -> bytes:
     """Return the wire form of an inquiry."""
-    return _dump({"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at})
+    return _dump({"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at, "sender": inquiry.sender})
 
 
 def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
@@ -68,10 +75,10 @@ def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
     inquiry_id = _field(data, "id", str)
     if len(inquiry_id) > MAX_ID:
         raise MessageError(f"field 'id' is longer than {MAX_ID} characters")
-    return Inquiry(
-        id=inquiry_id,
-        sent_at=_number(data, "sent_at"),
-    )
+    sender = data.get("sender", "")
+    if not isinstance(sender, str) or len(sender) > MAX_ID:
+        raise MessageError(f"field 'sender' is not a string of at most {MAX_ID} characters")
+    return Inquiry(id=inquiry_id, sent_at=_number(data, "sent_at"), sender=sender)
 
 
 def encode_result(result: Result) -> bytes:

@@ -9,9 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import Config
-from labmon.messages import Inquiry, MessageError, Topics, decode_inquiry, encode_result
+from labmon.messages import Inquiry, MessageError, Topics, collector_sender, decode_inquiry, encode_result
 from labmon.models import Reading, Result
 from labmon.mqtt import BrokerClient
+from labmon_measurer.pending import Pending
 from labmon_measurer.sampling import InstrumentRunner, read_all
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,8 @@ class Measurer:
         self.bad_input = BadInput(log, "a malformed inquiry")
         self._too_fast = Throttle()
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
-        self._latest: Inquiry | None = None
+        self._pending = Pending(collector_sender(config.broker.client_id_prefix))
+        self._answering = False
         self._last_id: str | None = None
         self._last_read: tuple[float, float, list[Reading]] | None = None  # monotonic time, wall time, readings
         self._lock = threading.Lock()
@@ -88,18 +90,29 @@ class Measurer:
             if inquiry.id == self._last_id:
                 return  # the same inquiry on the other topic (a collector moving between `inquire` modes)
             self._last_id = inquiry.id
-            superseded, self._latest = self._latest, inquiry
+            superseded = self._pending.add(inquiry)
             self._inquiry_times = [*self._inquiry_times[-1:], time.monotonic()]
             self._arrived.notify_all()
-        if superseded is not None:
+            idle, self._answering = not self._answering, True
+        if superseded:
             self._count_excess("superseded before it was answered")
-        self._worker.submit(self._answer_latest)
+        if idle:
+            self._worker.submit(self._answer_pending)
 
-    def _answer_latest(self) -> None:
+    def _next(self) -> Inquiry | None:
         with self._lock:
-            inquiry, self._latest = self._latest, None
-        if inquiry is None:
-            return
+            inquiry = None if self._stopping else self._pending.take()
+            self._answering = inquiry is not None
+            return inquiry
+
+    def _answer_pending(self) -> None:
+        while (inquiry := self._next()) is not None:
+            try:
+                self._answer(inquiry)
+            except Exception:  # a bug must not leave the measurer deaf: the next inquiry is still answered
+                log.exception("answering inquiry %s failed", shown(inquiry.id))
+
+    def _answer(self, inquiry: Inquiry) -> None:
         now = time.monotonic()
         if self._last_read is not None and now - self._last_read[0] < self.min_interval:
             _, measured_at, readings = self._last_read

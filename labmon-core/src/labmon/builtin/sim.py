@@ -29,6 +29,8 @@ class SimConfig:
     unlock_every: Duration = Duration(0.0)
     unlock_for: Duration = Duration(0.0)
     fail_every: int = 0
+    delay: Duration = Duration(0.0)
+    """How long each read takes, as a slow scope's does."""
 
     def __post_init__(self) -> None:
         check_spans(self, period="1s")
@@ -58,6 +60,8 @@ class SimInstrument:
         """Return the signal's value now."""
         c = self.config
         self._reads += 1
+        if c.delay:
+            time.sleep(c.delay)
         if c.fail_every and self._reads % c.fail_every == 0:
             raise ConnectionError("simulated instrument failure")
         t = self._clock() - self._start
