@@ -1,19 +1,26 @@
-"""Emulators of a Thorlabs PM100USB power meter and a Lake Shore 336 temperature controller on loopback TCP.
+"""Emulators of a Thorlabs PM100USB power meter, a Lake Shore 336 temperature controller, a Keithley 2000
+multimeter and an SR830 lock-in, on loopback TCP or a serial line (a pseudo-terminal).
 
 Each speaks the SCPI subset its pymeasure driver sends, with a real device's habits: now and then an
-answer comes garbled, empty, or so late that it lands in the buffer after the client gave up.
+answer comes garbled, empty, split across two writes, or so late that it lands after the client gave up.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+import re
+import select
 import socketserver
 import threading
+import time
+import tty
 from collections.abc import Callable
 
 HABITS = ("garbled", "empty", "stall")
 STALL_SECONDS = 5.0  # far past any client's timeout; released at once by stop()
+SPLIT_PAUSE = 0.05  # between the two writes of a split answer: longer than one serial byte, shorter than a timeout
 
 
 class LineInstrument:
@@ -29,19 +36,28 @@ class LineInstrument:
         self._stopped = threading.Event()
         self._server: socketserver.ThreadingTCPServer | None = None
         self.port = 0
+        self.late_seconds = STALL_SECONDS
+        self.serial_path = ""
 
     @property
     def resource(self) -> str:
         """Return the VISA resource string that reaches this emulator."""
+        if self.serial_path:
+            return f"ASRL{self.serial_path}::INSTR"
         return f"TCPIP0::127.0.0.1::{self.port}::SOCKET"
 
     def habit_next(self, habit: str) -> None:
-        """Give the next answer this habit: garbled, empty or stall."""
+        """Give the next answer a habit: garbled, empty, stall, late (`late_seconds`), split, or "" (none)."""
         with self._lock:
             self._next.append(habit)
 
-    def reply(self, query: str) -> str | None:
-        """Return the raw answer to one query (terminator included), or None when the device stays silent."""
+    def forget_habits(self) -> None:
+        """Drop the habits not yet used."""
+        with self._lock:
+            self._next.clear()
+
+    def reply(self, query: str) -> list[str]:
+        """Return the writes that answer one query (terminator included): none when the device stays silent."""
         with self._lock:
             self.queries.append(query)
             if self._next:
@@ -52,15 +68,52 @@ class LineInstrument:
                 habit = ""
         text = self.idn if query == "*IDN?" else self._answer(query)
         if text is None:
-            return None
+            return []
         if habit == "garbled":
             middle = len(text) // 2
             text = f"{text[:middle]}\x15#{text[middle + 1 :]}"
         elif habit == "empty":
             text = ""
-        elif habit == "stall":
-            self._stopped.wait(STALL_SECONDS)
-        return text + self.terminator
+        elif habit in ("stall", "late"):
+            self._stopped.wait(STALL_SECONDS if habit == "stall" else self.late_seconds)
+        text += self.terminator
+        return [text[: len(text) // 2], text[len(text) // 2 :]] if habit == "split" else [text]
+
+    def _answer_all(self, line: str, send: Callable[[bytes], object]) -> None:
+        """Answer each `;`-separated query of one line, a split answer in two writes."""
+        for query in line.strip().split(";"):
+            for n, write in enumerate(self.reply(query.strip())):
+                if self._stopped.is_set():
+                    return
+                if n:
+                    time.sleep(SPLIT_PAUSE)  # the device's own pace between two writes, not a test's synchronisation
+                send(write.encode("ascii"))
+
+    def start_serial(self) -> LineInstrument:
+        """Answer on a pseudo-terminal: the client opens `ASRL<slave path>::INSTR`; `\r`, `\n` or both end a query."""
+        master, slave = os.openpty()
+        tty.setraw(slave)  # no echo, no CR/NL translation: a serial line passes bytes as they are
+        self.serial_path = os.ttyname(slave)
+        self._fds = (master, slave)  # the slave stays open here: a client's reopen finds what is still in it
+
+        def serve() -> None:
+            buffer = b""
+            while not self._stopped.is_set():
+                ready, _, _ = select.select([master], [], [], 0.05)
+                if not ready:
+                    continue
+                try:
+                    buffer += os.read(master, 1024)
+                except OSError:
+                    return
+                *lines, buffer = re.split(rb"\r\n|\r|\n", buffer)
+                for line in lines:
+                    if line:
+                        self._answer_all(line.decode("ascii", errors="replace"), lambda data: os.write(master, data))
+
+        self._serial_thread = threading.Thread(target=serve, daemon=True)
+        self._serial_thread.start()
+        return self
 
     def start(self) -> LineInstrument:
         """Listen on a free loopback port."""
@@ -69,11 +122,8 @@ class LineInstrument:
         class Handler(socketserver.StreamRequestHandler):
             def handle(self) -> None:
                 for line in self.rfile:
-                    for query in line.decode("ascii", errors="replace").strip().split(";"):
-                        answer = emulator.reply(query.strip())
-                        if answer is not None and not emulator._stopped.is_set():
-                            with contextlib.suppress(OSError):  # a stalled answer to a client that hung up
-                                self.wfile.write(answer.encode("ascii"))
+                    with contextlib.suppress(OSError):  # a stalled answer to a client that hung up
+                        emulator._answer_all(line.decode("ascii", errors="replace"), self.request.sendall)
 
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -87,6 +137,10 @@ class LineInstrument:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        if self.serial_path:
+            self._serial_thread.join()  # before closing: a new pty may get the same descriptor numbers
+            for fd in self._fds:
+                os.close(fd)
 
 
 def power_meter(power: float = 1.25e-3, sporadic: float = 0.0) -> LineInstrument:
@@ -122,3 +176,48 @@ def temperature_controller(kelvin: dict[str, float] | None = None, sporadic: flo
         return None
 
     return LineInstrument("LSCI,MODEL336,LSA2AB1/#######,2.9", answer, "\r\n", sporadic)
+
+
+KEITHLEY_MODES = {"VOLT:DC": "V", "VOLT:AC": "V", "RES": "ohm", "CURR:DC": "A"}
+
+
+def multimeter(volts: float = 1.00014, ohms: float = 1000.14, terminator: str = "\n") -> LineInstrument:
+    """A Keithley 2000 on DC volts (auto range); `over_range` makes `:READ?` answer +9.9E37, as it does."""
+    state = {"mode": "VOLT:DC", "range": "+1.000000E+01", "over_range": False}
+
+    def answer(query: str) -> str | None:
+        command = query.upper()
+        if command == ":CONF?":
+            return f'"{state["mode"]}"'
+        if command.startswith(":CONF:") and command[6:] in KEITHLEY_MODES:
+            state["mode"] = command[6:]
+        elif command == ":READ?":
+            if state["over_range"]:
+                return "+9.9E37"
+            return f"{ohms if state['mode'] == 'RES' else volts:+.5E}"
+        elif command == ":SENS:VOLT:RANG?":
+            return state["range"]
+        elif command.startswith(":SENS:VOLT:RANG "):
+            state["range"] = f"{float(command.split()[1]):+.6E}"
+        return None  # a command, or a query it does not know: silent, an error queued
+
+    meter = LineInstrument("KEITHLEY INSTRUMENTS INC.,MODEL 2000,1234567,A20 /A02", answer, terminator)
+    meter.state = state  # type: ignore[attr-defined]
+    return meter
+
+
+def lock_in(terminator: str = "\r") -> LineInstrument:
+    """An SR830 answering in `\r` (its RS-232 ending): x, y, r and theta each a value no other can be mistaken for."""
+    outputs = {"1": "1.100000E-03", "2": "-2.200000E-03", "3": "2.459675E-03", "4": "-63.43495"}
+
+    def answer(query: str) -> str | None:
+        command = query.upper().replace(" ", "")
+        if command.startswith("OUTP?") and command[5:] in outputs:
+            return outputs[command[5:]]
+        if command.startswith("SNAP?"):
+            picks = command[5:].split(",")
+            if all(p in outputs for p in picks):
+                return ",".join(outputs[p] for p in picks)
+        return None
+
+    return LineInstrument("Stanford_Research_Systems,SR830,s/n12345,ver1.07", answer, terminator)

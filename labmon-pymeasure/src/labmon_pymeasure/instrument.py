@@ -7,7 +7,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from labmon import Duration, OptionError, Reading
+from labmon import Duration, OptionError, Reading, measured
 from labmon_pymeasure.driver import check_property, driver_class, read_property
 
 # What a driver raises when one answer was not what it expected; an I/O failure raises anything else.
@@ -60,7 +60,7 @@ def read_all(driver: Any, readings: dict[str, PropertyReading]) -> list[Reading]
         if isinstance(value, list | tuple) and len(value) == 1:
             value = value[0]
         if isinstance(value, numbers.Real):
-            result.append(Reading.ok(name, float(value) * reading.scale, reading.unit))
+            result.append(measured(name, float(value), reading.unit, reading.scale))
         else:
             result.append(Reading.failed(name, f"{reading.attribute} answered {value!r}, not a number", reading.unit))
     return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from labmon import Line, is_visa_timeout
+
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
@@ -25,6 +27,7 @@ class Session:
 
     def __init__(self, resource: str, raw: Any, timeout: float) -> None:
         self.resource, self.raw, self.timeout = resource, raw, timeout
+        self.line = Line(raw, timeout)
 
     def query(self, command: str) -> str:
         """Send `command` and return the answer line."""
@@ -33,6 +36,22 @@ class Session:
         except Exception as exc:
             raise self._explained(exc, command) from None
         return answer
+
+    def ask(self, command: str) -> str:
+        """Send `command` and return its answer, the line kept in step: nothing stale before, no late answer after."""
+        self.line.ready()
+        self.write(command)
+        end = (self.raw.read_termination or "").encode()
+        began: bytes = b""
+        answer: bytes
+        try:
+            began = self.raw.read_bytes(1)  # alone: a timeout after it means the answer had another ending
+            answer = began if began == end else began + self.raw.read_raw()
+        except Exception as exc:
+            if not is_visa_timeout(exc):
+                raise self._explained(exc, command) from None
+            raise self._unanswered(command, began, self.line.timed_out()) from None
+        return answer.decode("ascii", errors="replace").removesuffix(end.decode())
 
     def write(self, command: str) -> None:
         """Send `command`, expecting no answer."""
@@ -74,6 +93,21 @@ class Session:
     def close(self) -> None:
         """Close the session."""
         self.raw.close()
+
+    def _unanswered(self, command: str, began: bytes, late: bytes) -> VisaTimeout:
+        """Return the timeout of `ask`, saying whether the instrument began an answer or answered late."""
+        within = f"within {self.timeout:g} s (visa_timeout)"
+        if began:
+            ending = self.raw.read_termination
+            return VisaTimeout(
+                f"{self.resource} began answering {command!r} ({began!r}...) but sent no {ending!r} "
+                f"(read_termination) {within}: its answers end in another character; set read_termination to it "
+                "(labmon discover shows it)"
+            )
+        text = f"no answer to {command!r} from {self.resource} {within}"
+        if late:
+            text += f"; a late answer ({late[:40]!r}) came after it and was dropped, so the next query is in step"
+        return VisaTimeout(text)
 
     def _explained(self, exc: Exception, command: str) -> Exception:
         """Return a VisaTimeout naming command, resource and timeout for pyvisa's timeout; else `exc` itself."""
