@@ -96,16 +96,17 @@ class History:
             # one read transaction: a window the sink closes meanwhile must not be read both ways
             self._db.execute("BEGIN")
             marks = bucket_marks(self._db)
+            # a width's buckets count before its mark only: the sink writes a window's while it closes it
             parts = self._db.execute(
                 "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
-                " AND start <= ?",
-                (series, width, since - width, until),
+                " AND start <= ? AND start < ?",
+                (series, width, since - width, until, marks.get(width, since - width)),
             ).fetchall()
             if width != fine:  # after this width's mark: its ten-minute buckets
                 parts += self._db.execute(
                     "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
-                    " AND start <= ?",
-                    (series, fine, max(since - width, marks.get(width, since - width)), until),
+                    " AND start <= ? AND start < ?",
+                    (series, fine, max(since - width, marks.get(width, since - width)), until, marks.get(fine, 0.0)),
                 ).fetchall()
             # after the ten-minute mark: the points, not in any bucket yet
             parts += self._db.execute(

@@ -8,7 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 
@@ -77,14 +77,23 @@ CREATE VIEW IF NOT EXISTS latest AS
 """
 # A closed window's ten-minute buckets come from `fresh` (small, and in the cache), then its points move on.
 # `fresh` holds only the open window's points (from the mark on; a batch in a later window closes it first, even
-# after a gap), so its buckets are grouped by series alone, in the primary key's order: grouping by the window
-# too cost SQLite a sort of every point, half the close.
+# after a gap) and, while a close is under way, the closed window's not yet moved: its buckets are grouped by
+# series alone, in the primary key's order (grouping by the window too cost SQLite a sort of every point). A close
+# is done a slice of series at a time (each series' end of `points` and of `buckets` is a page of its own in a
+# grown file: the whole close at once cost five cycles' worth), and the width's mark moves once it is done;
+# readers count a width's buckets only before its mark.
 CLOSE_FRESH = (
-    """INSERT OR REPLACE INTO buckets SELECT series, 600, :mark, COUNT(*), MIN(value), MAX(value), SUM(value)
-        FROM fresh WHERE t >= :mark AND t < :mark + 600 AND status = 'ok' GROUP BY series""",
-    "INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE t < :window",
-    "DELETE FROM fresh WHERE t < :window",
+    """INSERT OR REPLACE INTO buckets SELECT series, 600, :start, COUNT(*), MIN(value), MAX(value), SUM(value)
+        FROM fresh WHERE series BETWEEN :first AND :last AND t >= :start AND t < :start + 600 AND status = 'ok'
+        GROUP BY series""",
+    "INSERT OR IGNORE INTO points SELECT * FROM fresh WHERE series BETWEEN :first AND :last AND t < :end",
+    "DELETE FROM fresh WHERE series BETWEEN :first AND :last AND t < :end",
 )
+CLOSE_STEPS = {600: 5, 7200: 10}
+"""Batches a close is spread over, per width (a batch takes a step of each close under way): within the ten
+cycles of a window at the usual one-minute interval. A window that closes before the last one's close is done
+(a longer interval) finishes it at once."""
+LAST_ID = 2**63 - 1
 
 # Buckets are computed from what is stored, never added to: recomputing a window is idempotent, so a crash
 # mid-way or a batch delivered twice cannot count a reading twice. Each width has a mark in history_meta
@@ -301,6 +310,22 @@ def rebuild_summaries(db: sqlite3.Connection) -> None:
     )
 
 
+@dataclass(frozen=True)
+class Close:
+    """A window of one width being closed, a slice of the series per step."""
+
+    width: int
+    start: float
+    """The width's mark until the close is done."""
+    end: float
+    """The width's mark after it."""
+    series: tuple[int, ...]
+    """Every series, in id order."""
+    step: int
+    """Series per step."""
+    done: int = 0
+
+
 class HistorySink:
     """Stores each batch once: a redelivered batch (at-least-once outbox) is ignored by its key."""
 
@@ -317,6 +342,7 @@ class HistorySink:
             self._series[measurer, instrument, name] = sid
             self._units[sid] = unit
         self._marks = bucket_marks(self._db)
+        self._closes: dict[int, Close] = {}
         self._retained_at = 0.0
 
     def write(self, batch: Batch) -> None:
@@ -325,11 +351,11 @@ class HistorySink:
         Per cycle that is one row per reading and one per answering measurer: the buckets are brought up to
         date once per ten-minute window, the latest readings are read from the points.
         """
-        known, units, marks = dict(self._series), dict(self._units), dict(self._marks)
-        try:  # ids, units and marks made inside a transaction that rolls back were never stored
+        known, units, marks, closes = dict(self._series), dict(self._units), dict(self._marks), dict(self._closes)
+        try:  # ids, units, marks and steps of closes made inside a transaction that rolls back were never stored
             self._store(batch, batch.started_at)
         except BaseException:
-            self._series, self._units, self._marks = known, units, marks
+            self._series, self._units, self._marks, self._closes = known, units, marks, closes
             raise
         if self.config.retention and time.monotonic() - self._retained_at >= RETENTION_EVERY:
             self._retained_at = time.monotonic()
@@ -360,6 +386,8 @@ class HistorySink:
                     "SELECT 1 FROM all_points WHERE series = ? AND t = ?", points[0][:2]
                 ).fetchone()
             ):
+                if any(t < close.end for close in self._closes.values()):  # a late batch in a window being closed
+                    self._close_windows(t, at_once=True)
                 mark = self._marks.get(BUCKET_WIDTHS[0])
                 late = mark is not None and t < mark  # its window is closed: straight into `points`
                 if not late:  # a unit changes with the newest readings, never back with a late one
@@ -378,22 +406,48 @@ class HistorySink:
             )
 
     def _keep_buckets(self, t: float, stored: list[int]) -> None:
-        """Flush each width's windows that closed before `t`'s; recompute `t`'s where it was flushed already."""
+        """Close each width's windows before `t`'s, a step per batch; recompute `t`'s where it was closed already."""
         if not self._marks:  # a new history: nothing before this batch
             for width in BUCKET_WIDTHS:
                 self._mark(width, t // width * width)
             return
-        for width in BUCKET_WIDTHS:  # finest first: each width is computed from the one below
-            window, mark = t // width * width, self._marks[width]
-            if window > mark:
-                if width == BUCKET_WIDTHS[0]:  # the closed windows' points, in key order: each series' end once
-                    for statement in CLOSE_FRESH:
-                        self._db.execute(statement, {"mark": mark, "window": window})
-                else:
-                    flush_buckets(self._db, list(self._series.values()), width, mark, window)
-                self._mark(width, window)
-            elif window < mark:  # a late batch (a dead letter retried): its window again, for its series
+        for width in BUCKET_WIDTHS:
+            window = t // width * width
+            if window < self._marks[width]:  # a late batch (a dead letter retried): its window again, for its series
                 flush_buckets(self._db, stored, width, window, window + width)
+        self._close_windows(t)
+
+    def _close_windows(self, t: float, *, at_once: bool = False) -> None:
+        """Take a step of each close under way and of those `t` starts (all their steps: `at_once`)."""
+        through = t
+        for width in BUCKET_WIDTHS:  # finest first: each width is computed from the one below, up to its mark
+            end, close = through // width * width, self._closes.get(width)
+            if close is not None and (at_once or end > close.end):  # or the next window closed before it was done
+                self._step(replace(close, step=len(close.series)))
+                close = None
+            if close is None and end > self._marks[width]:
+                series = tuple(sorted(self._series.values()))
+                steps = 1 if at_once else CLOSE_STEPS[width]
+                close = Close(width, self._marks[width], end, series, -(-len(series) // steps))
+            if close is not None:
+                self._step(close)
+            through = self._marks[width]
+
+    def _step(self, close: Close) -> None:
+        """Close the window for the next slice of series; at the last, move the width's mark."""
+        todo = close.series[close.done : close.done + close.step]
+        last = close.done + len(todo) >= len(close.series)
+        if todo and close.width == BUCKET_WIDTHS[0]:  # the closed window's points, in key order
+            slice_ = {"start": close.start, "end": close.end, "first": todo[0], "last": LAST_ID if last else todo[-1]}
+            for statement in CLOSE_FRESH:
+                self._db.execute(statement, slice_)
+        elif todo:
+            flush_buckets(self._db, list(todo), close.width, close.start, close.end)
+        if last:
+            self._closes.pop(close.width, None)
+            self._mark(close.width, close.end)
+        else:
+            self._closes[close.width] = replace(close, done=close.done + len(todo))
 
     def _mark(self, width: int, at: float) -> None:
         set_mark(self._db, width, at)
@@ -434,7 +488,10 @@ class HistorySink:
         return deleted
 
     def close(self) -> None:
-        """Close the database."""
+        """Finish the closes under way (the file then has every closed window's buckets); close the database."""
+        if self._closes:
+            with transaction(self._db):
+                self._close_windows(self._marks[BUCKET_WIDTHS[0]], at_once=True)
         self._db.close()
 
 
