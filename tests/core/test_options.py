@@ -71,9 +71,9 @@ def test_every_rule_kind_is_one_registry_entry_read_by_the_schema_and_the_fix():
         chosen = {key: (True if key in ("error", "offline", "broker") else 1.0) for key in kind.keys[:1]}
         if kind.name == "band":
             chosen = {"outside": [0.0, 1.0]}
-        if kind.name == "stale":
-            chosen = {"stale": Duration(60.0)}
-        select = "*" if kind.name in ("offline", "broker") else "a/b/c"
+        if kind.name in ("stale", "clock"):
+            chosen = {kind.keys[0]: Duration(60.0)}
+        select = "*" if kind.name in ("offline", "broker", "clock") else "a/b/c"
         assert RuleConfig(name="r", select=select, **chosen).kind == kind.name
 
 

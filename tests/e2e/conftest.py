@@ -6,6 +6,9 @@ import sys
 import pytest
 import tomli_w
 
+from tests.influx.conftest import victoria  # noqa: F401 (the stores' session fixtures, for test_clock)
+from tests.postgres.conftest import postgres  # noqa: F401
+
 
 @pytest.fixture
 def spawn(tmp_path):

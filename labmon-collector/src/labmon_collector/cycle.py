@@ -17,6 +17,8 @@ class Cycle:
         self.started_at = started_at
         self.inquiry = Inquiry(uuid.uuid4().hex, started_at, sender)
         """One inquiry for every measurer: each reads only its own topic, and a large lab encodes it once."""
+        self.sent_at = started_at
+        """When the inquiry went out, on the collector's own clock (set when it is published)."""
         self.measurers = list(dict.fromkeys(measurers))
         self._asked = set(self.measurers)
         self.results: dict[str, Result] = {}
@@ -24,13 +26,17 @@ class Cycle:
         if not measurers:
             self.complete.set()
 
+    def answers(self, result: Result) -> bool:
+        """Return whether `result` answers this cycle's inquiry and is the first such answer."""
+        return (
+            result.inquiry_id == self.inquiry.id
+            and result.measurer not in self.results
+            and result.measurer in self._asked
+        )
+
     def accept(self, result: Result) -> bool:
         """Keep `result` if it answers this cycle's inquiry and is the first such answer."""
-        if (
-            result.inquiry_id != self.inquiry.id
-            or result.measurer in self.results
-            or result.measurer not in self._asked
-        ):
+        if not self.answers(result):
             return False
         self.results[result.measurer] = result
         if len(self.results) == len(self._asked):

@@ -7,7 +7,7 @@ from typing import Any
 from labmon.config import CollectorConfig
 from labmon.times import format_duration, iso
 from labmon_collector.alerting.alertstore import AlertStore
-from labmon_collector.alerting.rules import with_broker_rule
+from labmon_collector.alerting.rules import with_builtin_rules
 from labmon_collector.delivery.outbox import Outbox
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -25,7 +25,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     acks, escalated = store.acks(), store.escalated()
     facts = store.facts()
     store.close()
-    rules = with_broker_rule(settings.rules)
+    rules = with_builtin_rules(settings.rules)
     severity = {rule.name: rule.severity for rule in rules}
     latching = {rule.name for rule in rules if rule.latch}
     held = {(rule, series): why for rule, series, why in facts.get("held_back", [])}
@@ -104,6 +104,7 @@ def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float) -> d
         "last_cycle_at": last,
         "stopped_at": stopped,
         "disconnected": {address: iso(since) for address, since in disconnected.items()},
+        "clock_offsets": facts.get("clocks") or {},
     }
 
 
@@ -113,6 +114,11 @@ def render(report: dict[str, Any]) -> list[str]:
     collector = report["collector"]
     lines = [f"collector: {collector['text']}"]
     lines += [f"  collector cannot reach broker {a} since {since}" for a, since in collector["disconnected"].items()]
+    lines += [
+        f"  measurer {m}'s clock is {format_duration(abs(off))} {'ahead' if off > 0 else 'behind'}"
+        " (its readings are filed on the collector's clock)"
+        for m, off in collector["clock_offsets"].items()
+    ]
     lines.append("delivery")
     for d in report["delivery"]:
         age = format_duration(now - d["oldest"]) if d["oldest"] is not None else "-"

@@ -24,7 +24,8 @@ from labmon_collector.alerting.events import EventLog
 from labmon_collector.alerting.evidence import Evidence, take_plot
 from labmon_collector.alerting.grouping import Grouper, deliver_group
 from labmon_collector.alerting.routing import Router
-from labmon_collector.alerting.rules import RulesEngine, with_broker_rule
+from labmon_collector.alerting.rules import RulesEngine, with_builtin_rules
+from labmon_collector.clocks import Clocks
 from labmon_collector.cycle import Cycle
 from labmon_collector.delivery.courier import Courier
 from labmon_collector.delivery.heartbeat import Heartbeat
@@ -35,6 +36,9 @@ from labmon_collector.web.server import WebServer
 from labmon_collector.web.view import history_path
 
 log = logging.getLogger(__name__)
+
+EARLY_CHECK = 0.1
+"""Seconds between looks, while waiting for the next tick, for a measurer that came online and should be asked."""
 
 
 class PluginStartError(Exception):
@@ -63,7 +67,7 @@ class Collector:
         self.bad_input = BadInput(log, "a malformed message")
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
-        rules = with_broker_rule(self.settings.rules)
+        rules = with_builtin_rules(self.settings.rules)
         self.rules = RulesEngine(
             rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
         )
@@ -82,6 +86,10 @@ class Collector:
         self.sender = collector_sender(config.broker.client_id_prefix)
         """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         self.reach = Reach(self.clients)
+        self.clocks = Clocks()
+        self._noted_clocks: dict[str, float] | None = None
+        self._online_early: list[str] = []
+        """Measurers that came online since the last cycle without having answered one: asked before the next tick."""
         refs = self.settings.measurers
         asked: dict[BrokerClient, dict[str, None]] = {}
         for ref in refs:
@@ -184,18 +192,29 @@ class Collector:
             if cycles is not None and number >= cycles:
                 break
             ticks = math.floor((time.monotonic() - origin) / interval) + 1  # a slow cycle skips ticks, never drifts
-            stop.wait(max(0.0, origin + ticks * interval - time.monotonic()))
+            self._until(origin + ticks * interval, stop, number)
         return last
 
-    def run_cycle(self, number: int) -> Batch:
-        """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
+    def _until(self, tick: float, stop: threading.Event, number: int) -> None:
+        """Wait for the tick or `stop`; meanwhile ask at once a measurer that came online, not a whole interval on."""
+        while not stop.wait(min(EARLY_CHECK, max(0.0, tick - time.monotonic()))) and time.monotonic() < tick:
+            with self._lock:
+                early, self._online_early = self._online_early, []
+            if early and tick - time.monotonic() > self.settings.reply_timeout:
+                log.info("asking %s now: online since the last cycle", ", ".join(early))
+                self.run_cycle(number, only=early)
+
+    def run_cycle(self, number: int, only: list[str] | None = None) -> Batch:
+        """Ask every measurer (or `only` these) at once, wait for the replies until the reply timeout, dispatch."""
         started = time.monotonic()
-        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], self.sender)
+        cycle = Cycle(number, self.clock(), only or [ref.name for ref in self.settings.measurers], self.sender)
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
         inquiry = encode_inquiry(cycle.inquiry)
-        for client, topics in self._inquiry_topics.items():
+        cycle.sent_at = time.time()
+        asking = self._inquiry_topics if only is None else self._own_topics(only)
+        for client, topics in asking.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
                 client.publish_each(topics, inquiry)  # at QoS 0: see INQUIRY_QOS
         cycle.complete.wait(self.settings.reply_timeout)
@@ -251,6 +270,10 @@ class Collector:
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
+        clocks = self.clocks.shown()
+        if clocks != self._noted_clocks:  # written when it changes: a healthy lab's is empty, cycle after cycle
+            self.store.note(clocks=clocks)
+            self._noted_clocks = clocks
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
             summary = (
@@ -279,6 +302,14 @@ class Collector:
         self.outbox.put(target, payload)
         self.couriers[target].nudge()
 
+    def _own_topics(self, names: list[str]) -> dict[BrokerClient, list[str]]:
+        """Return each named measurer's own inquiry topic, per broker."""
+        asked: dict[BrokerClient, list[str]] = {}
+        for ref in self.settings.measurers:
+            if ref.name in names:
+                asked.setdefault(self.clients[ref.broker], []).append(self._topics(ref).inquiries)
+        return asked
+
     def _topics(self, ref: MeasurerRef) -> Topics:
         return Topics(ref.broker.topic_prefix, ref.name)
 
@@ -296,8 +327,12 @@ class Collector:
                 self.counters.foreign += 1
                 self.bad_input.report(topic, f"a result from {result.measurer!r}, not {measurer!r}", payload)
                 return
+            arrived_at = time.time()
             with self._lock:
-                accepted = self._cycle is not None and self._cycle.accept(result)
+                cycle = self._cycle
+                if cycle is not None and cycle.answers(result):
+                    result = self.clocks.file(result, cycle.sent_at, arrived_at)
+                accepted = cycle is not None and cycle.accept(result)
             if not accepted:
                 self.counters.late += 1
                 log.info("dropped a late or duplicate reply from %s (inquiry %s)", measurer, shown(result.inquiry_id))
@@ -312,6 +347,9 @@ class Collector:
                 self.counters.malformed += 1
                 self.bad_input.report(topic, str(exc), payload)
                 return
+            if status == "online" and self.status.get(measurer) != "online" and measurer in self._missing:
+                with self._lock:
+                    self._online_early.append(measurer)
             self.status[measurer] = status  # logged at the cycle's end
 
         return on_status

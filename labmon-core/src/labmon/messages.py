@@ -28,6 +28,8 @@ class Inquiry:
     sent_at: float
     sender: str = ""
     """Who asks: "PREFIX-collector" from a collector; a measurer answers it before anyone else."""
+    received_at: float | None = None
+    """When it reached the measurer, on the measurer's clock (set there on arrival; not on the wire)."""
 
 
 def collector_sender(client_id_prefix: str) -> str:
@@ -83,12 +85,14 @@ def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
 
 def encode_result(result: Result) -> bytes:
     """Return the wire form of a result."""
+    times = {"received_at": result.received_at, "replied_at": result.replied_at}
     return _dump(
         {
             "type": "result",
             "inquiry_id": result.inquiry_id,
             "measurer": result.measurer,
             "measured_at": result.measured_at,
+            **{key: at for key, at in times.items() if at is not None},
             "readings": [asdict(r) for r in result.readings],
         }
     )
@@ -103,6 +107,8 @@ def decode_result(payload: bytes, limit: int = MAX_PAYLOAD) -> Result:
         measurer=_field(data, "measurer", str),
         measured_at=_number(data, "measured_at"),
         readings=tuple([_reading(item, i) for i, item in enumerate(raw_readings)]),
+        received_at=_optional_number(data, "received_at"),
+        replied_at=_optional_number(data, "replied_at"),
     )
 
 
@@ -178,6 +184,10 @@ def _field(data: dict[str, Any], key: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise MessageError(f"field {key!r} missing or not a {kind.__name__}")
     return value
+
+
+def _optional_number(data: dict[str, Any], key: str) -> float | None:
+    return None if data.get(key) is None else _number(data, key)
 
 
 def _number(data: dict[str, Any], key: str) -> float:

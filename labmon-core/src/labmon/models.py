@@ -84,6 +84,12 @@ class Result:
     measurer: str
     measured_at: float
     readings: tuple[Reading, ...]
+    received_at: float | None = None
+    """When the inquiry reached the measurer, on the measurer's clock (with `replied_at`: the clock's offset)."""
+    replied_at: float | None = None
+    """When the measurer sent this result, on its own clock."""
+    clock_offset: float | None = None
+    """How far the measurer's clock was ahead of the collector's (seconds), as the collector measured it."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +144,9 @@ class Batch:
                     "measurer": r.measurer,
                     "measured_at": r.measured_at,
                     "readings": readings(r.readings),
+                    "received_at": r.received_at,
+                    "replied_at": r.replied_at,
+                    "clock_offset": r.clock_offset,
                 }
                 for r in self.results
             ],
@@ -156,6 +165,9 @@ class Batch:
                 readings=tuple(
                     Reading(**reading) if isinstance(reading, dict) else Reading(*reading) for reading in r["readings"]
                 ),
+                received_at=r.get("received_at"),
+                replied_at=r.get("replied_at"),
+                clock_offset=r.get("clock_offset"),
             )
             for r in data["results"]
         )

@@ -12,7 +12,7 @@ from typing import Literal
 from labmon.options import Duration, OptionError, check_spans
 
 Severity = Literal["info", "warning", "critical"]
-Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker"]
+Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker", "clock"]
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -65,6 +65,12 @@ RULE_KINDS: dict[str, RuleKind] = {
             "broker", ("broker",), "the collector cut off from a broker",
             "collector cannot reach broker {series} since {since} ({duration})",
             "collector reaches broker {series} again after {duration}",
+        ),
+        RuleKind(
+            "clock", ("clock_offset",), "a measurer's clock off the collector's by more than `clock_offset`",
+            "measurer {measurer}'s clock is off the collector's by {value_text} (more than {threshold_text});"
+            " its readings are filed on the collector's clock",
+            "measurer {measurer}'s clock agrees with the collector's again ({value_text} off) after {duration}",
         ),
     )
 }  # fmt: skip
@@ -132,6 +138,8 @@ class RuleConfig:
     stale: Duration | None = None
     offline: bool = False
     broker: bool = False
+    clock_offset: Duration | None = None
+    """Fires while a measurer's clock is off the collector's by more than this (select: measurer names)."""
     """Fires while the collector cannot reach a broker (select: "host:port" or a pattern such as "*")."""
     for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
     keep_firing_for: Duration = Duration(0.0)
@@ -174,17 +182,21 @@ class RuleConfig:
         if problem:
             raise OptionError("select", problem, SELECTOR_FIX)
         parts = self.select.split("/")
-        if self.offline and len(parts) != 1:
+        if (self.offline or self.clock_offset is not None) and len(parts) != 1:
             raise OptionError(
                 "select",
                 f"{self.select!r} is not a measurer name",
-                'an offline rule selects measurers: "table1" or "*"',
+                'an offline or clock rule selects measurers: "table1" or "*"',
             )
         if self.broker and "/" in self.select:
             raise OptionError("select", f"{self.select!r} is not a broker", 'a broker rule selects "host:port" or "*"')
-        if not (self.offline or self.broker):  # "table1" or "table1/laser1" select everything below, as a silence does
+        if not (
+            self.offline or self.broker or self.clock_offset is not None
+        ):  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
-        check_spans(self, rate_per="1m", window="10m", stale="5m", repeat_interval="4h", escalate_after="30m")
+        check_spans(
+            self, clock_offset="2s", rate_per="1m", window="10m", stale="5m", repeat_interval="4h", escalate_after="30m"
+        )
         if self.message is not None:
             try:
                 self.message.format(**MESSAGE_FIELDS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -90,7 +91,7 @@ class Measurer:
             if inquiry.id == self._last_id:
                 return  # the same inquiry on the other topic (a collector moving between `inquire` modes)
             self._last_id = inquiry.id
-            superseded = self._pending.add(inquiry)
+            superseded = self._pending.add(dataclasses.replace(inquiry, received_at=time.time()))
             self._inquiry_times = [*self._inquiry_times[-1:], time.monotonic()]
             self._arrived.notify_all()
             idle, self._answering = not self._answering, True
@@ -122,7 +123,7 @@ class Measurer:
             measured_at = time.time()
             self._last_read = (now, measured_at, readings)
             self.reads += 1
-        result = Result(inquiry.id, self.name, measured_at, tuple(readings))
+        result = Result(inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time())
         self.answered += 1
         self.client.publish(self.topics.results, encode_result(result))
         log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))

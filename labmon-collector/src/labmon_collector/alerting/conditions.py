@@ -145,6 +145,8 @@ def observe(
         return [Observation(m, m, m in down) for m in polled if fnmatch.fnmatchcase(m, rule.select)]
     if kind == "error":
         return _errors(rule, batch)
+    if kind == "clock":
+        return _clocks(rule, batch)
     if kind == "stale":
         assert rule.stale is not None
         return [
@@ -168,6 +170,26 @@ def observe(
         else:
             observations.append(_level(rule, series, measurer, reading.value, reading.unit, active(series)))
     return observations
+
+
+def _clocks(rule: RuleConfig, batch: Batch) -> list[Observation]:
+    """Return a clock rule's observations: is each answering measurer's clock further off than the rule allows?"""
+    limit = rule.clock_offset
+    assert limit is not None
+    return [
+        Observation(
+            r.measurer,
+            r.measurer,
+            abs(r.clock_offset) > limit,
+            value=r.clock_offset,
+            unit="s",
+            side="off by",
+            threshold=limit,
+            threshold_text=format_duration(limit),
+        )
+        for r in batch.results
+        if r.clock_offset is not None and fnmatch.fnmatchcase(r.measurer, rule.select)
+    ]
 
 
 def unreachable(rule: RuleConfig, brokers: Mapping[str, float | None]) -> list[Observation]:

@@ -28,19 +28,26 @@ from labmon_collector.alerting.depends import holder
 from labmon_collector.alerting.events import Note
 
 BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
-"""The rule used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+"""Used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
+CLOCK_RULE = RuleConfig(name="clock", select="*", clock_offset=Duration(2.0), severity="warning")
+"""Used when the config has no clock rule of its own: a Pi without a real-time clock may boot days off."""
 
 
 GONE = {
     "offline": "the measurer is no longer in the collector's config",
     "broker": "the broker is no longer in the collector's config",
+    "clock": "the measurer is no longer in the collector's config",
 }
 """Why an alert of these kinds was closed without its cause ending (other kinds: its series is no longer sent)."""
 
 
-def with_broker_rule(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
-    """Return `rules`, with BROKER_RULE added unless one of them already watches the brokers."""
-    return rules if any(rule.broker for rule in rules) else (*rules, BROKER_RULE)
+def with_builtin_rules(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
+    """Return `rules`, with BROKER_RULE and CLOCK_RULE added unless one of them already watches the same."""
+    if not any(rule.broker for rule in rules):
+        rules = (*rules, BROKER_RULE)
+    if not any(rule.clock_offset is not None for rule in rules):
+        rules = (*rules, CLOCK_RULE)
+    return rules
 
 
 class RulesEngine:

@@ -1,0 +1,71 @@
+"""Each measurer's clock against the collector's, from the inquiry's round trip: readings are filed on one clock.
+
+A Raspberry Pi has no real-time clock: booted without network it keeps a wrong time until NTP answers. The
+four times of an inquiry and its result (sent and received on each side) give the measurer's offset as NTP
+computes it, to within half the round trip; the reading's time is then moved onto the collector's clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass
+
+from labmon.models import Result
+
+SHOWN = 0.1
+"""Seconds below which an offset is not shown in status: well within what a cycle's timing means."""
+
+
+@dataclass(frozen=True)
+class Offset:
+    """One measurer's clock offset (ahead of the collector's, seconds), its uncertainty, and when it was measured."""
+
+    offset: float
+    uncertainty: float
+    at: float
+
+
+def measure(result: Result, sent_at: float, arrived_at: float) -> Offset:
+    """Return the measurer's clock offset from the inquiry's `sent_at` and the result's `arrived_at` (collector's
+    clock) and the result's own times (measurer's clock); a measurer that sends no times is judged by
+    `measured_at` alone, which lies between its receiving and replying."""
+    received = result.received_at if result.received_at is not None else result.measured_at
+    replied = result.replied_at if result.replied_at is not None else result.measured_at
+    offset = ((received - sent_at) + (replied - arrived_at)) / 2
+    round_trip = max(0.0, (arrived_at - sent_at) - max(0.0, replied - received))
+    return Offset(offset, round_trip / 2, arrived_at)
+
+
+def on_collector_clock(result: Result, offset: Offset, arrived_at: float) -> Result:
+    """Return `result` with its measured offset and its reading time on the collector's clock, never after the
+    result arrived; an offset within its own uncertainty moves nothing (a read from the measurer's cache, made
+    before the inquiry, keeps its earlier time)."""
+    at = result.measured_at - offset.offset if abs(offset.offset) > offset.uncertainty else result.measured_at
+    return dataclasses.replace(result, measured_at=min(at, arrived_at), clock_offset=offset.offset)
+
+
+class Clocks:
+    """The latest offset of every measurer that answered, for status, the page and /metrics."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._offsets: dict[str, Offset] = {}
+
+    def file(self, result: Result, sent_at: float, arrived_at: float) -> Result:
+        """Measure `result`'s measurer's offset, keep it, and return the result on the collector's clock."""
+        offset = measure(result, sent_at, arrived_at)
+        with self._lock:
+            self._offsets[result.measurer] = offset
+        return on_collector_clock(result, offset, arrived_at)
+
+    def shown(self) -> dict[str, float]:
+        """Return the offsets known to be off by more than their uncertainty, to a tenth of a second, by measurer."""
+        with self._lock:
+            known = self._offsets.items()
+            return {m: round(o.offset, 1) for m, o in sorted(known) if abs(o.offset) > max(o.uncertainty, SHOWN)}
+
+    def offsets(self) -> dict[str, Offset]:
+        """Return the latest offset per measurer."""
+        with self._lock:
+            return dict(self._offsets)
