@@ -227,7 +227,7 @@ class Collector:
         answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
         unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
         log.info("cycle %d: %s%s", number, answered, unjudged)
-        self.dispatch(batch)
+        self.dispatch(batch, judge=only is None)
         self.gauges.record(batch, time.monotonic() - started, time.time())
         return batch
 
@@ -250,12 +250,17 @@ class Collector:
             log.info("cycle %d: %s answers again", number, ", ".join(back))
         self._missing = judged | (self._missing & unjudged)  # not judged: as missing as we last knew
 
-    def dispatch(self, batch: Batch) -> None:
-        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
+    def dispatch(self, batch: Batch, *, judge: bool = True) -> None:
+        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle.
+
+        A batch of a few measurers asked between ticks is stored but not `judge`d: the rules see whole cycles.
+        """
         if self.sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
             self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch.stored(), live=batch)
             for name in self.sinks:
                 self.couriers[f"sink:{name}"].nudge()
+        if not judge:
+            return
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
         alerts = self.rules.evaluate(batch, batch.started_at, brokers)

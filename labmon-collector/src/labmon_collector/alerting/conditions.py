@@ -300,7 +300,7 @@ def still_reported(batch: Batch, brokers: Mapping[str, float | None] | None) -> 
     def reported(kind: str, series: str) -> bool:
         if kind == "broker":
             return brokers is None or series in brokers
-        if kind == "offline":
+        if kind in ("offline", "clock"):
             return series in polled
         if kind == "error":
             return series.split("/")[0] not in answered or series in instruments()
