@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from labmon.badinput import BadInput, shown
+from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, collector_sender, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch
@@ -65,6 +65,7 @@ class Collector:
         """Tell the notifiers when monitoring starts and pauses (not for a one-off `--once` run)."""
         self.counters = Counters()
         self.bad_input = BadInput(log, "a malformed message")
+        self._late = Throttle()
         self.status: dict[str, str] = {}
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
         rules = with_builtin_rules(self.settings.rules)
@@ -340,7 +341,12 @@ class Collector:
                 accepted = cycle is not None and cycle.accept(result)
             if not accepted:
                 self.counters.late += 1
-                log.info("dropped a late or duplicate reply from %s (inquiry %s)", measurer, shown(result.inquiry_id))
+                times = self._late.passes(measurer)  # a flood of forged answers must not flood the log
+                if times is not None:
+                    log.info(
+                        "dropped %d late or duplicate replies from %s since the last report (latest: inquiry %s)",
+                        times, measurer, shown(result.inquiry_id),
+                    )  # fmt: skip
 
         return on_result
 

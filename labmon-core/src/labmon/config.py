@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -503,6 +504,10 @@ def _unwritable(directory: Path) -> str | None:
         return f"{existing} is not a directory"
     if not os.access(existing, os.W_OK | os.X_OK):
         return f"{existing} is not writable"
+    try:  # os.access says yes to root everywhere, /proc and read-only mounts included: try it
+        os.rmdir(tempfile.mkdtemp(prefix=".labmon-check-", dir=existing))
+    except OSError as exc:
+        return f"cannot create anything in {existing}: {exc.strerror}"
     return None
 
 

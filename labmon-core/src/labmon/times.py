@@ -9,8 +9,12 @@ _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
 
+MAX_DURATION = 10 * 365 * 86400.0
+"""The longest duration labmon takes (10 years): longer ones overflow dates, and none means anything here."""
+
+
 def parse_duration(text: str) -> float:
-    """Return the number of seconds in `text`, or raise ValueError saying how to write it."""
+    """Return the number of seconds in `text` (at most MAX_DURATION), or raise ValueError saying how to write it."""
     cleaned = text.strip().replace(" ", "")
     pos, total = 0, 0.0
     for match in _PART.finditer(cleaned):
@@ -20,6 +24,8 @@ def parse_duration(text: str) -> float:
         pos = match.end()
     if not cleaned or pos != len(cleaned):
         raise ValueError(f'"{text}" is not a duration; write it like "500ms", "60s", "20m", "1h30m" or "2d"')
+    if not total <= MAX_DURATION:  # also catches inf and nan
+        raise ValueError(f'"{text[:40]}" is longer than 10 years; write at most "3650d"')
     return total
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -19,6 +21,9 @@ from labmon.cli import load_node_config
 from labmon.config import WebConfig
 from labmon.options import UnsetSecret
 from labmon.times import iso, parse_duration
+
+if TYPE_CHECKING:
+    from labmon_collector.history.reader import History
 
 
 def _since(text: str, now: float, param: str) -> float:
@@ -96,8 +101,19 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
     start, end = _since(since, now, "--since"), _since(until, now, "--until") if until else now
     try:
         store = History(Path(file))
-    except ValueError as exc:
+    except (ValueError, sqlite3.DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
+    try:
+        _print_history(store, file, selector, start, end, as_csv, as_json)
+    except sqlite3.DatabaseError as exc:
+        raise click.ClickException(f"{file} cannot be read as a labmon history: {exc}") from None
+    finally:
+        store.close()
+
+
+def _print_history(
+    store: History, file: str, selector: str, start: float, end: float, as_csv: bool, as_json: bool
+) -> None:
     found = store.series(selector)
     if not found:
         known = ", ".join(s.key for s in store.series()[:10]) or "none"
@@ -115,7 +131,6 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
             else:
                 shown = error if status == "error" else f"{value:g} {info.unit}"
                 click.echo(f"{row['time']}  {info.key:<36} {shown}")
-    store.close()
 
 
 @click.command()

@@ -9,8 +9,10 @@ import base64
 import hmac
 import json
 import logging
+import math
 import secrets
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -94,7 +96,7 @@ class WebServer:
         class Handler(PageHandler):
             web = server
 
-        server_class = ThreadingHTTPServer if ":" not in self._address[0] else IPv6Server
+        server_class = PageServer if ":" not in self._address[0] else IPv6Server
         try:
             self._httpd = server_class(self._address, Handler)
         except OSError as exc:
@@ -140,7 +142,18 @@ class WebServer:
         return hmac.compare_digest(given.encode(), str(password).encode())
 
 
-class IPv6Server(ThreadingHTTPServer):
+class PageServer(ThreadingHTTPServer):
+    """The page's HTTP server: a client that hangs up early is one debug line, not a traceback on stderr."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("a page client at %s hung up: %s", shown(str(client_address)), type(exc).__name__)
+            return
+        log.exception("the status page failed on a request from %s", shown(str(client_address)))
+
+
+class IPv6Server(PageServer):
     """The same server on an IPv6 address such as ::1."""
 
     address_family = socket.AF_INET6
@@ -154,7 +167,7 @@ class PageHandler(BaseHTTPRequestHandler):
     timeout = 30  # seconds: a client that opens a connection and sends nothing must not hold a thread forever
 
     def log_message(self, format: str, *args: Any) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        log.debug("%s %s", self.address_string(), shown(format % args))  # the request line is the client's bytes
 
     def do_GET(self) -> None:
         self._answer(self._get)
@@ -229,6 +242,8 @@ class PageHandler(BaseHTTPRequestHandler):
             since = float(query["since"]) if "since" in query else until - RANGES.get(query.get("range", "24h"), 86400)
         except ValueError:
             raise HttpError(400, "since and until are Unix times") from None
+        if not (math.isfinite(since) and math.isfinite(until)):
+            raise HttpError(400, "since and until are finite Unix times")
         if not since < until:
             raise HttpError(400, "since must be before until")
         return self.web.view.series(query.get("s", ""), since, until)
@@ -254,6 +269,8 @@ class PageHandler(BaseHTTPRequestHandler):
         try:
             body = json.loads(self.rfile.read(int(length)))
             selector, comment = str(body["selector"]), str(body.get("comment", ""))
+        except RecursionError:
+            raise HttpError(400, "expected a JSON object with a selector: nested too deep") from None
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise HttpError(400, f"expected a JSON object with a selector: {exc}") from None
         problem = selector_problem(selector)
