@@ -5,6 +5,14 @@ import pytest
 from labmon_rigol.emulator import ScopeEmulator, ScopeState
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    """Where a scope's run state is noted while labmon has it: this test's own."""
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state" / "labmon"
+
+
 @pytest.fixture
 def emulator():
     running = ScopeEmulator(state=ScopeState(peaks=1)).start()

@@ -7,6 +7,7 @@ import re
 import socket
 import socketserver
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 
@@ -44,14 +45,25 @@ class ScopeState:
     stall_rate: float = 0.0
     trigger_polls: int = 1
     triggers: bool = True
+    acquisition_time: float = 0.0
+    """Seconds a `:SING` takes to complete (0: after `trigger_polls` answers of WAIT instead)."""
+    frame_period: float = 0.0
+    """Seconds between new screens while running (0: a new one for every `:WAV:DATA?`)."""
+    separate_answers: bool = False
+    """Send each answer of a message on its own (Nagle on), as many scopes do: a client's delayed ACK holds the next."""
+    hang_after_blocks: int | None = None
+    """Go silent (`hung`) after serving this many more blocks."""
+    hung: bool = False
+    """Ignore every command and answer nothing, as a scope that hangs; set it back to False to end the hang."""
     seed: int = 0
 
 
 class ScopeEmulator:
     """Serves SCPI on 127.0.0.1; `disappear()` and `reappear()` emulate a scope unplugged and back.
 
-    Like the real one, the screen changes only with an acquisition: continuously while running, once
-    per `:SING` (after `trigger_polls` answers of WAIT to `:TRIG:STAT?`), never while stopped.
+    Like the real one, the screen changes only with an acquisition: every `frame_period` while running,
+    once per `:SING` (after `acquisition_time`, or `trigger_polls` answers of WAIT to `:TRIG:STAT?`), never
+    while stopped. `:SING` sets the trigger sweep to SING, and `:RUN` keeps the sweep it finds.
     `acquisitions` counts them, so a test can tell new traces from re-reads of one screen.
     """
 
@@ -59,8 +71,9 @@ class ScopeEmulator:
         self.state = state or ScopeState()
         self._rng = np.random.default_rng(self.state.seed)
         self._faults = np.random.default_rng(self.state.seed + 1)
-        self._settings = {"format": "BYTE", "trigger": "RUN"}
+        self._settings = {"format": "BYTE", "trigger": "RUN", "sweep": "AUTO"}
         self._waiting = 0
+        self._armed_at = self._frame_at = 0.0
         self._errors: deque[str] = deque(maxlen=20)  # the scope's error queue, read by :SYST:ERR?
         self._screen: np.ndarray | None = None
         self.acquisitions = 0
@@ -68,6 +81,8 @@ class ScopeEmulator:
         self.port = port
         self._server: socketserver.ThreadingTCPServer | None = None
         self.commands: list[str] = []
+        self.messages: list[str] = []
+        """Each line received, its commands not yet split."""
         self._connections: set[socket.socket] = set()
 
     @property
@@ -84,11 +99,15 @@ class ScopeEmulator:
                 with emulator._lock:
                     emulator._connections.add(self.connection)
                 for line in self.rfile:
-                    commands = line.decode("ascii", errors="replace").strip().split(";")
-                    answers = [emulator.answer(command.strip()) for command in commands]
-                    # One send per message, as a scope's output buffer: separate small sends would wait out
-                    # the client's delayed ACK (Nagle), a delay no real scope adds.
-                    self.wfile.write(b"".join(a for a in answers if a is not None))
+                    message = line.decode("ascii", errors="replace").strip()
+                    emulator.messages.append(message)
+                    commands = message.split(";")
+                    answers = [a for a in (emulator.answer(command.strip()) for command in commands) if a]
+                    if emulator.state.separate_answers:
+                        for answer in answers:  # each its own segment: Nagle holds the second until an ACK
+                            self.wfile.write(answer)
+                    else:  # one send per message, as a scope's output buffer
+                        self.wfile.write(b"".join(answers))
 
         socketserver.ThreadingTCPServer.allow_reuse_address = True
         self._server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Handler)
@@ -117,7 +136,7 @@ class ScopeEmulator:
         A query the scope does not know (or a channel it lacks) gets no answer, so the client times out,
         and queues -113 for :SYST:ERR?, as a real DS2072A. Setting commands are accepted and only logged.
         """
-        if not command:
+        if not command or self.state.hung:
             return None
         with self._lock:
             self.commands.append(command)
@@ -131,10 +150,13 @@ class ScopeEmulator:
             if upper.startswith(":WAV:FORM "):  # every channel shows the same trace; SOUR and MODE are only logged
                 self._settings["format"] = upper.split()[1][:3]
             elif upper in (":RUN", ":STOP", ":SING", ":SINGLE"):
-                self._settings["trigger"] = {":RUN": "RUN", ":STOP": "STOP"}.get(upper, "WAIT")
-                self._waiting = self.state.trigger_polls
+                self._run_control(upper)
             elif upper in (":TRIG:STAT?", ":TRIGGER:STATUS?"):
                 return f"{self._trigger_status()}\n".encode()
+            elif upper.startswith(":TRIG:SWE "):
+                self._settings["sweep"] = upper.split()[1][:4]
+            elif upper == ":TRIG:SWE?":
+                return f"{self._settings['sweep']}\n".encode()
             elif upper == ":WAV:PRE?":
                 fmt = {"BYTE": 0, "WOR": 1, "ASC": 2}.get(self._settings["format"], 0)
                 points, origin = self.points, -self.points / 2 * XINCREMENT
@@ -154,13 +176,25 @@ class ScopeEmulator:
         """Return the screen's points in NORM mode: 14 divisions x 100 on DS2000, 12 on DS1000Z."""
         return 1200 if self.state.model.startswith("DS1") else 1400
 
+    def _run_control(self, command: str) -> None:
+        """:RUN, :STOP or :SING; with the sweep on SING, :RUN arms one more single acquisition."""
+        if command in (":SING", ":SINGLE"):
+            self._settings["sweep"] = "SING"
+        single = self._settings["sweep"] == "SING"
+        self._settings["trigger"] = "STOP" if command == ":STOP" else "WAIT" if single else "RUN"
+        self._waiting = self.state.trigger_polls
+        self._armed_at = time.monotonic()
+
     def _trigger_status(self) -> str:
-        """Answer :TRIG:STAT?; a single acquisition completes after `trigger_polls` answers of WAIT."""
+        """Answer :TRIG:STAT?; a single acquisition completes after `acquisition_time` or `trigger_polls` WAITs."""
         if self._settings["trigger"] == "WAIT" and self.state.triggers:
-            if self._waiting <= 0:
+            if self.state.acquisition_time:
+                done = time.monotonic() - self._armed_at >= self.state.acquisition_time
+            else:
+                done, self._waiting = self._waiting <= 0, self._waiting - 1
+            if done:
                 self._acquire()
                 self._settings["trigger"] = "STOP"
-            self._waiting -= 1
         return self._settings["trigger"]
 
     def _acquire(self) -> np.ndarray:
@@ -183,11 +217,18 @@ class ScopeEmulator:
         return trace
 
     def _data(self) -> bytes | None:
-        running = self._settings["trigger"] == "RUN"
-        volts = self._acquire() if running or self._screen is None else self._screen
-        fault = self._faults.random()
         s = self.state
-        if fault < s.stall_rate:
+        now = time.monotonic()
+        new = self._settings["trigger"] == "RUN" and now - self._frame_at >= s.frame_period
+        if new:
+            self._frame_at = now
+        volts = self._acquire() if new or self._screen is None else self._screen
+        if s.hang_after_blocks is not None:
+            s.hang_after_blocks -= 1
+            if s.hang_after_blocks < 0:
+                s.hung, s.hang_after_blocks = True, None
+        fault = self._faults.random()
+        if s.hung or fault < s.stall_rate:
             return None  # the request is lost: the client times out
         if self._settings["format"] == "ASC":
             body = ",".join(f"{v:.6e}" for v in volts).encode()

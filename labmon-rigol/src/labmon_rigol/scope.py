@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from labmon import Duration, OptionError, Reading, spans_problem
+from labmon_rigol.pacing import Pacer
 from labmon_rigol.resource import resource_problem
+from labmon_rigol.runstate import NOT_TAKEN, Found, RunState, put_back, taken
 from labmon_rigol.visa import open_session
 
 if TYPE_CHECKING:
-    from labmon_rigol.acquisition import TraceSet
+    from labmon_rigol import acquisition
+    from labmon_rigol.acquisition import Acquire, TraceSet
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,7 @@ class RigolConfig:
     peak_min_height: float = 0.1
     peak_noise_factor: float = 5.0
     min_presence: float = 0.5
+    take_over: bool = False
     visa_timeout: Duration = Duration(5.0)
     backend: str = "@py"
 
@@ -151,38 +157,81 @@ class RigolConfig:
         return self.acquire
 
 
+class NotTaken(Exception):
+    """The scope was stopped or armed by hand, and `take_over` is false."""
+
+
 class RigolScope:
-    """Sets the waveform settings it relies on, reads BYTE blocks and scales them with :WAV:PRE?."""
+    """Sets the waveform settings it relies on, reads BYTE blocks and scales them with :WAV:PRE?.
+
+    A scope stopped or armed by hand is not read unless `take_over`; one labmon takes (its own single
+    acquisitions) is put back as found after the read, or at the next open after a stalled or killed read.
+    """
 
     Config = RigolConfig
 
     def __init__(self, config: RigolConfig) -> None:
         self.config = config
         self._scope = open_session(config.resource, backend=config.backend, timeout=config.visa_timeout)
-        self.identity: str = self._scope.query("*IDN?").strip()
-        maker, model = [*self.identity.split(","), "", ""][:2]
-        if "RIGOL" not in maker.upper():
+        try:
+            self.identity, self.model = self._identify()
+            self._found = Found(config.resource)
+            put_back(self._scope, self._found)
+        except BaseException:
             self._scope.close()
-            raise ConnectionError(f"{config.resource} is not a Rigol scope: *IDN? answered {self.identity!r}")
-        self.model = model
-        self.points = next((n for prefix, n in SCREEN_POINTS.items() if model.startswith(prefix)), None)
-        count = channel_count(model)
-        if count is not None and max(config.channels) > count:
-            self._scope.close()
-            raise ValueError(f"the {model} at {config.resource} has channels 1 to {count}: fix channels")
+            raise
+        self.points = next((n for prefix, n in SCREEN_POINTS.items() if self.model.startswith(prefix)), None)
         from labmon_rigol import acquisition  # numpy and the waveform maths: with the scope, not with `labmon check`
 
         self._acquisition = acquisition
-        self._plan = acquisition.TracePlan(config.mode, config.trigger_timeout, config.min_valid_traces)
+        self._pacers = {"single": Pacer(), "screen": Pacer()}
+        """The time an acquisition takes, and a running screen's frame period, learnt as they are read."""
+
+    def _identify(self) -> tuple[str, str]:
+        """Return `*IDN?` and the model; raise if it is not a Rigol scope with the configured channels."""
+        identity = self._scope.query("*IDN?").strip()
+        maker, model = [*identity.split(","), "", ""][:2]
+        if "RIGOL" not in maker.upper():
+            raise ConnectionError(f"{self.config.resource} is not a Rigol scope: *IDN? answered {identity!r}")
+        count = channel_count(model)
+        if count is not None and max(self.config.channels) > count:
+            raise ValueError(f"the {model} at {self.config.resource} has channels 1 to {count}: fix channels")
+        return identity, model
 
     def read(self) -> list[Reading]:
         """Return each channel's measurements and metrics; an I/O failure raises (the measurer reopens)."""
-        readings: list[Reading] = []
-        for channel in self.config.channels:
-            readings.extend(self._measure(channel, item) for item in self.config.measurements)
-            if self.config.metrics:
-                readings.extend(self._metrics(channel))
-        return readings
+        c = self.config
+        try:
+            with self._held(c.mode if c.metrics else "screen", measuring=bool(c.measurements)) as mode:
+                readings: list[Reading] = []
+                for channel in c.channels:
+                    readings.extend(self._measure(channel, item) for item in c.measurements)
+                    if c.metrics:
+                        readings.extend(self._metrics(channel, mode))
+                return readings
+        except NotTaken as why:
+            names = [(f"ch{ch}_{m}", MEASUREMENTS[m][1]) for ch in c.channels for m in c.measurements]
+            names += [(f"ch{ch}_{m}", METRICS[m]) for ch in c.channels for m in c.metrics]
+            return [Reading.failed(name, str(why), unit) for name, unit in names]
+
+    @contextlib.contextmanager
+    def _held(self, mode: Acquire, *, measuring: bool = False) -> Iterator[Acquire]:
+        """Yield how to read the scope as found (NotTaken: not to be read), and put it back as found afterwards.
+
+        A stopped scope taken over has no new screen: it is read by single acquisitions, its measurements
+        from a new one.
+        """
+        state = RunState.of(self._scope, sweep=mode == "single")
+        why = state.by_hand()
+        if why is not None and not self.config.take_over:
+            raise NotTaken(why + NOT_TAKEN)
+        if state.running and mode == "screen":
+            yield mode
+            return
+        with taken(self._scope, state, self._found):
+            if not state.running and measuring:
+                self._acquisition.acquire(self._scope, self._plan("single"), self._pacers["single"])
+            yield "single"
 
     def _measure(self, channel: int, item: str) -> Reading:
         command, unit = MEASUREMENTS[item]
@@ -198,14 +247,22 @@ class RigolScope:
 
     def traces(self, channel: int, count: int) -> TraceSet:
         """Read `count` traces of `channel` in volts, as configured; bad traces are dropped and counted."""
-        return self._acquisition.read_traces(self._scope, channel, count, self.points, self._plan)
+        with self._held(self.config.mode) as mode:
+            return self._traces(channel, count, mode)
 
-    def _metrics(self, channel: int) -> list[Reading]:
+    def _traces(self, channel: int, count: int, mode: Acquire) -> TraceSet:
+        plan, pacer = self._plan(mode), self._pacers[mode]
+        return self._acquisition.read_traces(self._scope, channel, count, self.points, plan, pacer)
+
+    def _plan(self, mode: Acquire) -> acquisition.TracePlan:
+        return self._acquisition.TracePlan(mode, self.config.trigger_timeout, self.config.min_valid_traces)
+
+    def _metrics(self, channel: int, mode: Acquire) -> list[Reading]:
         from labmon_rigol.lock import PeakRules, metric_values  # numpy: with the first read
 
         c = self.config
         names = {m: f"ch{channel}_{m}" for m in c.metrics}
-        got = self.traces(channel, c.traces)
+        got = self._traces(channel, c.traces, mode)
         valid = len(got.volts)
         if got.dropped:
             log.info(
