@@ -7,9 +7,17 @@ Through real pyvisa-py over TCP:
   300-trace read    RigolScope.traces(ch, 300) in single mode (a new acquisition per trace, run state
                     restored) beside 300 single acquisitions done by hand with bare pyvisa: ":SING;:TRIG:STAT?",
                     poll :TRIG:STAT? until STOP, query_binary_values(":WAV:DATA?") (the floor)
+Against a scope with real timing (`separate_answers`: each answer in its own TCP segment, Nagle on, as
+many scopes send; 20 ms per acquisition and per running frame), beside bare pyvisa querying one command
+at a time (the floor; also the same trace asked for as `:WAV:PRE?;:WAV:DATA?` in one message, where the
+client's delayed ACK holds the second answer):
+  one trace         RigolScope.traces(ch, 1) in screen mode (run state, settings and :WAV:PRE?, block)
+                    beside query(settings;:TRIG:STAT?), query(:WAV:PRE?), query_binary_values(:WAV:DATA?)
+  300 traces        RigolScope.traces(ch, 300) in single mode (paced :TRIG:STAT? polls, run state put back)
+                    beside 300 x (":SING;:TRIG:STAT?", :TRIG:STAT? polled back to back until STOP, block)
 Metric: first-peak jitter over 300 traces, vectorised, beside a per-trace Python loop with a 5-point
 derivative (the original's approach); then every lock metric (presence, count, time, height, jitter).
-Run: .venv/bin/python bench/rigol.py [--reads 200] [--rounds 15]
+Run: .venv/bin/python bench/rigol.py [--reads 200] [--rounds 15] [--slow-reads 100] [--slow-rounds 5]
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pyvisa
 
 from labmon_rigol import waveform
-from labmon_rigol.emulator import ScopeEmulator
+from labmon_rigol.emulator import ScopeEmulator, ScopeState
 from labmon_rigol.lock import PeakRules, metric_values
 from labmon_rigol.scope import RigolConfig, RigolScope
 
@@ -64,14 +73,65 @@ def ascii_read(session: Any) -> np.ndarray:
 
 
 def bare_single_reads(session: Any, count: int) -> list[np.ndarray]:
-    """The floor: `count` single acquisitions by hand, each waited for and read, with bare pyvisa."""
+    """The floor: `count` single acquisitions by hand, each waited for and read, then running again; bare pyvisa."""
     blocks = []
     for _ in range(count):
         status = session.query(":SING;:TRIG:STAT?")
         while status != "STOP":
             status = session.query(":TRIG:STAT?")
         blocks.append(session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array))
+    session.query(":TRIG:SWE AUTO;:RUN;:TRIG:STAT?")  # running again, as labmon leaves it
     return blocks
+
+
+SETTINGS = ":WAV:SOUR CHAN1;:WAV:MODE NORM;:WAV:FORM BYTE"
+
+
+def bare_one_trace(session: Any) -> np.ndarray:
+    """The floor of one trace: run state, scaling and block, each its own query."""
+    session.query(f"{SETTINGS};:TRIG:STAT?")
+    session.query(":WAV:PRE?")
+    return session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
+
+
+def chained_one_trace(session: Any) -> np.ndarray:
+    """One trace as the chained query `:WAV:PRE?;:WAV:DATA?`: the second answer waits on the delayed ACK."""
+    session.query(f"{SETTINGS};:TRIG:STAT?")
+    session.write(":WAV:PRE?;:WAV:DATA?")
+    session.read()
+    return session.read_binary_values(datatype="B", container=np.array)
+
+
+def slow_scope(reads: int, rounds: int) -> None:
+    """The separate-send figures: one trace and 300 traces, labmon beside the floor, alternating."""
+    state = ScopeState(acquisition_time=0.02, frame_period=0.02, separate_answers=True)
+    emulator = ScopeEmulator(state=state).start()
+    screen = RigolScope(RigolConfig(resource=emulator.resource, metrics=["mean"], acquire="screen"))
+    single = RigolScope(RigolConfig(resource=emulator.resource, metrics=["jitter"], traces=300))
+    bare = pyvisa.ResourceManager("@py").open_resource(
+        emulator.resource, read_termination="\n", write_termination="\n", timeout=5000
+    )
+    print("a scope that sends each answer on its own, 20 ms per acquisition and per frame")
+    chained = median_seconds(lambda: chained_one_trace(bare), max(3, reads // 10))
+    ours, floor, ratio = paired(lambda: screen.traces(1, 1), lambda: bare_one_trace(bare), reads)
+    print(f"one trace (medians of {reads}, alternating)")
+    print(f"  labmon         {ours * 1000:7.3f} ms   {ratio:5.2f}x the floor")
+    print(f"  chained query  {chained * 1000:7.3f} ms   {chained / floor:5.2f}x the floor  (:WAV:PRE?;:WAV:DATA?)")
+    print(f"  bare pyvisa    {floor * 1000:7.3f} ms   (floor: one command per query)")
+    ours, floor, ratio = paired(lambda: single.traces(1, 300), lambda: bare_single_reads(bare, 300), rounds)
+    print(f"300 single-acquisition traces (medians of {rounds}, alternating)")
+    print(f"  labmon         {ours * 1000:7.1f} ms   {ratio:5.2f}x the floor")
+    print(f"  bare pyvisa    {floor * 1000:7.1f} ms   (floor: :TRIG:STAT? polled back to back)")
+    asked = []
+    for read in (lambda: single.traces(1, 300), lambda: bare_single_reads(bare, 300)):
+        emulator.commands.clear()
+        read()
+        asked.append(emulator.commands.count(":TRIG:STAT?") / 300)
+    print(f"  :TRIG:STAT? per acquisition: labmon {asked[0]:.1f}, floor {asked[1]:.1f}")
+    for instrument in (screen, single):
+        instrument.close()
+    bare.close()
+    emulator.disappear()
 
 
 def loop_first_peak_times(traces: np.ndarray, preamble: waveform.Preamble) -> list[float]:
@@ -92,7 +152,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reads", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--slow-reads", type=int, default=100)
+    parser.add_argument("--slow-rounds", type=int, default=5)
     args = parser.parse_args()
+    slow_scope(args.slow_reads, args.slow_rounds)
     emulator = ScopeEmulator().start()
     screen = RigolScope(RigolConfig(resource=emulator.resource, metrics=["mean"], acquire="screen"))
     single = RigolScope(RigolConfig(resource=emulator.resource, metrics=["jitter"], traces=300))
