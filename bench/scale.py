@@ -44,9 +44,10 @@ READINGS = 10
 INTERVAL = 60.0
 
 # The responder: N measurers in one process. It answers with each measurer's prepared result, the
-# inquiry id spliced in (an inquiry to everyone, for all N), and says "ready" once subscribed.
+# inquiry id and its clock's time spliced in (a measured_at days off would raise the collector's clock
+# alert), for all N at an inquiry to everyone, and says "ready" once subscribed.
 RESPONDER = """
-import json, sys, threading
+import json, sys, threading, time
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 port, n, readings = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
@@ -54,8 +55,10 @@ def result(name):
     items = [{"instrument": f"i{k // 2}", "name": f"r{k % 2}", "value": 1.0 + k, "unit": "V", "status": "ok",
               "error": None} for k in range(readings)]
     body = json.dumps({"labmon": 1, "type": "result", "inquiry_id": "@ID@", "measurer": name,
-                       "measured_at": 0.0, "readings": items}, separators=(",", ":"))
-    return body.split("@ID@")
+                       "measured_at": "@AT@", "readings": items}, separators=(",", ":"))
+    head, rest = body.split("@ID@")
+    middle, tail = rest.split('"@AT@"')
+    return head, middle, tail
 prepared = {f"m{i:04d}": result(f"m{i:04d}") for i in range(n)}
 ready = threading.Event()
 def on_connect(client, userdata, flags, reason, properties):
@@ -66,8 +69,8 @@ def on_message(client, userdata, message):
     inquiry = json.loads(message.payload)
     asked = prepared if message.topic == "labmon/inquiries" else [message.topic.split("/")[1]]
     for name in asked:
-        head, tail = prepared[name]
-        client.publish(f"labmon/{name}/results", f"{head}{inquiry['id']}{tail}", qos=1)
+        head, middle, tail = prepared[name]
+        client.publish(f"labmon/{name}/results", f"{head}{inquiry['id']}{middle}{time.time()}{tail}", qos=1)
 client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-responder", protocol=mqtt.MQTTv5)
 client.on_connect, client.on_subscribe, client.on_message = on_connect, on_subscribe, on_message
 client.connect("127.0.0.1", port)
