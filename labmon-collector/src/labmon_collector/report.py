@@ -9,9 +9,12 @@ from labmon.times import format_duration, iso
 from labmon_collector.alerting.alertstore import AlertStore
 from labmon_collector.alerting.rules import with_builtin_rules
 from labmon_collector.delivery.outbox import Outbox
+from labmon_collector.disk import free_bytes
 
 OK, WARNING, CRITICAL = 0, 1, 2
 """Exit codes in the monitoring-plugin convention (Nagios, Icinga, check_mk...)."""
+NEARLY_FULL = 1_000_000
+"""Free bytes below which SQLite may refuse a transaction: a collector may run without recording its cycles."""
 
 
 def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
@@ -30,7 +33,9 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     latching = {rule.name for rule in rules if rule.latch}
     held = {(rule, series): why for rule, series, why in facts.get("held_back", [])}
     windows = [w for w in settings.mute_windows if w.active(now)]
-    collector = _liveness(facts, settings, now)
+    free = free_bytes(settings.data_dir)
+    disk = {"directory": str(settings.data_dir), "free": free, "min_free": settings.min_free}
+    collector = _liveness(facts, settings, now, free)
     alerts = [
         {
             "rule": rule,
@@ -66,9 +71,11 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     unheeded = [a for a in loud if a["state"] == "firing" and a["severity"] == "critical" and not a["acknowledged"]]
     critical = not collector["running"] or bool(unheeded)  # acknowledged: someone is on it, still a warning
     warning = bool(loud or collector["disconnected"] or any(d["paused"] or d["dead_letters"] for d in delivery))
+    warning = warning or (free is not None and free < settings.min_free)
     return {
         "now": now,
         "collector": collector,
+        "disk": disk,
         "delivery": delivery,
         "alerts": alerts,
         "silences": [{"id": s.id, "selector": s.selector, "ends": s.ends, "comment": s.comment} for s in silences],
@@ -77,7 +84,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     }
 
 
-def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float) -> dict[str, Any]:
+def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float, free: int | None) -> dict[str, Any]:
     """Say whether the collector runs: a clean stop is recorded; a killed or hung one stops completing cycles."""
     last, stopped = facts.get("last_cycle_at"), facts.get("stopped_at")
     interval = float(facts.get("interval", settings.interval))
@@ -92,6 +99,11 @@ def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float) -> d
             f"starting ({format_duration(now - started)} ago)"
             if now - started <= late
             else "NOT RUNNING: no cycle ever completed"
+        )
+    elif now - last > late and free is not None and free < NEARLY_FULL:
+        text = (
+            f"NOT KNOWN: last cycle recorded {format_duration(now - last)} ago, but the data disk has {free} bytes"
+            " free: a running collector cannot record its cycles (it keeps alerting from memory)"
         )
     elif now - last > late:
         text = f"NOT RUNNING: last cycle {format_duration(now - last)} ago (killed or hung?)"
@@ -119,6 +131,11 @@ def render(report: dict[str, Any]) -> list[str]:
         " (its readings are filed on the collector's clock)"
         for m, off in collector["clock_offsets"].items()
     ]
+    disk = report["disk"]
+    if disk["free"] is not None and disk["free"] < disk["min_free"]:
+        lines.append(
+            f"data disk: {disk['free']} bytes free on {disk['directory']}, below min_free = {disk['min_free']}"
+        )
     lines.append("delivery")
     for d in report["delivery"]:
         age = format_duration(now - d["oldest"]) if d["oldest"] is not None else "-"

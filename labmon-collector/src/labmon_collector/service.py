@@ -20,7 +20,7 @@ from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
 from labmon_collector.alerting.alertstore import AlertStore
-from labmon_collector.alerting.events import EventLog
+from labmon_collector.alerting.events import EventLog, Note
 from labmon_collector.alerting.evidence import Evidence, take_plot
 from labmon_collector.alerting.grouping import Grouper, deliver_group
 from labmon_collector.alerting.routing import Router
@@ -30,6 +30,8 @@ from labmon_collector.cycle import Cycle
 from labmon_collector.delivery.courier import Courier
 from labmon_collector.delivery.heartbeat import Heartbeat
 from labmon_collector.delivery.outbox import Outbox, Pending
+from labmon_collector.disk import DiskHealth, refused
+from labmon_collector.diskalarm import DiskAlarm
 from labmon_collector.reach import Reach
 from labmon_collector.web.metrics import Gauges
 from labmon_collector.web.server import WebServer
@@ -67,7 +69,10 @@ class Collector:
         self.bad_input = BadInput(log, "a malformed message")
         self._late = Throttle()
         self.status: dict[str, str] = {}
-        self.store = AlertStore(self.settings.data_dir / "alerts.sqlite")
+        self.disk = DiskHealth(self.settings.data_dir)
+        """Which writes the data disk refuses: each is counted, kept and retried, the cycle goes on (issue 25)."""
+        self.disk_alarm = DiskAlarm(self.disk, self.settings.min_free)
+        self.store = AlertStore(self.settings.data_dir / "alerts.sqlite", self.disk)
         rules = with_builtin_rules(self.settings.rules)
         self.rules = RulesEngine(
             rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
@@ -101,10 +106,12 @@ class Collector:
         self._inquiry_topics = {client: list(topics) for client, topics in asked.items()}
         """The topics to ask on, per broker: one per measurer, or with `inquire = "all"` one per broker."""
         delivery = self.settings.delivery
-        self.outbox = Outbox(self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit)
+        self.outbox = Outbox(
+            self.settings.data_dir / "outbox.sqlite", max_items=delivery.outbox_limit, health=self.disk
+        )
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
         self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}
-        targets = {f"sink:{name}": _sink_delivery(sink) for name, sink in self.sinks.items()}
+        targets = {f"sink:{name}": _sink_delivery(sink, name, self.disk) for name, sink in self.sinks.items()}
         targets |= {f"notifier:{name}": _notifier_delivery(notifier) for name, notifier in self.notifiers.items()}
         self.couriers = {
             target: Courier(
@@ -113,7 +120,7 @@ class Collector:
             for target, deliver in targets.items()
         }
         # issue 11: the alert history and the status page; /metrics for Prometheus on the same listener
-        self.events = EventLog(self.settings.data_dir / "events.sqlite")
+        self.events = EventLog(self.settings.data_dir / "events.sqlite", self.disk)
         self.gauges = Gauges()
         self.web = WebServer.for_collector(self) if self.settings.web is not None else None
         self._gc_before: tuple[int, int, int] | None = None
@@ -272,7 +279,8 @@ class Collector:
                 self.grouper.add(name, message, batch.started_at)
             routed.append((alert, [name for name, _ in targets]))
         self._send_groups(batch.started_at)
-        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, self.rules.notes)
+        notes = self.rules.notes + self._check_disk(batch.started_at)
+        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
@@ -294,6 +302,21 @@ class Collector:
             if name in self._plots and payload.get("state") == "firing":
                 payload = self.evidence.attach(payload)
             self._enqueue(f"notifier:{name}", payload)
+
+    def _check_disk(self, now: float) -> list[Note]:
+        """Send the `disk` alerts that start or end now to every notifier; retry sinks the disk refused."""
+        failing = self.disk.failing()
+        if "outbox" not in failing:  # the disk takes writes again: a sink it refused need not wait out its backoff
+            for name in self.sinks:
+                if f"{name} sink" in failing:
+                    self.couriers[f"sink:{name}"].hurry()
+        notes: list[Note] = []
+        for alert in self.disk_alarm.check(now):
+            (log.error if alert.state == "firing" else log.warning)("disk %s: %s", alert.state, alert.message)
+            for name in self.notifiers:
+                self._enqueue(f"notifier:{name}", alert.to_dict())
+            notes.append((alert.rule, alert.series, alert.state, alert.message))
+        return notes
 
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""
@@ -373,8 +396,17 @@ def _create(entry: PluginEntry, kind: str) -> Any:
         raise PluginStartError(f"{kind} {entry.name!r} (type {entry.type_name}) could not start: {exc}") from exc
 
 
-def _sink_delivery(sink: Any) -> Callable[[Pending], None]:
-    return lambda item: sink.write(item.live if isinstance(item.live, Batch) else Batch.from_dict(item.payload))
+def _sink_delivery(sink: Any, name: str, disk: DiskHealth) -> Callable[[Pending], None]:
+    def deliver(item: Pending) -> None:
+        try:
+            sink.write(item.live if isinstance(item.live, Batch) else Batch.from_dict(item.payload))
+        except Exception as exc:
+            if refused(exc):  # counted for the `disk` alert; the courier keeps the item and retries
+                disk.refuse(f"{name} sink", exc)
+            raise
+        disk.stored(f"{name} sink")
+
+    return deliver
 
 
 def _notifier_delivery(notifier: Any) -> Callable[[Pending], None]:

@@ -13,7 +13,18 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from labmon.messages import MAX_PAYLOAD
-from labmon.options import ConfigError, Duration, InputPath, OptionError, Problem, Secret, Where, build, check_spans
+from labmon.options import (
+    ByteSize,
+    ConfigError,
+    Duration,
+    InputPath,
+    OptionError,
+    Problem,
+    Secret,
+    Where,
+    build,
+    check_spans,
+)
 from labmon.plugins import Kind, Registry
 from labmon.rule_config import DEPENDS_FIX, MEASURER_DEPENDENCY, MuteWindow, RuleConfig, dependency_order
 
@@ -192,6 +203,7 @@ class _CollectorTable:
     reply_timeout: Duration = Duration(10.0)
     data_dir: Path = Path("labmon-data")
     inquire: Inquire = "each"
+    min_free: ByteSize = ByteSize(200_000_000)  # noqa: RUF009 (a NewType: the int itself)
 
 
 @dataclass(frozen=True)
@@ -210,6 +222,8 @@ class CollectorConfig:
     heartbeat: HeartbeatConfig | None = None
     mute_windows: tuple[MuteWindow, ...] = ()
     inquire: Inquire = "each"
+    min_free: int = 200_000_000
+    """Free bytes on the data disk below which the built-in `disk` alert warns."""
 
 
 @dataclass(frozen=True)
@@ -328,6 +342,7 @@ def _collector(
         heartbeat,
         mute_windows,
         raw.inquire,
+        raw.min_free,
     )
 
 

@@ -17,8 +17,24 @@ from labmon.times import parse_duration
 Duration = NewType("Duration", float)
 """Seconds, written in the config as a string such as "60s" or "20m"."""
 
+ByteSize = NewType("ByteSize", int)
+"""Bytes, written in the config as a string such as "200MB" or "1GiB"."""
+
 InputPath = NewType("InputPath", Path)
 """A file labmon only reads (a CA certificate, a plugin's input): always resolved beside the config file."""
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kMGT]i?B|B)?$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_SIZE_UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """Return the number of bytes in `text` ("200MB", "1GiB", "0"), or raise ValueError saying how to write it."""
+    match = _SIZE.match(text.strip())
+    if match is None:
+        raise ValueError(f'"{text}" is not a size; write it like "200MB", "1GB" or "512MiB"')
+    return int(float(match.group(1)) * _SIZE_UNITS[(match.group(2) or "B").lower()])
+
 
 _ENV_REF = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 
@@ -258,15 +274,17 @@ def _non_empty(text: str, key: str, where: Where) -> Secret | None:
 def _convert(raw: Any, hint: Any, where: Where, key: str) -> tuple[bool, Any]:
     base = _base(hint)
     origin = typing.get_origin(base)
-    if base is Duration:
-        if isinstance(raw, str):
+    if base in (Duration, ByteSize):
+        parse, what, unit = (parse_duration, "duration", "s") if base is Duration else (parse_size, "size", "MB")
+        text = str(raw) if base is ByteSize and type(raw) is int else raw  # a bare number of bytes is a size too
+        if isinstance(text, str):
             try:
-                return True, parse_duration(raw)
+                return True, parse(text)
             except ValueError as exc:
                 where.report(key, str(exc))
                 return False, None
         where.report(
-            key, f"expected a duration string, found {_kind(raw)}", f'write it with a unit, e.g. {key} = "{raw}s"'
+            key, f"expected a {what} string, found {_kind(raw)}", f'write it with a unit, e.g. {key} = "{raw}{unit}"'
         )
         return False, None
     if base in (Path, InputPath):

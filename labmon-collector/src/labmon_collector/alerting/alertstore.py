@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
 
 from labmon.rule_config import selector_covers
+from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
@@ -94,7 +97,7 @@ class Ack:
 class AlertStore:
     """One SQLite file beside the outbox; the collector writes it, `labmon silence` and `status` too."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, health: DiskHealth | None = None) -> None:
         # NORMAL skips an fsync per cycle (1 ms of a cycle's 1.4) and still survives a killed process; a
         # power cut may lose the last cycle's state: at worst one notification is repeated. The outbox,
         # which must not lose what it accepted, stays FULL.
@@ -104,6 +107,17 @@ class AlertStore:
         # What the file holds, so that a save writes only what changed (a large lab's cost per cycle).
         self._saved_states: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._saved_valid: dict[str, float | None] = {}
+        self._health = health
+        """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
+
+    def _commit(self, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run `work` in one transaction; return False if the disk refused it (only with a DiskHealth)."""
+
+        def write() -> None:
+            with self._lock, transaction(self._db):
+                work(self._db)
+
+        return attempt(self._health, "alert state", write)
 
     def _migrate(self) -> None:
         """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
@@ -148,13 +162,17 @@ class AlertStore:
         ]
         forgotten = [(series,) for series in saved.keys() - seen.keys()]
         marks = ", ".join("?" * (2 + len(STATE_FIELDS)))
-        with self._lock, transaction(self._db):
-            self._db.executemany(f"INSERT OR REPLACE INTO alert_state VALUES ({marks})", changed)
-            self._db.executemany("DELETE FROM alert_state WHERE rule = ? AND series = ?", ended)
-            self._db.executemany("INSERT OR REPLACE INTO series_valid VALUES (?, ?)", moved)
-            self._db.executemany("DELETE FROM series_valid WHERE series = ?", forgotten)
+
+        def work(db: sqlite3.Connection) -> None:
+            db.executemany(f"INSERT OR REPLACE INTO alert_state VALUES ({marks})", changed)
+            db.executemany("DELETE FROM alert_state WHERE rule = ? AND series = ?", ended)
+            db.executemany("INSERT OR REPLACE INTO series_valid VALUES (?, ?)", moved)
+            db.executemany("DELETE FROM series_valid WHERE series = ?", forgotten)
             if now is not None:
-                self._db.execute("INSERT OR REPLACE INTO collector VALUES ('valid_as_of', ?)", (json.dumps(now),))
+                db.execute("INSERT OR REPLACE INTO collector VALUES ('valid_as_of', ?)", (json.dumps(now),))
+
+        if not self._commit(work):
+            return  # the next save writes what changed since the last one that went through
         # only once committed: a failed save changes nothing
         self._saved_states = rows
         saved.update(moved)
@@ -163,10 +181,8 @@ class AlertStore:
 
     def note(self, **facts: Any) -> None:
         """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""
-        with self._lock, transaction(self._db):
-            self._db.executemany(
-                "INSERT OR REPLACE INTO collector VALUES (?, ?)", [(k, json.dumps(v)) for k, v in facts.items()]
-            )
+        rows = [(k, json.dumps(v)) for k, v in facts.items()]
+        self._commit(lambda db: db.executemany("INSERT OR REPLACE INTO collector VALUES (?, ?)", rows))
 
     def facts(self) -> dict[str, Any]:
         """Return what `note` recorded."""
@@ -175,10 +191,11 @@ class AlertStore:
 
     def hold(self, notifier: str, rule: str) -> None:
         """Count one message of `rule` that the hourly cap kept from `notifier`."""
-        with self._lock, transaction(self._db):
-            self._db.execute(
+        self._commit(
+            lambda db: db.execute(
                 "INSERT INTO held_back VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1", (notifier, rule)
             )
+        )
 
     def held_back(self) -> dict[str, dict[str, int]]:
         """Return, per notifier and rule, how many messages the cap has held back since the last one sent."""
@@ -190,8 +207,7 @@ class AlertStore:
 
     def release(self, notifier: str) -> None:
         """Forget the held-back counts of `notifier`: a message has told them."""
-        with self._lock, transaction(self._db):
-            self._db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,))
+        self._commit(lambda db: db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,)))
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""
@@ -246,18 +262,17 @@ class AlertStore:
 
     def announced(self, rule: str, series: str) -> None:
         """Record that the notifiers were told of the ack of `rule` on `series`."""
-        with self._lock, transaction(self._db):
-            self._db.execute("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", (rule, series))
+        self._commit(
+            lambda db: db.execute("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", (rule, series))
+        )
 
     def end_ack(self, rule: str, series: str) -> None:
         """Forget the ack of `rule` on `series`: the alert resolved."""
-        with self._lock, transaction(self._db):
-            self._db.execute("DELETE FROM acks WHERE rule = ? AND series = ?", (rule, series))
+        self._commit(lambda db: db.execute("DELETE FROM acks WHERE rule = ? AND series = ?", (rule, series)))
 
     def escalate(self, rule: str, series: str, at: float) -> None:
         """Record that the firing alert of `rule` on `series` went to its `escalate_to` notifiers at `at`."""
-        with self._lock, transaction(self._db):
-            self._db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at))
+        self._commit(lambda db: db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at)))
 
     def escalated(self) -> dict[tuple[str, str], float]:
         """Return when each escalated alert was escalated, by rule and series."""
@@ -267,8 +282,7 @@ class AlertStore:
 
     def forget_escalation(self, rule: str, series: str) -> None:
         """Forget the escalation of `rule` on `series`: the alert resolved."""
-        with self._lock, transaction(self._db):
-            self._db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series))
+        self._commit(lambda db: db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series)))
 
     def close(self) -> None:
         """Close the database."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from labmon.models import Alert
 from labmon.times import iso
 from labmon_collector.alerting.alertstore import SeriesState
+from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
 SCHEMA = """
@@ -20,6 +21,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_time ON events (at);
 CREATE INDEX IF NOT EXISTS events_by_series ON events (series, at);
 """
+KEPT_WHILE_REFUSED = 10_000
+"""Events kept in memory while the disk refuses them, written with the next that it takes; beyond, the oldest go."""
 
 
 Note = tuple[str, str, str, str]
@@ -60,10 +63,12 @@ def recent_lines(data_dir: Path, count: int = 5) -> list[str]:
 class EventLog:
     """An SQLite file beside the alert state; the collector appends, the page and `labmon alerts` read."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, health: DiskHealth | None = None) -> None:
         # NORMAL, as the alert state: a power cut may lose the last cycle's events, never corrupt the file.
         self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
+        self._health = health
+        self._unwritten: list[tuple[float, str, str, str, float | None, str, float | None, str]] = []
 
     def record(
         self,
@@ -88,13 +93,22 @@ class EventLog:
         for alert, names in routed:
             change, detail = ("notified", ", ".join(names)) if names else ("held back", "no notifier took it")
             rows.append((now, alert.rule, alert.series, change, alert.value, alert.unit, alert.threshold, detail))
-        if rows:
+        rows = self._unwritten + rows
+        if not rows:
+            return
+
+        def write() -> None:
             with self._lock, transaction(self._db):
                 self._db.executemany(
                     "INSERT INTO events (at, rule, series, kind, value, unit, threshold, detail)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     rows,
                 )
+
+        if not attempt(self._health, "alert history", write):
+            self._unwritten = rows[-KEPT_WHILE_REFUSED:]
+            return
+        self._unwritten = []
 
     def query(
         self, *, since: float = 0.0, until: float | None = None, rule: str = "", series: str = "", limit: int = 500

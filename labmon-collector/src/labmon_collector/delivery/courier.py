@@ -43,6 +43,7 @@ class Courier(threading.Thread):
         self._retry_cap = retry_cap
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._hurry = threading.Event()
         self.idle = threading.Event()
         self.failing = False
         self.outbox.pause(target, None)  # a restart after fixing the config resumes a paused target
@@ -52,12 +53,17 @@ class Courier(threading.Thread):
         self._wake.set()
         self.idle.clear()
 
+    def hurry(self) -> None:
+        """Cut a retry's wait short: what it failed on (a full disk, say) is gone."""
+        self._hurry.set()
+
     def stop(self, grace: float = 5.0) -> None:
         """Give the backlog `grace` seconds to drain (unless the target is failing), then stop; the rest stays."""
         if self.is_alive() and not self.failing:
             self.idle.wait(grace)
         self._stopping.set()
         self._wake.set()
+        self._hurry.set()
         self.join(1.0)
 
     def run(self) -> None:
@@ -77,7 +83,8 @@ class Courier(threading.Thread):
             if delay is None:
                 return
             if delay:
-                self._stopping.wait(delay)
+                self._hurry.wait(delay)
+                self._hurry.clear()
 
     def _step(self) -> float | None:
         """Deliver the oldest item, or wait for one; return the delay before the next step, or None to stop."""

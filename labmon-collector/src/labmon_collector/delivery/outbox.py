@@ -7,14 +7,15 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from labmon import jsontext
+from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,38 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 LIVE_PER_TARGET = 4
 """Items per target whose in-memory form is kept beside the stored text until delivered (a backlog beyond
 this is read back from the file: a target that is down for a day must not hold a day of batches in memory)."""
+
+
+HELD_PER_TARGET = 1_000
+"""Items per target held in memory while the disk refuses them (written as soon as it takes them again); beyond
+this the oldest held are dropped and counted: memory must not run out before the disk comes back."""
+
+Write = Callable[[sqlite3.Connection], object]
+
+
+@dataclass
+class _Held:
+    """An item the disk refused, kept in memory (negative id) until written or delivered."""
+
+    id: int
+    created: float
+    text: str
+    live: object
+    attempts: int = 0
+
+
+@dataclass
+class _Refused:
+    """What the disk refused and the outbox owes it: writes to replay, items held in memory, items done meanwhile."""
+
+    writes: list[Write] = field(default_factory=list)
+    held: dict[str, list[_Held]] = field(default_factory=dict)
+    done: set[int] = field(default_factory=set)
+    """Stored items delivered or set aside whose removal is among `writes`: never handed out again."""
+    moved: dict[int, int] = field(default_factory=dict)
+    """Held ids written to the file since, and their stored ids (a courier may hold the item under its old id)."""
+    dropped: dict[str, int] = field(default_factory=dict)
+    next_id: int = -1
 
 
 @dataclass(frozen=True)
@@ -102,13 +135,16 @@ class DeadLetter:
 class Outbox:
     """Items are written before delivery is tried and deleted only once the target confirms."""
 
-    def __init__(self, path: Path, *, max_items: int = 100_000) -> None:
+    def __init__(self, path: Path, *, max_items: int = 100_000, health: DiskHealth | None = None) -> None:
         self.path = path
         self.max_items = max_items
         self._db = open_db(path, "FULL", SCHEMA)  # a Pi loses power: a confirmed put must survive it
         self._lock = threading.Lock()
         self._closed = False
         self._live: dict[str, dict[int, object]] = {}
+        self._health = health
+        """The collector's: with it a full disk holds items in memory instead of raising (tools have none)."""
+        self._refused = _Refused()
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None, *, live: object = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped.
@@ -126,20 +162,82 @@ class Outbox:
 
     def _insert(self, targets: list[str], text: str, now: float | None, live: object) -> int:
         """Append `text` for every target; past the bound drop the oldest and return how many were dropped."""
-        created, dropped = time.time() if now is None else now, 0
-        with self._lock, transaction(self._db):
+        created, dropped, ids = time.time() if now is None else now, 0, []
+
+        def work(db: sqlite3.Connection) -> None:
+            nonlocal dropped
             for target in targets:
-                self._db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
-                cursor = self._db.execute(
+                db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
+                cursor = db.execute(
                     "INSERT INTO outbox (target, created, payload) VALUES (?, ?, ?)", (target, created, text)
                 )
-                dropped += self._trim(self._db, "outbox", target)
-                if live is not None and cursor.lastrowid is not None:
-                    kept = self._live.setdefault(target, {})
-                    kept[cursor.lastrowid] = live
-                    for old in list(kept)[:-LIVE_PER_TARGET]:
-                        del kept[old]
+                dropped += self._trim(db, "outbox", target)
+                ids.append(cursor.lastrowid)
+
+        with self._lock:
+            if not self._commit(work):
+                return sum(self._hold(target, created, text, live) for target in targets)
+            for target, item_id in zip(targets, ids, strict=True):
+                if live is not None and item_id is not None:
+                    self._keep_live(target, item_id, live)
         return dropped
+
+    def _keep_live(self, target: str, item_id: int, live: object) -> None:
+        kept = self._live.setdefault(target, {})
+        kept[item_id] = live
+        for old in list(kept)[:-LIVE_PER_TARGET]:
+            del kept[old]
+
+    def _hold(self, target: str, created: float, text: str, live: object) -> int:
+        """Keep an item the disk refused in memory, after those held before; return how many old ones it pushed out."""
+        refused = self._refused
+        held = refused.held.setdefault(target, [])
+        held.append(_Held(refused.next_id, created, text, live))
+        refused.next_id -= 1
+        excess = max(0, len(held) - HELD_PER_TARGET)
+        if excess:
+            del held[:excess]
+            refused.dropped[target] = refused.dropped.get(target, 0) + excess
+            log.error("%d items for %s held in memory (the disk is full): dropped the oldest", len(held), target)
+        return excess
+
+    def _commit(self, work: Write) -> bool:
+        """Write what the disk refused before, then `work`, in one transaction (the lock held); False if refused.
+
+        Without a DiskHealth (a command-line tool) a refusal raises, as any error.
+        """
+        refused, moves = self._refused, list[tuple[str, _Held, int]]()
+
+        def write() -> None:
+            with transaction(self._db) as db:
+                for step in refused.writes:
+                    step(db)
+                for target, held in refused.held.items():
+                    for item in held:
+                        cursor = db.execute(
+                            "INSERT INTO outbox (target, created, attempts, payload) VALUES (?, ?, ?, ?)",
+                            (target, item.created, item.attempts, item.text),
+                        )
+                        moves.append((target, item, int(cursor.lastrowid or 0)))
+                work(db)
+
+        if not attempt(self._health, "outbox", write):
+            return False
+        for target, item, item_id in moves:
+            refused.moved[item.id] = item_id
+            if item.live is not None:
+                self._keep_live(target, item_id, item.live)
+        refused.writes.clear()
+        refused.held.clear()
+        refused.done.clear()
+        return True
+
+    def _write(self, work: Write, *, done: int | None = None) -> None:
+        """Write now, or, if the disk refuses, with the next write it takes (`done`: a stored item gone meanwhile)."""
+        if not self._commit(work):
+            self._refused.writes.append(work)
+            if done is not None:
+                self._refused.done.add(done)
 
     def _trim(self, db: sqlite3.Connection, table: Literal["outbox", "dead_letters"], target: str) -> int:
         """Drop the oldest items of `target` in `table` beyond the bound, count them as dropped; return how many."""
@@ -157,52 +255,92 @@ class Outbox:
         return max(0, excess)
 
     def oldest(self, target: str) -> Pending | None:
-        """Return the oldest undelivered item of `target`, or None."""
+        """Return the oldest undelivered item of `target` (stored ones first, then those held in memory), or None."""
         with self._lock:
-            row = self._db.execute(
-                "SELECT id, created, attempts, payload FROM outbox WHERE target = ? ORDER BY id LIMIT 1", (target,)
-            ).fetchone()
-            live = self._live.get(target, {}).get(row[0]) if row is not None else None
-        return None if row is None else Pending(row[0], row[1], row[2], row[3], live)
+            done = self._refused.done
+            rows = self._db.execute(
+                "SELECT id, created, attempts, payload FROM outbox WHERE target = ? ORDER BY id LIMIT ?",
+                (target, len(done) + 1),
+            ).fetchall()
+            row = next((row for row in rows if row[0] not in done), None)
+            if row is not None:
+                return Pending(row[0], row[1], row[2], row[3], self._live.get(target, {}).get(row[0]))
+            held = self._refused.held.get(target)
+            return Pending(held[0].id, held[0].created, held[0].attempts, held[0].text, held[0].live) if held else None
+
+    def _take_held(self, target: str, item_id: int) -> _Held | None:
+        """Remove and return the held item `item_id` of `target` (None if it is no longer held)."""
+        held = self._refused.held.get(target, [])
+        found = next((item for item in held if item.id == item_id), None)
+        if found is not None:
+            held.remove(found)
+        return found
 
     def delivered(self, target: str, item_id: int) -> None:
         """Forget a confirmed item (once closed, nothing: the item is delivered again after a restart)."""
-        with self._transaction() as db:
+        count = (
+            "UPDATE targets SET delivered = delivered + 1, last_error = NULL, last_error_at = NULL WHERE target = ?",
+            (target,),
+        )
+        with self._lock:
+            item_id = self._refused.moved.pop(item_id, item_id)
             self._live.get(target, {}).pop(item_id, None)
-            if db is not None:
+            if self._closed:
+                return
+            if item_id < 0 and self._take_held(target, item_id) is not None:
+                self._write(lambda db: db.execute(*count))
+                return
+
+            def work(db: sqlite3.Connection) -> None:
                 db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-                db.execute(
-                    "UPDATE targets SET delivered = delivered + 1, last_error = NULL, last_error_at = NULL"
-                    " WHERE target = ?",
-                    (target,),
-                )
+                db.execute(*count)
+
+            self._write(work, done=item_id)
 
     def failed(self, target: str, item_id: int, error: str) -> None:
         """Count a failed attempt and remember the error."""
-        with self._transaction() as db:
-            if db is not None:
+        at = time.time()
+        with self._lock:
+            item_id = self._refused.moved.get(item_id, item_id)
+            if self._closed:
+                return
+            held = next((item for item in self._refused.held.get(target, []) if item.id == item_id), None)
+            if held is not None:
+                held.attempts += 1
+
+            def work(db: sqlite3.Connection) -> None:
                 db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
-                db.execute(
-                    "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
-                    (error, time.time(), target),
-                )
+                db.execute("UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?", (error, at, target))
+
+            self._write(work)
 
     def reject(self, target: str, item_id: int, error: str) -> None:
         """Move an item its target refused for good to the dead letters; beyond the bound the oldest are dropped."""
-        with self._transaction() as db:
+        at = time.time()
+        with self._lock:
+            item_id = self._refused.moved.pop(item_id, item_id)
             self._live.get(target, {}).pop(item_id, None)
-            if db is not None:
+            if self._closed:
+                return
+            held = self._take_held(target, item_id) if item_id < 0 else None
+
+            def work(db: sqlite3.Connection) -> None:
+                if held is not None:
+                    db.execute(
+                        "INSERT INTO dead_letters (target, created, attempts, payload, error, rejected_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?)",
+                        (target, held.created, held.attempts + 1, held.text, error, at),
+                    )
                 db.execute(
                     "INSERT INTO dead_letters SELECT id, target, created, attempts + 1, payload, ?, ? FROM outbox"
                     " WHERE id = ?",
-                    (error, time.time(), item_id),
+                    (error, at, item_id),
                 )
                 db.execute("DELETE FROM outbox WHERE id = ?", (item_id,))
-                db.execute(
-                    "UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?",
-                    (error, time.time(), target),
-                )
+                db.execute("UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?", (error, at, target))
                 self._trim(db, "dead_letters", target)
+
+            self._write(work, done=item_id)
 
     def dead_letters(self) -> list[DeadLetter]:
         """Return every dead letter, oldest first."""
@@ -235,10 +373,14 @@ class Outbox:
 
     def pause(self, target: str, reason: str | None) -> None:
         """Stop (reason) or resume (None) delivery to a target; its items are kept either way."""
-        with self._transaction() as db:
-            if db is not None:
-                db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
-                db.execute("UPDATE targets SET paused = ? WHERE target = ?", (reason, target))
+
+        def work(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO targets (target) VALUES (?)", (target,))
+            db.execute("UPDATE targets SET paused = ? WHERE target = ?", (reason, target))
+
+        with self._lock:
+            if not self._closed:
+                self._write(work)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection | None]:
@@ -260,10 +402,26 @@ class Outbox:
                    FROM targets t LEFT JOIN outbox o ON o.target = t.target
                    GROUP BY t.target ORDER BY t.target"""
             ).fetchall()
-        return [TargetStatus(*row) for row in rows]
+        held = {target: len(items) for target, items in self._refused.held.items()}
+        dropped = self._refused.dropped
+        return [
+            TargetStatus(
+                row[0], row[1] + held.get(row[0], 0), row[2], row[3], row[4] + dropped.get(row[0], 0), *row[5:]
+            )
+            for row in rows
+        ]
+
+    def held(self) -> int:
+        """Return how many items are held in memory because the disk refused them."""
+        with self._lock:
+            return sum(len(items) for items in self._refused.held.values())
 
     def close(self) -> None:
-        """Close the database; a courier still inside a delivery then leaves its item for next time."""
+        """Write what the disk refused if it takes it now, then close (a courier mid-delivery leaves its item)."""
         with self._lock:
+            if self._refused.writes or self._refused.held:
+                lost = sum(len(items) for items in self._refused.held.values())
+                if not self._commit(lambda db: None) and lost:
+                    log.error("the disk still refuses the outbox: %d items held in memory are lost", lost)
             self._closed = True
             self._db.close()

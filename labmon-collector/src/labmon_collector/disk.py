@@ -1,0 +1,92 @@
+"""The data disk: which of the collector's writes it refuses, since when, and how much room is left."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+FULL_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
+"""SQLite's codes for a write the disk refused (IOERR: a WAL or journal that could not grow)."""
+FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+
+
+def refused(exc: BaseException) -> bool:
+    """Return whether `exc` is the disk refusing a write (full, over quota), not a fault of the data."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return (code is not None and code & 0xFF in FULL_CODES) or "disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
+
+
+def free_bytes(directory: Path) -> int | None:
+    """Return the bytes an unprivileged writer may still use on `directory`'s disk, None if it cannot be read."""
+    try:
+        stats = os.statvfs(directory)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+class DiskHealth:
+    """Counts the writes the disk refused, per store, and remembers since when each has been refused."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.refusals = 0
+        """Writes refused since the start (each retried later, or held in memory)."""
+        self._since: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def refuse(self, store: str, exc: BaseException) -> None:
+        """Record that the disk refused a write to `store`; log the first of a run."""
+        with self._lock:
+            self.refusals += 1
+            first = store not in self._since
+            self._since.setdefault(store, time.time())
+        if first:
+            log.error("the disk refused a write to the %s: %s; kept and retried", store, exc)
+
+    def stored(self, store: str) -> None:
+        """Record that a write to `store` went through."""
+        with self._lock:
+            since = self._since.pop(store, None)
+        if since is not None:
+            log.warning("the %s is written to disk again", store)
+
+    def refused_since(self) -> float | None:
+        """Return when the oldest run of refused writes began, None if every store writes."""
+        with self._lock:
+            return min(self._since.values(), default=None)
+
+    def failing(self) -> list[str]:
+        """Return the stores whose last write was refused."""
+        with self._lock:
+            return sorted(self._since)
+
+    def attempt(self, store: str, write: Callable[[], object]) -> bool:
+        """Run `write` to `store`; return False if the disk refused it (recorded, not raised)."""
+        try:
+            write()
+        except (sqlite3.Error, OSError) as exc:
+            if not refused(exc):
+                raise
+            self.refuse(store, exc)
+            return False
+        self.stored(store)
+        return True
+
+
+def attempt(health: DiskHealth | None, store: str, write: Callable[[], object]) -> bool:
+    """Run `write`; without a DiskHealth a refusal raises, with one it is recorded and False is returned."""
+    if health is None:
+        write()
+        return True
+    return health.attempt(store, write)
