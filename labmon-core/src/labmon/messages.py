@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from labmon import jsontext
-from labmon.models import Reading, Result, trusted_reading
+from labmon.models import READING_FIELDS, Reading, Result, trusted_reading
 
 SCHEMA_VERSION = 1
 MAX_PAYLOAD = 256 * 1024
@@ -83,6 +84,10 @@ def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
     return Inquiry(id=inquiry_id, sent_at=_number(data, "sent_at"), sender=sender)
 
 
+_reading_values = attrgetter(*READING_FIELDS)
+"""A reading's fields in order (dataclasses.asdict copies each value deeply: twice the cost of a 2-reading result)."""
+
+
 def encode_result(result: Result) -> bytes:
     """Return the wire form of a result."""
     times = {"received_at": result.received_at, "replied_at": result.replied_at}
@@ -93,7 +98,7 @@ def encode_result(result: Result) -> bytes:
             "measurer": result.measurer,
             "measured_at": result.measured_at,
             **{key: at for key, at in times.items() if at is not None},
-            "readings": [asdict(r) for r in result.readings],
+            "readings": [dict(zip(READING_FIELDS, _reading_values(r), strict=True)) for r in result.readings],
         }
     )
 

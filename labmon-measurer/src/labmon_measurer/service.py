@@ -56,6 +56,8 @@ class Measurer:
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
         self._inquiry_times: list[float] = []
+        self._watch_until: float | None = None
+        """When the inquiry watch next wakes by itself (None: only when told)."""
         self._stopping = False
         self._watch = threading.Thread(target=self._watch_inquiries, name="inquiry-watch", daemon=True)
 
@@ -92,8 +94,10 @@ class Measurer:
                 return  # the same inquiry on the other topic (a collector moving between `inquire` modes)
             self._last_id = inquiry.id
             superseded = self._pending.add(dataclasses.replace(inquiry, received_at=time.time()))
-            self._inquiry_times = [*self._inquiry_times[-1:], time.monotonic()]
-            self._arrived.notify_all()
+            now = time.monotonic()
+            self._inquiry_times = [*self._inquiry_times[-1:], now]
+            if self._watch_until is None or now + _allowed(self._inquiry_times) < self._watch_until:
+                self._arrived.notify_all()  # else the watch wakes in time by itself: no thread switch per inquiry
             idle, self._answering = not self._answering, True
         if superseded:
             self._count_excess("superseded before it was answered")
@@ -148,9 +152,9 @@ class Measurer:
             while not self._stopping:
                 times = self._inquiry_times
                 last = times[-1] if times else started
-                gap = times[1] - times[0] if len(times) == 2 else QUIET_BEFORE_FIRST / QUIET_INTERVALS
-                allowed = max(QUIET_AT_LEAST, QUIET_INTERVALS * gap)
-                silent = time.monotonic() - last
+                allowed = _allowed(times)
+                now = time.monotonic()
+                silent = now - last
                 if silent >= allowed and not quiet:
                     quiet = True
                     log.warning(
@@ -162,4 +166,12 @@ class Measurer:
                 elif quiet and silent < allowed:
                     quiet = False
                     log.info("inquiries are arriving again")
-                self._arrived.wait(max(0.01, allowed - silent) if not quiet else None)
+                timeout = None if quiet else max(0.01, allowed - silent)
+                self._watch_until = None if timeout is None else now + timeout
+                self._arrived.wait(timeout)
+
+
+def _allowed(times: list[float]) -> float:
+    """Return how long inquiries may stay away, given the times of the last two (or fewer)."""
+    gap = times[1] - times[0] if len(times) == 2 else QUIET_BEFORE_FIRST / QUIET_INTERVALS
+    return max(QUIET_AT_LEAST, QUIET_INTERVALS * gap)
