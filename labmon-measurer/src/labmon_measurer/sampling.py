@@ -62,9 +62,11 @@ def read_all(runners: list[InstrumentRunner]) -> list[Reading]:
     """Read every instrument at once, each within its own timeout; never raise."""
     begun = time.monotonic()
     started = {runner: runner.submit() for runner in runners}
-    for runner, future in started.items():
-        if future is not None:
-            wait([future], timeout=max(0.0, begun + runner.entry.timeout - time.monotonic()))
+    deadlines = {future: begun + runner.entry.timeout for runner, future in started.items() if future is not None}
+    while deadlines:  # one wait for all that share the earliest deadline: woken once, not once per instrument
+        _, running = wait(deadlines, timeout=max(0.0, min(deadlines.values()) - time.monotonic()))
+        now = time.monotonic()
+        deadlines = {future: at for future, at in deadlines.items() if future in running and at > now}
     readings: list[Reading] = []
     for runner, future in started.items():
         readings.extend(_outcome(runner, future))
