@@ -25,10 +25,21 @@ class Evidence:
 
     def attach(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the alert payload with its plot added; as it was if its series is not in the history."""
-        png = self.plot(str(payload["series"]), payload.get("threshold"), float(payload["at"]))
+        at = float(payload["at"])
+        firing = (float(payload.get("since") or at), at)
+        title = f"{payload.get('rule', '')}: {payload['series']}"
+        png = self.plot(str(payload["series"]), payload.get("threshold"), at, title=title, firing=firing)
         return payload if png is None else {**payload, PLOT_KEY: base64.b64encode(png).decode()}
 
-    def plot(self, series: str, threshold: float | None, now: float) -> bytes | None:
+    def plot(
+        self,
+        series: str,
+        threshold: float | None,
+        now: float,
+        *,
+        title: str = "",
+        firing: tuple[float, float] | None = None,
+    ) -> bytes | None:
         """Return the PNG of `series` over the hour before `now`, or None without a history of it."""
         if self._history is None and self._path is not None and self._path.exists():
             self._history = History(self._path)
@@ -36,7 +47,7 @@ class Evidence:
         if self._history is None or len(found) != 1:
             return None
         points = [(t, v) for t, v, _, _ in self._history.readings(found[0].id, now - SPAN, now)]
-        return render(points, now - SPAN, now, threshold)
+        return render(points, now - SPAN, now, threshold, title=title or series, unit=found[0].unit, firing=firing)
 
     def close(self) -> None:
         """Close the history."""
