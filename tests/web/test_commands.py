@@ -76,8 +76,25 @@ def test_the_event_log_records_changes_silences_and_routing(tmp_path):
     assert [json.loads(line)["kind"] for line in out.output.splitlines()] == [
         "firing", "held back", "resolved", "notified", "pending", "cleared",
     ]  # fmt: skip
-    text = invoke("alerts", str(tmp_path / "events.sqlite"), "--since", "1970-01-01T00:00", "--rule", "hot")
-    assert "silenced" in text.output and "1970-01-01T00:01:40" in text.output
+    text = invoke("alerts", str(tmp_path / "events.sqlite"), "--since", "1970-01-01T00:00", "--rule", "hot", "--utc")
+    assert "silenced" in text.output and "1970-01-01T00:01:40.000+00:00" in text.output
+
+
+def test_the_commands_print_local_time_with_its_offset_unless_told_utc(tmp_path, monkeypatch):
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    try:
+        sink = HistorySink(HistoryConfig(path=tmp_path / "h.sqlite"))
+        sink.write(batch(1_780_000_000.0, 1.5))  # 2026-05-28 20:26:40 UTC, summer time in Berlin
+        sink.close()
+        path = str(tmp_path / "h.sqlite")
+        local = invoke("history", path, "*", "--since", "2026-05-28T22:00", "--until", "2026-05-28T23:00").output
+        assert local.startswith("2026-05-28T22:26:40.000+02:00"), local  # --since reads the same local time
+        utc = invoke("history", path, "*", "--since", "2026-05-28T22:00", "--until", "2026-05-28T23:00", "--utc")
+        assert utc.output.startswith("2026-05-28T20:26:40.000+00:00"), utc.output
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
 
 
 def test_labmon_web_serves_the_page_from_the_files_alone(broker, tmp_path):

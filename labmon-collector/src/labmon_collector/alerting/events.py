@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,10 +43,10 @@ class Event:
     threshold: float | None
     detail: str
 
-    def line(self) -> str:
-        """Return the event as one line of text, for `labmon alerts` and `labmon status`."""
+    def line(self, stamp: Callable[[float], str] = iso) -> str:
+        """Return the event as one line of text (its time as `stamp` writes it), for `labmon alerts` and status."""
         value = "" if self.value is None else f"{self.value:g} {self.unit}".strip()
-        return f"{iso(self.at)}  {self.kind:<9} {self.rule:<20} {self.series:<32} {value:<14} {self.detail}".rstrip()
+        return f"{stamp(self.at)}  {self.kind:<9} {self.rule:<20} {self.series:<32} {value:<14} {self.detail}".rstrip()
 
 
 def recent_lines(data_dir: Path, count: int = 5) -> list[str]:
@@ -119,6 +119,13 @@ class EventLog:
         with self._lock:
             rows = self._db.execute(f"{sql} ORDER BY at DESC, id DESC LIMIT ?", args).fetchall()
         return [Event(*row) for row in rows]
+
+    def count(self, *, since: float = 0.0, rule: str = "", series: str = "") -> int:
+        """Return how many events `query` would find without a limit."""
+        sql = "SELECT COUNT(*) FROM events WHERE at >= ? AND instr(rule, ?) > 0 AND instr(series, ?) > 0"
+        with self._lock:
+            (total,) = self._db.execute(sql, (since, rule, series)).fetchone()
+        return int(total)
 
     def firing_periods(self, series: str, since: float) -> list[tuple[str, float, float | None]]:
         """Return (rule, start, end or None if still firing) of every firing period of `series` after `since`."""

@@ -9,8 +9,9 @@ import sqlite3
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,10 +21,18 @@ from labmon import hookimpl
 from labmon.cli import load_node_config
 from labmon.config import WebConfig
 from labmon.options import UnsetSecret
-from labmon.times import iso, parse_duration
+from labmon.times import parse_duration
 
 if TYPE_CHECKING:
     from labmon_collector.history.reader import History
+
+UTC_OPTION = click.option("--utc", is_flag=True, help="Print times in UTC (the default is local time with its offset).")
+
+
+def _stamper(utc: bool) -> Callable[[float], str]:
+    """Return how to print a time: local with its offset (as --since reads a date without one), or UTC."""
+    zone = UTC if utc else None
+    return lambda t: datetime.fromtimestamp(t, zone).astimezone(zone).isoformat(timespec="milliseconds")
 
 
 def _since(text: str, now: float, param: str) -> float:
@@ -89,11 +98,14 @@ def web(config: str, listen: str | None) -> None:
 @click.command()
 @click.argument("file", type=click.Path(dir_okay=False, exists=True))
 @click.argument("selector")
-@click.option("--since", default="24h", show_default=True, help="A duration back from now, or an ISO date.")
+@click.option(
+    "--since", default="24h", show_default=True, help="A duration back from now, or an ISO date (local time)."
+)
 @click.option("--until", default=None, help="A duration back from now, or an ISO date (default: now).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV (the default is a readable table).")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one reading each.")
-def history(file: str, selector: str, since: str, until: str | None, as_csv: bool, as_json: bool) -> None:
+@UTC_OPTION
+def history(file: str, selector: str, since: str, until: str | None, as_csv: bool, as_json: bool, utc: bool) -> None:
     """Print the readings of FILE's series that match SELECTOR (measurer/instrument/reading, * wildcards)."""
     from labmon_collector.history.reader import History
 
@@ -104,7 +116,7 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
     except (ValueError, sqlite3.DatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        _print_history(store, file, selector, start, end, as_csv, as_json)
+        _print_history(store, file, selector, (start, end), as_csv, as_json, _stamper(utc))
     except sqlite3.DatabaseError as exc:
         raise click.ClickException(f"{file} cannot be read as a labmon history: {exc}") from None
     finally:
@@ -112,7 +124,13 @@ def history(file: str, selector: str, since: str, until: str | None, as_csv: boo
 
 
 def _print_history(
-    store: History, file: str, selector: str, start: float, end: float, as_csv: bool, as_json: bool
+    store: History,
+    file: str,
+    selector: str,
+    span: tuple[float, float],
+    as_csv: bool,
+    as_json: bool,
+    stamp: Callable[[float], str],
 ) -> None:
     found = store.series(selector)
     if not found:
@@ -122,8 +140,8 @@ def _print_history(
     if writer is not None:
         writer.writerow(["time", "series", "value", "unit", "status", "error"])
     for info in found:
-        for t, value, status, error in store.readings(info.id, start, end):
-            row = {"time": iso(t), "series": info.key, "value": value, "unit": info.unit, "status": status}
+        for t, value, status, error in store.readings(info.id, *span):
+            row = {"time": stamp(t), "series": info.key, "value": value, "unit": info.unit, "status": status}
             if as_json:
                 click.echo(json.dumps(row | {"error": error}))
             elif writer is not None:
@@ -139,7 +157,8 @@ def _print_history(
 @click.option("--rule", default="", help="Only rules whose name contains this.")
 @click.option("--series", default="", help="Only series that contain this.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, one event each.")
-def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None:
+@UTC_OPTION
+def alerts(file: str, since: str, rule: str, series: str, as_json: bool, utc: bool) -> None:
     """Print the alert history, oldest first: FILE is a collector config or its data_dir's events.sqlite."""
     from labmon_collector.alerting.events import EventLog
 
@@ -156,7 +175,7 @@ def alerts(file: str, since: str, rule: str, series: str, as_json: bool) -> None
     found = log.query(since=_since(since, time.time(), "--since"), rule=rule, series=series, limit=1_000_000)
     log.close()
     for event in reversed(found):
-        click.echo(json.dumps(asdict(event)) if as_json else event.line())
+        click.echo(json.dumps(asdict(event)) if as_json else event.line(_stamper(utc)))
 
 
 @hookimpl
