@@ -1,6 +1,7 @@
 """Fixtures of the status page's tests: a collector with its page on, polling sim measurers."""
 
 import json
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -82,3 +83,33 @@ def start_lab(lab_with, broker, write_config):
 def running_lab(start_lab):
     """A lab whose page is on with the defaults (loopback, no password)."""
     return start_lab()
+
+
+# Chromium as root in a sandbox-less container, and no calls home (this machine's network is closed).
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+STEP = 30_000  # ms: a laser blink is 6 s; generous for a loaded machine
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, errors

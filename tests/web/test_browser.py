@@ -1,41 +1,11 @@
 """The page in a real browser (Debian's Chromium driven by Playwright) against a collector polling sim measurers."""
 
 import contextlib
-import shutil
 import time
 
 import pytest
 
-from tests.web.conftest import RunningLab
-
-# Chromium as root in a sandbox-less container, and no calls home (this machine's network is closed).
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-STEP = 30_000  # ms: a laser blink is 6 s; generous for a loaded machine
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert not errors, errors
+from tests.web.conftest import STEP, RunningLab
 
 
 def test_overview_shows_the_laser_firing_and_recovering_without_a_reload(running_lab: RunningLab, page, tmp_path):
@@ -68,7 +38,7 @@ def test_series_page_draws_points_a_threshold_line_and_the_firing_period(running
     # Pixels on the threshold's row: the dashed red line is really drawn.
     red = page.evaluate(
         """() => {
-            const u = window.labmonPlot, y = Math.round(u.valToPos(0.5, "y", true));
+            const u = window.labmonPlot, y = Math.round(u.valToPos(0.5, "y0", true));
             const row = u.ctx.getImageData(u.bbox.left, y, u.bbox.width, 1).data;
             let count = 0;
             for (let i = 0; i < row.length; i += 4) if (row[i] > 180 && row[i + 1] < 120) count++;

@@ -6,6 +6,7 @@ No dependency to install on a Pi; the page polls small JSON documents, so no con
 from __future__ import annotations
 
 import base64
+import gzip
 import hmac
 import json
 import logging
@@ -42,6 +43,8 @@ TYPES = {
 PAGES = ("/", "/alerts", "/series", "/measurers")
 RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
 MAX_BODY = 10_000
+COMPRESS_FROM = 1024
+"""Bytes: a smaller body gains less from gzip than its header costs."""
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -191,8 +194,12 @@ class PageHandler(BaseHTTPRequestHandler):
         except Exception:
             log.exception("the status page failed on %s", shown(self.path))
             status, kind, body = 500, "application/json", _json({"error": "internal error; see the collector's log"})
+        body, encoding = _compressed(body, self.headers.get("Accept-Encoding", ""))
         self.send_response(status)
         self.send_header("Content-Type", kind)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
@@ -216,8 +223,9 @@ class PageHandler(BaseHTTPRequestHandler):
             return 200, METRICS_TYPE, self.web.metrics()
         api: dict[str, Callable[[], dict[str, Any] | None]] = {
             "/api/meta": lambda: view.meta() | {"csrf": self.web.csrf, "can_act": self._can_act()},
-            "/api/overview": view.overview,
+            "/api/overview": lambda: view.overview(query.get("since", "")),
             "/api/alerts": view.alerts,
+            "/api/collector": view.collector,
             "/api/events": lambda: self._events(query),
             "/api/measurers": view.measurers,
             "/api/series": lambda: self._series(query),
@@ -342,6 +350,14 @@ def _netloc(url: str) -> str | None:
         return urlsplit(url).netloc
     except ValueError:
         return None
+
+
+def _compressed(body: bytes, accepted: str) -> tuple[bytes, str]:
+    """Return `body` gzipped if the client takes gzip and it is worth it (a 500-series poll shrinks tenfold)."""
+    codings = {part.split(";")[0].strip().lower() for part in accepted.split(",")}
+    if len(body) < COMPRESS_FROM or "gzip" not in codings:
+        return body, ""
+    return gzip.compress(body, compresslevel=6, mtime=0), "gzip"
 
 
 def _json(data: Any) -> bytes:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -15,10 +17,12 @@ from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.events import EventLog
-from labmon_collector.history.reader import History, Plot
+from labmon_collector.history.reader import History, Plot, SeriesInfo
 from labmon_collector.history.writer import HistoryConfig
 from labmon_collector.report import mute_windows
 
+PAGE_EVENTS, MAX_EVENTS = 100, 10_000
+"""Alert history rows per page, and at most in one answer."""
 STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")
 """A tile shows the first of these that applies."""
 
@@ -49,6 +53,13 @@ class LabView:
         path = history_path(settings)
         self._history_path = path
         self._history: History | None = None
+        self._lock = threading.Lock()
+        self._epoch = secrets.token_hex(4)
+        """Names this process's versions: a client's version from before a restart means nothing now."""
+        self._version = 0
+        self._shown: dict[str, tuple[int, dict[str, Any]]] = {}
+        """Each tile as last sent, with the version at which it last changed."""
+        self._sparks: dict[int, tuple[float | None, list[list[Any]]]] = {}
 
     @property
     def history(self) -> History | None:
@@ -61,18 +72,56 @@ class LabView:
         """Return the page's settings."""
         return {"interval": self.settings.interval, "measurers": [m.name for m in self.settings.measurers]}
 
-    def overview(self) -> dict[str, Any]:
-        """Return one tile per series: latest value, age, state and sparkline."""
-        now, history = self.clock(), self.history
+    def collector(self) -> dict[str, Any]:
+        """Return when the collector last finished a cycle, whether it stopped, and whether the page may be stale."""
+        now, facts = self.clock(), self.store.facts()
+        last, stopped = facts.get("last_cycle_at"), facts.get("stopped_at")
+        if last is None and self.history is not None:  # a collector that has not cycled yet: the history's last
+            last = self.history.latest_cycle()
+        # Two intervals without a cycle: the readings on the page may no longer be what the lab does.
+        late = last is None or now - float(last) > 2 * self.settings.interval
+        return {
+            "last_cycle_at": last,
+            "stopped_at": stopped,
+            "interval": self.settings.interval,
+            "stale": stopped is not None or late,
+        }
+
+    def overview(self, since: str = "") -> dict[str, Any]:
+        """Return the tiles that changed since the poll that answered `since` ("epoch:version"), or all of them."""
+        now, collector = self.clock(), self.collector()
+        tiles = self._tiles(collector["stale"])
+        with self._lock:
+            for tile in tiles:
+                known = self._shown.get(tile["series"])
+                if known is None or known[1] != tile:
+                    self._version += 1
+                    self._shown[tile["series"]] = (self._version, tile)
+            keys = [tile["series"] for tile in tiles]
+            epoch, _, version = since.partition(":")
+            full = epoch != self._epoch or not version.isdigit() or int(version) > self._version
+            after = 0 if full else int(version)
+            changed = [self._shown[key][1] for key in keys if self._shown[key][0] > after]
+            token = f"{self._epoch}:{self._version}"
+        return {"now": now, "collector": collector, "since": token, "full": full, "keys": keys, "tiles": changed}
+
+    def _tiles(self, stale: bool) -> list[dict[str, Any]]:
+        """Return one tile per series: latest value, time, state and sparkline."""
+        history = self.history
         if history is None:
-            return {"now": now, "tiles": []}
-        states, silences, status = self._states(), self.store.silences(now), self.measurer_status()
+            return []
+        states, silences, status = self._states(), self.store.silences(self.clock()), self.measurer_status(stale)
         latest = history.latest_cycle() or 0.0
         every = history.series()
         # An instrument that could not be read at all stores one error reading named "*": show it on its readings.
         whole = {_instrument(s.key): s for s in every if _is_whole(s.key)}
         readable = {_instrument(s.key) for s in every if not _is_whole(s.key)}
         shown = [s for s in every if not _is_whole(s.key) or _instrument(s.key) not in readable]
+        active: dict[str, list[str]] = {}
+        for (_, series), state in states.items():
+            if state.state != "inactive":
+                silenced = state.state == "firing" and any(s.covers(series) for s in silences)
+                active.setdefault(series, []).append("silenced" if silenced else state.state)
         tiles = []
         for info in shown:
             if info.measurer not in status:
@@ -80,29 +129,31 @@ class LabView:
             failed = whole.get(_instrument(info.key))
             if failed is not None and failed is not info and (failed.last_at or 0) > (info.last_at or 0):
                 info = replace(info, last_status="error", last_error=failed.last_error, last_at=failed.last_at)
-            flags = {
-                "offline": status[info.measurer] == "offline",
-                "error": info.last_status == "error",
-                "missing": info.last_at is not None and info.last_at < latest - 0.5 * self.settings.interval,
-            }
-            for (_, series), state in states.items():
-                if series in (info.key, info.measurer) and state.state != "inactive":
-                    silenced = any(s.covers(series) for s in silences)
-                    key = "silenced" if silenced and state.state == "firing" else state.state
-                    flags[key] = True
-            spark = history.recent(info.id)
+            flags = dict.fromkeys(active.get(info.key, []) + active.get(info.measurer, []), True)
+            flags["offline"] = status[info.measurer] == "offline"
+            flags["error"] = info.last_status == "error"
+            flags["missing"] = info.last_at is not None and info.last_at < latest - 0.5 * self.settings.interval
             tiles.append(
                 {
                     "series": info.key,
+                    "measurer": info.measurer,
                     "unit": info.unit,
                     "value": info.last_value,
                     "at": info.last_at,
                     "error": info.last_error,
                     "state": next((s for s in STATE_ORDER if flags.get(s)), "ok"),
-                    "spark": [spark.t, spark.mean],
+                    "spark": self._spark(history, info),
                 }
             )
-        return {"now": now, "tiles": tiles}
+        return tiles
+
+    def _spark(self, history: History, info: SeriesInfo) -> list[list[Any]]:
+        """Return a series' sparkline, read again only when the series has a new reading."""
+        cached = self._sparks.get(info.id)
+        if cached is None or cached[0] != info.last_at:
+            spark = history.recent(info.id)
+            cached = self._sparks[info.id] = (info.last_at, [spark.t, spark.mean])
+        return cached[1]
 
     def alerts(self) -> dict[str, Any]:
         """Return the alerts that are pending or firing, and the silences in force."""
@@ -133,17 +184,25 @@ class LabView:
         return {"now": now, "active": active, "silences": silenced, "mute_windows": mute_windows(self.settings, now)}
 
     def history_events(self, query: dict[str, str]) -> dict[str, Any]:
-        """Return the alert history filtered by `rule`, `series` and `since` (a duration)."""
+        """Return the newest `limit` events matching `rule`, `series` and `since` (a duration), and how many match."""
         since = self.clock() - parse_duration(query.get("since") or "30d")
-        found = self.events.query(since=since, rule=query.get("rule", ""), series=query.get("series", ""))
-        return {"events": [asdict(e) for e in found]}
+        limit = query.get("limit", "")
+        count = min(int(limit), MAX_EVENTS) if limit.isascii() and limit.isdigit() else PAGE_EVENTS
+        rule, series = query.get("rule", ""), query.get("series", "")
+        found = self.events.query(since=since, rule=rule, series=series, limit=count)
+        total = self.events.count(since=since, rule=rule, series=series)
+        return {"events": [asdict(e) for e in found], "total": total}
 
     def series(self, key: str, since: float, until: float) -> dict[str, Any] | None:
         """Return one series' plot with its rules' thresholds and firing periods; None if no such series."""
         history = self.history
         found = [s for s in history.series() if s.key == key] if history is not None else []
-        if history is None or not found:
+        if history is None:
             return None
+        if not found:
+            # an instrument or a measurer (an alert on a whole instrument links here): the series under it
+            below = [s.key for s in history.series(f"{key}/*")]
+            return {"series": key, "now": self.clock(), "children": below} if below else None
         plot: Plot = history.plot(found[0].id, since, until)
         lines = [
             {"rule": rule.name, "value": value}
@@ -158,6 +217,7 @@ class LabView:
         ]
         return {
             "series": key,
+            "now": self.clock(),
             "unit": found[0].unit,
             "since": since,
             "until": until,
@@ -171,8 +231,8 @@ class LabView:
     def measurers(self) -> dict[str, Any]:
         """Return each polled measurer: status, last answer, answered and missing counts, broker."""
         counts = {c.name: c for c in self.history.measurers()} if self.history is not None else {}
-        status = self.measurer_status()
-        rows = []
+        rows, collector = [], self.collector()
+        status = self.measurer_status(collector["stale"])
         for ref in self.settings.measurers:
             c = counts.get(ref.name)
             rows.append(
@@ -185,10 +245,15 @@ class LabView:
                     "broker": f"{ref.broker.host}:{ref.broker.port}",
                 }
             )
-        return {"now": self.clock(), "measurers": rows}
+        return {"now": self.clock(), "collector": collector, "measurers": rows}
 
-    def measurer_status(self) -> dict[str, str]:
-        """Return online/offline per measurer: its own status message when live, its last answer otherwise."""
+    def measurer_status(self, stale: bool | None = None) -> dict[str, str]:
+        """Return online/offline per measurer: its own status message when live, its last answer otherwise.
+
+        With the collector stopped or late, nobody asks the measurers: unknown, not offline.
+        """
+        if stale is None:
+            stale = self.collector()["stale"]
         live = self._status() if self._status is not None else {}
         counts = {c.name: c for c in self.history.measurers()} if self.history is not None else {}
         now, status = self.clock(), {}
@@ -197,6 +262,9 @@ class LabView:
                 status[ref.name] = "online" if live[ref.name] == "online" else "offline"
                 continue
             last = counts[ref.name].last_answer if ref.name in counts else None
+            if stale:
+                status[ref.name] = "unknown"
+                continue
             recent = last is not None and now - last <= 3 * self.settings.interval
             status[ref.name] = "online" if recent else "offline" if last is not None else "unknown"
         return status
