@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.pymeasure.busy_lock_in import serial_lock_in  # noqa: F401  the emulated SR830 on a serial line
 from tests.pymeasure.emulators import power_meter, temperature_controller
 
 

@@ -3,6 +3,7 @@
 import pytest
 
 from labmon_rigol.emulator import ScopeEmulator, ScopeState
+from tests.pymeasure.busy_lock_in import serial_lock_in  # noqa: F401  the emulated SR830 on a serial line
 
 
 @pytest.fixture(autouse=True)

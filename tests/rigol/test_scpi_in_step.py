@@ -3,69 +3,35 @@
 Serial instruments are emulated on a pseudo-terminal that pyvisa-py opens as `ASRL/dev/pts/N::INSTR`.
 """
 
-import random
-
 import pytest
 
 from labmon import OptionError
 from labmon.config import PluginEntry
-from labmon_measurer.sampling import InstrumentRunner, read_all
+from labmon_measurer.sampling import InstrumentRunner
 from labmon_rigol.scpi import ScpiConfig, ScpiInstrument, ScpiQuery
-from tests.pymeasure.emulators import lock_in, multimeter
+from tests.pymeasure.busy_lock_in import OUTPUTS, busy_day, late_once
+from tests.pymeasure.emulators import multimeter
 
-OUTPUTS = {"x": 1.1e-3, "y": -2.2e-3, "r": 2.459675e-3, "theta": -63.43495}
-
-
-@pytest.fixture
-def serial_lock_in():
-    running = lock_in().start_serial()
-    yield running
-    running.stop()
+NAMES = list(OUTPUTS)  # x, y, r, theta
 
 
 def lock_in_config(resource, **options):
-    queries = {name: ScpiQuery(f"OUTP? {n}") for n, name in enumerate(OUTPUTS, start=1)}
+    queries = {name: ScpiQuery(f"OUTP? {n}") for n, name in enumerate(NAMES, start=1)}
     return ScpiConfig(resource=resource, readings=queries, read_termination="\r", **options)
 
 
 def test_late_and_split_answers_never_shift_a_value_over_100_cycles(serial_lock_in):
-    serial_lock_in.late_seconds = 1.5  # past the 1 s timeout, within the quiet wait that follows it
-    runner = InstrumentRunner(
-        PluginEntry("lockin", "scpi", ScpiInstrument, lock_in_config(serial_lock_in.resource, visa_timeout=1.0))
-    )
-    rng = random.Random(7)
-    late_cycles, shifted, errors = set(), [], set()
-    try:
-        for cycle in range(100):
-            habits = [rng.choice(["", "", "split"]) for _ in OUTPUTS]
-            if rng.random() < 0.06:
-                habits[rng.randrange(len(habits))] = "late"
-                late_cycles.add(cycle)
-            for habit in habits:
-                serial_lock_in.habit_next(habit)
-            readings = read_all([runner])
-            shifted += [r for r in readings if r.status == "ok" and r.value != pytest.approx(OUTPUTS[r.name])]
-            if any(r.status == "error" for r in readings):
-                errors.add(cycle)
-                serial_lock_in.forget_habits()  # those of the queries the failed read never sent
-    finally:
-        runner.close()
-    assert shifted == []
-    assert late_cycles and errors == late_cycles
+    config = lock_in_config(serial_lock_in.resource, visa_timeout=1.0)
+    day = busy_day(InstrumentRunner(PluginEntry("lockin", "scpi", ScpiInstrument, config)), serial_lock_in, NAMES)
+    assert day.shifted == []
+    assert day.late and day.failed == day.late  # error readings in the late cycles, and only there
 
 
 def test_a_late_answer_is_named_and_dropped(serial_lock_in):
-    serial_lock_in.late_seconds = 0.45
-    instrument = ScpiInstrument(lock_in_config(serial_lock_in.resource, visa_timeout=0.3))
-    try:
-        serial_lock_in.habit_next("late")
-        with pytest.raises(TimeoutError) as raised:
-            instrument.read()
-        readings = {r.name: r.value for r in instrument.read()}
-    finally:
-        instrument.close()
-    assert "a late answer (b'1.100000E-03\\r') came after it and was dropped" in str(raised.value)
-    assert readings == pytest.approx(OUTPUTS)
+    error, values = late_once(ScpiInstrument(lock_in_config(serial_lock_in.resource, visa_timeout=0.3)), serial_lock_in)
+    assert error.startswith(f"no answer to 'OUTP? 1' from {serial_lock_in.resource} within 0.3 s (visa_timeout)")
+    assert "a late answer (b'1.100000E-03\\r') came after it and was dropped" in error
+    assert values == pytest.approx(dict(zip(NAMES, OUTPUTS.values(), strict=True)))
 
 
 def test_an_answer_with_another_ending_is_diagnosed(serial_lock_in):

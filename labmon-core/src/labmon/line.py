@@ -16,6 +16,7 @@ from typing import Any
 
 VI_ERROR_TMO = -1073807339  # pyvisa.constants.StatusCode.error_timeout: named here, pyvisa is imported late
 VI_ATTR_SUPPRESS_END_EN = 0x3FFF0036  # pyvisa.constants.ResourceAttribute.suppress_end_enabled
+LONGEST_QUIET = 2.0  # seconds: a dead instrument's read still fails within twice its timeout plus this
 NEVER_QUIET_AFTER = 10  # quiet periods: an instrument still sending then talks unasked (a talk-only mode)
 
 _unsettled: set[str] = set()
@@ -28,10 +29,14 @@ def is_visa_timeout(exc: BaseException) -> bool:
 
 
 class Line:
-    """One VISA resource's line: `ready()` before each query, `timed_out()` when a query got no answer in time."""
+    """One VISA resource's line: `ready()` before each query, `timed_out()` when a query got no answer in time.
 
-    def __init__(self, resource: Any, quiet: float) -> None:
-        self.resource, self.quiet = resource, quiet
+    After a timeout it waits for a quiet spell as long as the timeout (2 s at most): an answer later than that
+    still arrives before the next query in most cases (a cycle later), and `ready()` drops it then.
+    """
+
+    def __init__(self, resource: Any, timeout: float) -> None:
+        self.resource, self.quiet = resource, min(timeout, LONGEST_QUIET)
         self.name: str = resource.resource_name
 
     def whole_answers_only(self) -> None:
