@@ -99,8 +99,9 @@ def test_a_missing_measurer_is_logged_when_it_goes_and_when_it_returns(lab, brok
     assert f"cycle 4: {late} answers again" in said
 
 
-def test_inquiries_go_at_qos_0_and_results_at_qos_1(lab, broker, write_config):
-    """An inquiry is answered now or never (no PUBACK, no late resend); a result carries data and is acknowledged."""
+def test_inquiries_go_at_qos_0_but_one_probe_and_results_at_qos_1(lab, broker, write_config):
+    """An inquiry is answered now or never (no PUBACK, no late resend), but one per broker and cycle goes at QoS 1:
+    its PUBACK tells whether the broker takes them; a result carries data and is acknowledged."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -126,7 +127,7 @@ def test_inquiries_go_at_qos_0_and_results_at_qos_1(lab, broker, write_config):
         assert collector.run_cycle(1).missing == ()
         with arrived:
             assert arrived.wait_for(lambda: all(seen.values()), 10), seen
-        assert seen == {"inquiries": {0}, "results": {1}}
+        assert seen == {"inquiries": {0, 1}, "results": {1}}  # two measurers: the probe and one more
     finally:
         if collector is not None:
             collector.stop()

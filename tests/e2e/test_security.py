@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,22 +34,31 @@ def documented_acl() -> str:
 ACL = documented_acl()
 
 
+@contextmanager
+def password_acl_broker(users: dict[str, str], acl: str) -> Iterator[PrivateBroker]:
+    """Run a Mosquitto that requires one of `users`' passwords and applies `acl`."""
+    directory = Path(tempfile.mkdtemp(prefix="labmon-acl-"))
+    os.chmod(directory, 0o755)  # mosquitto drops to its own user and must read both files
+    passwd, acl_file = directory / "passwd", directory / "acl"
+    passwd.touch()
+    for user, password in users.items():
+        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, timeout=30)
+    acl_file.write_text(acl)
+    for path in (passwd, acl_file):
+        path.chmod(0o644)
+    extra = f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl_file}\n"
+    try:
+        with PrivateBroker(extra_config=extra) as broker:
+            yield broker
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def acl_broker():
     """A Mosquitto that requires a password and applies the documented ACL."""
-    directory = Path(tempfile.mkdtemp(prefix="labmon-acl-"))
-    os.chmod(directory, 0o755)  # mosquitto drops to its own user and must read both files
-    passwd, acl = directory / "passwd", directory / "acl"
-    passwd.touch()
-    for user, password in USERS.items():
-        subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True, timeout=30)
-    acl.write_text(ACL)
-    for path in (passwd, acl):
-        path.chmod(0o644)
-    extra = f"allow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
-    with PrivateBroker(extra_config=extra) as broker:
+    with password_acl_broker(USERS, ACL) as broker:
         yield broker
-    shutil.rmtree(directory, ignore_errors=True)
 
 
 def _config(broker, user, write_config, monkeypatch, role, inquire="each"):
@@ -101,6 +112,6 @@ def test_forged_inquiries_and_results_are_stopped_by_the_acl(acl_broker, write_c
 def test_an_anonymous_client_is_refused_and_says_so(acl_broker, caplog):
     client = BrokerClient(BrokerConfig(acl_broker.host, acl_broker.port), "anonymous")
     client.start()
-    wait_until(lambda: [r for r in caplog.records if "refused the connection" in r.getMessage()], 10, "the refusal")
+    wait_until(lambda: [r for r in caplog.records if "refused the login" in r.getMessage()], 10, "the refusal")
     client.stop()
     assert not client.connected.is_set()

@@ -23,18 +23,23 @@ class Reach:
 
     def snapshot(self) -> Snapshot:
         """Note each connection as a cycle starts."""
-        return {broker: (client.connected.is_set(), client.up_since) for broker, client in self.clients.items()}
+        return {broker: (_usable(client), client.up_since) for broker, client in self.clients.items()}
 
     def blind(self, before: Snapshot) -> set[BrokerConfig]:
         """Return the brokers whose measurers the cycle begun at `before` cannot judge: cut off, dropped, just back."""
         for broker, client in self.clients.items():
             connected, up_since = before[broker]
-            if not (connected and client.connected.is_set() and client.up_since == up_since):
+            if not (connected and _usable(client) and client.up_since == up_since):
                 self._blind.add(broker)
             elif broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
                 self._blind.discard(broker)
         return set(self._blind)
 
     def down_since(self) -> dict[str, float | None]:
-        """Return, per broker address, since when the collector cannot reach it (None: it can)."""
-        return {client.address: client.down_since for client in self.clients.values()}
+        """Return, per broker address, since when the collector cannot reach or use it (None: it can)."""
+        return {client.address: client.down_since or client.denials.refused_since for client in self.clients.values()}
+
+
+def _usable(client: BrokerClient) -> bool:
+    """Return whether the collector is connected and the broker takes what it publishes (a refused one: blind)."""
+    return client.connected.is_set() and client.denials.refused_since is None

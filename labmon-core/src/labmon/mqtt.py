@@ -16,6 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from labmon import diagnosis
 from labmon.config import BrokerConfig
+from labmon.denials import Denials
 from labmon.messages import OFFLINE, ONLINE
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,9 @@ class BrokerClient:
         self.connected = threading.Event()
         """Set once connected and every subscription is acknowledged; cleared while disconnected."""
         self._subscribing: int | None = None
+        self._subscribing_topics: list[str] = []
+        self.denials = Denials(self.address, broker.username)
+        """What the broker refused this client, said once each; `denials.refused_since` while it refuses all."""
         self._handlers: dict[str, Handler] = {}
         self._status_topic = status_topic
         self._lock = threading.Lock()
@@ -90,6 +94,7 @@ class BrokerClient:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         client.on_socket_open = no_delay
         self._client = client
 
@@ -103,13 +108,18 @@ class BrokerClient:
     def publish(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = QOS) -> None:
         """Publish (at QoS 1 unless told); while disconnected paho queues a QoS 1 message and sends it after
         reconnecting, and drops a QoS 0 one."""
-        self._client.publish(topic, payload, qos=qos, retain=retain)
+        sent = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            self.denials.sent(sent.mid, topic)
 
     def publish_each(self, topics: list[str], payload: bytes) -> None:
-        """Publish `payload` at QoS 0 (INQUIRY_QOS) on every topic (an inquiry to each measurer); paho drops them
-        while disconnected."""
+        """Publish `payload` on every topic (an inquiry to each measurer): at QoS 0 (INQUIRY_QOS), which paho drops
+        while disconnected, but the first at QoS 1, whose PUBACK tells whether the broker takes them (`denials`)."""
+        if not topics:
+            return
+        self.publish(topics[0], payload, qos=QOS)  # one at QoS 1: its PUBACK says whether the broker takes them
         publish = self._client.publish
-        for topic in topics:
+        for topic in topics[1:]:
             publish(topic, payload, qos=INQUIRY_QOS)
 
     def start(self) -> None:
@@ -138,8 +148,9 @@ class BrokerClient:
     ) -> None:
         self._answered = True
         if reason.is_failure:
-            log.error("broker %s refused the connection: %s", self.address, reason)
+            self.denials.login_refused(reason)
             return
+        self.denials.accepted()
         log.info("connected to broker %s", self.address)
         self._accepted_at = time.monotonic()
         self._failures = 0
@@ -151,9 +162,10 @@ class BrokerClient:
         with self._lock:
             topics = [(topic, QOS) for topic in self._handlers]
         if topics:
+            self._subscribing_topics = [topic for topic, _ in topics]
             _, self._subscribing = client.subscribe(topics)
         if self._status_topic:  # after the SUBSCRIBE: whoever sees `online` can ask and be heard
-            client.publish(self._status_topic, ONLINE, qos=QOS, retain=True)
+            self.publish(self._status_topic, ONLINE, retain=True)
         if not topics:
             self.connected.set()
 
@@ -162,10 +174,13 @@ class BrokerClient:
     ) -> None:
         if mid != self._subscribing:
             return
-        refused = [str(r) for r in reasons if r.is_failure]
-        if refused:
-            log.error("broker %s refused a subscription (%s); check the ACL", self.address, ", ".join(refused))
+        self.denials.subscribed(self._subscribing_topics, reasons)
         self.connected.set()
+
+    def _on_publish(
+        self, client: mqtt.Client, userdata: object, mid: int, reason: ReasonCode, properties: object
+    ) -> None:
+        self.denials.published(mid, reason)
 
     def _on_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
         error = sys.exc_info()[1]  # paho calls this inside its `except OSError:` around the connect
