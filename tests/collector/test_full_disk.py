@@ -48,10 +48,10 @@ class Recording(Collector):
         super().__init__(*args, **kwargs)
         self.cycles = []
 
-    def dispatch(self, batch):
+    def dispatch(self, batch, **how):
         if batch.results:
             self.cycles.append(batch.started_at)
-        super().dispatch(batch)
+        super().dispatch(batch, **how)
 
 
 def stored_cycles(path):
