@@ -15,7 +15,7 @@ from typing import Any
 from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, collector_sender, decode_result, decode_status, encode_inquiry
-from labmon.models import Alert, Batch
+from labmon.models import Alert, Batch, Result
 from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 EARLY_CHECK = 0.1
 """Seconds between looks, while waiting for the next tick, for a measurer that came online and should be asked."""
+MAX_SLOW_WARNINGS = 1000
+"""Instruments warned of as slow, at most: a flood of forged names must not flood the log."""
 
 
 class PluginStartError(Exception):
@@ -85,6 +87,8 @@ class Collector:
         self.evidence = Evidence(history_path(self.settings))
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
+        self._slow: set[tuple[str, str]] = set()
+        """(measurer, instrument) already warned of as slower to read than reply_timeout."""
         """The status last logged per measurer."""
         self._cycle: Cycle | None = None
         self._lock = threading.Lock()
@@ -356,6 +360,7 @@ class Collector:
                 self.counters.foreign += 1
                 self.bad_input.report(topic, f"a result from {result.measurer!r}, not {measurer!r}", payload)
                 return
+            self._warn_slow(result)
             arrived_at = time.time()
             with self._lock:
                 cycle = self._cycle
@@ -372,6 +377,20 @@ class Collector:
                     )  # fmt: skip
 
         return on_result
+
+    def _warn_slow(self, result: Result) -> None:
+        """Warn once per instrument whose read takes as long as the collector waits for a reply (or longer)."""
+        wait = self.settings.reply_timeout
+        for instrument, took in (result.read_seconds or {}).items():
+            key = (result.measurer, instrument)
+            if took >= wait and key not in self._slow and len(self._slow) < MAX_SLOW_WARNINGS:
+                self._slow.add(key)
+                log.warning(
+                    "measurer %s: instrument %s takes %.1fs to read, the collector waits %gs (reply_timeout): its"
+                    " replies come too late to be used; raise reply_timeout (below interval) or make the read"
+                    " shorter (e.g. fewer traces)",
+                    result.measurer, instrument, took, wait,
+                )  # fmt: skip
 
     def _on_status_for(self, measurer: str) -> Callable[[str, bytes], None]:
         def on_status(topic: str, payload: bytes) -> None:

@@ -98,6 +98,7 @@ def encode_result(result: Result) -> bytes:
             "measurer": result.measurer,
             "measured_at": result.measured_at,
             **{key: at for key, at in times.items() if at is not None},
+            **({"read_seconds": result.read_seconds} if result.read_seconds else {}),
             "readings": [dict(zip(READING_FIELDS, _reading_values(r), strict=True)) for r in result.readings],
         }
     )
@@ -114,6 +115,7 @@ def decode_result(payload: bytes, limit: int = MAX_PAYLOAD) -> Result:
         readings=tuple([_reading(item, i) for i, item in enumerate(raw_readings)]),
         received_at=_optional_number(data, "received_at"),
         replied_at=_optional_number(data, "replied_at"),
+        read_seconds=_read_seconds(data),
     )
 
 
@@ -189,6 +191,15 @@ def _field(data: dict[str, Any], key: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise MessageError(f"field {key!r} missing or not a {kind.__name__}")
     return value
+
+
+def _read_seconds(data: dict[str, Any]) -> dict[str, float] | None:
+    seconds = data.get("read_seconds")
+    if seconds is None:
+        return None
+    if not isinstance(seconds, dict):
+        raise MessageError("field 'read_seconds' is not an object")
+    return {name: _number(seconds, name) for name in seconds}
 
 
 def _optional_number(data: dict[str, Any], key: str) -> float | None:

@@ -90,6 +90,8 @@ class Result:
     """When the measurer sent this result, on its own clock."""
     clock_offset: float | None = None
     """How far the measurer's clock was ahead of the collector's (seconds), as the collector measured it."""
+    read_seconds: dict[str, float] | None = None
+    """How long each instrument's read took for this result, by instrument name (reads that ended in time)."""
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,7 @@ class Measurer:
 
     def _answer(self, inquiry: Inquiry) -> None:
         now = time.monotonic()
+        took = None
         if self._last_read is not None and now - self._last_read[0] < self.min_interval:
             _, measured_at, readings = self._last_read
             self._count_excess(f"answered with the reading of {now - self._last_read[0]:.2f}s ago")
@@ -127,7 +128,10 @@ class Measurer:
             measured_at = time.time()
             self._last_read = (now, measured_at, readings)
             self.reads += 1
-        result = Result(inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time())
+            took = {r.entry.name: r.took for r in self.runners if r.took is not None}  # for the collector's warning
+        result = Result(
+            inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time(), read_seconds=took
+        )
         self.answered += 1
         self.client.publish(self.topics.results, encode_result(result))
         log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
