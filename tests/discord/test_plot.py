@@ -1,10 +1,16 @@
 """attach_plot: a firing alert carries a PNG of its series' last hour, as a Discord file attachment."""
 
 import email.parser
+import json
 import struct
 import zlib
 
+from labmon.testing import ScriptedServer, wait_until
 from labmon_collector.alerting.pngplot import BOTTOM, HEIGHT, LEFT, RED, RIGHT, SHADE, TEXT, TOP, WIDTH, render
+from labmon_collector.service import Collector
+from tests.conftest import collector_table
+
+from .test_discord import MESSAGE_OK, alert, notifier
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -60,3 +66,39 @@ def test_the_plot_reads_on_its_own_with_a_title_axes_a_unit_and_the_firing_marke
     fired = [col for col in range(LEFT, WIDTH) if all(rows[r][col] == RED for r in range(TOP + 2, TOP + 10))]
     assert len(fired) == 1  # one line where it fired
     assert len({p for row in rows for p in row}) >= 5  # not blank: frame, series, text, threshold, shade
+
+
+def test_discord_sends_the_plot_as_a_file_the_embed_shows():
+    png = render([(0, 1.0), (1800, 2.0)], 0, 3600, 1.5)
+    with ScriptedServer(MESSAGE_OK) as server:
+        notifier(server).notify_with_plot(alert(), png)
+        (request,) = server.wait_for(1)
+    assert request.headers["Content-Type"].startswith("multipart/form-data")
+    sent = parts(request)
+    (embed,) = json.loads(sent["payload_json"][1])["embeds"]
+    assert embed["image"] == {"url": "attachment://plot.png"}
+    assert sent["_plot.png"] == ("plot.png", png)
+
+
+def test_a_firing_alert_reaches_discord_with_the_plot_of_its_last_hour(lab, broker, write_config, monkeypatch):
+    times = iter([100_000.0, 100_060.0])
+    with ScriptedServer(MESSAGE_OK) as server:
+        monkeypatch.setenv("TEST_DISCORD_HOOK", f"{server.url}/api/webhooks/1/token")
+        notifiers = {"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_HOOK}", "attach_plot": True}}
+        rule = {"name": "hot", "select": f"{lab[0]}/laser1/lock_error", "above": 0.01, "for": "1m"}
+        config = write_config(collector_table(broker, lab, interval="1m", notifiers=notifiers, rules=[rule]))
+        collector = Collector(config, clock=lambda: next(times), announce=False)  # an injected clock: no waiting
+        collector.start()
+        try:
+            assert collector.wait_connected(10)
+            collector.run_cycle(1)  # pending; its reading goes to the history
+            wait_until(lambda: all(t.backlog == 0 for t in collector.outbox.status() if t.target == "sink:history"))
+            collector.run_cycle(2)  # firing, a minute later
+            (request,) = server.wait_for(1)
+        finally:
+            collector.stop()
+    sent = parts(request)
+    (embed,) = json.loads(sent["payload_json"][1])["embeds"]
+    assert embed["image"] == {"url": "attachment://plot.png"} and embed["title"] == "WARNING: hot"
+    rows = pixels(sent["_plot.png"][1])
+    assert any(2 in row for row in rows) and any(row.count(3) > WIDTH // 2 for row in rows)

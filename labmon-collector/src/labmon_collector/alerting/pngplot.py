@@ -110,9 +110,12 @@ class Canvas:
 
     def fill(self, left: int, top: int, right: int, bottom: int, colour: int) -> None:
         """Fill a rectangle, its edges included."""
+        left, right = max(0, left), min(WIDTH - 1, right)
+        if right < left:
+            return
+        run = bytes([colour]) * (right - left + 1)
         for row in range(max(0, top), min(HEIGHT - 1, bottom) + 1):
-            for col in range(max(0, left), min(WIDTH - 1, right) + 1):
-                self.pixels[row * WIDTH + col] = colour
+            self.pixels[row * WIDTH + left : row * WIDTH + right + 1] = run
 
     def frame(self, left: int, top: int, right: int, bottom: int) -> None:
         """Draw the plot area's frame."""
