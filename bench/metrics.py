@@ -19,7 +19,7 @@ from labmon.models import Batch
 from labmon_collector.web.metrics import Gauges, exposition
 
 ALERTS = [(f"rule{i}", f"m{i}/laser/lock_error", "firing", "critical") for i in range(20)]
-OUTBOX = [("sink:history", 0, 0), ("sink:influx", 12, 0), ("notifier:discord", 0, 1)]
+OUTBOX = [("sink:history", 0, 0, False), ("sink:influx", 12, 0, False), ("notifier:discord", 0, 1, True)]
 
 
 def floor(batch: Batch, gauges: Gauges) -> bytes:

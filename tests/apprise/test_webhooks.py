@@ -50,7 +50,7 @@ def test_form_webhook_gets_the_same_as_form_fields():
     ("answer", "error", "says"),
     [
         (Answer(400, b"bad request"), PermanentError, "url 1 (JSON) rejected the request (HTTP 400)"),
-        (Answer(404, b"no such hook"), PermanentError, "url 1 (JSON) answered HTTP 404: no such webhook or event"),
+        (Answer(404, b"no such hook"), PermanentError, "url 1 (JSON) answered HTTP 404: no such webhook or endpoint"),
         (Answer(401, b"who are you"), PermanentError, "url 1 (JSON) answered HTTP 401"),
         (Answer(429, b"slow down"), RetryLater, "url 1 (JSON) rate limit (HTTP 429)"),
         (Answer(503, b"overloaded"), TransientError, "url 1 (JSON) answered HTTP 503"),

@@ -33,7 +33,7 @@ def exported() -> dict[str, list]:
     gauges.record(batch(1, ("table2",)), 0.012, 1700000001.2)
     gauges.record(batch(2, ("table2",)), 0.010, 1700000002.2)
     alerts = [("laser-unlocked", "table1/laser1/lock_error", "firing", "critical")]
-    return samples(exposition(gauges, alerts, [("sink:history", 3, 1)]))
+    return samples(exposition(gauges, alerts, [("sink:history", 3, 1, False), ("notifier:phone", 0, 0, True)]))
 
 
 def test_every_series_is_a_labelled_gauge_and_errors_have_no_value():
@@ -59,6 +59,17 @@ def test_rule_states_health_and_outbox():
     assert found["labmon_cycle_last_completed_timestamp_seconds"][0].value == 1700000002.2
     assert found["labmon_outbox_backlog"][0].value == 3.0
     assert found["labmon_outbox_dead_letters"][0].value == 1.0
+    paused = {s.labels["target"]: s.value for s in found["labmon_outbox_paused"]}
+    assert paused == {"sink:history": 0.0, "notifier:phone": 1.0}
+
+
+def test_a_measurer_behind_an_unreachable_broker_is_not_up():
+    gauges = Gauges()
+    gauges.record(batch(1, ()), 0.01, 1.0)
+    gauges.record(Batch(2, 2.0, (), disconnected=("table1",)), 0.01, 2.0)
+    found = samples(exposition(gauges, [], []))
+    assert {s.labels["measurer"]: s.value for s in found["labmon_measurer_up"]}["table1"] == 0.0
+    assert {s.labels["measurer"]: s.value for s in found["labmon_measurer_missing_cycles_total"]}["table1"] == 0.0
 
 
 def test_every_documented_metric_is_exported():
@@ -134,8 +145,9 @@ def reference(gauges: Gauges, alerts: list, outbox: list) -> bytes:
         family("labmon_cycles_total", [], [([], float(h.cycles))]),
         family("labmon_cycle_duration_seconds", [], [([], h.cycle_seconds)]),
         family("labmon_cycle_last_completed_timestamp_seconds", [], [([], h.last_cycle_at)]),
-        family("labmon_outbox_backlog", ["target"], [([t], float(b)) for t, b, _ in outbox]),
-        family("labmon_outbox_dead_letters", ["target"], [([t], float(d)) for t, _, d in outbox]),
+        family("labmon_outbox_backlog", ["target"], [([t], float(b)) for t, b, _, _ in outbox]),
+        family("labmon_outbox_dead_letters", ["target"], [([t], float(d)) for t, _, d, _ in outbox]),
+        family("labmon_outbox_paused", ["target"], [([t], float(p)) for t, _, _, p in outbox]),
     ]
 
     class Snapshot(Collector):
@@ -159,7 +171,7 @@ def test_the_text_reads_as_prometheus_clients_own_with_awkward_names_units_and_t
     gauges.record(Batch(1, 1.0, results, ("silent",)), 0.5, 2.0)
     gauges.record(Batch(2, 3.0, (Result("q", "twins", 3.5, twins[::-1]), results[1]), ("silent",)), 0.25, 4.0)
     alerts = [(AWKWARD, f"{AWKWARD}/a/r", "pending", "warning")]
-    outbox = [(f"sink:{AWKWARD}", 2, 0)]
+    outbox = [(f"sink:{AWKWARD}", 2, 0, True)]
     ours = exposition(gauges, alerts, outbox)
     assert parsed(ours) == parsed(reference(gauges, alerts, outbox))
     assert exposition(gauges, alerts, outbox) == ours  # a second scrape, from the kept label text

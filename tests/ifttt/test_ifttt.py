@@ -142,6 +142,7 @@ def test_header_goes_out_through_every_ifttt_sink(write_config, broker, monkeypa
             "fresh": {**common, "event": "fresh"},  # nothing learned yet: says so, the others still go out
             "fixed": {**common, "event": "fixed", "columns": ["a/b/c", "d/e/f"]},
             "learned": {**common, "event": "learned"},
+            "whole": {**common, "event": "whole", "mode": "json"},
         }
         config = write_config(collector_table(broker, ["table1"], sinks=sinks))
         learned = IftttSink(next(e.config for e in config.collector.sinks if e.name == "learned"))
@@ -152,6 +153,15 @@ def test_header_goes_out_through_every_ifttt_sink(write_config, broker, monkeypa
     assert "sink fresh: FAILED: no columns yet" in result.output
     assert "sink fixed: header sent (2 columns)" in result.output
     assert "sink learned: header sent (1 columns)" in result.output
+    assert "sink whole: json mode posts whole batches and has no header row; skipped" in result.output
     headers = {r.path.split("/")[2]: r.json()["value2"] for r in requests[1:]}
     assert headers == {"fixed": "a/b/c ||| d/e/f", "learned": "table1/laser1/lock_error"}
     assert KEY not in result.output
+
+
+def test_a_config_with_only_json_mode_sinks_is_told_that_json_has_no_header(write_config, broker, monkeypatch):
+    monkeypatch.setenv("TEST_IFTTT_KEY", KEY)
+    sinks = {"whole": {"type": "ifttt", "key": "${TEST_IFTTT_KEY}", "event": "whole", "mode": "json"}}
+    config = write_config(collector_table(broker, ["table1"], sinks=sinks))
+    result = invoke("ifttt-header", str(config.path))
+    assert result.exit_code == 1 and "no ifttt sink in row mode: only row mode has a header row" in result.output

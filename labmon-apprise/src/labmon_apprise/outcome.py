@@ -34,6 +34,10 @@ class Failure:
         return text if len(text) <= REASON_LIMIT else text[: REASON_LIMIT - 1] + "…"
 
 
+APPRISE_MEANINGS = {404: "no such webhook or endpoint; check that entry of the urls secret"}
+"""A refusal of one of the services behind Apprise's URLs, in words for all of them."""
+
+
 def error_for(failure: Failure, timeout: float) -> Exception:
     """Return the exception for one failed URL: an HTTP or SMTP status decides, anything else is retried."""
     if failure.timed_out:
@@ -41,7 +45,7 @@ def error_for(failure: Failure, timeout: float) -> Exception:
     everything = "\n".join(failure.said)  # the payload lines hold the alert's own text: never read a status there
     if http := HTTP_STATUS.search(everything):
         try:
-            check_status(failure.label, int(http.group(1)))
+            check_status(failure.label, int(http.group(1)), meanings=APPRISE_MEANINGS)
         except RetryLater as exc:
             return RetryLater(f"{exc}; {failure.reason}", exc.after)
         except (PermanentError, TransientError) as exc:

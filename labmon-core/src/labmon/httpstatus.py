@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from labmon.kinds import PermanentError, RejectedError, RetryLater
 
-GONE = {401: "the key or token was refused", 403: "access is forbidden", 404: "no such webhook or event", 410: "gone"}
+SECRET_FIX = "check the secret in the config"
+GONE = {
+    401: f"the key or token was refused; {SECRET_FIX}",
+    403: f"access is forbidden; {SECRET_FIX}",
+    404: "not found; check the URL (and the secret, if it is part of it)",
+    410: "gone; check the URL",
+}
+"""What these statuses mean when a plugin does not say it in its own words (`meanings`)."""
 DEFAULT_RETRY_AFTER = 30.0
 
 
@@ -14,15 +22,20 @@ class TransientError(Exception):
     """A failure worth retrying with backoff: a timeout, a refused connection, a 5xx."""
 
 
-def check_status(service: str, status: int, *, retry_after: float | None = None) -> None:
-    """Return for a 2xx; raise RetryLater (429), PermanentError (401/403/404/410), RejectedError or TransientError."""
+def check_status(
+    service: str, status: int, *, retry_after: float | None = None, meanings: Mapping[int, str] | None = None
+) -> None:
+    """Return for a 2xx; raise RetryLater (429), PermanentError (401/403/404/410), RejectedError or TransientError.
+
+    `meanings`: the plugin's own words for a 401/403/404/410 (an InfluxDB 404 is a missing database, not a webhook).
+    """
     if 200 <= status < 300:
         return
     if status == 429:
         after = DEFAULT_RETRY_AFTER if retry_after is None else retry_after
         raise RetryLater(f"{service} rate limit (HTTP 429): retrying in {after:g}s", max(0.0, after))
     if status in GONE:
-        raise PermanentError(f"{service} answered HTTP {status}: {GONE[status]}; check the secret in the config")
+        raise PermanentError(f"{service} answered HTTP {status}: {(meanings or GONE).get(status, GONE[status])}")
     if 400 <= status < 500 and status != 408:  # the item itself is wrong: set it aside, deliver the next
         raise RejectedError(f"{service} rejected the request (HTTP {status})")
     raise TransientError(f"{service} answered HTTP {status}")

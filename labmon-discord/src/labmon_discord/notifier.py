@@ -37,6 +37,14 @@ class DiscordConfig:
         check_spans(self, connect_timeout="5s", timeout="15s")
 
 
+DISCORD_MEANINGS = {
+    401: "the webhook token was refused; check the webhook URL secret",
+    403: "the webhook may not post there; check the webhook URL secret",
+    404: "no such webhook (deleted in Discord?); make a new one and update the webhook URL secret",
+}
+"""Discord's refusals in its own words."""
+
+
 class DiscordNotifier:
     """One message per alert, or per group of alerts; the webhook URL (a secret) never appears in an error or a log."""
 
@@ -94,7 +102,7 @@ class DiscordNotifier:
             raise TransientError(redact(f"Discord unreachable: {type(exc).__name__}: {exc}", c.webhook_url)) from None
         if response.status_code == 429:
             raise RetryLater("Discord rate limit (HTTP 429)", _retry_after(response))
-        check_status("Discord", response.status_code)
+        check_status("Discord", response.status_code, meanings=DISCORD_MEANINGS)
 
     def close(self) -> None:
         """Nothing held open."""

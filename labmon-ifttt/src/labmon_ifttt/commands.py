@@ -17,8 +17,14 @@ def ifttt_header(config: str) -> None:
     entries = [e for e in collector.sinks if e.cls is IftttSink]
     if not entries:
         raise click.ClickException(f"{config} configures no sink of type ifttt")
-    failed = 0
+    rows = [e for e in entries if e.config.mode == "row"]
     for entry in entries:
+        if entry.config.mode != "row":
+            click.echo(f"sink {entry.name}: json mode posts whole batches and has no header row; skipped")
+    if not rows:
+        raise click.ClickException(f"{config} has no ifttt sink in row mode: only row mode has a header row")
+    failed = 0
+    for entry in rows:
         try:
             sink = IftttSink(entry.config)
         except ValueError as exc:

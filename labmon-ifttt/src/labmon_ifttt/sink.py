@@ -88,8 +88,9 @@ class IftttSink:
         except requests.RequestException as exc:  # its text carries the URL, and so the key
             raise TransientError(redact(f"IFTTT unreachable: {type(exc).__name__}: {exc}", c.key)) from None
         check_status(
-            "IFTTT", response.status_code, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
-        )
+            "IFTTT", response.status_code, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+            meanings={404: "no such webhook or event; check event and the key", 401: "the key was refused; check key"},
+        )  # fmt: skip
 
     def close(self) -> None:
         """Close the HTTP session."""

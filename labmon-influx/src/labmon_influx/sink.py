@@ -100,14 +100,23 @@ class InfluxSink:
             raise TransientError(redact(f"{c.url} unreachable: {type(exc).__name__}: {exc}", *secrets)) from None
         try:
             check_status(
-                "InfluxDB", response.status_code, retry_after=retry_after_seconds(response.headers.get("Retry-After"))
-            )
+                "InfluxDB", response.status_code, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
+                meanings=INFLUX_MEANINGS,
+            )  # fmt: skip
         except (PermanentError, TransientError) as exc:  # the server's own words say which point or database
             raise type(exc)(redact(f"{exc}: {_excerpt(response)}", *secrets)) from None
 
     def close(self) -> None:
         """Close the HTTP session."""
         self._session.close()
+
+
+INFLUX_MEANINGS = {
+    401: "the username and password, or the token, were refused; check them",
+    403: "this user or token may not write there; check its rights",
+    404: "no such database or bucket; create it, or fix database (org and bucket)",
+}
+"""InfluxDB's refusals in its own words (the server's excerpt follows, naming the database)."""
 
 
 def _excerpt(response: Any) -> str:

@@ -16,13 +16,14 @@ METRICS = {
     "labmon_reading_ok": "1 if the series' latest reading was valid, 0 if it was an error reading",
     "labmon_reading_timestamp_seconds": "When the series' latest reading was measured (Unix time)",
     "labmon_alerts": "Rule states that are not inactive, as Prometheus' ALERTS series (value 1)",
-    "labmon_measurer_up": "1 if the measurer answered the latest cycle, 0 if it was missing",
+    "labmon_measurer_up": "1 if the measurer answered the latest cycle, 0 if not (missing, or its broker out of reach)",
     "labmon_measurer_missing_cycles_total": "Cycles in which the measurer did not answer, since the collector started",
     "labmon_cycle_duration_seconds": "Wall time of the latest completed cycle, inquiries to dispatch",
     "labmon_cycle_last_completed_timestamp_seconds": "When the latest cycle completed (Unix time)",
     "labmon_cycles_total": "Cycles completed since the collector started",
     "labmon_outbox_backlog": "Items waiting in the outbox for one sink or notifier",
     "labmon_outbox_dead_letters": "Items a target rejected for good, kept for `labmon outbox`",
+    "labmon_outbox_paused": "1 while delivery to a sink or notifier is paused (it failed for good: fix and restart)",
 }
 """Every metric the collector exports, with its help text (the Grafana example may only query these)."""
 
@@ -78,6 +79,9 @@ class Gauges:
         for measurer in batch.missing:
             h.up[measurer] = False
             h.missing[measurer] = h.missing.get(measurer, 0) + 1
+        for measurer in batch.disconnected:  # not judged, not missing: but it did not answer either
+            h.up[measurer] = False
+            h.missing.setdefault(measurer, 0)
 
     def series_text(self, measurer: str, readings: tuple[Reading, ...]) -> list[SeriesText]:
         """Return the fixed text of a measurer's series, one per (instrument, reading), sorted."""
@@ -106,8 +110,12 @@ AlertRow = tuple[str, str, str, str]
 """(rule, series, state, severity) of a rule state that is pending or firing."""
 
 
-def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[tuple[str, int, int]]) -> bytes:
-    """Return the text exposition of `gauges`, the active `alerts` and the outbox (target, backlog, dead)."""
+OutboxRow = tuple[str, int, int, bool]
+"""(target, backlog, dead letters, paused) of one sink or notifier."""
+
+
+def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[OutboxRow]) -> bytes:
+    """Return the text exposition of `gauges`, the active `alerts` and the outbox."""
     values, oks, stamps = (
         _header("labmon_reading"),
         _header("labmon_reading_ok"),
@@ -144,11 +152,13 @@ def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[tupl
             f"labmon_cycle_last_completed_timestamp_seconds {number(h.last_cycle_at)}",
         ]
     backlog, dead = _header("labmon_outbox_backlog"), _header("labmon_outbox_dead_letters")
-    for target, waiting, rejected in outbox:
+    paused = _header("labmon_outbox_paused")
+    for target, waiting, rejected, stopped in outbox:
         labels = _labels(target=target)
         backlog.append(f"labmon_outbox_backlog{labels} {number(waiting)}")
         dead.append(f"labmon_outbox_dead_letters{labels} {number(rejected)}")
-    lines += [*backlog, *dead, ""]
+        paused.append(f"labmon_outbox_paused{labels} {1.0 if stopped else 0.0}")
+    lines += [*backlog, *dead, *paused, ""]
     return "\n".join(lines).encode()
 
 

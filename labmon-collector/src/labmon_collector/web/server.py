@@ -332,7 +332,7 @@ def collector_metrics(collector: Collector) -> bytes:
         for (rule, series), s in sorted(states.items())
         if s.state != "inactive"
     ]
-    outbox = [(t.target, t.backlog, t.dead) for t in collector.outbox.status()]
+    outbox = [(t.target, t.backlog, t.dead, t.paused is not None) for t in collector.outbox.status()]
     return exposition(collector.gauges, alerts, outbox)
 
 
