@@ -5,9 +5,10 @@ N paho clients answer each with a prepared payload the size of a labmon result, 
 all N. Both sides use TCP_NODELAY, as labmon's clients do, so the ratio is labmon's own cost. labmon's
 measurers read their instruments for every inquiry (min_inquiry_interval = 0s; the bench checks that
 they did), and its collector judges each cycle with five rules. The measurers and the raw responders
-run in a child process, as measurers run on other machines: the collector's process holds only the
-collector, the asker's only the asker. Floor and labmon run alternately, round by round, against the
-same broker, so both see the same machine.
+each run in a child process of their own, as measurers run on other machines; the collector and the
+asker take turns in the bench's process. Floor and labmon run alternately, round by round, against the
+same broker, so both see the same machine. Beside the medians of wall time it prints each side's CPU
+per round: the asking process's (during that side's rounds) + its answerers' process's.
 Run: .venv/bin/python bench/cycle.py [--rounds 20] [--sizes 1,10,100]
 """
 
@@ -16,12 +17,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -137,20 +140,29 @@ def start_responders(host: str, port: int, n: int) -> list[mqtt.Client]:
     return responders
 
 
-def serve(host: str, port: int, n: int) -> None:
-    """The child process: N measurers and N raw responders until stdin closes; then print the read counts."""
+def serve(kind: str, host: str, port: int, n: int) -> None:
+    """A child process: N measurers or N raw responders; print their CPU time from "go" until stdin closes."""
     logging.basicConfig(level=logging.ERROR)  # "no inquiry yet" while the collector starts
     with tempfile.TemporaryDirectory() as workdir:
-        measurers = start_measurers(port, n, Path(workdir))
-        responders = start_responders(host, port, n)
+        measurers = start_measurers(port, n, Path(workdir)) if kind == "measurers" else []
+        responders = start_responders(host, port, n) if kind == "responders" else []
         print("ready", flush=True)
+        sys.stdin.readline()
+        started = cpu_seconds()
         sys.stdin.read()
+        spent = cpu_seconds() - started
         for client in responders:
             client.loop_stop()
             client.disconnect()
         for measurer in measurers:
             measurer.stop()
-        print(json.dumps(sorted({measurer.reads for measurer in measurers})), flush=True)
+        print(json.dumps({"cpu": spent, "reads": sorted({measurer.reads for measurer in measurers})}), flush=True)
+
+
+def cpu_seconds() -> float:
+    """Return this process's CPU time so far, all threads, user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class LabmonSide:
@@ -205,53 +217,89 @@ class RawSide:
         self.asker.disconnect()
 
 
-def alternate(raw: RawSide, ours: LabmonSide, rounds: int) -> tuple[list[float], list[float]]:
-    """Return the seconds of each floor round and each labmon cycle, run alternately (order swapped each time)."""
-    floors, cycles = [], []
+@dataclass
+class Times:
+    """One side's wall time per round and its CPU time in all (the asking process's share, then its answerers')."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: float = 0.0
+    answerers_cpu: float = 0.0
+
+
+def alternate(raw: RawSide, ours: LabmonSide, rounds: int) -> tuple[Times, Times]:
+    """Time each floor round and each labmon cycle, run alternately (order swapped each time)."""
+    floor, labmon = Times(), Times()
     for number in range(rounds):
-        pair = [(raw.round, floors), (ours.round, cycles)]
+        pair = [(raw.round, floor), (ours.round, labmon)]
         for step, times in pair if number % 2 else reversed(pair):
-            started = time.perf_counter()
+            cpu, started = cpu_seconds(), time.perf_counter()
             step()
-            times.append(time.perf_counter() - started)
-    return floors, cycles
+            times.wall.append(time.perf_counter() - started)
+            times.cpu += cpu_seconds() - cpu
+    return floor, labmon
 
 
-def measure(broker: PrivateBroker, n: int, rounds: int, workdir: Path) -> tuple[float, float]:
-    """Return the median floor round and labmon cycle, in seconds, with `n` measurers in a child process."""
-    argv = [sys.executable, __file__, "--serve", broker.host, str(broker.port), str(n)]
+def answerers(kind: str, broker: PrivateBroker, n: int) -> subprocess.Popen[str]:
+    """Start a child process of N measurers or N raw responders; return it once they are ready."""
+    argv = [sys.executable, __file__, "--serve", kind, broker.host, str(broker.port), str(n)]
     child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert child.stdin is not None and child.stdout is not None
+    assert child.stdout is not None and child.stdout.readline().strip() == "ready", f"the {kind} did not start"
+    return child
+
+
+def measure(broker: PrivateBroker, n: int, rounds: int, workdir: Path) -> tuple[Times, Times]:
+    """Time floor and labmon with `n` answerers each, the measurers and the responders in processes of their own."""
+    measurers, responders = answerers("measurers", broker, n), answerers("responders", broker, n)
     try:
-        assert child.stdout.readline().strip() == "ready", "the measurers' process did not start"
         raw, ours = RawSide(broker, n), LabmonSide(broker, n, workdir)
+        for child in (measurers, responders):
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
         try:
-            floors, cycles = alternate(raw, ours, rounds)
+            floor, labmon = alternate(raw, ours, rounds)
         finally:
             raw.close()
             ours.close()
-        child.stdin.close()
-        reads = json.loads(child.stdout.readline())
+        spent = {}
+        for child in (measurers, responders):
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.close()
+            spent[child] = json.loads(child.stdout.readline())
+        reads = spent[measurers]["reads"]
         assert reads == [ours.cycles], f"the measurers read {reads} times in {ours.cycles} cycles"
+        floor.answerers_cpu, labmon.answerers_cpu = spent[responders]["cpu"], spent[measurers]["cpu"]
     finally:
-        child.wait(60)
-    return statistics.median(floors), statistics.median(cycles)
+        for child in (measurers, responders):
+            child.wait(60)
+    return floor, labmon
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        host, port, n = sys.argv[2:5]
-        serve(host, int(port), int(n))
+        kind, host, port, n = sys.argv[2:6]
+        serve(kind, host, int(port), int(n))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sizes", default="1,10,100")
     args = parser.parse_args()
-    print(f"{'measurers':>9}  {'labmon cycle':>13}  {'raw paho':>10}  {'ratio':>6}   (medians of {args.rounds} rounds)")
+    print(f"medians of {args.rounds} alternating rounds; CPU per round: the asking process + the answerers'")
+    print(row("measurers", "labmon cycle", "raw paho", "ratio", "CPU labmon", "CPU raw paho"))
     with PrivateBroker() as broker, tempfile.TemporaryDirectory() as workdir:
         for n in (int(s) for s in args.sizes.split(",")):
-            floor, cycle = measure(broker, n, args.rounds, Path(workdir))
-            print(f"{n:>9}  {cycle * 1000:>10.2f} ms  {floor * 1000:>7.2f} ms  {cycle / floor:>5.2f}x")
+            floor, labmon = measure(broker, n, args.rounds, Path(workdir))
+            ours, raw = statistics.median(labmon.wall), statistics.median(floor.wall)
+            cpu = [
+                f"{t.cpu / args.rounds * 1000:.2f} + {t.answerers_cpu / args.rounds * 1000:.2f} ms"
+                for t in (labmon, floor)
+            ]
+            print(row(str(n), f"{ours * 1000:.2f} ms", f"{raw * 1000:.2f} ms", f"{ours / raw:.2f}x", *cpu))
+
+
+def row(*cells: str) -> str:
+    """Return one line of the table, each cell right-aligned in its column."""
+    return "  ".join(f"{cell:>{width}}" for cell, width in zip(cells, (9, 12, 9, 5, 19, 19), strict=True))
 
 
 if __name__ == "__main__":

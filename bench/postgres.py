@@ -9,6 +9,7 @@ Run: .venv/bin/python bench/postgres.py [--measurers 1000] [--readings 10] [--ro
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import time
@@ -60,6 +61,7 @@ def main() -> None:
             assert count == expected, (count, expected)
     finally:
         server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
     f, o = statistics.median(floors), statistics.median(ours)
     size = args.measurers * args.readings
     print(f"{size} readings a cycle, medians of {args.rounds} alternating rounds (wall time):")
