@@ -15,11 +15,13 @@ import select
 import socketserver
 import threading
 import time
+import termios
 import tty
 from collections.abc import Callable
 
 HABITS = ("garbled", "empty", "stall")
 STALL_SECONDS = 5.0  # far past any client's timeout; released at once by stop()
+NOISE = b"\xfe\x80\x1f\xc3\x00\xf8"  # no line ending in it: a reader waits for one in vain
 SPLIT_PAUSE = 0.05  # between the two writes of a split answer: longer than one serial byte, shorter than a timeout
 
 
@@ -38,6 +40,7 @@ class LineInstrument:
         self.port = 0
         self.late_seconds = STALL_SECONDS
         self.serial_path = ""
+        self.baud_rate: int | None = None  # on a serial line: at any other rate, only noise comes back
 
     @property
     def resource(self) -> str:
@@ -106,6 +109,10 @@ class LineInstrument:
                     buffer += os.read(master, 1024)
                 except OSError:
                     return
+                if self.baud_rate is not None and termios.tcgetattr(slave)[4] != getattr(termios, f"B{self.baud_rate}"):
+                    buffer = b""
+                    os.write(master, NOISE)  # what a UART makes of bytes sent at another rate
+                    continue
                 *lines, buffer = re.split(rb"\r\n|\r|\n", buffer)
                 for line in lines:
                     if line:

@@ -1,5 +1,7 @@
 """The `pymeasure` instrument through real pyvisa-py over TCP, and the property mapping through pymeasure's helper."""
 
+import tomllib
+
 import pytest
 import tomli_w
 
@@ -9,7 +11,7 @@ from labmon.options import ConfigError
 from labmon.testing import read_once
 from labmon_measurer.sampling import InstrumentRunner
 from labmon_measurer.sampling import read_all as measure
-from labmon_pymeasure.driver import check_property, driver_class
+from labmon_pymeasure.driver import check_property, check_setting, driver_class
 from labmon_pymeasure.instrument import PropertyReading, PymeasureConfig, PymeasureInstrument, read_all
 from labmon_rigol.discover import KNOWN_DRIVERS
 from tests.conftest import invoke
@@ -152,6 +154,8 @@ def test_check_names_a_missing_channel(tmp_path):
 
 
 @pytest.mark.parametrize("known", KNOWN_DRIVERS, ids=lambda k: k.driver.rpartition(".")[2])
-def test_discover_suggests_only_drivers_and_properties_that_exist(known):
+def test_discover_suggests_only_drivers_properties_and_setups_that_exist(known):
     cls = driver_class(known.driver)
-    assert [check_property(cls, prop) for _, prop, _ in known.readings] == [None] * len(known.readings)
+    assert [check_property(cls, r.property) for r in known.readings] == [None] * len(known.readings)
+    setup = tomllib.loads(f"setup = {known.setup or '{}'}")["setup"]
+    assert [check_setting(cls, path, value) for path, value in setup.items()] == [None] * len(setup)

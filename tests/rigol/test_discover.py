@@ -8,7 +8,7 @@ from labmon.testing import free_port
 from labmon_rigol import discover as discover_module
 from labmon_rigol.discover import Found, block, lan_resource
 from tests.conftest import invoke
-from tests.pymeasure.emulators import LineInstrument, power_meter, temperature_controller
+from tests.pymeasure.emulators import LineInstrument, lock_in, multimeter, power_meter, temperature_controller
 
 
 @pytest.fixture
@@ -127,3 +127,66 @@ def test_a_usb_instrument_needs_no_termination_and_a_missing_plugin_is_named():
     text = block(found, "pm100usb", pymeasure_installed=False)
     assert "# needs labmon-pymeasure: pip install labmon-pymeasure" in text
     assert "read_termination" not in text and 'resource = "USB0::0x1313::0x8072::P2000123::INSTR"' in text
+
+
+def test_a_serial_lock_in_answering_in_cr_at_19200_baud_is_found_and_read(tmp_path):
+    """An SR830 on a serial line (a pseudo-terminal) that answers in `\\r`: asked at 9600 baud it sends noise."""
+    sr830 = lock_in()
+    sr830.baud_rate = 19200
+    sr830.start_serial()
+    try:
+        found = invoke("discover", "--no-local", "--timeout", "0.5s", "--serial", sr830.serial_path)
+        config = tmp_path / "measurer.toml"
+        config.write_text(f'[measurer]\nname = "table1"\n\n{found.stdout}')
+        checked = invoke("check", str(config))
+        read = invoke("read", str(config))
+    finally:
+        sr830.stop()
+    assert found.exit_code == 0, found.output
+    assert (
+        "# ASRL/dev/pts/" in found.stdout and "Stanford_Research_Systems,SR830,s/n12345,ver1.07 (pymeasure driver)"
+    ) in found.stdout
+    assert (
+        f'type = "pymeasure"\ndriver = "pymeasure.instruments.srs.SR830"\nresource = "{sr830.resource}"\n'
+        'baud_rate = 19200\nread_termination = "\\r"\n'
+    ) in found.stdout
+    assert 'property = "xy"\nfields = ["x", "y"]' in found.stdout
+    assert "1 of 1 resources answered *IDN?" in found.output
+    assert checked.exit_code == 0, checked.output
+    assert read.exit_code == 0, read.output
+    assert "sr830/x" in read.output and "sr830/y" in read.output and "sr830/theta" in read.output
+    assert "0.0011" in read.output and "-63.43" in read.output
+
+
+def test_a_silent_serial_port_is_reported_at_every_baud_rate():
+    mute = LineInstrument("ACME,Mute,1,1", lambda q: None, "\n")
+    mute.baud_rate = 4800  # none of the common ones: noise at each
+    mute.start_serial()
+    try:
+        found = invoke("discover", "--no-local", "--timeout", "0.3s", "--serial", mute.resource)
+    finally:
+        mute.stop()
+    assert f"# {mute.resource}: no answer to *IDN? (at 9600: no readable answer" in found.stdout
+    assert "115200: no readable answer" in found.stdout and "0 of 1 resources answered" in found.output
+
+
+def test_a_keithley_2000_gets_its_pymeasure_driver_set_to_volts(tmp_path):
+    meter = multimeter().start()
+    meter.state["mode"] = "RES"  # left on ohms: the block's setup turns it back
+    try:
+        found = invoke("discover", "--no-local", "--timeout", "5s", *lan_args(meter))
+        config = tmp_path / "measurer.toml"
+        config.write_text(f'[measurer]\nname = "table1"\n\n{found.stdout}')
+        read = invoke("read", str(config))
+    finally:
+        meter.stop()
+    assert 'driver = "pymeasure.instruments.keithley.Keithley2000"' in found.stdout
+    assert 'read_termination = "\\n"\nsetup = { mode = "voltage" }' in found.stdout
+    assert 'query = "MEAS?"' not in found.stdout
+    assert read.exit_code == 0, read.output
+    assert "model_2000/voltage" in read.output and "1.00014" in read.output and meter.state["mode"] == "VOLT:DC"
+
+
+def test_a_scope_block_suggests_the_lock_metrics(emulator):
+    found = invoke("discover", "--no-local", "--timeout", "5s", *lan_args(emulator))
+    assert '# metrics = ["peak_presence", "jitter", "peak_time"]' in found.stdout
