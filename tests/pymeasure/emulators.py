@@ -13,9 +13,9 @@ import random
 import re
 import select
 import socketserver
+import termios
 import threading
 import time
-import termios
 import tty
 from collections.abc import Callable
 
