@@ -41,9 +41,10 @@ def floor(batch: Batch, gauges: Gauges) -> bytes:
         lines.append(f'labmon_measurer_missing_cycles_total{{measurer="{measurer}"}} {float(h.missing[measurer])}')
     lines += [f"labmon_cycles_total {float(h.cycles)}", f"labmon_cycle_duration_seconds {h.cycle_seconds}"]
     lines.append(f"labmon_cycle_last_completed_timestamp_seconds {h.last_cycle_at}")
-    for target, waiting, dead in OUTBOX:
+    for target, waiting, dead, paused in OUTBOX:
         lines.append(f'labmon_outbox_backlog{{target="{target}"}} {float(waiting)}')
         lines.append(f'labmon_outbox_dead_letters{{target="{target}"}} {float(dead)}')
+        lines.append(f'labmon_outbox_paused{{target="{target}"}} {float(paused)}')
     return "\n".join(lines).encode()
 
 
