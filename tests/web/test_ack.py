@@ -9,8 +9,9 @@ def test_the_page_acknowledges_a_firing_alert_behind_its_password_and_token(star
     monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
     lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}", public=True)
     token = fetch(lab.url + "/api/meta")[1]["csrf"]
-    ack = {"selector": lab.laser, "comment": "relocking", "by": "alice"}
-    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, "Origin": lab.url, **basic("s3cret-page")}
+    ack = {"selector": lab.laser, "comment": "relocking", "by": "mallory"}  # who acts is who logged in, not this
+    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, "Origin": lab.url}
+    good |= basic("s3cret-page", "alice")
     assert fetch(lab.url + "/api/acks", data=ack, headers={**good, "Authorization": ""})[0] == 401
     assert fetch(lab.url + "/api/acks", data=ack, headers={**good, "X-Labmon-Csrf": "guess"})[0] == 403
     assert fetch(lab.url + "/api/acks", data=ack, headers={**good, "Origin": "http://evil.example"})[0] == 403

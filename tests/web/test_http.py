@@ -12,8 +12,8 @@ from tests.conftest import collector_table, invoke
 from tests.web.conftest import fetch
 
 
-def basic(password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"lab:{password}".encode()).decode()}
+def basic(password: str, user: str = "lab") -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
 
 
 def test_pages_and_static_files_are_served_from_the_package(running_lab):
@@ -110,7 +110,12 @@ def test_adding_a_silence_needs_the_password_json_our_origin_and_the_token(start
     assert fetch(lab.url + "/api/alerts")[0] == 200  # public: anyone may look
     token = fetch(lab.url + "/api/meta")[1]["csrf"]
     silence = {"selector": f"{lab.measurer}/*/*", "duration": "1h", "comment": "aligning"}
-    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, "Origin": lab.url, **basic("s3cret-page")}
+    good = {
+        "Content-Type": "application/json",
+        "X-Labmon-Csrf": token,
+        "Origin": lab.url,
+        **basic("s3cret-page", "bob"),
+    }
     assert fetch(lab.url + "/api/silences", data=silence, headers={**good, "Authorization": ""})[0] == 401
     assert fetch(lab.url + "/api/silences", data=silence, headers={**good, "X-Labmon-Csrf": "guess"})[0] == 403
     assert fetch(lab.url + "/api/silences", data=silence, headers={**good, "Origin": "http://evil.example"})[0] == 403
@@ -121,7 +126,7 @@ def test_adding_a_silence_needs_the_password_json_our_origin_and_the_token(start
     assert status == 200
     silences = fetch(lab.url + "/api/alerts")[1]["silences"]
     shown = [(s["id"], s["selector"], s["comment"]) for s in silences]
-    assert shown == [(added["id"], silence["selector"], "aligning")]
+    assert shown == [(added["id"], silence["selector"], "aligning (by bob)")]  # who logged in, as --by says
 
 
 def test_without_a_password_the_page_offers_no_actions(running_lab):
@@ -208,9 +213,9 @@ def test_the_page_logs_ack_by_and_comment_on_one_line(start_lab, monkeypatch, ca
     monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
     lab = start_lab(password="${LABMON_TEST_PAGE_PASSWORD}", public=True)
     token = fetch(lab.url + "/api/meta")[1]["csrf"]
-    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, **basic("s3cret-page")}
     forged = "\nCRITICAL labmon forged line"
-    ack = {"selector": lab.laser, "by": "eve" + forged, "comment": "ok" + forged}
+    good = {"Content-Type": "application/json", "X-Labmon-Csrf": token, **basic("s3cret-page", "eve" + forged)}
+    ack = {"selector": lab.laser, "comment": "ok" + forged}
     wait_until(lambda: fetch(lab.url + "/api/acks", data=ack, headers=good)[0] == 200)
     logged = [r.getMessage() for r in caplog.records if "acknowledged from the page" in r.getMessage()]
     assert logged and all("\n" not in line for line in logged)

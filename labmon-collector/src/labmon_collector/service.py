@@ -328,8 +328,9 @@ class Collector:
             return
         now = time.time()
         alert = Alert("labmon-collector", "firing", "collector", message, severity="info", since=now, at=now)
-        for name in self.notifiers:
-            self._enqueue(f"notifier:{name}", alert.to_dict())
+        for entry in self.settings.notifiers:
+            if entry.policy.notices:
+                self._enqueue(f"notifier:{entry.name}", alert.to_dict())
 
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)

@@ -78,6 +78,8 @@ class NotifierPolicy:
     """How long to gather alerts after the first before they go out as one message (0: those of one cycle)."""
     attach_plot: bool = False
     """Attach a PNG of the series over the last hour, with its threshold, to a firing alert sent alone."""
+    notices: bool = True
+    """Send the collector's own "monitoring started/paused" notices (false for an on-call phone)."""
 
     def __post_init__(self) -> None:
         if self.max_per_hour < 1:

@@ -54,8 +54,9 @@ class Router:
             if self._store is not None:
                 self._store.hold(notifier, alert.rule)
             log.warning(
-                "notifier %s reached %d messages this hour: not sent: %s", notifier, policy.max_per_hour, alert.message
-            )
+                "notifier %s reached %d messages this hour: held back (rule %s, %d held back for it so far): %s",
+                notifier, policy.max_per_hour, alert.rule, held[alert.rule], alert.message,
+            )  # fmt: skip
             return False
         sent.append(alert.at)
         return True

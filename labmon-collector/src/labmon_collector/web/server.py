@@ -292,18 +292,28 @@ class PageHandler(BaseHTTPRequestHandler):
             parse_duration(duration)
         except ValueError as exc:
             raise HttpError(400, f"duration (e.g. 2h): {exc}") from None
-        silence = self.web.view.add_silence(selector, duration, comment)
-        log.warning("silence #%d added from the page: %s for %s", silence.id, shown(selector), duration)
+        by = f"by {self._user()}"
+        silence = self.web.view.add_silence(selector, duration, f"{comment} ({by})" if comment else by)
+        log.warning("silence #%d added from the page %s: %s for %s", silence.id, shown(by), shown(selector), duration)
         return {"id": silence.id, "ends": silence.ends}
 
     def _ack(self, selector: str, comment: str, body: dict[str, Any]) -> dict[str, Any]:
-        by = str(body.get("by") or "the status page")
+        by = self._user()
         acks = self.web.view.acknowledge(selector, by, comment)
         if not acks:
             raise HttpError(409, f"no firing alert that is not acknowledged yet matches {selector}")
         done = ", ".join(f"{a.rule} on {a.series}" for a in acks)
         log.warning("acknowledged from the page by %s (%s): %s", shown(by), shown(comment), done)
         return {"acknowledged": [{"rule": a.rule, "series": a.series} for a in acks]}
+
+    def _user(self) -> str:
+        """Return who acts: the user name given with the page's password (as `--by` names it on the command line)."""
+        authorization = self.headers.get("Authorization", "")
+        try:
+            name = base64.b64decode(authorization[6:], validate=True).decode().partition(":")[0]
+        except (ValueError, UnicodeDecodeError):
+            name = ""
+        return name.strip()[:64] or "the status page"
 
     def _check_csrf(self) -> None:
         """Refuse a POST another site's page could send: JSON only, our origin, and the token only our page can read."""
