@@ -318,7 +318,7 @@ async function alerts(app) {
   region(app.querySelector("#mute-windows"), now.mute_windows, () => now.mute_windows.length ? table(["window", "now"],
     now.mute_windows.map((w) => [w.window, w.in_force ? "in force" : "–"]))
     : el("p", { class: "muted" }, "No mute windows ([[collector.mute_windows]])."));
-  region(app.querySelector("#history"), hist.events, () => table(["time", "event", "rule", "series", "value", "detail"],
+  region(app.querySelector("#history"), hist.events, () => !hist.events.length ? el("p", { class: "muted", id: "events" }, "No alert events in this range.") : table(["time", "event", "rule", "series", "value", "detail"],
     hist.events.map((e) => [when(e.at), e.kind, e.rule, seriesLink(e.series), e.value == null ? "–" : si(e.value, e.unit), e.detail]),
     { id: "events" }));
   const more = app.querySelector("#more"), left = hist.total - hist.events.length;
@@ -382,7 +382,7 @@ function seriesControls(app) {
     const [a, b] = shownRange(seriesState(), serverNow()), shift = ((b - a) / 2) * sign;
     zoomTo(a + shift, b + shift);
   };
-  const nav = el("div", { class: "toolbar" },
+  const nav = el("div", { class: "toolbar" }, buttons,
     ...[["earlier", "◀ Earlier", step(-1)], ["later", "Later ▶", step(1)], ["zoom-out", "Zoom out", zoomOut]].map(([id, text, go]) => {
       const b = el("button", { type: "button", id }, text);
       b.addEventListener("click", go);
@@ -392,15 +392,18 @@ function seriesControls(app) {
   nav.querySelector("#log").addEventListener("change", (event) => setSeriesState({ log: event.target.checked }, { remember: false }));
   const add = el("form", { id: "overlay" }, field("Overlay series", { name: "key", list: "known-series", placeholder: "table1/room/temperature" }),
     el("datalist", { id: "known-series" }), el("button", { type: "submit" }, "Add"));
+  api("/api/overview").then((data) => add.querySelector("datalist").replaceChildren(
+    ...data.keys.map((key) => el("option", { value: key })))).catch(() => { /* the list is a convenience */ });
   add.addEventListener("submit", (event) => {
     event.preventDefault();
     const key = add.key.value.trim(), keys = seriesState().keys;
     if (key && !keys.includes(key)) setSeriesState({ keys: [...keys, key] }, { remember: false });
     add.reset();
   });
-  app.replaceChildren(el("h2", { id: "title" }), buttons, pick, nav, add, el("ul", { id: "chosen" }),
-    el("p", { class: "muted" }, "Drag across the plot to zoom, wheel or pinch to zoom, double-click to zoom out. Band: min to max of each bucket; dashed: thresholds; red: firing."),
-    el("div", { id: "plot" }), el("div", { id: "children" }));
+  app.replaceChildren(el("h2", { id: "title" }), nav, el("div", { class: "forms" }, pick, add), el("ul", { id: "chosen" }),
+    el("div", { id: "plot" }), el("div", { id: "children" }),
+    el("p", { class: "muted help" }, "Drag across the plot, turn the wheel or pinch to zoom; double-click or Zoom out to go back. " +
+      "Band: min to max of each bucket; dashed: thresholds; red: firing."));
 }
 function zoomOut() {
   const back = zoomedFrom.pop();
