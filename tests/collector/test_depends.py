@@ -102,3 +102,52 @@ def test_status_and_history_show_an_alert_held_back_by_its_dependency(lab, broke
     history = invoke("alerts", path).output
     assert "held back" in history and "by its dependency: rule master fires" in history
     assert "ALERT [warning] slave" not in capsys.readouterr().out
+
+
+def test_a_scoped_dependency_holds_back_only_the_same_measurers_slaves():
+    master = rule(name="master", select="*/master/lock_error", for_=0.0)
+    slave = rule(name="slave", select="*/slave*/lock_error", for_=0.0, depends_on=["master"], depends_same=["measurer"])
+    engine = RulesEngine((master, slave))
+    readings = {
+        "table1": (reading(0.9, instrument="master"), reading(0.9, instrument="slave1")),
+        "table2": (reading(0.1, instrument="master"), reading(0.9, instrument="slave1")),
+    }
+    results = tuple(Result("id", m, 0, r) for m, r in readings.items())
+    alerts = engine.evaluate(Batch(cycle=0, started_at=0, results=results), 0)
+    assert [(a.rule, a.series) for a in alerts] == [
+        ("master", "table1/master/lock_error"),
+        ("slave", "table2/slave1/lock_error"),  # table1's master holds table1's slave only
+    ]
+    assert engine.held == {("slave", "table1/slave1/lock_error"): "rule master fires for the same measurer"}
+
+
+@pytest.mark.parametrize(
+    ("same", "complaint"),
+    [
+        ('["table"]\ndepends_on = ["measurer:table2"]', "'table' is not a label"),
+        ('["measurer"]', "goes with depends_on"),
+    ],
+)
+def test_labmon_check_explains_depends_same_mistakes(tmp_path, registry, same, complaint):
+    assert complaint in problems(tmp_path, registry, COLLECTOR + f"depends_same = {same}\n")
+
+
+def test_a_scoped_dependency_through_mosquitto(lab, broker, write_config, capsys):
+    first, second = sorted(lab)
+    rules = [
+        {"name": "master", "select": f"{first}/laser1/lock_error", "above": 0.01},
+        {
+            "name": "slave", "select": "*/laser1/lock_error", "above": 0.01,
+            "depends_on": ["master"], "depends_same": ["measurer"],
+        },
+    ]  # fmt: skip
+    collector = started(
+        write_config(collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=rules))
+    )
+    try:
+        collector.run_cycle(1)
+    finally:
+        collector.stop()
+    printed = capsys.readouterr().out
+    assert f"- [warning] slave: {second}/laser1/lock_error" in printed  # the other table's: not held back
+    assert f"slave: {first}/laser1/lock_error" not in printed

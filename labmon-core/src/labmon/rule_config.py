@@ -108,6 +108,18 @@ def selector_problem(selector: str) -> str | None:
 
 MEASURER_DEPENDENCY = "measurer:"
 DEPENDS_FIX = 'e.g. depends_on = ["master-unlocked", "measurer:pumps"]'
+SERIES_LABELS = ("measurer", "instrument", "reading")
+"""The parts of a series (measurer/instrument/reading), by name."""
+DEPENDS_SAME_FIX = (
+    f'use labels of {", ".join(SERIES_LABELS)}: e.g. depends_on = ["master"], depends_same = ["measurer"]'
+)
+
+
+def series_label(series: str, label: str) -> str:
+    """Return one label of `series` ("" for a part it does not have: an error alert has no reading)."""
+    parts = series.split("/")
+    index = SERIES_LABELS.index(label)
+    return parts[index] if index < len(parts) else ""
 
 
 def selector_covers(selector: str, series: str) -> bool:
@@ -154,6 +166,9 @@ class RuleConfig:
     escalate_to: list[str] | None = None
     depends_on: list[str] | None = None
     """Rule names and "measurer:NAME"s: while one of them fires, this rule's alerts notify nobody."""
+    depends_same: list[str] | None = None
+    """Labels (measurer, instrument, reading) a depended-on rule's firing series must share with this rule's
+    series to hold it back, as Alertmanager's inhibit `equal`: table1's master holds table1's slaves only."""
 
     @cached_property
     def kind(self) -> Kind:
@@ -214,6 +229,12 @@ class RuleConfig:
             measurer = dependency.removeprefix(MEASURER_DEPENDENCY)
             if not measurer.strip() or dependency == self.name:
                 raise OptionError("depends_on", f"{dependency!r} is not another rule or a measurer", DEPENDS_FIX)
+        if self.depends_same is not None:
+            if not self.depends_on:
+                raise OptionError("depends_same", "depends_same goes with depends_on", DEPENDS_SAME_FIX)
+            for label in self.depends_same:
+                if label not in SERIES_LABELS:
+                    raise OptionError("depends_same", f"{label!r} is not a label", DEPENDS_SAME_FIX)
 
     def _check_threshold(self) -> None:
         if self.above is not None and self.below is not None:

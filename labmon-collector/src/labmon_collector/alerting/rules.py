@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import tzinfo
 from typing import Literal
@@ -119,7 +119,7 @@ class RulesEngine:
                     continue  # quiet and not pending or firing: nothing to step, hold back or note
                 silenced = any(s.covers(seen.series) for s in silences)
                 muted = next((w.text() for w in windows if w.covers(seen.series)), None)
-                held = holder(rule, seen.measurer, self._fires, down, covered)
+                held = holder(rule, seen.series, seen.measurer, self._fires, down, covered)
                 quiet = silenced or muted is not None or held is not None
                 alert = self._step(rule, seen, now, quiet)
                 if alert is not None:
@@ -163,8 +163,8 @@ class RulesEngine:
                 self.store.forget_escalation(*key)
         return self.states.pop(key).state
 
-    def _fires(self, rule: str) -> bool:
-        return any(key[0] == rule and state.state == "firing" for key, state in self.states.items())
+    def _fires(self, rule: str, alike: Callable[[str], bool]) -> bool:
+        return any(key[0] == rule and state.state == "firing" and alike(key[1]) for key, state in self.states.items())
 
     def _keep(
         self, kept: dict[tuple[str, str], str], rule: str, series: str, why: str | None, kind: str, detail: str
