@@ -21,6 +21,15 @@ def cycle(at, master, slave, missing=()):
     return Batch(cycle=0, started_at=at, results=results, missing=tuple(missing))
 
 
+def one_cycle(config):
+    """Run one cycle of a collector with `config` against the real broker."""
+    collector = started(config)
+    try:
+        collector.run_cycle(1)
+    finally:
+        collector.stop()
+
+
 def told(engine, at, master, slave, missing=()):
     return [(a.rule, a.state) for a in engine.evaluate(cycle(at, master, slave, missing), at)]
 
@@ -89,13 +98,7 @@ def test_status_and_history_show_an_alert_held_back_by_its_dependency(lab, broke
         {"name": "master", "select": f"{first}/laser1/lock_error", "above": 0.01},
         {"name": "slave", "select": f"{second}/laser1/lock_error", "above": 0.01, "depends_on": ["master"]},
     ]
-    collector = started(
-        write_config(collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=rules))
-    )
-    try:
-        collector.run_cycle(1)
-    finally:
-        collector.stop()
+    one_cycle(write_config(collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=rules)))
     path = str(tmp_path / "labmon.toml")
     status = invoke("status", path).output
     assert f"{second}/laser1/lock_error" in status and "(held back: rule master fires)" in status
@@ -141,13 +144,7 @@ def test_a_scoped_dependency_through_mosquitto(lab, broker, write_config, capsys
             "depends_on": ["master"], "depends_same": ["measurer"],
         },
     ]  # fmt: skip
-    collector = started(
-        write_config(collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=rules))
-    )
-    try:
-        collector.run_cycle(1)
-    finally:
-        collector.stop()
+    one_cycle(write_config(collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=rules)))
     printed = capsys.readouterr().out
     assert f"- [warning] slave: {second}/laser1/lock_error" in printed  # the other table's: not held back
     assert f"slave: {first}/laser1/lock_error" not in printed

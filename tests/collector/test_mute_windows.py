@@ -25,6 +25,23 @@ def test_a_window_is_open_on_its_days_between_its_times():
     assert MuteWindow(start="02:00", end="06:00").active(SATURDAY + 27 * HOUR, UTC)  # no days: every day
 
 
+def test_a_window_keeps_its_own_time_zone_across_daylight_saving():
+    berlin = MuteWindow(start="02:00", end="06:00", timezone="Europe/Berlin")
+    winter, summer = datetime(2026, 1, 10, tzinfo=UTC).timestamp(), datetime(2026, 7, 10, tzinfo=UTC).timestamp()
+    assert [h for h in range(24) if berlin.active(winter + h * HOUR + 1, UTC)] == [1, 2, 3, 4]  # UTC+1
+    assert [h for h in range(24) if berlin.active(summer + h * HOUR + 1, UTC)] == [0, 1, 2, 3]  # UTC+2
+
+
+def test_a_holiday_window_covers_whole_dates():
+    christmas = MuteWindow(start="00:00", end="24:00", dates=["2026-12-24", "2026-12-25"], timezone="UTC")
+    eve = datetime(2026, 12, 24, tzinfo=UTC).timestamp()
+    opened = [h for h in range(-24, 72) if christmas.active(eve + h * HOUR + 1)]
+    assert opened == list(range(48))  # the two dates, every hour, not the days around them
+    weekends = MuteWindow(start="00:00", end="24:00", days=["sat", "sun"], dates=["2026-12-24"], timezone="UTC")
+    assert weekends.active(eve + 1) and weekends.active(SATURDAY + 1) and not weekends.active(eve + 24 * HOUR + 1)
+    assert christmas.text() == "2026-12-24,2026-12-25 00:00-24:00 UTC *"
+
+
 def test_muted_alerts_notify_when_the_window_ends_if_still_firing():
     window = MuteWindow(start="02:00", end="03:00", select="table1", comment="bakeout")
     engine = RulesEngine((rule(for_=0.0),), mute_windows=(window,))
@@ -47,7 +64,10 @@ def test_an_alert_that_clears_inside_the_window_says_nothing():
     ("window", "complaint"),
     [
         ('start = "2am"\nend = "06:00"', "[collector.mute_windows[0]] start: '2am' is not a time of day"),
-        ('start = "02:00"\nend = "24:00"', "end: '24:00' is not a time of day"),
+        ('start = "02:00"\nend = "24:01"', "end: '24:01' is not a time of day"),
+        ('start = "24:00"\nend = "02:00"', "start: '24:00' is not a time of day"),
+        ('start = "02:00"\nend = "06:00"\ndates = ["24.12.2026"]', "dates: '24.12.2026' is not a date"),
+        ('start = "02:00"\nend = "06:00"\ntimezone = "Mars/Olympus"', "timezone: 'Mars/Olympus' is not a known"),
         ('start = "02:00"\nend = "02:00"', "end: the window is empty"),
         ('start = "02:00"\nend = "06:00"\ndays = ["saturday"]', "days: 'saturday' is not a day"),
         ('start = "02:00"\nend = "06:00"\nselect = "a//b"', "select: 'a//b' has an empty part"),

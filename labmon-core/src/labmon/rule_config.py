@@ -5,9 +5,10 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from functools import cached_property
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from labmon.options import Duration, OptionError, check_spans
 
@@ -277,24 +278,41 @@ def dependency_order(rules: tuple[RuleConfig, ...]) -> tuple[tuple[RuleConfig, .
 
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)|(24):(00)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _minute_of_day(key: str, text: str) -> int:
     found = _CLOCK.fullmatch(text)
-    if found is None:
-        raise OptionError(key, f"{text!r} is not a time of day", f'write HH:MM, e.g. {key} = "02:00"')
-    return int(found[1]) * 60 + int(found[2])
+    if found is None or (key == "start" and found[3]):
+        raise OptionError(
+            key, f"{text!r} is not a time of day", f'write HH:MM, e.g. {key} = "02:00" (end may be "24:00")'
+        )
+    hours, minutes = (found[1], found[2]) if found[1] else (found[3], found[4])
+    return int(hours) * 60 + int(minutes)
+
+
+def _date(text: str) -> date:
+    try:
+        if not _DATE.fullmatch(text):
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise OptionError("dates", f"{text!r} is not a date", 'write YYYY-MM-DD, e.g. dates = ["2026-12-24"]') from None
 
 
 @dataclass(frozen=True)
 class MuteWindow:
-    """Recurring hours (the collector's local time) in which alerts on matching series notify nobody."""
+    """Recurring hours in which alerts on matching series notify nobody: on some days, or dates, in a time zone."""
 
     start: str
     end: str
     days: list[str] | None = None
     """The days the window starts on (it may run past midnight); every day if not set."""
+    dates: list[str] | None = None
+    """The dates (YYYY-MM-DD: holidays) the window starts on; with `days` too, it opens on either."""
+    timezone: str | None = None
+    """The IANA time zone of start, end, days and dates (e.g. "Europe/Berlin"); the collector's if not set."""
     select: str = "*"
     comment: str = ""
 
@@ -304,23 +322,41 @@ class MuteWindow:
         for day in self.days or []:
             if day not in DAYS:
                 raise OptionError("days", f"{day!r} is not a day", f"use {', '.join(DAYS)}")
+        for text in self.dates or []:
+            _date(text)
+        if self.timezone is not None:
+            try:
+                ZoneInfo(self.timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise OptionError(
+                    "timezone", f"{self.timezone!r} is not a known time zone", 'use an IANA name, e.g. "Europe/Berlin"'
+                ) from None
         problem = selector_problem(self.select)
         if problem:
             raise OptionError("select", problem, SELECTOR_FIX)
 
+    @cached_property
+    def _starts_on(self) -> tuple[frozenset[str], frozenset[date]]:
+        dates = frozenset(_date(text) for text in self.dates or [])
+        days = frozenset(self.days or ([] if dates else DAYS))
+        return days, dates
+
     def active(self, now: float, tz: tzinfo | None = None) -> bool:
-        """Return whether the window is open at Unix time `now` (in `tz`; the local time zone if None)."""
-        local = datetime.fromtimestamp(now, tz)
+        """Return whether the window is open at Unix time `now` (in its time zone, else `tz`, else local time)."""
+        local = datetime.fromtimestamp(now, ZoneInfo(self.timezone) if self.timezone else tz)
         minute, start, end = (
             local.hour * 60 + local.minute,
             _minute_of_day("start", self.start),
             _minute_of_day("end", self.end),
         )
-        days = self.days or DAYS
-        today, yesterday = DAYS[local.weekday()], DAYS[local.weekday() - 1]
+        today, yesterday = local.date(), local.date() - timedelta(days=1)
         if start < end:
-            return today in days and start <= minute < end
-        return (today in days and minute >= start) or (yesterday in days and minute < end)  # past midnight
+            return self._opens(today) and start <= minute < end
+        return (self._opens(today) and minute >= start) or (self._opens(yesterday) and minute < end)  # past midnight
+
+    def _opens(self, day: date) -> bool:
+        days, dates = self._starts_on
+        return DAYS[day.weekday()] in days or day in dates
 
     def covers(self, series: str) -> bool:
         """Return whether the window mutes `series`."""
@@ -328,5 +364,6 @@ class MuteWindow:
 
     def text(self) -> str:
         """Return the window as `labmon status` shows it."""
-        days = ",".join(self.days) if self.days else "daily"
-        return f"{days} {self.start}-{self.end} {self.select}" + (f" ({self.comment})" if self.comment else "")
+        when = ",".join([*(self.days or []), *(self.dates or [])]) or "daily"
+        zone = f" {self.timezone}" if self.timezone else ""
+        return f"{when} {self.start}-{self.end}{zone} {self.select}" + (f" ({self.comment})" if self.comment else "")
