@@ -32,3 +32,20 @@ def test_the_cap_names_the_rule_it_held_back(caplog):
     sent(router, alert("hot", 0), alert("cold", 1), alert("cold", 2))
     held = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(held) == 2 and "held back (rule cold, 2 held back for it so far)" in held[1]
+
+
+def test_group_by_measurer_through_mosquitto_sends_one_message_per_table(lab, broker, write_config, capsys):
+    rules = [
+        {"name": "hot", "select": "*/laser1/lock_error", "above": 0.01, "for": "0s"},
+        {"name": "warm", "select": "*/laser1/lock_error", "above": 0.02, "for": "0s"},
+    ]
+    notifiers = {"console": {"type": "console", "group_by": ["measurer"], "notices": False}}
+    collector = Collector(write_config(collector_table(broker, lab, notifiers=notifiers, rules=rules)))
+    collector.start()
+    assert collector.wait_connected(10)
+    collector.run_cycle(1)
+    collector.stop()
+    printed = capsys.readouterr().out
+    assert [line for line in printed.splitlines() if line.startswith("ALERT")] == [
+        f"ALERT [warning] hot, warm: {name}: 2 alerts" for name in lab
+    ]

@@ -81,8 +81,9 @@ class Collector:
         )
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
-        waits = {entry.name: entry.policy.group_wait for entry in self.settings.notifiers}
-        self.grouper = Grouper(waits, tick=self.settings.interval)
+        self.grouper = Grouper(
+            {entry.name: entry.policy for entry in self.settings.notifiers}, tick=self.settings.interval
+        )
         self._plots = {entry.name for entry in self.settings.notifiers if entry.policy.attach_plot}
         self.evidence = Evidence(history_path(self.settings))
         self._missing: set[str] = set()

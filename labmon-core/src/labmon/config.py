@@ -68,6 +68,10 @@ class BrokerConfig:
             _check_ca_file(self.ca_file)
 
 
+GROUP_LABELS = ("measurer", "instrument", "reading", "rule", "severity")
+"""What `group_by` may name."""
+
+
 @dataclass(frozen=True)
 class NotifierPolicy:
     """Keys every notifier has, handled by labmon rather than the plugin."""
@@ -76,6 +80,10 @@ class NotifierPolicy:
     max_per_hour: int = 60
     group_wait: Duration = Duration(0.0)
     """How long to gather alerts after the first before they go out as one message (0: those of one cycle)."""
+    group_by: list[str] | None = None
+    """Labels (measurer, instrument, reading, rule, severity) that split a notifier's alerts into groups (none: one)."""
+    group_interval: Duration = Duration(0.0)
+    """How long after a group was sent before it is sent again with what changed meanwhile (0: every cycle)."""
     attach_plot: bool = False
     """Attach a PNG of the series over the last hour, with its threshold, to a firing alert sent alone."""
     notices: bool = True
@@ -86,6 +94,11 @@ class NotifierPolicy:
             raise OptionError("max_per_hour", "must be at least 1")
         if self.group_wait < 0:
             raise OptionError("group_wait", "must not be negative", 'e.g. group_wait = "30s"')
+        if self.group_interval < 0:
+            raise OptionError("group_interval", "must not be negative", 'e.g. group_interval = "5m"')
+        for label in self.group_by or []:
+            if label not in GROUP_LABELS:
+                raise OptionError("group_by", f"{label!r} is not a label", f"use {', '.join(GROUP_LABELS)}")
 
 
 @dataclass(frozen=True)

@@ -5,32 +5,56 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from labmon.config import NotifierPolicy
 from labmon.models import Alert
+from labmon.rule_config import series_label
 from labmon_collector.alerting.conditions import lasted
 
 SEVERITY = ("info", "warning", "critical")
 
 
 class Grouper:
-    """Holds each notifier's alerts from the first of a group until its `group_wait` has passed."""
+    """Holds each notifier's alerts, per group (`group_by`), until `group_wait` after the first has passed, and
+    `group_interval` after the group was last sent, as Alertmanager does."""
 
-    def __init__(self, waits: Mapping[str, float], tick: float = 0.0) -> None:
-        self._waits = waits
+    def __init__(self, policies: Mapping[str, NotifierPolicy], tick: float = 0.0) -> None:
+        self._policies = policies
         self._tick = tick
-        self._pending: dict[str, tuple[float, list[Alert]]] = {}
+        self._pending: dict[tuple[str, tuple[str, ...]], tuple[float, list[Alert]]] = {}
+        self._sent: dict[tuple[str, tuple[str, ...]], float] = {}
 
     def add(self, notifier: str, alert: Alert, now: float) -> None:
-        """Gather `alert` for `notifier`."""
-        self._pending.setdefault(notifier, (now, []))[1].append(alert)
+        """Gather `alert` for `notifier`, in the group its `group_by` labels make."""
+        policy = self._policies.get(notifier, NotifierPolicy())
+        key = (notifier, tuple(_label(alert, label) for label in policy.group_by or []))
+        self._pending.setdefault(key, (now, []))[1].append(alert)
 
     def ready(self, now: float, *, everything: bool = False) -> list[tuple[str, dict[str, Any]]]:
-        """Return (notifier, outbox payload) for every group whose wait is over (all of them if `everything`)."""
-        due = [
-            name
-            for name, (first, _) in self._pending.items()
-            if everything or lasted(now - first, self._waits.get(name, 0.0), self._tick)
-        ]
-        return [(name, payload(self._pending.pop(name)[1])) for name in due]
+        """Return (notifier, outbox payload) for every group whose waits are over (all of them if `everything`)."""
+        due = [key for key, (first, _) in self._pending.items() if everything or self._due(key, first, now)]
+        for key in due:
+            self._sent[key] = now
+        for key in [key for key, at in self._sent.items() if key not in self._pending and not self._held(key, at, now)]:
+            del self._sent[key]  # a quiet group starts afresh: its next alert waits group_wait only
+        return [(key[0], payload(self._pending.pop(key)[1])) for key in due]
+
+    def _due(self, key: tuple[str, tuple[str, ...]], first: float, now: float) -> bool:
+        policy = self._policies.get(key[0], NotifierPolicy())
+        last = self._sent.get(key)
+        return lasted(now - first, policy.group_wait, self._tick) and (last is None or not self._held(key, last, now))
+
+    def _held(self, key: tuple[str, tuple[str, ...]], last: float, now: float) -> bool:
+        """Return whether a group sent at `last` is still inside its `group_interval`."""
+        interval = self._policies.get(key[0], NotifierPolicy()).group_interval
+        return interval > 0 and not lasted(now - last, interval, self._tick)
+
+
+def _label(alert: Alert, label: str) -> str:
+    if label == "rule":
+        return alert.rule
+    if label == "severity":
+        return alert.severity
+    return series_label(alert.series, label)
 
 
 def payload(alerts: list[Alert]) -> dict[str, Any]:
