@@ -40,7 +40,7 @@ class AppriseNotifier:
         _keep_apprise_log_to_itself()  # first: importing Apprise already logs
         import apprise  # here, not at the top: `labmon check` and `--help` must not load Apprise's 100+ services
 
-        self.timeout = config.timeout
+        self.timeout: float = config.timeout
         urls = split_urls(config.urls)
         self._secrets = redactor(urls)
         self.apprise = apprise.Apprise(asset=apprise.AppriseAsset(app_id="labmon", app_desc="labmon alerts"))
@@ -105,6 +105,10 @@ class AppriseNotifier:
 
     def _redact(self, text: str) -> str:
         return self._secrets.sub("***", text)
+
+    def set_timeout(self, seconds: float) -> None:
+        """Wait up to `seconds` for an answer from now on (labmon lengthens it after a try that ran out of it)."""
+        self.timeout = seconds
 
     def close(self) -> None:
         """Nothing held open."""

@@ -30,6 +30,7 @@ from labmon_collector.cycle import Cycle
 from labmon_collector.delivery.courier import Courier
 from labmon_collector.delivery.heartbeat import Heartbeat
 from labmon_collector.delivery.outbox import Outbox, Pending
+from labmon_collector.delivery.patience import patient
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import DiskAlarm
 from labmon_collector.reach import Reach
@@ -117,7 +118,7 @@ class Collector:
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
         self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}
         targets = {f"sink:{name}": _sink_delivery(sink, name, self.disk) for name, sink in self.sinks.items()}
-        targets |= {f"notifier:{name}": _notifier_delivery(notifier) for name, notifier in self.notifiers.items()}
+        targets |= {f"notifier:{name}": _notifier_delivery(notifier, name) for name, notifier in self.notifiers.items()}
         self.couriers = {
             target: Courier(
                 self.outbox, target, deliver, retry_base=delivery.retry_initial, retry_cap=delivery.retry_max
@@ -427,10 +428,10 @@ def _sink_delivery(sink: Any, name: str, disk: DiskHealth) -> Callable[[Pending]
             raise
         disk.stored(f"{name} sink")
 
-    return deliver
+    return patient(f"sink:{name}", sink, deliver)
 
 
-def _notifier_delivery(notifier: Any) -> Callable[[Pending], None]:
+def _notifier_delivery(notifier: Any, name: str) -> Callable[[Pending], None]:
     def deliver(item: Pending) -> None:
         payload = item.payload
         if "alerts" in payload:
@@ -444,4 +445,4 @@ def _notifier_delivery(notifier: Any) -> Callable[[Pending], None]:
         else:
             notifier.notify(alert)
 
-    return deliver
+    return patient(f"notifier:{name}", notifier, deliver)

@@ -52,6 +52,11 @@ class DiscordNotifier:
 
     def __init__(self, config: DiscordConfig) -> None:
         self.config = config
+        self.timeout: float = config.timeout
+
+    def set_timeout(self, seconds: float) -> None:
+        """Wait up to `seconds` for an answer from now on (labmon lengthens it after a try that ran out of it)."""
+        self.timeout = seconds
 
     def notify(self, alert: Alert) -> None:
         """Post one alert; raise so that the outbox retries it or parks the notifier."""
@@ -87,7 +92,7 @@ class DiscordNotifier:
             url=c.webhook_url,
             content=content or None,
             username=c.username[:80],
-            timeout=(c.connect_timeout, c.timeout),
+            timeout=(c.connect_timeout, self.timeout),
             allowed_mentions={"parse": []},
         )
         for embed in embeds:

@@ -52,6 +52,7 @@ class IftttSink:
 
     def __init__(self, config: IftttConfig) -> None:
         self.config = config
+        self.timeout: float = config.timeout
         learns = config.mode == "row" and config.columns is None
         self._learned = Columns(config.columns_file) if learns else None
         import requests  # here, not at the top: a collector without HTTP sinks never loads it
@@ -84,13 +85,17 @@ class IftttSink:
         c = self.config
         url = f"{c.base_url.rstrip('/')}/trigger/{c.event}/{route}/{c.key}"
         try:
-            response = self._session.post(url, json=payload, timeout=(c.connect_timeout, c.timeout))
+            response = self._session.post(url, json=payload, timeout=(c.connect_timeout, self.timeout))
         except requests.RequestException as exc:  # its text carries the URL, and so the key
             raise TransientError(redact(f"IFTTT unreachable: {type(exc).__name__}: {exc}", c.key)) from None
         check_status(
             "IFTTT", response.status_code, retry_after=retry_after_seconds(response.headers.get("Retry-After")),
             meanings={404: "no such webhook or event; check event and the key", 401: "the key was refused; check key"},
         )  # fmt: skip
+
+    def set_timeout(self, seconds: float) -> None:
+        """Wait up to `seconds` for an answer from now on (labmon lengthens it after a try that ran out of it)."""
+        self.timeout = seconds
 
     def close(self) -> None:
         """Close the HTTP session."""

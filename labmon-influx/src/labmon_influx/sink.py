@@ -64,6 +64,7 @@ class InfluxSink:
 
     def __init__(self, config: InfluxConfig) -> None:
         self.config = config
+        self.timeout: float = config.timeout
         import requests  # here, not at the top: a collector without HTTP sinks never loads it
 
         self._session = requests.Session()
@@ -95,7 +96,7 @@ class InfluxSink:
         c = self.config
         secrets = [s for s in (c.password, c.token) if s]
         try:
-            response = self._session.post(self._endpoint, params=self._params, data=body, timeout=c.timeout)
+            response = self._session.post(self._endpoint, params=self._params, data=body, timeout=self.timeout)
         except requests.RequestException as exc:
             raise TransientError(redact(f"{c.url} unreachable: {type(exc).__name__}: {exc}", *secrets)) from None
         try:
@@ -105,6 +106,10 @@ class InfluxSink:
             )  # fmt: skip
         except (PermanentError, TransientError) as exc:  # the server's own words say which point or database
             raise type(exc)(redact(f"{exc}: {_excerpt(response)}", *secrets)) from None
+
+    def set_timeout(self, seconds: float) -> None:
+        """Wait up to `seconds` for an answer from now on (labmon lengthens it after a try that ran out of it)."""
+        self.timeout = seconds
 
     def close(self) -> None:
         """Close the HTTP session."""
