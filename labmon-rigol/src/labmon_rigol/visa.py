@@ -74,14 +74,35 @@ class Session:
         return self.read_block(command)
 
     def read_block(self, command: str) -> NDArray[np.uint8]:
-        """Read the binary block that answers `command`, sent earlier."""
+        """Read the IEEE 488.2 definite block that answers `command`, sent earlier; a malformed one raises ValueError.
+
+        Read by its announced length with the read termination off: its bytes hold many newlines, and
+        pyvisa-py would return at each (a 1400-point trace in ~900 reads, ~20 ms instead of ~1 ms).
+        """
         import numpy as np
 
+        raw = self.raw
+        termination = raw.read_termination
         try:
-            block: NDArray[np.uint8] = self.raw.read_binary_values(datatype="B", container=np.array)
+            head = raw.read_bytes(2)
+            if head[:1] != b"#" or head[1:2] not in b"123456789":
+                raise ValueError(f"not a definite-length block: it starts {head!r}")
+            digits = raw.read_bytes(int(head[1:2]))
+            if not digits.isdigit():
+                raise ValueError(f"not a definite-length block: its length reads {digits!r}")
+            raw.read_termination = None
+            try:
+                body = raw.read_bytes(int(digits))
+            finally:
+                raw.read_termination = termination
+            end = raw.read_bytes(len(termination)) if termination else b""
+        except ValueError:
+            raise
         except Exception as exc:
             raise self._explained(exc, command) from None
-        return block
+        if end != (termination or "").encode():
+            raise ValueError(f"the block ends {end!r}, not with the read termination")
+        return np.frombuffer(body, dtype=np.uint8)
 
     def clear(self) -> None:
         """Discard whatever the instrument still sends (after a garbled or late answer)."""
