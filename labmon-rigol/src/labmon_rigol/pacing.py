@@ -13,14 +13,16 @@ SHARE = 0.05
 SOONER = 0.8
 """Done by the first ask at the expected time: it may have been sooner, so expect it this much sooner next time."""
 SOONEST = 0.0005
-"""Never ask again sooner than this (seconds)."""
+"""Never wait less than this (seconds) before asking again."""
+QUICK = 0.002
+"""An event expected within this (seconds) is asked for straight again: a few asks cost less than a wake-up."""
 
 
 class Pacer:
     """Learns how long an event (an acquisition, a new screen) takes, and asks first when it is due.
 
-    What it learns is the last time the event was seen not yet done: a lower bound, so a late wake-up on
-    a busy machine never makes it expect later and later.
+    What it learns is when it last asked and heard "not yet": a lower bound, so a late wake-up or a slow
+    answer on a busy machine never makes it expect later and later.
     """
 
     def __init__(self) -> None:
@@ -28,29 +30,35 @@ class Pacer:
 
     def pause(self, elapsed: float) -> float:
         """Return how long to wait before the next ask, `elapsed` seconds into the wait."""
-        if self.expected is not None and elapsed < self.expected:
-            return self.expected - elapsed
+        expected = self.expected
+        if expected is not None and expected < QUICK:
+            return 0.0  # a wake-up on a busy machine can take longer than the event
+        if expected is not None and elapsed < expected:
+            return expected - elapsed
         return max(SOONEST, SHARE * elapsed)
 
     def until(self, ask: Callable[[], T], done: Callable[[T], bool], since: float, timeout: float) -> T | None:
         """Ask until `done` says so and return that answer; None if `timeout` seconds pass from `since` first."""
-        not_yet = None  # when it was last seen not done, at or past the expected time
+        not_yet = None  # when it was last asked for and not done, at or past the expected time
         while True:
+            asked = time.monotonic() - since
             answer = ask()
             elapsed = time.monotonic() - since
             if done(answer):
-                self._learn(elapsed, not_yet)
+                self._learn(asked, not_yet)
                 return answer
             if elapsed >= timeout:
                 return None
-            if self.expected is None or elapsed >= self.expected:
-                not_yet = elapsed
-            time.sleep(min(self.pause(elapsed), timeout - elapsed))
+            if self.expected is None or asked >= self.expected:
+                not_yet = asked
+            pause = self.pause(elapsed)
+            if pause:
+                time.sleep(min(pause, timeout - elapsed))
 
-    def _learn(self, elapsed: float, not_yet: float | None) -> None:
+    def _learn(self, asked: float, not_yet: float | None) -> None:
         if not_yet is not None:
             self.expected = not_yet
         elif self.expected is not None:
             self.expected *= SOONER
         else:
-            self.expected = elapsed
+            self.expected = asked
