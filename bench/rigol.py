@@ -1,20 +1,17 @@
 """Time Rigol reads against the emulator, each beside a bare pyvisa floor measured in the same run.
 
-Through real pyvisa-py over TCP:
-  1400-point read   RigolScope.traces(ch, 1) in screen mode (settings, :WAV:PRE?, BYTE block, length
-                    check, scaling to volts) beside the same trace in ASCII (what the original code did)
-                    and a bare query_binary_values(":WAV:DATA?") loop (the floor)
-  300-trace read    RigolScope.traces(ch, 300) in single mode (a new acquisition per trace, run state
-                    restored) beside 300 single acquisitions done by hand with bare pyvisa: ":SING;:TRIG:STAT?",
-                    poll :TRIG:STAT? until STOP, query_binary_values(":WAV:DATA?") (the floor)
+Through real pyvisa-py over TCP. The floor reads a block by its announced length with bare pyvisa
+(query_binary_values, pyvisa's own, returns from pyvisa-py at every newline byte of the data: shown too).
 Against a scope with real timing (`separate_answers`: each answer in its own TCP segment, Nagle on, as
 many scopes send; 20 ms per acquisition and per running frame), beside bare pyvisa querying one command
-at a time (the floor; also the same trace asked for as `:WAV:PRE?;:WAV:DATA?` in one message, where the
-client's delayed ACK holds the second answer):
+at a time (also the same trace asked for as `:WAV:PRE?;:WAV:DATA?` in one message, where the client's
+delayed ACK holds the second answer):
   one trace         RigolScope.traces(ch, 1) in screen mode (run state, settings and :WAV:PRE?, block)
-                    beside query(settings;:TRIG:STAT?), query(:WAV:PRE?), query_binary_values(:WAV:DATA?)
+                    beside query(settings;:TRIG:STAT?), query(:WAV:PRE?), the block
   300 traces        RigolScope.traces(ch, 300) in single mode (paced :TRIG:STAT? polls, run state put back)
                     beside 300 x (":SING;:TRIG:STAT?", :TRIG:STAT? polled back to back until STOP, block)
+Against the plain emulator (answers of a message together, acquisitions at once): the same two, and
+the trace in ASCII as the original code read it.
 Metric: first-peak jitter over 300 traces, vectorised, beside a per-trace Python loop with a 5-point
 derivative (the original's approach); then every lock metric (presence, count, time, height, jitter).
 Run: .venv/bin/python bench/rigol.py [--reads 200] [--rounds 15] [--slow-reads 100] [--slow-rounds 5]
@@ -79,7 +76,7 @@ def bare_single_reads(session: Any, count: int) -> list[np.ndarray]:
         status = session.query(":SING;:TRIG:STAT?")
         while status != "STOP":
             status = session.query(":TRIG:STAT?")
-        blocks.append(session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array))
+        blocks.append(bare_block(session))
     session.query(":TRIG:SWE AUTO;:RUN;:TRIG:STAT?")  # running again, as labmon leaves it
     return blocks
 
@@ -87,11 +84,28 @@ def bare_single_reads(session: Any, count: int) -> list[np.ndarray]:
 SETTINGS = ":WAV:SOUR CHAN1;:WAV:MODE NORM;:WAV:FORM BYTE"
 
 
+def bare_block(session: Any, *, ask: bool = True) -> np.ndarray:
+    """The floor of a block: bare pyvisa reading it by its announced length, not stopping at each newline byte."""
+    if ask:
+        session.write(":WAV:DATA?")
+    size = int(session.read_bytes(int(session.read_bytes(2)[1:])))
+    session.read_termination = None
+    body = session.read_bytes(size)
+    session.read_termination = "\n"
+    session.read_bytes(1)
+    return np.frombuffer(body, dtype=np.uint8)
+
+
+def pyvisa_block(session: Any) -> np.ndarray:
+    """A block as pyvisa's own query_binary_values reads it: pyvisa-py returns at every newline byte."""
+    return session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
+
+
 def bare_one_trace(session: Any) -> np.ndarray:
     """The floor of one trace: run state, scaling and block, each its own query."""
     session.query(f"{SETTINGS};:TRIG:STAT?")
     session.query(":WAV:PRE?")
-    return session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
+    return bare_block(session)
 
 
 def chained_one_trace(session: Any) -> np.ndarray:
@@ -99,7 +113,7 @@ def chained_one_trace(session: Any) -> np.ndarray:
     session.query(f"{SETTINGS};:TRIG:STAT?")
     session.write(":WAV:PRE?;:WAV:DATA?")
     session.read()
-    return session.read_binary_values(datatype="B", container=np.array)
+    return bare_block(session, ask=False)
 
 
 def slow_scope(reads: int, rounds: int) -> None:
@@ -117,7 +131,7 @@ def slow_scope(reads: int, rounds: int) -> None:
     print(f"one trace (medians of {reads}, alternating)")
     print(f"  labmon         {ours * 1000:7.3f} ms   {ratio:5.2f}x the floor")
     print(f"  chained query  {chained * 1000:7.3f} ms   {chained / floor:5.2f}x the floor  (:WAV:PRE?;:WAV:DATA?)")
-    print(f"  bare pyvisa    {floor * 1000:7.3f} ms   (floor: one command per query)")
+    print(f"  bare pyvisa    {floor * 1000:7.3f} ms   (floor: one command per query, block read by its length)")
     ours, floor, ratio = paired(lambda: single.traces(1, 300), lambda: bare_single_reads(bare, 300), rounds)
     print(f"300 single-acquisition traces (medians of {rounds}, alternating)")
     print(f"  labmon         {ours * 1000:7.1f} ms   {ratio:5.2f}x the floor")
@@ -159,19 +173,22 @@ def main() -> None:
     emulator = ScopeEmulator().start()
     screen = RigolScope(RigolConfig(resource=emulator.resource, metrics=["mean"], acquire="screen"))
     single = RigolScope(RigolConfig(resource=emulator.resource, metrics=["jitter"], traces=300))
-    session = screen._scope.raw  # the bare pyvisa resource, for the ASCII and floor reads
+    session = pyvisa.ResourceManager("@py").open_resource(
+        emulator.resource, read_termination="\n", write_termination="\n", timeout=5000
+    )  # the bare pyvisa resource, for the ASCII and floor reads
 
     ascii_mode = median_seconds(lambda: ascii_read(session), args.reads)
     session.query(":WAV:FORM BYTE;*IDN?")
+    block = median_seconds(lambda: bare_block(session), args.reads)
+    binary_values = median_seconds(lambda: pyvisa_block(session), max(3, args.reads // 10))
 
-    def bare_block() -> object:
-        return session.query_binary_values(":WAV:DATA?", datatype="B", container=np.array)
-
-    ours, floor, ratio = paired(lambda: screen.traces(1, 1), bare_block, args.reads)
-    print(f"one 1400-point read (medians of {args.reads}, alternating)")
+    ours, floor, ratio = paired(lambda: screen.traces(1, 1), lambda: bare_one_trace(session), args.reads)
+    print(f"one 1400-point trace (medians of {args.reads}, alternating)")
     print(f"  labmon binary  {ours * 1000:7.3f} ms   {ratio:5.2f}x the floor")
+    print(f"  bare pyvisa    {floor * 1000:7.3f} ms   (floor: run state, :WAV:PRE?, block, one query each)")
+    print(f"  block alone    {block * 1000:7.3f} ms   (bare pyvisa, read by its length)")
+    print(f"  query_binary_values {binary_values * 1000:7.3f} ms   (pyvisa's own block reading)")
     print(f"  ascii (orig.)  {ascii_mode * 1000:7.3f} ms   {ascii_mode / floor:5.2f}x the floor")
-    print(f"  bare pyvisa    {floor * 1000:7.3f} ms   (floor)")
 
     lock, by_hand, ratio = paired(lambda: single.traces(1, 300), lambda: bare_single_reads(session, 300), args.rounds)
     print(f"300 single-acquisition traces (medians of {args.rounds}, alternating)")
@@ -193,6 +210,7 @@ def main() -> None:
     )
     screen.close()
     single.close()
+    session.close()
     emulator.disappear()
 
 
