@@ -147,3 +147,18 @@ def test_late_replies_are_logged_once_a_minute_with_a_count(lab, broker, write_c
         wait_until(lambda: collector.counters.late == 200, what="200 late replies counted")
     collector.stop()
     assert len([r for r in caplog.records if "late or duplicate" in r.getMessage()]) == 1
+
+
+def test_an_endless_silence_an_older_labmon_stored_ends_in_ten_years(tmp_path, broker):
+    from labmon_collector.alerting.alertstore import AlertStore
+
+    path = tmp_path / "collector.toml"
+    settings = {"measurers": ["t1"], "data_dir": str(tmp_path / "data")}
+    path.write_text(tomli_w.dumps({"broker": broker_table(broker), "collector": settings}))
+    invoke("silence", "add", "t1", "--for", "1h", "--config", str(path))
+    store = AlertStore(tmp_path / "data" / "alerts.sqlite")
+    store.add_silence("t1/*", 0.0, float("inf"), "from before the bound")
+    store.close()
+    listed = invoke("silence", "list", "--config", str(path))
+    assert listed.exit_code == 0 and "from before the bound" in listed.output
+    assert invoke("status", str(path)).exit_code in (0, 1, 2)

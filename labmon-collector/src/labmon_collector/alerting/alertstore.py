@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from labmon.rule_config import selector_covers
+from labmon.times import MAX_DURATION
 from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
@@ -219,10 +220,12 @@ class AlertStore:
         return int(cursor.lastrowid or 0)
 
     def silences(self, now: float) -> list[Silence]:
-        """Return the silences in force at `now`."""
+        """Return the silences in force at `now` (one stored endless by an older labmon ends in 10 years)."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM silences WHERE starts <= ? AND ends > ? ORDER BY id", (now, now)
+                "SELECT id, selector, starts, MIN(ends, ?), comment FROM silences WHERE starts <= ? AND ends > ?"
+                " ORDER BY id",
+                (now + MAX_DURATION, now, now),
             ).fetchall()
         return [Silence(*row) for row in rows]
 
