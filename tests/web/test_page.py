@@ -118,6 +118,17 @@ def test_labmon_web_on_the_files_of_a_stopped_collector_says_it_stopped(file_lab
     assert page.locator("#measurers td", has_text="offline").count() == 0
 
 
+def test_a_collector_late_by_more_than_two_intervals_is_called_late(file_lab, page):
+    now = time.time()
+    lab = file_lab(["table1"], [Batch(1, now - 35, (readings("table1", now - 35, {"oven/temp": 20.5}),), ())])
+    lab.store.note(started_at=now - 3600, last_cycle_at=now - 35, stopped_at=None)  # interval 10 s
+    page.goto(lab.url + "/")
+    page.locator("#banner", has_text="The collector is late").wait_for(timeout=STEP)
+    assert "Last cycle" in page.locator("#banner").inner_text()
+    lab.store.note(last_cycle_at=time.time())  # it catches up: the banner goes at the next poll
+    page.locator("#banner").wait_for(state="hidden", timeout=STEP)
+
+
 # 2. Never hide a peak
 
 
@@ -275,6 +286,33 @@ def test_the_series_page_keeps_its_state_in_the_url_zooms_and_overlays(file_lab,
     page.fill("#picker input[name=to]", "2026-01-01T12:00")
     page.locator("#picker button").click()
     page.wait_for_function("() => location.search.includes('from=') && location.search.includes('to=')", timeout=STEP)
+
+
+PINCH = """() => {
+  const over = window.labmonPlot.over, box = over.getBoundingClientRect(), y = box.top + box.height / 2;
+  const touches = (gap) => [0, 1].map((i) => new Touch({ identifier: i, target: over, clientY: y,
+    clientX: box.left + box.width / 2 + (i ? gap : -gap) }));
+  const send = (type, gap) =>
+    over.dispatchEvent(new TouchEvent(type, { touches: touches(gap), bubbles: true, cancelable: true }));
+  send("touchstart", 40);
+  send("touchmove", 80);
+  send("touchmove", 160);
+}"""
+
+
+def test_a_pinch_on_a_phone_zooms_in(file_lab, browser):
+    lab = file_lab(["table1", "table2"], two_series(time.time()))
+    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    phone = context.new_page()
+    phone.goto(lab.url + "/series?s=table1/laser1/lock_error&range=1h")
+    phone.locator("#plot canvas").wait_for(timeout=STEP)
+    phone.evaluate(PINCH)
+    phone.wait_for_function("() => location.search.includes('from=')", timeout=STEP)
+    span = phone.evaluate(
+        "() => { const q = new URLSearchParams(location.search); return q.get('to') - q.get('from'); }"
+    )
+    assert span < 3600 / 2  # spread the fingers four times apart: a quarter of the hour, give or take the edge
+    context.close()
 
 
 def test_an_instrument_link_loads_the_list_of_its_series(file_lab, page):
