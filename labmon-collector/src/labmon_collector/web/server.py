@@ -41,7 +41,7 @@ TYPES = {
     ".svg": "image/svg+xml",
 }
 PAGES = ("/", "/alerts", "/series", "/measurers")
-RANGES = {"1h": 3600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
+RANGES = {"1h": 3600.0, "6h": 21600.0, "24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0, "1y": 365 * 86400.0}
 MAX_BODY = 10_000
 COMPRESS_FROM = 1024
 """Bytes: a smaller body gains less from gzip than its header costs."""

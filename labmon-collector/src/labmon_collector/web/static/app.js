@@ -81,8 +81,9 @@ function sparkPath(t, v) {
   let d = "", pen = "M";
   t.forEach((time, i) => {
     if (v[i] == null) { pen = "M"; return; }
-    const y = hi === lo ? 50 : 95 - ((v[i] - lo) / (hi - lo)) * 90;
-    d += `${pen}${(((time - t0) / span) * 100).toFixed(2)},${y.toFixed(2)} `;
+    const x = ((time - t0) / span) * 100, y = hi === lo ? 50 : 95 - ((v[i] - lo) / (hi - lo)) * 90;
+    d += `${pen}${x.toFixed(2)},${y.toFixed(2)} `;
+    if (pen === "M" && v[i + 1] == null) d += `L${(x + 0.01).toFixed(2)},${y.toFixed(2)} `;  // alone between gaps: a dot
     pen = "L";
   });
   return d;
@@ -517,7 +518,7 @@ function plotOptions(box, plotted, log) {
                 values: axisValues(unit), label: answer.series.split("/").slice(1).join("/") + (unit ? ` [${unit}]` : ""), labelSize: 22,
                 labelFont: "13px system-ui", font: "12px system-ui" });
     const show = (u, v) => si(v, unit);
-    series.push({ label: plotted.length > 1 ? answer.series : "mean", scale, stroke: colour, width: 1.5, value: show });
+    series.push({ label: plotted.length > 1 ? answer.series : answer.data.length > 2 ? "mean" : "value", scale, stroke: colour, width: 1.5, value: show });
     if (answer.data.length > 2) {
       series.push({ label: "min", scale, stroke: colour + "55", width: 1, value: show },
                   { label: "max", scale, stroke: colour + "55", width: 1, value: show });
