@@ -20,6 +20,7 @@ from labmon.rule_config import SELECTOR_FIX, selector_problem
 from labmon.times import format_duration, iso, parse_duration
 from labmon_collector.alerting.events import recent_lines
 from labmon_collector.bridge import bridge_config
+from labmon_collector.health.command import report
 
 if TYPE_CHECKING:
     from labmon_collector.alerting.alertstore import AlertStore
@@ -278,3 +279,4 @@ def labmon_register_commands(cli: click.Group) -> None:
     cli.add_command(ack)
     cli.add_command(bridge_config)
     cli.add_command(outbox_group)
+    cli.add_command(report)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +53,15 @@ class MeasurerCounts:
     last_answer: float | None
 
 
+@dataclass(frozen=True)
+class Buckets:
+    """A series' complete buckets of one width by start: (readings, min, max) of its valid values."""
+
+    mark: float
+    """Every point before this time is in the width's buckets."""
+    rows: dict[float, tuple[int, float, float]]
+
+
 class History:
     """A read connection to a history file (migrated to the series layout on first open)."""
 
@@ -83,6 +93,17 @@ class History:
                 "SELECT t, value, status, error FROM all_points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
                 (series, since, until),
             ).fetchall()
+
+    def readings_before(
+        self, series: int, until: float, count: int
+    ) -> list[tuple[float, float | None, str, str | None]]:
+        """Return the last `count` (time, value, status, error) of one series before `until`, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT t, value, status, error FROM all_points WHERE series = ? AND t < ? ORDER BY t DESC LIMIT ?",
+                (series, until, count),
+            ).fetchall()
+        return rows[::-1]
 
     def plot(self, series: int, since: float, until: float) -> Plot:
         """Return the plot of one series: raw readings for short ranges, min/max/mean buckets for long ones."""
@@ -123,6 +144,18 @@ class History:
             buckets[key] = (n, low, high, total)
         rows = [(start + width / 2.0, total / n, low, high) for start, (n, low, high, total) in sorted(buckets.items())]
         return replace(_with_gaps(float(width), rows), bucketed=True)
+
+    def buckets(self, series: int, width: int, since: float, until: float) -> Buckets:
+        """Return one series' buckets of `width` starting in [since, until) that are complete (before its mark)."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
+            mark = bucket_marks(self._db).get(width, -math.inf)
+            rows = self._db.execute(
+                "SELECT start, n, min, max FROM buckets WHERE series = ? AND width = ? AND start >= ? AND start < ?"
+                " AND start + width <= ?",
+                (series, width, since, until, mark),
+            ).fetchall()
+        return Buckets(mark, {start: (n, low, high) for start, n, low, high in rows})
 
     def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:
         """Return the last `count` readings of one series (for a sparkline)."""

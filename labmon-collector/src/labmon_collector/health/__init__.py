@@ -1,0 +1,1 @@
+"""Lock health: uptime within bounds, excursions and unknown time per day and week; forecasts; what changed."""

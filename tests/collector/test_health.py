@@ -1,0 +1,163 @@
+"""Lock health from a synthetic history: time within bounds, excursions, unknown time, per day and per week."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from labmon.rule_config import RuleConfig
+from labmon_collector.health.figures import excursions, figures, periods
+from labmon_collector.health.report import health
+from labmon_collector.health.timeline import BAD, GOOD, UNKNOWN, timeline
+from labmon_collector.history.reader import History
+from tests.collector.healthkit import write_history
+from tests.conftest import invoke
+
+DAY = 86400.0
+MONDAY = 1764547200.0  # 2025-12-01 00:00 UTC
+STEP = 60.0
+LOCK = RuleConfig(name="lock", select="t1/laser/lock", above=1.0)
+
+
+def lock_value(t: float) -> float | None:
+    """Out 10:00-10:30 on Monday and Tuesday 23:50 to Wednesday 00:20; errors Tuesday 13:53-14:03."""
+    offset = t - MONDAY
+    if 36000 <= offset < 37800 or DAY + 85800 <= offset < 2 * DAY + 1200:
+        return 2.0
+    if DAY + 50000 <= offset < DAY + 50600:
+        return None
+    return 0.5
+
+
+STOPPED = (MONDAY + DAY + 14400, MONDAY + DAY + 21600)
+"""Tuesday 04:00-06:00: the collector was stopped (then restarted: the sink closed and opened again)."""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("health") / "history.sqlite"
+    times = [MONDAY + i * STEP for i in range(int(3 * DAY / STEP))]
+    write_history(
+        path,
+        {"t1/laser/lock": lock_value, "t1/laser/piezo": lambda t: 3.0},
+        [t for t in times if not STOPPED[0] <= t < STOPPED[1]],
+        restart_at=STOPPED[1],
+    )
+    return path
+
+
+def test_each_day_splits_time_within_out_and_unknown(lab: Path) -> None:
+    history = History(lab)
+    [item] = health(history, [LOCK], MONDAY, MONDAY + 3 * DAY, ZoneInfo("UTC"))
+    history.close()
+    monday, tuesday, wednesday = item.days
+    assert (monday.good, monday.out, monday.unknown) == (DAY - 1800, 1800, 0)
+    assert (monday.excursions, monday.longest_excursion) == (1, 1800)
+    # the stop (2 h) and the error readings (10 min) are unknown, never good; the midnight excursion began Tuesday
+    assert (tuesday.out, tuesday.unknown) == (600, 7200 + 600)
+    assert tuesday.good == DAY - 600 - 7800
+    assert (tuesday.excursions, tuesday.longest_excursion) == (1, 1800)
+    assert tuesday.shortest_between == DAY + 85800 - 37800
+    assert (wednesday.good, wednesday.out, wednesday.excursions) == (DAY - 1200, 1200, 0)
+    [week] = item.weeks
+    assert (week.excursions, week.out, week.unknown) == (2, 3600, 7800)
+    assert week.uptime == pytest.approx((3 * DAY - 3600 - 7800) / (3 * DAY))
+
+
+def reference(history: History, series: int, rule: RuleConfig, since: float, until: float) -> list[float]:
+    """Return good, out and unknown seconds judged reading by reading (each standing for one step)."""
+    times = [0.0, 0.0, 0.0]
+    covered = 0.0
+    for t, value, status, _ in history.readings(series, since - STEP + 1e-6, until):
+        start, end = max(t, since), min(t + STEP, until)
+        assert rule.above is not None
+        times[UNKNOWN if status != "ok" else BAD if value is not None and value > rule.above else GOOD] += end - start
+        covered += end - start
+    times[UNKNOWN] += (until - since) - covered
+    return times
+
+
+def test_buckets_give_the_figures_the_readings_give(tmp_path: Path) -> None:
+    rng = random.Random(5)
+    spans = [(MONDAY + rng.uniform(0, 2 * DAY), rng.uniform(60, 3000), rng.random() < 0.3) for _ in range(25)]
+
+    def value(t: float) -> float | None:
+        for start, length, error in spans:
+            if start <= t < start + length:
+                return None if error else 1.5 + rng.random()
+        return rng.random() * 0.9
+
+    path = tmp_path / "h.sqlite"
+    write_history(path, {"t1/laser/lock": value}, [MONDAY + i * STEP for i in range(int(2 * DAY / STEP))])
+    history = History(path)
+    [info] = history.series()
+    since, until = MONDAY + 1234.0, MONDAY + 2 * DAY - 777.0  # not on any bucket's edge
+    segments = timeline(history, info.id, LOCK, since, until, STEP)
+    ours = [sum(e - s for s, e, state in segments if state == k) for k in (GOOD, BAD, UNKNOWN)]
+    assert ours == pytest.approx(reference(history, info.id, LOCK, since, until), abs=1e-6)
+    assert segments[0][0] == since and segments[-1][1] == until
+    history.close()
+
+
+def test_unknown_time_neither_ends_nor_lengthens_an_excursion() -> None:
+    segments = [(0.0, 10.0, GOOD), (10.0, 20.0, BAD), (20.0, 50.0, UNKNOWN), (50.0, 60.0, BAD), (60.0, 100.0, GOOD)]
+    [run] = excursions(segments)
+    assert (run.start, run.end, run.out) == (10.0, 60.0, 20.0)
+
+
+def test_days_of_a_daylight_saving_change_are_23_and_25_hours() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    spring = datetime(2026, 3, 29, tzinfo=berlin).timestamp()  # clocks go forward at 02:00
+    days = periods(spring - DAY, spring + 23 * 3600 + DAY, berlin, "day")
+    assert [e - s for s, e in days] == [DAY, 23 * 3600, DAY]
+    autumn = datetime(2026, 10, 25, tzinfo=berlin).timestamp()  # clocks go back at 03:00
+    assert [e - s for s, e in periods(autumn, autumn + DAY + 3600, berlin, "day")] == [25 * 3600]
+    [week] = periods(spring, spring + 3600, berlin, "week")  # Sunday: the week began on Monday 23 March
+    assert week == (spring, spring + 3600)  # clipped to the range asked for
+    [day] = figures([(spring, spring + 23 * 3600, GOOD)], periods(spring, spring + 23 * 3600, berlin, "day"), "day")
+    assert day.uptime == 1.0
+
+
+def test_report_command_reads_a_history_file_or_a_config(lab: Path, tmp_path: Path) -> None:
+    since, until = "2025-12-01T00:00+00:00", "2025-12-04T00:00+00:00"
+    shown = invoke("report", str(lab), "--since", since, "--until", until, "--above", "1", "--json")
+    assert shown.exit_code == 0, shown.output
+    found = {item["series"]: item for item in json.loads(shown.output)}
+    assert found["t1/laser/lock"]["weeks"][0]["excursions"] == 2
+    assert found["t1/laser/piezo"]["weeks"][0]["out_fraction"] == pytest.approx(1 - 7200 / (3 * DAY))  # but the stop
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f"""[broker]
+host = "127.0.0.1"
+[collector]
+measurers = ["t1"]
+[collector.notifiers.console]
+type = "console"
+[collector.sinks.history]
+type = "sqlite"
+path = "{lab}"
+[[collector.rules]]
+name = "lock"
+select = "t1/laser/lock"
+above = 1.0
+"""
+    )
+    table = invoke("report", str(config), "--since", since, "--until", until, "--csv", "--tz", "UTC")
+    assert table.exit_code == 0, table.output
+    rows = table.output.splitlines()
+    assert rows[0].startswith("rule,series,period") and len(rows) == 1 + 1 + 3  # a week and three days
+    assert rows[2].startswith("lock,t1/laser/lock,day,2025-12-01")
+    text = invoke("report", str(config), "--since", since, "--until", until, "--tz", "UTC")
+    assert "week 2025-W49" in text.output and "Tue 2025-12-02" in text.output
+
+
+def test_report_explains_what_is_missing(lab: Path) -> None:
+    bare = invoke("report", str(lab))
+    assert bare.exit_code == 2 and "give a bound with --above" in bare.output
+    zone = invoke("report", str(lab), "--above", "1", "--tz", "Mars/Olympus")
+    assert zone.exit_code == 2 and "not a time zone" in zone.output
