@@ -161,3 +161,21 @@ def test_report_explains_what_is_missing(lab: Path) -> None:
     assert bare.exit_code == 2 and "give a bound with --above" in bare.output
     zone = invoke("report", str(lab), "--above", "1", "--tz", "Mars/Olympus")
     assert zone.exit_code == 2 and "not a time zone" in zone.output
+
+
+def test_hysteresis_keeps_an_excursion_until_the_value_passes_clear(tmp_path: Path) -> None:
+    levels = [0.5] * 10 + [1.3] * 5 + [1.1] * 5 + [0.9] * 5 + [1.1] * 5  # one reading a minute
+    path = tmp_path / "h.sqlite"
+    write_history(
+        path, {"t1/laser/lock": lambda t: levels[int((t - MONDAY) // STEP)]}, [MONDAY + i * STEP for i in range(30)]
+    )
+    history = History(path)
+    [info] = history.series()
+    rule = RuleConfig(name="lock", select="t1/laser/lock", above=1.2, clear=1.0)
+    segments = timeline(history, info.id, rule, MONDAY, MONDAY + 30 * STEP, STEP)
+    history.close()
+    assert segments == [
+        (MONDAY, MONDAY + 600, GOOD),
+        (MONDAY + 600, MONDAY + 1200, BAD),
+        (MONDAY + 1200, MONDAY + 1800, GOOD),
+    ]

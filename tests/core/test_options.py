@@ -73,11 +73,13 @@ def test_every_rule_kind_is_one_registry_entry_read_by_the_schema_and_the_fix():
             chosen = {"outside": [0.0, 1.0]}
         if kind.name in ("stale", "clock"):
             chosen = {kind.keys[0]: Duration(60.0)}
+        if kind.name == "forecast":
+            chosen = {"forecast": Duration(86400.0), "above": 1.0}
         select = "*" if kind.name in ("offline", "broker", "clock") else "a/b/c"
         assert RuleConfig(name="r", select=select, **chosen).kind == kind.name
 
 
-@pytest.mark.parametrize("key", ["rate_per", "window", "stale", "repeat_interval", "escalate_after"])
+@pytest.mark.parametrize("key", ["rate_per", "window", "stale", "repeat_interval", "escalate_after", "horizon"])
 def test_a_rule_span_of_zero_names_its_key_and_an_example(key):
     from labmon.rule_config import RuleConfig
 

@@ -33,6 +33,9 @@ from labmon_collector.delivery.outbox import Outbox, Pending
 from labmon_collector.delivery.patience import patient
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import DiskAlarm
+from labmon_collector.health.changes import Changes, annotate
+from labmon_collector.health.digest import Scheduler
+from labmon_collector.health.forecast import Forecaster
 from labmon_collector.reach import Reach
 from labmon_collector.web.metrics import Gauges
 from labmon_collector.web.server import WebServer
@@ -87,6 +90,13 @@ class Collector:
         )
         self._plots = {entry.name for entry in self.settings.notifiers if entry.policy.attach_plot}
         self.evidence = Evidence(history_path(self.settings))
+        self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings))
+        self.changes = Changes(history_path(self.settings))
+        self.digest = (
+            Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), clock())
+            if self.settings.digest is not None
+            else None
+        )
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         self._slow: set[tuple[str, str]] = set()
@@ -182,6 +192,8 @@ class Collector:
                 log.exception("closing %r failed", plugin)
         self.outbox.close()
         self.evidence.close()
+        self.forecasts.close()
+        self.changes.close()
         self.store.note(stopped_at=time.time())
         self.store.close()
         self.events.close()
@@ -277,7 +289,7 @@ class Collector:
             return
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
-        alerts = self.rules.evaluate(batch, batch.started_at, brokers)
+        alerts = annotate(self.changes, self.rules.evaluate(batch, batch.started_at, brokers), self.rules.notes)
         routed = []
         for alert in alerts:
             targets = self.router.targets(alert)
@@ -285,6 +297,7 @@ class Collector:
                 self.grouper.add(name, message, batch.started_at)
             routed.append((alert, [name for name, _ in targets]))
         self._send_groups(batch.started_at)
+        self._send_digest(batch.started_at)
         notes = self.rules.notes + self._check_disk(batch.started_at)
         self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
@@ -323,6 +336,15 @@ class Collector:
                 self._enqueue(f"notifier:{name}", alert.to_dict())
             notes.append((alert.rule, alert.series, alert.state, alert.message))
         return notes
+
+    def _send_digest(self, now: float) -> None:
+        """Queue the weekly digest for its notifiers once it is built (in a thread of its own: not in the cycle)."""
+        if self.digest is None:
+            return
+        for built in self.digest.tick(now):
+            for name in self.digest.targets(list(self.notifiers)):
+                self._enqueue(f"notifier:{name}", built.payload())
+            self.store.note(digest_sent=built.alert.at)
 
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""

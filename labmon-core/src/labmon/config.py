@@ -8,9 +8,11 @@ import re
 import tempfile
 import tomllib
 from dataclasses import dataclass, field, fields
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from labmon.messages import MAX_PAYLOAD
 from labmon.options import (
@@ -26,7 +28,15 @@ from labmon.options import (
     check_spans,
 )
 from labmon.plugins import Kind, Registry
-from labmon.rule_config import DEPENDS_FIX, MEASURER_DEPENDENCY, MuteWindow, RuleConfig, dependency_order
+from labmon.rule_config import (
+    DAYS,
+    DEPENDS_FIX,
+    MEASURER_DEPENDENCY,
+    MuteWindow,
+    RuleConfig,
+    dependency_order,
+    minute_of_day,
+)
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 MAX_KEEPALIVE = 65535.0
@@ -208,6 +218,51 @@ class HeartbeatConfig:
             raise OptionError("url", "is not an http(s) URL", "set it to the monitor's ping URL, https://...")
 
 
+@dataclass(frozen=True)
+class DigestConfig:
+    """The weekly digest of lock health: when it goes out (a weekday and time in `time_zone`) and to whom."""
+
+    schedule: str = "mon 09:00"
+    time_zone: str | None = None
+    """An IANA name such as "Europe/Berlin"; the machine's own zone if unset."""
+    notifiers: list[str] | None = None
+    """The notifiers it goes to, by name; all of them if unset."""
+
+    def __post_init__(self) -> None:
+        parts = self.schedule.split()
+        if len(parts) != 2 or parts[0] not in DAYS:
+            raise OptionError(
+                "schedule", f"{self.schedule!r} is not a weekday and a time", 'e.g. schedule = "mon 09:00"'
+            )
+        minute_of_day("schedule", parts[1])
+        self.zone()
+
+    def zone(self) -> tzinfo:
+        """Return the time zone of the schedule and of the digest's days."""
+        if self.time_zone is None:
+            local = datetime.now().astimezone().tzinfo
+            assert local is not None
+            return local
+        try:
+            return ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise OptionError(
+                "time_zone", f"{self.time_zone!r} is not a time zone", 'e.g. time_zone = "Europe/Berlin"'
+            ) from None
+
+    def next_after(self, t: float) -> float:
+        """Return the first scheduled time after Unix time `t` (wall-clock time: 09:00 stays 09:00 across DST)."""
+        day, clock = self.schedule.split()
+        minute = minute_of_day("schedule", clock)
+        zone = self.zone()
+        local = datetime.fromtimestamp(t, zone).replace(tzinfo=None)
+        ahead = (DAYS.index(day) - local.weekday()) % 7
+        when = local.replace(hour=minute // 60, minute=minute % 60, second=0, microsecond=0) + timedelta(days=ahead)
+        while when.replace(tzinfo=zone).timestamp() <= t:
+            when += timedelta(days=7)
+        return when.replace(tzinfo=zone).timestamp()
+
+
 Inquire = Literal["each", "all"]
 """How the collector asks: one inquiry per measurer on its own topic, or one per broker for all of them."""
 
@@ -239,6 +294,7 @@ class CollectorConfig:
     inquire: Inquire = "each"
     min_free: int = 200_000_000
     """Free bytes on the data disk below which the built-in `disk` alert warns."""
+    digest: DigestConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -314,7 +370,7 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat", "mute_windows")
+    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat", "mute_windows", "digest")
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
     heartbeat = build(HeartbeatConfig, table["heartbeat"], where.child("heartbeat")) if "heartbeat" in table else None
@@ -326,11 +382,18 @@ def _collector(
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, notifier_names)
     web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
     mute_windows = _mute_windows(table.get("mute_windows", []), where)
+    digest = build(DigestConfig, table["digest"], where.child("digest")) if "digest" in table else None
+    for name in (digest.notifiers or []) if digest is not None else []:
+        if name not in notifier_names:
+            where.child("digest").report(
+                "notifiers", f"no notifier named {name!r}", "name a [collector.notifiers.NAME]"
+            )
     if (
         raw is None
         or delivery is None
         or ("web" in table and web is None)
         or ("heartbeat" in table and heartbeat is None)
+        or ("digest" in table and digest is None)
     ):
         return None
     if raw.interval <= 0:
@@ -343,6 +406,12 @@ def _collector(
     if rules and not notifier_names:
         where.report(
             "rules", "rules are configured but no notifier", "add a [collector.notifiers.NAME] table to hear alerts"
+        )
+    if any(rule.forecast is not None for rule in rules) and not any(e.type_name == "sqlite" for e in sinks):
+        where.report(
+            "rules",
+            "a forecast rule fits the history, but no sqlite sink keeps one",
+            'add [collector.sinks.history] type = "sqlite"',
         )
     return CollectorConfig(
         raw.interval,
@@ -358,6 +427,7 @@ def _collector(
         mute_windows,
         raw.inquire,
         raw.min_free,
+        digest,
     )
 
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from labmon.options import Duration, OptionError, check_spans
 
 Severity = Literal["info", "warning", "critical"]
-Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker", "clock"]
+Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker", "clock", "forecast"]
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -33,6 +33,8 @@ class RuleKind:
     """Judges the values of the readings it selects (error readings neither fire nor clear it)."""
     level: bool = False
     """Compares each value with a bound (hysteresis with `clear`; quiet series skipped)."""
+    borrows: tuple[str, ...] = ()
+    """Other kinds' keys this kind also uses (a forecast's bound): with it, they choose no kind of their own."""
 
 
 RULE_KINDS: dict[str, RuleKind] = {
@@ -73,6 +75,12 @@ RULE_KINDS: dict[str, RuleKind] = {
             " its readings are filed on the collector's clock",
             "measurer {measurer}'s clock agrees with the collector's again ({value_text} off) after {duration}",
         ),
+        RuleKind(
+            "forecast", ("forecast",),
+            "a robust linear fit of the last `forecast` that crosses `above` or `below` within `horizon`",
+            "{series} will cross {threshold_text} {detail}", "{series} no longer heads for {threshold_text} ({detail})",
+            values=True, borrows=("above", "below"),
+        ),
     )
 }  # fmt: skip
 """Every rule kind, read by the config schema, `labmon check`, the alert engine and the docs' tests."""
@@ -82,6 +90,7 @@ MESSAGE_FIELDS = {
     "rule": "r", "series": "m/i/r", "measurer": "m", "instrument": "i", "reading": "r", "value": 1.0,
     "unit": "V", "threshold": 1.0, "side": "above", "duration": "1m", "value_text": "1 V",
     "threshold_text": "1 V", "error": "timeout", "since": "2026-01-01T00:00:00Z",
+    "detail": "in about 9 days (fit over 24h)",
 }  # fmt: skip
 """The fields a rule's message template may use, with sample values to check templates against."""
 
@@ -153,6 +162,11 @@ class RuleConfig:
     broker: bool = False
     clock_offset: Duration | None = None
     """Fires while a measurer's clock is off the collector's by more than this (select: measurer names)."""
+    forecast: Duration | None = None
+    """Fits a line to this much of each series' history; fires when it crosses `above`/`below` within `horizon`."""
+    horizon: Duration = Duration(7 * 86400.0)
+    log_scale: bool = False
+    """Fits the logarithm of the values (pressures: a leak's rise is exponential)."""
     """Fires while the collector cannot reach a broker (select: "host:port" or a pattern such as "*")."""
     for_: Duration = field(default=Duration(0.0), metadata={"key": "for"})
     keep_firing_for: Duration = Duration(0.0)
@@ -177,11 +191,10 @@ class RuleConfig:
         return self._kinds()[0]
 
     def _kinds(self) -> list[Kind]:
-        return [
-            kind.name
-            for kind in RULE_KINDS.values()
-            if any(getattr(self, key) is not None and getattr(self, key) is not False for key in kind.keys)
-        ]
+        keys = {k for kind in RULE_KINDS.values() for k in kind.keys}
+        present = {k for k in keys if getattr(self, k) is not None and getattr(self, k) is not False}
+        borrowed = {k for kind in RULE_KINDS.values() if present & set(kind.keys) for k in kind.borrows}
+        return [kind.name for kind in RULE_KINDS.values() if (present - borrowed) & set(kind.keys)]
 
     def __post_init__(self) -> None:
         kinds = self._kinds()
@@ -192,6 +205,7 @@ class RuleConfig:
                 f"use one of: {KIND_CHOICES}",
             )
         self._check_threshold()
+        self._check_forecast()
         if self.outside is not None and (len(self.outside) != 2 or self.outside[0] >= self.outside[1]):
             raise OptionError("outside", "expected [low, high] with low < high", "e.g. outside = [340.0, 360.0]")
         problem = selector_problem(self.select)
@@ -211,7 +225,15 @@ class RuleConfig:
         ):  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
         check_spans(
-            self, clock_offset="2s", rate_per="1m", window="10m", stale="5m", repeat_interval="4h", escalate_after="30m"
+            self,
+            clock_offset="2s",
+            forecast="24h",
+            horizon="7d",
+            rate_per="1m",
+            window="10m",
+            stale="5m",
+            repeat_interval="4h",
+            escalate_after="30m",
         )
         if self.message is not None:
             try:
@@ -236,6 +258,19 @@ class RuleConfig:
             for label in self.depends_same:
                 if label not in SERIES_LABELS:
                     raise OptionError("depends_same", f"{label!r} is not a label", DEPENDS_SAME_FIX)
+
+    def _check_forecast(self) -> None:
+        if self.forecast is None:
+            return
+        bound = self.above if self.above is not None else self.below
+        if bound is None or self.clear is not None:
+            raise OptionError(
+                "forecast",
+                "a forecast rule takes one bound (above or below) and no clear",
+                'e.g. forecast = "24h", below = 1e-8',
+            )
+        if self.log_scale and bound <= 0:
+            raise OptionError("log_scale", f"a log-scale fit needs a bound above 0, not {bound:g}", "e.g. above = 1e-8")
 
     def _check_threshold(self) -> None:
         if self.above is not None and self.below is not None:
@@ -282,7 +317,8 @@ _CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)|(24):(00)")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def _minute_of_day(key: str, text: str) -> int:
+def minute_of_day(key: str, text: str) -> int:
+    """Return the minute of the day an "HH:MM" option means; raise OptionError naming `key` if it is none."""
     found = _CLOCK.fullmatch(text)
     if found is None or (key == "start" and found[3]):
         raise OptionError(
@@ -317,7 +353,7 @@ class MuteWindow:
     comment: str = ""
 
     def __post_init__(self) -> None:
-        if _minute_of_day("start", self.start) == _minute_of_day("end", self.end):
+        if minute_of_day("start", self.start) == minute_of_day("end", self.end):
             raise OptionError("end", "the window is empty: end equals start", 'e.g. start = "02:00", end = "06:00"')
         for day in self.days or []:
             if day not in DAYS:
@@ -346,8 +382,8 @@ class MuteWindow:
         local = datetime.fromtimestamp(now, ZoneInfo(self.timezone) if self.timezone else tz)
         minute, start, end = (
             local.hour * 60 + local.minute,
-            _minute_of_day("start", self.start),
-            _minute_of_day("end", self.end),
+            minute_of_day("start", self.start),
+            minute_of_day("end", self.end),
         )
         today, yesterday = local.date(), local.date() - timedelta(days=1)
         if start < end:

@@ -32,6 +32,8 @@ class Observation:
     threshold_text: str = ""
     began: float | None = None
     """When the condition really began, where the rule knows better than the state machine (stale)."""
+    detail: str = ""
+    """What else the message says (a forecast's time to the crossing and its fit)."""
 
 
 @dataclass

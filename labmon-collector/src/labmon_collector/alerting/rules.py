@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import tzinfo
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from labmon.models import Alert, Batch
 from labmon.options import Duration
@@ -26,6 +26,9 @@ from labmon_collector.alerting.conditions import (
 )
 from labmon_collector.alerting.depends import holder
 from labmon_collector.alerting.events import Note
+
+if TYPE_CHECKING:
+    from labmon_collector.health.forecast import Forecaster
 
 BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
 """Used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
@@ -80,6 +83,8 @@ class RulesEngine:
         self.mute_windows = mute_windows
         self.escalated: dict[tuple[str, str], float] = store.escalated() if store is not None else {}
         """The firing alerts sent to their `escalate_to` notifiers, and when."""
+        self.forecasts: Forecaster | None = None
+        """Fits the history for forecast rules (the collector sets it when it keeps a history)."""
         self.tz: tzinfo | None = None
         """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
@@ -109,6 +114,10 @@ class RulesEngine:
 
             if rule.kind == "broker":
                 observations = unreachable(rule, brokers or {})
+            elif rule.kind == "forecast":
+                observations = (
+                    self.forecasts.observe(rule, selected.get(rule.name) or [], now) if self.forecasts else []
+                )
             else:
                 rows = selected.get(rule.name)
                 if rows and RULE_KINDS[rule.kind].level:
@@ -302,6 +311,7 @@ class RulesEngine:
             "value_text": f"{value:g} {state.unit}".strip(),
             "threshold_text": seen.threshold_text,
             "error": state.error,
+            "detail": seen.detail,
         }
         if kind == "resolved":
             message = RULE_KINDS[rule.kind].resolved.format(**fields)

@@ -58,6 +58,7 @@ def _asked_rule(
 @click.option("--tz", default=None, help="Time zone of the days and weeks (default: this machine's).")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per series, rule and period.")
 @click.option("--json", "as_json", is_flag=True, help="JSON.")
+@click.option("--send", is_flag=True, help="Send the weekly digest of the 7 days to now through its notifiers now.")
 def report(
     source: str,
     since: str,
@@ -69,6 +70,7 @@ def report(
     tz: str | None,
     as_csv: bool,
     as_json: bool,
+    send: bool,
 ) -> None:
     """Uptime within bounds, excursions and unknown time of each watched series, per day and per week.
 
@@ -80,6 +82,9 @@ def report(
     from labmon_collector.web.commands import _since
     from labmon_collector.web.view import history_path
 
+    if send:
+        _send(source)
+        return
     zone = _zone(tz)
     now = time.time()
     start, end = _since(since, now, "--since"), _since(until, now, "--until") if until else now
@@ -119,3 +124,22 @@ def report(
         click.echo("no stored series is watched by these rules")
     else:
         click.echo("\n".join(text_lines(found_health, zone)))
+
+
+def _send(config: str) -> None:
+    """Build the weekly digest of CONFIG's collector for the 7 days to now and send it; exit 1 if a notifier fails."""
+    from labmon_collector.health.digest import build, send_now
+    from labmon_collector.web.view import history_path
+
+    settings = load_node_config(config, "collector").collector
+    assert settings is not None
+    if not settings.notifiers:
+        raise click.ClickException(f"{config} configures no notifiers")
+    digest = build(settings, history_path(settings), time.time())
+    sent = send_now(settings, digest)
+    for name, error in sent:
+        click.echo(f"{name}: {'sent' if error is None else 'FAILED: ' + error}", err=error is not None)
+    if not sent:
+        raise click.ClickException("the digest's notifiers are not in the config")
+    if any(error is not None for _, error in sent):
+        raise click.ClickException("the digest could not be sent through every notifier")

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from labmon.rule_config import RuleConfig
 from labmon_collector.alerting.conditions import level_holds
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import Buckets, History
 from labmon_collector.history.writer import BUCKET_WIDTHS
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
@@ -66,39 +66,49 @@ def timeline(history: History, series: int, rule: RuleConfig, since: float, unti
     (a locked laser's weeks: a few rows); any other window is judged reading by reading.
     """
     out = Segments(since)
-    raw_from: float | None = None
+    for lo, hi, state in _plan(history, series, rule, since, until, step):
+        if state is None:
+            _judge_points(history, series, rule, lo, hi, step, out)
+        else:
+            out.add(lo, hi, state)
+    out.add(out.end, until, UNKNOWN)  # after the last reading: not known
+    return out.items
 
-    def read_points(upto: float) -> None:
-        nonlocal raw_from
-        if raw_from is not None and upto > raw_from:
-            _judge_points(history, series, rule, raw_from, upto, step, out)
-        raw_from = None
 
-    def settled(width: int, start: float, buckets: dict[float, tuple[int, float, float]], mark: float) -> int | None:
-        found = buckets.get(start)
-        if found is None or start < since or start + width > min(until, mark) or found[0] * step < width - step / 2:
+def _plan(
+    history: History, series: int, rule: RuleConfig, since: float, until: float, step: float
+) -> list[tuple[float, float, int | None]]:
+    """Return [since, until) as stretches in time order: settled by a bucket (GOOD or BAD), or None (read them)."""
+    plan: list[tuple[float, float, int | None]] = []
+
+    def settled(width: int, start: float, buckets: Buckets) -> int | None:
+        found = buckets.rows.get(start)
+        if (
+            found is None
+            or start < since
+            or start + width > min(until, buckets.mark)
+            or found[0] * step < width - step / 2
+        ):
             return None
         return settles(rule, found[1], found[2])
 
+    def add(lo: float, hi: float, state: int | None) -> None:
+        if plan and plan[-1][2] is None and state is None and plan[-1][1] >= lo:
+            plan[-1] = (plan[-1][0], hi, None)
+        else:
+            plan.append((lo, hi, state))
+
     fine, wide = BUCKET_WIDTHS
     coarse = history.buckets(series, wide, since, until)
-    for window in _windows(since, until, wide):
-        state = settled(wide, window, coarse.rows, coarse.mark)
+    windows = [(w, settled(wide, w, coarse)) for w in _windows(since, until, wide)]
+    finer = history.buckets(series, fine, since, until, within=[w for w, state in windows if state is None])
+    for window, state in windows:
         if state is not None:
-            read_points(window)
-            out.add(window, window + wide, state)
+            add(window, window + wide, state)
             continue
-        finer = history.buckets(series, fine, window, window + wide)
         for start in _windows(max(window, since), min(window + wide, until), fine):
-            state = settled(fine, start, finer.rows, finer.mark)
-            if state is not None:
-                read_points(start)
-                out.add(start, start + fine, state)
-            elif raw_from is None:
-                raw_from = max(start, since)
-    read_points(until)
-    out.add(out.end, until, UNKNOWN)  # after the last reading: not known
-    return out.items
+            add(max(start, since), min(start + fine, until), settled(fine, start, finer))
+    return plan
 
 
 def _windows(since: float, until: float, width: int) -> range:
@@ -111,10 +121,22 @@ def _judge_points(
 ) -> None:
     """Add [since, until) from the readings: each valid one within or out of bounds, an error reading unknown."""
     rows = history.readings(series, since - GAP * step, until)
+    active, run = out.active, None
     for i, (t, value, status, _) in enumerate(rows):
         following = rows[i + 1][0] if i + 1 < len(rows) else math.inf
-        end = min(following if following - t <= GAP * step else t + step, until)
+        start, end = max(t, since), min(following if following - t <= GAP * step else t + step, until)
+        if end <= start:
+            continue
         if status != "ok" or value is None:
-            out.add(t, end, UNKNOWN)
+            state = UNKNOWN
         else:
-            out.add(t, end, BAD if level_holds(rule, value, out.active) else GOOD)
+            active = level_holds(rule, value, active)
+            state = BAD if active else GOOD
+        if run is not None and run[2] == state and run[1] == start:
+            run = (run[0], end, state)  # one add per run, not per reading: most of a week's readings
+        else:
+            if run is not None:
+                out.add(*run)
+            run = (start, end, state)
+    if run is not None:
+        out.add(*run)

@@ -55,11 +55,11 @@ class MeasurerCounts:
 
 @dataclass(frozen=True)
 class Buckets:
-    """A series' complete buckets of one width by start: (readings, min, max) of its valid values."""
+    """A series' complete buckets of one width by start: (readings, min, max, sum) of its valid values."""
 
     mark: float
     """Every point before this time is in the width's buckets."""
-    rows: dict[float, tuple[int, float, float]]
+    rows: dict[float, tuple[int, float, float, float]]
 
 
 class History:
@@ -145,17 +145,48 @@ class History:
         rows = [(start + width / 2.0, total / n, low, high) for start, (n, low, high, total) in sorted(buckets.items())]
         return replace(_with_gaps(float(width), rows), bucketed=True)
 
-    def buckets(self, series: int, width: int, since: float, until: float) -> Buckets:
-        """Return one series' buckets of `width` starting in [since, until) that are complete (before its mark)."""
+    def buckets(
+        self, series: int, width: int, since: float, until: float, *, within: list[float] | None = None
+    ) -> Buckets:
+        """Return one series' complete buckets (before the mark) of `width` starting in [since, until).
+
+        `within`: only those inside these two-hour windows (by start).
+        """
+        inside = (
+            "" if within is None else f" AND CAST(start / 7200 AS INTEGER) * 7200 IN ({', '.join('?' * len(within))})"
+        )
         with self._lock, self._db:
             self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
             mark = bucket_marks(self._db).get(width, -math.inf)
             rows = self._db.execute(
-                "SELECT start, n, min, max FROM buckets WHERE series = ? AND width = ? AND start >= ? AND start < ?"
-                " AND start + width <= ?",
-                (series, width, since, until, mark),
+                "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
+                " AND start < ? AND start + width <= ?" + inside,
+                (series, width, since, until, mark, *(within or [])),
             ).fetchall()
-        return Buckets(mark, {start: (n, low, high) for start, n, low, high in rows})
+        return Buckets(mark, {start: (n, low, high, total) for start, n, low, high, total in rows})
+
+    def means(self, series: int, since: float, split: float, until: float) -> tuple[float | None, float | None]:
+        """Return the mean valid value of one series in [since, split) and in [split, until) (None: no valid value)."""
+        with self._lock:
+            before, after = self._db.execute(
+                "SELECT AVG(CASE WHEN t < ? THEN value END), AVG(CASE WHEN t >= ? THEN value END) FROM all_points"
+                " WHERE series = ? AND t >= ? AND t < ? AND status = 'ok'",
+                (split, split, series, since, until),
+            ).fetchone()
+        return before, after
+
+    def steps(self, series: int, width: int, since: float, until: float) -> list[float]:
+        """Return the changes of one series' mean from each complete bucket of `width` in [since, until) to the next."""
+        with self._lock, self._db:
+            self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
+            mark = bucket_marks(self._db).get(width, -math.inf)
+            rows = self._db.execute(
+                "SELECT step FROM (SELECT start, sum / n - LAG(sum / n) OVER (ORDER BY start) AS step,"
+                " start - LAG(start) OVER (ORDER BY start) AS apart FROM buckets WHERE series = ? AND width = ?"
+                " AND start >= ? AND start < ? AND start + width <= ?) WHERE apart = ?",
+                (series, width, since, until, mark, width),
+            ).fetchall()
+        return [step for (step,) in rows]
 
     def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:
         """Return the last `count` readings of one series (for a sparkline)."""

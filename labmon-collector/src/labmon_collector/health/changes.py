@@ -1,0 +1,104 @@
+"""What changed before an alert: the lab's series ranked by how far they moved against their usual variation."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from labmon.models import Alert
+from labmon.rule_config import selector_covers
+from labmon_collector.alerting.events import Note
+from labmon_collector.history.reader import History
+from labmon_collector.history.writer import BUCKET_WIDTHS
+
+RECENT = 300.0
+"""The change of a series: the mean of its readings in the RECENT seconds before the alert (a cause moves minutes
+before) less the mean of the WINDOW before those."""
+WINDOW = 600.0
+BASELINE = 86400.0
+"""Its usual variation: the changes between consecutive ten-minute means over this long before."""
+FINE = BUCKET_WIDTHS[0]
+Z_NAMED = 5.0
+"""A change is named only beyond this robust z-score (on the synthetic lab of bench/changes.py, no series of
+pure noise reached it)."""
+NAMED = 3
+MAD_SIGMA = 1.4826
+"""The MAD of Gaussian noise times this is its standard deviation."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """How far a series moved before an alert, and how unusual that is for it."""
+
+    series: str
+    change: float
+    unit: str
+    z: float
+
+    def text(self) -> str:
+        """Return e.g. "table1/room/temperature +0.8 K (5.1 sigma)"."""
+        return f"{self.series} {self.change:+.3g} {self.unit}".rstrip() + f" ({abs(self.z):.1f} sigma)"
+
+
+def robust_z(change: float, usual: list[float]) -> float | None:
+    """Return how many robust standard deviations (median and MAD of `usual`) `change` is off; None without any."""
+    if len(usual) < 12:
+        return None
+    middle = statistics.median(usual)
+    scale = MAD_SIGMA * statistics.median(abs(u - middle) for u in usual)
+    if scale <= 0:
+        scale = math.sqrt(math.pi / 2) * statistics.fmean(abs(u - middle) for u in usual)  # mostly constant
+    return None if scale <= 0 else (change - middle) / scale
+
+
+class Changes:
+    """Ranks the series of the first `sqlite` sink's file (opened once it exists) at an alert."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._history: History | None = None
+
+    def before(self, alerted: str, at: float) -> list[Change]:
+        """Return up to NAMED series other than `alerted` whose change before `at` is beyond Z_NAMED, largest first."""
+        if self._history is None and self._path is not None and self._path.exists():
+            self._history = History(self._path)
+        if self._history is None:
+            return []
+        found = []
+        for info in self._history.series():
+            if selector_covers(alerted, info.key):
+                continue
+            then, now = self._history.means(info.id, at - RECENT - WINDOW, at - RECENT, at)
+            if now is None or then is None:
+                continue
+            z = robust_z(now - then, self._history.steps(info.id, FINE, at - BASELINE, at - RECENT - WINDOW))
+            if z is not None and abs(z) >= Z_NAMED:
+                found.append(Change(info.key, now - then, info.unit, z))
+        return sorted(found, key=lambda c: -abs(c.z))[:NAMED]
+
+    def close(self) -> None:
+        """Close the history."""
+        if self._history is not None:
+            self._history.close()
+
+
+def before_text(changes: list[Change]) -> str:
+    """Return "before it: A +0.8 K (5.1 sigma), B -3.2 V (4.0 sigma)", or "" when nothing stood out."""
+    return "before it: " + ", ".join(c.text() for c in changes) if changes else ""
+
+
+def annotate(changes: Changes, alerts: list[Alert], notes: list[Note]) -> list[Alert]:
+    """Return `alerts`, each that fires for the first time saying what changed before it (also noted in `notes`)."""
+    out = []
+    for alert in alerts:
+        first = (
+            alert.state == "firing" and not alert.repeat and not alert.labels.keys() & {"escalated", "acknowledged_by"}
+        )
+        text = before_text(changes.before(alert.series, alert.since)) if first else ""
+        if text:
+            notes.append((alert.rule, alert.series, "before", text))
+            alert = replace(alert, message=f"{alert.message}; {text}", labels={**alert.labels, "before": text})
+        out.append(alert)
+    return out
