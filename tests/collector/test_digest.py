@@ -24,7 +24,7 @@ def berlin(*when: int) -> float:
 
 
 def test_the_schedule_keeps_its_wall_clock_time_across_daylight_saving() -> None:
-    digest = DigestConfig(schedule="mon 09:00", time_zone="Europe/Berlin")
+    digest = DigestConfig(schedule="mon 09:00", timezone="Europe/Berlin")
     # clocks go forward on Sunday 29 March 2026: the next Monday 09:00 is 167 hours after the last
     assert digest.next_after(berlin(2026, 3, 23, 9, 0)) == berlin(2026, 3, 30, 9, 0)
     assert berlin(2026, 3, 30, 9, 0) - berlin(2026, 3, 23, 9, 0) == 167 * 3600
@@ -32,7 +32,7 @@ def test_the_schedule_keeps_its_wall_clock_time_across_daylight_saving() -> None
     assert digest.next_after(berlin(2026, 10, 19, 9, 0)) == berlin(2026, 10, 26, 9, 0)
     assert berlin(2026, 10, 26, 9, 0) - berlin(2026, 10, 19, 9, 0) == 169 * 3600
     assert digest.next_after(berlin(2026, 3, 30, 8, 59)) == berlin(2026, 3, 30, 9, 0)  # later the same day
-    sunday = DigestConfig(schedule="sun 02:30", time_zone="Europe/Berlin")  # 02:30 does not exist that night
+    sunday = DigestConfig(schedule="sun 02:30", timezone="Europe/Berlin")  # 02:30 does not exist that night
     at = sunday.next_after(berlin(2026, 3, 28, 12, 0))
     assert datetime.fromtimestamp(at, BERLIN).strftime("%a %H:%M") == "Sun 03:30"  # an hour later, not skipped
 
@@ -42,7 +42,8 @@ def test_the_schedule_keeps_its_wall_clock_time_across_daylight_saving() -> None
     [
         ({"schedule": "monday"}, "schedule"),
         ({"schedule": "mon 9am"}, "schedule"),
-        ({"time_zone": "Mars/Base"}, "time_zone"),
+        ({"schedule": "mon 24:00"}, "schedule"),
+        ({"timezone": "Mars/Base"}, "timezone"),
     ],
 )
 def test_a_bad_schedule_or_zone_names_its_key(options: dict[str, str], key: str) -> None:
@@ -78,7 +79,7 @@ def settings(history: Path, **digest: str) -> CollectorConfig:
 
 def test_the_digest_has_a_line_per_watched_series_and_the_worst_one_plotted(two_weeks: Path) -> None:
     until = MONDAY + 7 * DAY
-    digest = build(settings(two_weeks, time_zone="UTC"), two_weeks, until)
+    digest = build(settings(two_weeks, timezone="UTC"), two_weeks, until)
     lines = digest.alert.message.splitlines()
     assert lines[0] == "labmon weekly digest: the 7 days to Mon 2025-12-08 00:00 (UTC)"
     [row] = [line for line in lines if line.startswith("t1/laser1/lock ")]
@@ -96,7 +97,7 @@ def test_without_a_history_the_digest_says_so(tmp_path: Path) -> None:
 
 
 def test_the_scheduler_builds_in_its_own_thread_once_due_and_resumes_after_a_restart(two_weeks: Path) -> None:
-    config = settings(two_weeks, schedule="mon 09:00", time_zone="UTC")
+    config = settings(two_weeks, schedule="mon 09:00", timezone="UTC")
     first_due = MONDAY + 7 * DAY + 9 * 3600
     scheduler = Scheduler(config, two_weeks, None, MONDAY + 6 * DAY)
     assert scheduler.due == first_due

@@ -35,7 +35,7 @@ measurers = ["t1"]
 data_dir = "{tmp_path}"
 [collector.digest]
 schedule = "mon 09:00"
-time_zone = "UTC"
+timezone = "UTC"
 notifiers = ["team"]
 [collector.sinks.history]
 type = "sqlite"

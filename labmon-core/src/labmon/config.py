@@ -220,10 +220,10 @@ class HeartbeatConfig:
 
 @dataclass(frozen=True)
 class DigestConfig:
-    """The weekly digest of lock health: when it goes out (a weekday and time in `time_zone`) and to whom."""
+    """The weekly digest of lock health: when it goes out (a weekday and time in `timezone`) and to whom."""
 
     schedule: str = "mon 09:00"
-    time_zone: str | None = None
+    timezone: str | None = None
     """An IANA name such as "Europe/Berlin"; the machine's own zone if unset."""
     notifiers: list[str] | None = None
     """The notifiers it goes to, by name; all of them if unset."""
@@ -239,15 +239,15 @@ class DigestConfig:
 
     def zone(self) -> tzinfo:
         """Return the time zone of the schedule and of the digest's days."""
-        if self.time_zone is None:
+        if self.timezone is None:
             local = datetime.now().astimezone().tzinfo
             assert local is not None
             return local
         try:
-            return ZoneInfo(self.time_zone)
+            return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise OptionError(
-                "time_zone", f"{self.time_zone!r} is not a time zone", 'e.g. time_zone = "Europe/Berlin"'
+                "timezone", f"{self.timezone!r} is not a time zone", 'e.g. timezone = "Europe/Berlin"'
             ) from None
 
     def next_after(self, t: float) -> float:

@@ -320,7 +320,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def minute_of_day(key: str, text: str) -> int:
     """Return the minute of the day an "HH:MM" option means; raise OptionError naming `key` if it is none."""
     found = _CLOCK.fullmatch(text)
-    if found is None or (key == "start" and found[3]):
+    if found is None or (key != "end" and found[3]):  # only an end may be 24:00
         raise OptionError(
             key, f"{text!r} is not a time of day", f'write HH:MM, e.g. {key} = "02:00" (end may be "24:00")'
         )
