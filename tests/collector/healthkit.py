@@ -35,3 +35,9 @@ def write_history(
         results = tuple(Result(f"q{cycle}", m, t, tuple(rs)) for m, rs in by_measurer.items())
         sink.write(Batch(cycle, t, results))
     sink.close()
+
+
+def collector_config(path: Path, *tables: str, keys: str = "") -> Path:
+    """Write a collector config polling measurer t1 (no broker is reached) with `keys` and TOML `tables`."""
+    path.write_text("\n".join(['[broker]\nhost = "127.0.0.1"\n[collector]\nmeasurers = ["t1"]', keys, *tables]) + "\n")
+    return path

@@ -12,7 +12,7 @@ from labmon.options import Duration, OptionError
 from labmon.rule_config import RuleConfig
 from labmon_collector.alerting.rules import RulesEngine
 from labmon_collector.health.forecast import Forecaster, about
-from tests.collector.healthkit import write_history
+from tests.collector.healthkit import collector_config, write_history
 from tests.conftest import invoke
 
 DAY = 86400.0
@@ -105,10 +105,10 @@ def test_forecast_rule_options_are_checked(tmp_path: Path) -> None:
     with pytest.raises(OptionError, match="exactly one"):
         RuleConfig(name="r", select="a/b/c", forecast=Duration(DAY), above=1.0, stale=Duration(60))
     assert RuleConfig(name="r", select="a/b/c", forecast=Duration(DAY), below=1.0).kind == "forecast"
-    config = tmp_path / "c.toml"
-    config.write_text(
-        '[broker]\nhost = "127.0.0.1"\n[collector]\nmeasurers = ["t1"]\n[collector.notifiers.console]\n'
-        'type = "console"\n[[collector.rules]]\nname = "leak"\nselect = "t1"\nforecast = "24h"\nabove = 1.0\n'
+    config = collector_config(
+        tmp_path / "c.toml",
+        '[collector.notifiers.console]\ntype = "console"',
+        '[[collector.rules]]\nname = "leak"\nselect = "t1"\nforecast = "24h"\nabove = 1.0',
     )
     checked = invoke("check", str(config))
     assert checked.exit_code == 1 and "no sqlite sink keeps one" in checked.output

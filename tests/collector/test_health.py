@@ -15,7 +15,7 @@ from labmon_collector.health.figures import excursions, figures, periods
 from labmon_collector.health.report import health
 from labmon_collector.health.timeline import BAD, GOOD, UNKNOWN, timeline
 from labmon_collector.history.reader import History
-from tests.collector.healthkit import write_history
+from tests.collector.healthkit import collector_config, write_history
 from tests.conftest import invoke
 
 DAY = 86400.0
@@ -130,22 +130,11 @@ def test_report_command_reads_a_history_file_or_a_config(lab: Path, tmp_path: Pa
     found = {item["series"]: item for item in json.loads(shown.output)}
     assert found["t1/laser/lock"]["weeks"][0]["excursions"] == 2
     assert found["t1/laser/piezo"]["weeks"][0]["out_fraction"] == pytest.approx(1 - 7200 / (3 * DAY))  # but the stop
-    config = tmp_path / "collector.toml"
-    config.write_text(
-        f"""[broker]
-host = "127.0.0.1"
-[collector]
-measurers = ["t1"]
-[collector.notifiers.console]
-type = "console"
-[collector.sinks.history]
-type = "sqlite"
-path = "{lab}"
-[[collector.rules]]
-name = "lock"
-select = "t1/laser/lock"
-above = 1.0
-"""
+    config = collector_config(
+        tmp_path / "collector.toml",
+        '[collector.notifiers.console]\ntype = "console"',
+        f'[collector.sinks.history]\ntype = "sqlite"\npath = "{lab}"',
+        '[[collector.rules]]\nname = "lock"\nselect = "t1/laser/lock"\nabove = 1.0',
     )
     table = invoke("report", str(config), "--since", since, "--until", until, "--csv", "--tz", "UTC")
     assert table.exit_code == 0, table.output

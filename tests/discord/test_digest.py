@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labmon.testing import ScriptedServer
-from tests.collector.healthkit import write_history
+from tests.collector.healthkit import collector_config, write_history
 from tests.conftest import invoke
 
 from .test_discord import MESSAGE_OK
@@ -26,30 +26,14 @@ def test_report_send_posts_the_digest_with_its_plot(tmp_path: Path, monkeypatch:
     )
     with ScriptedServer(MESSAGE_OK) as server:
         monkeypatch.setenv("TEST_DISCORD_HOOK", f"{server.url}/api/webhooks/1/token")
-        config = tmp_path / "collector.toml"
-        config.write_text(
-            f"""[broker]
-host = "127.0.0.1"
-[collector]
-measurers = ["t1"]
-data_dir = "{tmp_path}"
-[collector.digest]
-schedule = "mon 09:00"
-timezone = "UTC"
-notifiers = ["team"]
-[collector.sinks.history]
-type = "sqlite"
-path = "{history}"
-[collector.notifiers.team]
-type = "discord"
-webhook_url = "${{TEST_DISCORD_HOOK}}"
-[collector.notifiers.other]
-type = "console"
-[[collector.rules]]
-name = "lock"
-select = "t1/laser1/lock"
-above = 1.0
-"""
+        config = collector_config(
+            tmp_path / "collector.toml",
+            '[collector.digest]\nschedule = "mon 09:00"\ntimezone = "UTC"\nnotifiers = ["team"]',
+            f'[collector.sinks.history]\ntype = "sqlite"\npath = "{history}"',
+            '[collector.notifiers.team]\ntype = "discord"\nwebhook_url = "${TEST_DISCORD_HOOK}"',
+            '[collector.notifiers.other]\ntype = "console"',
+            '[[collector.rules]]\nname = "lock"\nselect = "t1/laser1/lock"\nabove = 1.0',
+            keys=f'data_dir = "{tmp_path}"',
         )
         result = invoke("report", str(config), "--send")
         assert result.exit_code == 0, result.output
@@ -64,10 +48,10 @@ above = 1.0
 
 
 def test_a_digest_naming_an_unknown_notifier_is_a_config_error(tmp_path: Path) -> None:
-    config = tmp_path / "collector.toml"
-    config.write_text(
-        '[broker]\nhost = "127.0.0.1"\n[collector]\nmeasurers = ["t1"]\n[collector.digest]\nnotifiers = ["team"]\n'
-        '[collector.notifiers.console]\ntype = "console"\n'
+    config = collector_config(
+        tmp_path / "collector.toml",
+        '[collector.digest]\nnotifiers = ["team"]',
+        '[collector.notifiers.console]\ntype = "console"',
     )
     checked = invoke("check", str(config))
     assert checked.exit_code == 1 and "no notifier named 'team'" in checked.output
