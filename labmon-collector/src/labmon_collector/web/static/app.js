@@ -108,7 +108,8 @@ function selectorTest(selector) {
       i = end;
     } else source += c.replace(/[.+^${}()|\\]/g, "\\$&");
   }
-  const re = new RegExp("^" + source + "$");
+  let re;
+  try { re = new RegExp("^" + source + "$"); } catch { return null; }  // e.g. [z-a]: not a selector
   return (key) => re.test(key.split("/").slice(0, parts).join("/"));
 }
 
@@ -203,7 +204,9 @@ async function overview(app) {
   overviewLayout(app);
 }
 function overviewLayout(app) {
-  const state = overviewState, match = selectorTest(app.querySelector("#filter").value);
+  const filter = app.querySelector("#filter"), test = selectorTest(filter.value), match = test || (() => false);
+  const state = overviewState;
+  filter.setAttribute("aria-invalid", String(!test));
   const all = [...state.tiles.values()];
   const shown = all.filter((t) => match(t.series)).sort((a, b) => (RANK[a.state] ?? 9) - (RANK[b.state] ?? 9) || (a.series < b.series ? -1 : 1));
   const attention = shown.filter((t) => ATTENTION.has(t.state));
