@@ -17,6 +17,7 @@ from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.events import EventLog
+from labmon_collector.health.strip import Strips
 from labmon_collector.history.reader import History, Plot, SeriesInfo
 from labmon_collector.history.writer import HistoryConfig
 from labmon_collector.report import mute_windows
@@ -60,6 +61,7 @@ class LabView:
         self._shown: dict[str, tuple[int, dict[str, Any]]] = {}
         """Each tile as last sent, with the version at which it last changed."""
         self._sparks: dict[int, tuple[float | None, list[list[Any]]]] = {}
+        self.strips = Strips(settings.rules, settings.interval)
 
     @property
     def history(self) -> History | None:
@@ -226,6 +228,7 @@ class LabView:
             "data": [plot.t, plot.mean, plot.low, plot.high] if plot.bucketed else [plot.t, plot.mean],
             "thresholds": lines,
             "firing": firing,
+            "health": self.strips.strip(history, found[0], self.clock()),
         }
 
     def measurers(self) -> dict[str, Any]:

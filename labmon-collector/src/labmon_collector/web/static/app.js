@@ -405,7 +405,7 @@ function seriesControls(app) {
     add.reset();
   });
   app.replaceChildren(el("h2", { id: "title" }), nav, el("div", { class: "forms" }, pick, add), el("ul", { id: "chosen" }),
-    el("div", { id: "plot" }), el("div", { id: "children" }),
+    el("div", { id: "plot" }), el("div", { id: "health" }), el("div", { id: "children" }),
     el("p", { class: "muted help" }, "Drag across the plot, turn the wheel or pinch to zoom; double-click or Zoom out to go back. " +
       "Band: min to max of each bucket; dashed: thresholds; red: firing."));
 }
@@ -453,6 +453,21 @@ function axisValues(unit) {
   };
 }
 
+// A day per cell, green (within bounds all day) to red; grey where it was unknown (no reading, error readings).
+function healthStrip(strip) {
+  const cells = strip.days.map((d) => {
+    const span = d.end - d.start || 1, known = 1 - d.unknown / span;
+    const hue = Math.round(120 * Math.max(0, Math.min(1, (d.uptime / (known || 1) - 0.9) / 0.1)));
+    const text = `${new Date(d.start * 1000).toDateString()}: ${(100 * d.uptime).toFixed(1)}% within bounds, ` +
+      `${(100 * d.out / span).toFixed(1)}% out, ${(100 * d.unknown / span).toFixed(1)}% unknown, ${d.excursions} excursions` +
+      (d.longest != null ? `, longest ${Math.round(d.longest / 60)} min` : "");
+    const colour = known < 0.5 ? "#9e9e9e" : `hsl(${hue}, 60%, 45%)`;
+    return el("span", { class: "day", title: text, "aria-label": text, style: `background:${colour}` },
+      new Date(d.start * 1000).toLocaleDateString(undefined, { weekday: "short" }));
+  });
+  return el("p", { class: "health", "data-rule": strip.rule }, `${strip.rule}, last 7 days: `, ...cells);
+}
+
 async function series(app) {
   const s = seriesState();
   if (!app.querySelector("#plot")) seriesControls(app);
@@ -482,6 +497,8 @@ async function series(app) {
     remove.addEventListener("click", () => setSeriesState({ keys: s.keys.filter((k) => k !== key) }, { remember: false }));
     return el("li", {}, el("span", { class: "swatch", style: `background:${COLOURS[i % COLOURS.length]}` }), key, " ", remove);
   }) : []);
+  const strips = answers[0]?.health || [];
+  region(app.querySelector("#health"), strips, () => strips.map(healthStrip));
   const children = answers.flatMap((a) => a.children || []);
   region(app.querySelector("#children"), children, () => children.length ? [el("p", {}, "Series of this instrument or measurer:"),
     el("ul", {}, ...children.map((key) => el("li", {}, seriesLink(key))))] : []);
