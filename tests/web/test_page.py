@@ -278,6 +278,14 @@ def test_the_series_page_keeps_its_state_in_the_url_zooms_and_overlays(file_lab,
     page.wait_for_function("() => location.search.includes('from=')", timeout=STEP)
     page.locator("#zoom-out").click()
     page.wait_for_function(f"() => location.href === {json.dumps(before)}", timeout=STEP)
+    page.locator("#plot").press("ArrowLeft")  # keyboard pan: half a range earlier
+    page.wait_for_function("() => location.search.includes('from=')", timeout=STEP)
+    span = page.evaluate(
+        "() => { const q = new URLSearchParams(location.search); return [q.get('from'), q.get('to')]; }"
+    )
+    assert int(span[1]) - int(span[0]) == pytest.approx(3600, abs=2) and int(span[1]) < time.time() - 1700
+    page.locator("#zoom-out").click()
+    page.wait_for_function(f"() => location.href === {json.dumps(before)}", timeout=STEP)
     page.locator("#log").check()
     page.wait_for_function("() => location.search.includes('log=1')", timeout=STEP)
     assert page.evaluate("() => window.labmonPlot.scales.y0.distr") == 3

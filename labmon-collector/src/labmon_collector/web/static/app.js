@@ -404,9 +404,18 @@ function seriesControls(app) {
     if (key && !keys.includes(key)) setSeriesState({ keys: [...keys, key] }, { remember: false });
     add.reset();
   });
+  const box = el("div", { id: "plot", tabindex: "0", "aria-label": "Plot: arrow keys pan, + and - zoom" });
+  box.addEventListener("keydown", (event) => {
+    const [a, b] = shownRange(seriesState(), serverNow()), go = {
+      ArrowLeft: step(-1), ArrowRight: step(1), "-": zoomOut,
+      "+": () => zoomTo(a + (b - a) / 4, b - (b - a) / 4), "=": () => zoomTo(a + (b - a) / 4, b - (b - a) / 4),
+    }[event.key];
+    if (go) { event.preventDefault(); go(); }
+  });
   app.replaceChildren(el("h2", { id: "title" }), nav, el("div", { class: "forms" }, pick, add), el("ul", { id: "chosen" }),
-    el("div", { id: "plot" }), el("div", { id: "health" }), el("div", { id: "children" }),
-    el("p", { class: "muted help" }, "Drag across the plot, turn the wheel or pinch to zoom; double-click or Zoom out to go back. " +
+    box, el("div", { id: "health" }), el("div", { id: "children" }),
+    el("p", { class: "muted help" }, "Drag across the plot, turn the wheel or pinch to zoom; double-click or Zoom out to go back; " +
+      "on the focused plot, arrow keys pan and + and - zoom. " +
       "Band: min to max of each bucket; dashed: thresholds; red: firing."));
 }
 function zoomOut() {
