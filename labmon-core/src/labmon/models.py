@@ -149,6 +149,7 @@ class Batch:
                     "received_at": r.received_at,
                     "replied_at": r.replied_at,
                     "clock_offset": r.clock_offset,
+                    "read_seconds": r.read_seconds,
                 }
                 for r in self.results
             ],
@@ -170,6 +171,7 @@ class Batch:
                 received_at=r.get("received_at"),
                 replied_at=r.get("replied_at"),
                 clock_offset=r.get("clock_offset"),
+                read_seconds=r.get("read_seconds"),
             )
             for r in data["results"]
         )
