@@ -136,11 +136,15 @@ def test_the_mapping_through_pymeasures_protocol_helper():
             "readings.p.property: ThorlabsPM100USB has no property 'pwr' (did you mean power",
         ),
         ({"readings": {}}, "readings: no readings"),
+        ({"setup": {"wavelenght": 780}}, "setup.wavelenght: ThorlabsPM100USB has no property 'wavelenght' (did you"),
+        ({"setup": {"power": 1}}, "setup.power: ThorlabsPM100USB.power cannot be set"),
+        ({"resource": "TCPIP0::pm.lab::5555"}, 'write resource = "TCPIP0::pm.lab::5555::SOCKET"'),
+        ({"read_termination": None}, "read_termination: TCPIP0::127.0.0.1::5555::SOCKET has no ending of its own"),
     ],
 )
 def test_check_names_a_wrong_driver_or_property(tmp_path, changes, message):
     config = tmp_path / "m.toml"
-    table = meter_table("TCPIP0::127.0.0.1::5555::SOCKET") | changes
+    table = {k: v for k, v in (meter_table("TCPIP0::127.0.0.1::5555::SOCKET") | changes).items() if v is not None}
     config.write_text(tomli_w.dumps({"measurer": {"name": "t1", "instruments": {"pm": table}}}))
     result = invoke("check", str(config))
     assert result.exit_code == 1
