@@ -269,3 +269,10 @@ def test_an_unset_page_password_draws_no_follow_on_complaint(tmp_path, registry,
     text = problems(tmp_path, registry, COLLECTOR + web)
     assert "TEST_UNSET_PASSWORD is not set" in text
     assert "no password" not in text
+
+
+def test_a_type_of_a_labmon_package_not_installed_names_the_package(tmp_path):
+    text = COLLECTOR.replace('type = "csv"', 'type = "sqlite"')
+    found = problems(tmp_path, registry_with(), text)
+    assert "no installed plugin provides sink type 'sqlite'" in found
+    assert "fix: install labmon-collector (pip install labmon-collector)" in found

@@ -45,6 +45,19 @@ FORBIDDEN = {"topic_prefix": ("+", "#", "\0"), "client_id_prefix": ("\0",)}
 """Characters MQTT does not allow in a topic labmon publishes to (wildcards, NUL) or in a client id (NUL)."""
 NAME_FIX = "use letters, digits, '_', '-' and '.' only (names become MQTT topic levels)"
 
+KNOWN_TYPES = {
+    ("sink", "sqlite"): "labmon-collector",
+    ("sink", "ifttt"): "labmon-ifttt",
+    ("sink", "influx"): "labmon-influx",
+    ("sink", "postgres"): "labmon-postgres",
+    ("notifier", "discord"): "labmon-discord",
+    ("notifier", "apprise"): "labmon-apprise",
+    ("instrument", "rigol"): "labmon-rigol",
+    ("instrument", "scpi"): "labmon-rigol",
+    ("instrument", "pymeasure"): "labmon-pymeasure",
+}
+"""The labmon package that provides each of labmon's own plugin types, for the fix of a config that names one."""
+
 
 @dataclass(frozen=True)
 class BrokerConfig:
@@ -509,10 +522,13 @@ def plugin_entry(kind: Kind, name: str, table: Any, where: Where, registry: Regi
         return None
     provided = registry.get(kind, type_name)
     if provided is None:
+        package = KNOWN_TYPES.get((kind, type_name))
         where.report(
             "type",
             f"no installed plugin provides {kind} type {type_name!r}",
-            f"installed {kind}s: {available} (see: labmon plugins)",
+            f"install {package} (pip install {package})"
+            if package
+            else f"installed {kind}s: {available} (see: labmon plugins)",
         )
         return None
     own = tuple(f.name for f in fields(POLICIES[kind]))
