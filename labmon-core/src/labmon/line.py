@@ -5,11 +5,15 @@ value after it shifted by one. So stale input is discarded before each query, an
 is drained until it has been quiet for a while (the late answer arrives and is dropped). A resource whose
 drain did not end stays marked, and its next session drains first: serial bytes outlive a reopen.
 
-Works on a pyvisa message-based resource (pyvisa-py's too) through its public `timeout` and `read_bytes`.
+Works on a pyvisa message-based resource (pyvisa-py's too) through its public `timeout`, `read_bytes` and
+`clear`. Only byte streams (serial lines, raw sockets) are drained: on USB (USBTMC), VXI-11 and GPIB a read
+with nothing asked makes many instruments queue an error (-420 "Query UNTERMINATED"), and their protocol
+has a device clear that empties the instrument's output queue, so a timeout there clears it instead.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -38,6 +42,7 @@ class Line:
     def __init__(self, resource: Any, timeout: float) -> None:
         self.resource, self.quiet = resource, min(timeout, LONGEST_QUIET)
         self.name: str = resource.resource_name
+        self.stream = self.name.upper().startswith("ASRL") or self.name.upper().endswith("::SOCKET")
 
     def whole_answers_only(self) -> None:
         """On a raw socket, end a read only at the termination: pyvisa-py otherwise ends it at a pause, mid-answer."""
@@ -46,6 +51,8 @@ class Line:
 
     def ready(self) -> None:
         """Drop what arrived unasked; drain until quiet first if this resource's last query timed out."""
+        if not self.stream:
+            return
         with _lock:
             unsettled = self.name in _unsettled
         self.drain(self.quiet if unsettled else 0.0)
@@ -54,6 +61,12 @@ class Line:
 
     def timed_out(self) -> bytes:
         """Mark the line unsettled and drain it until quiet; return what a late answer brought meanwhile."""
+        if not self.stream:
+            # device clear: the instrument drops the answer it is still making; a backend without one leaves
+            # the runner's reopen, and the timeout is what the caller reports either way
+            with contextlib.suppress(Exception):
+                self.resource.clear()
+            return b""
         with _lock:
             _unsettled.add(self.name)
         late = self.drain(self.quiet)

@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from labmon import is_visa_timeout, parse_duration
+from labmon import Line, is_visa_timeout, parse_duration
 
 RAW_SOCKET_PORT = 5555
 BAUD_RATES = (9600, 19200, 38400, 57600, 115200)  # the common ones, the commonest first
@@ -140,14 +140,15 @@ def _ask_idn(resource: str, timeout: float, baud_rate: int | None) -> Found:
         )
         try:
             session.write("*IDN?")
-            answer, ending = _read_line(session, min(timeout, 0.2))
+            stream = Line(session, timeout).stream  # USB and VXI-11 frame their messages: one read, no bytes
+            answer, ending = _read_line(session, min(timeout, 0.2)) if stream else _ending(session.read_raw())
         finally:
             session.close()
     except Exception as exc:  # any VISA, OS or driver error: this resource is reported, the others still probed
         return Found(resource, error=f"{type(exc).__name__}: {exc}".splitlines()[0])
     text = answer.decode("ascii", errors="replace").strip()
     shown = "".join(c if c.isprintable() else "?" for c in text)  # pasted as TOML
-    if not ending or not text or (serial and shown != text):  # a serial line's noise: another baud rate
+    if not text or (stream and not ending) or (serial and shown != text):  # noise: another baud rate
         return Found(resource, error=f"no readable answer ({len(answer)} bytes: {shown[:40]!r})")
     return Found(resource, idn=shown, ending=ending.decode(), baud_rate=baud_rate)
 
@@ -168,6 +169,12 @@ def _read_line(session: Any, settle: float) -> tuple[bytes, bytes]:
         if not is_visa_timeout(exc) or not line:
             raise
     return bytes(line), b""
+
+
+def _ending(message: bytes) -> tuple[bytes, bytes]:
+    """Return a whole message without its line ending, and the ending."""
+    ending = next((e for e in (b"\r\n", b"\r", b"\n") if message.endswith(e)), b"")
+    return message[: len(message) - len(ending)], ending
 
 
 def _next_byte(session: Any) -> bytes:

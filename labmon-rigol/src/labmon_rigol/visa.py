@@ -45,8 +45,9 @@ class Session:
         began: bytes = b""
         answer: bytes
         try:
-            began = self.raw.read_bytes(1)  # alone: a timeout after it means the answer had another ending
-            answer = began if began == end else began + self.raw.read_raw()
+            if self.line.stream:  # the first byte alone: a timeout after it means the answer had another ending
+                began = self.raw.read_bytes(1)
+            answer = began if began and began == end else began + self.raw.read_raw()
         except Exception as exc:
             if not is_visa_timeout(exc):
                 raise self._explained(exc, command) from None
