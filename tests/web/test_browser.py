@@ -71,7 +71,7 @@ def test_the_ack_button_acknowledges_a_firing_alert_behind_the_password(signed_i
     lab, page = signed_in
     page.on("dialog", lambda dialog: dialog.accept("relocking"))  # the button asks why
     page.goto(lab.url + "/alerts")
-    acknowledged = page.locator("#events tr", has_text="acknowledged by the status page: relocking")
+    acknowledged = page.locator("#events tr", has_text="acknowledged by lab: relocking")  # the user who logged in
     button = page.locator(f'button.ack[data-series="{lab.laser}"]')
     deadline = time.monotonic() + STEP / 1000
     while not acknowledged.count():  # polling with a deadline: the laser fires 3 s in 6, it may resolve mid-click
