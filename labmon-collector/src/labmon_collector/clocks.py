@@ -15,6 +15,8 @@ from labmon.models import Result
 
 SHOWN = 0.1
 """Seconds below which an offset is not shown in status: well within what a cycle's timing means."""
+MAX_UNCERTAINTY = 0.5
+"""Seconds of uncertainty (half the network round trip) above which an offset is not judged at all."""
 
 
 @dataclass(frozen=True)
@@ -26,14 +28,17 @@ class Offset:
     at: float
 
 
-def measure(result: Result, sent_at: float, arrived_at: float) -> Offset:
+def measure(result: Result, sent_at: float, arrived_at: float) -> Offset | None:
     """Return the measurer's clock offset from the inquiry's `sent_at` and the result's `arrived_at` (collector's
-    clock) and the result's own times (measurer's clock); a measurer that sends no times is judged by
-    `measured_at` alone, which lies between its receiving and replying."""
-    received = result.received_at if result.received_at is not None else result.measured_at
-    replied = result.replied_at if result.replied_at is not None else result.measured_at
+    clock) and the result's own two times (measurer's clock); None for a measurer too old to send them (its
+    `measured_at` may be an earlier read's, so it says nothing sure) or a round trip too slow to judge by."""
+    received, replied = result.received_at, result.replied_at
+    if received is None or replied is None:
+        return None
     offset = ((received - sent_at) + (replied - arrived_at)) / 2
     round_trip = max(0.0, (arrived_at - sent_at) - max(0.0, replied - received))
+    if round_trip / 2 > MAX_UNCERTAINTY:
+        return None
     return Offset(offset, round_trip / 2, arrived_at)
 
 
@@ -46,7 +51,7 @@ def on_collector_clock(result: Result, offset: Offset, arrived_at: float) -> Res
 
 
 class Clocks:
-    """The latest offset of every measurer that answered, for status, the page and /metrics."""
+    """The latest offset of every measurer that answered with its times, for `labmon status`."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -55,6 +60,8 @@ class Clocks:
     def file(self, result: Result, sent_at: float, arrived_at: float) -> Result:
         """Measure `result`'s measurer's offset, keep it, and return the result on the collector's clock."""
         offset = measure(result, sent_at, arrived_at)
+        if offset is None:
+            return result  # unknown: the reading keeps the time it came with, and no clock alert is judged
         with self._lock:
             self._offsets[result.measurer] = offset
         return on_collector_clock(result, offset, arrived_at)

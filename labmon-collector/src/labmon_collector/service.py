@@ -43,7 +43,7 @@ from labmon_collector.web.view import history_path
 
 log = logging.getLogger(__name__)
 
-EARLY_CHECK = 0.1
+EARLY_CHECK = 1.0
 """Seconds between looks, while waiting for the next tick, for a measurer that came online and should be asked."""
 MAX_SLOW_WARNINGS = 1000
 """Instruments warned of as slow, at most: a flood of forged names must not flood the log."""
@@ -112,6 +112,7 @@ class Collector:
         self._noted_clocks: dict[str, float] | None = None
         self._online_early: list[str] = []
         """Measurers that came online since the last cycle without having answered one: asked before the next tick."""
+        self._early_at = -math.inf
         refs = self.settings.measurers
         asked: dict[BrokerClient, dict[str, None]] = {}
         for ref in refs:
@@ -218,29 +219,33 @@ class Collector:
             if cycles is not None and number >= cycles:
                 break
             ticks = math.floor((time.monotonic() - origin) / interval) + 1  # a slow cycle skips ticks, never drifts
-            self._until(origin + ticks * interval, stop, number)
+            if self._until(origin + ticks * interval, stop):
+                origin = time.monotonic()  # the next cycle now, for a measurer that came online; the grid from it
         return last
 
-    def _until(self, tick: float, stop: threading.Event, number: int) -> None:
-        """Wait for the tick or `stop`; meanwhile ask at once a measurer that came online, not a whole interval on."""
+    def _until(self, tick: float, stop: threading.Event) -> bool:
+        """Wait for the tick or `stop`; return True early, once per interval, when a measurer that missed the
+        last cycle comes online: the whole lab is then asked at once rather than a whole interval later."""
+        early_allowed = time.monotonic() - self._early_at >= self.settings.interval
         while not stop.wait(min(EARLY_CHECK, max(0.0, tick - time.monotonic()))) and time.monotonic() < tick:
             with self._lock:
                 early, self._online_early = self._online_early, []
-            if early and tick - time.monotonic() > self.settings.reply_timeout:
-                log.info("asking %s now: online since the last cycle", ", ".join(early))
-                self.run_cycle(number, only=early)
+            if early and early_allowed:
+                log.info("asking now: %s came online since the last cycle", ", ".join(early))
+                self._early_at = time.monotonic()
+                return True
+        return False
 
-    def run_cycle(self, number: int, only: list[str] | None = None) -> Batch:
-        """Ask every measurer (or `only` these) at once, wait for the replies until the reply timeout, dispatch."""
+    def run_cycle(self, number: int) -> Batch:
+        """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
-        cycle = Cycle(number, self.clock(), only or [ref.name for ref in self.settings.measurers], self.sender)
+        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], self.sender)
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
         inquiry = encode_inquiry(cycle.inquiry)
         cycle.sent_at = time.time()
-        asking = self._inquiry_topics if only is None else self._own_topics(only)
-        for client, topics in asking.items():
+        for client, topics in self._inquiry_topics.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
                 client.publish_each(topics, inquiry)  # at QoS 0: see INQUIRY_QOS
         cycle.complete.wait(self.settings.reply_timeout)
@@ -253,7 +258,7 @@ class Collector:
         answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
         unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
         log.info("cycle %d: %s%s", number, answered, unjudged)
-        self.dispatch(batch, judge=only is None)
+        self.dispatch(batch)
         self.gauges.record(batch, time.monotonic() - started, time.time())
         return batch
 
@@ -276,17 +281,12 @@ class Collector:
             log.info("cycle %d: %s answers again", number, ", ".join(back))
         self._missing = judged | (self._missing & unjudged)  # not judged: as missing as we last knew
 
-    def dispatch(self, batch: Batch, *, judge: bool = True) -> None:
-        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle.
-
-        A batch of a few measurers asked between ticks is stored but not `judge`d: the rules see whole cycles.
-        """
+    def dispatch(self, batch: Batch) -> None:
+        """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
         if self.sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
             self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch.stored(), live=batch)
             for name in self.sinks:
                 self.couriers[f"sink:{name}"].nudge()
-        if not judge:
-            return
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
         alerts = annotate(self.changes, self.rules.evaluate(batch, batch.started_at, brokers), self.rules.notes)
@@ -359,14 +359,6 @@ class Collector:
     def _enqueue(self, target: str, payload: dict[str, Any]) -> None:
         self.outbox.put(target, payload)
         self.couriers[target].nudge()
-
-    def _own_topics(self, names: list[str]) -> dict[BrokerClient, list[str]]:
-        """Return each named measurer's own inquiry topic, per broker."""
-        asked: dict[BrokerClient, list[str]] = {}
-        for ref in self.settings.measurers:
-            if ref.name in names:
-                asked.setdefault(self.clients[ref.broker], []).append(self._topics(ref).inquiries)
-        return asked
 
     def _topics(self, ref: MeasurerRef) -> Topics:
         return Topics(ref.broker.topic_prefix, ref.name)
