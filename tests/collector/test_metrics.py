@@ -32,6 +32,7 @@ def exported() -> dict[str, list]:
     gauges = Gauges()
     gauges.record(batch(1, ("table2",)), 0.012, 1700000001.2)
     gauges.record(batch(2, ("table2",)), 0.010, 1700000002.2)
+    gauges.role = ("collector-a", True)  # one of a pair, the active one
     alerts = [("laser-unlocked", "table1/laser1/lock_error", "firing", "critical")]
     return samples(exposition(gauges, alerts, [("sink:history", 3, 1, False), ("notifier:phone", 0, 0, True)]))
 

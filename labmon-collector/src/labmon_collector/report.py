@@ -76,6 +76,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         "now": now,
         "collector": collector,
         "disk": disk,
+        "failover": facts.get("failover") if settings.failover is not None else None,
         "delivery": delivery,
         "alerts": alerts,
         "silences": [{"id": s.id, "selector": s.selector, "ends": s.ends, "comment": s.comment} for s in silences],
@@ -131,6 +132,7 @@ def render(report: dict[str, Any]) -> list[str]:
         " (its readings are filed on the collector's clock)"
         for m, off in collector["clock_offsets"].items()
     ]
+    lines += failover_lines(report["failover"])
     disk = report["disk"]
     if disk["free"] is not None and disk["free"] < disk["min_free"]:
         lines.append(
@@ -184,4 +186,14 @@ def silence_lines(silences: list[dict[str, Any]], now: float) -> list[str]:
         f"  #{s['id']:<4} {s['selector']:<30} ends in {format_duration(s['ends'] - now):>6}  {s['comment']}"
         for s in silences
     ]
+    return lines
+
+
+def failover_lines(pair: dict[str, Any] | None) -> list[str]:
+    """Return the lines saying which collector of a pair this is, the other's role, and any double notification."""
+    if pair is None:
+        return []
+    others = ", ".join(f"{name} {role}" for name, role in sorted(pair["peers"].items())) or "none heard"
+    lines = [f"failover: {pair['node']} is {pair['role'].upper()} since {iso(pair['since'])} (others: {others})"]
+    lines += [f"  notified by both collectors (a partition): {double}" for double in pair["double_sent"]]
     return lines

@@ -33,6 +33,7 @@ from labmon_collector.delivery.outbox import Outbox, Pending
 from labmon_collector.delivery.patience import patient
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import DiskAlarm
+from labmon_collector.failover.pair import Pair
 from labmon_collector.health.changes import Changes, annotate
 from labmon_collector.health.digest import Scheduler
 from labmon_collector.health.forecast import Forecaster
@@ -106,6 +107,13 @@ class Collector:
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
         self.sender = collector_sender(config.broker.client_id_prefix)
+        failover = self.settings.failover
+        self.pair = (
+            Pair(failover, config.broker, self.settings.interval, config.broker.client_id_prefix) if failover else None
+        )
+        """With a standby collector (issue 25): which of the two is active, and what the active notified."""
+        self._local_sinks = {entry.name for entry in self.settings.sinks if entry.type_name == "sqlite"}
+        """The sinks a standby writes too (its own history); the shared ones only the active writes."""
         """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         self.reach = Reach(self.clients)
         self.clocks = Clocks()
@@ -171,6 +179,8 @@ class Collector:
         names = [ref.name for ref in self.settings.measurers]
         # A message a person reads: a large lab is named by its count, not by a thousand names.
         polled = ", ".join(names) if len(names) <= 8 else f"{len(names)} measurers ({', '.join(names[:3])}, ...)"
+        if self.pair is not None:
+            self.pair.start()
         self._announce(f"monitoring started: polling {polled} every {format_duration(self.settings.interval)}")
 
     def stop(self, grace: float = 5.0) -> None:
@@ -178,6 +188,8 @@ class Collector:
         firing = sum(state.state == "firing" for state in self.rules.states.values())
         self._send_groups(time.time(), everything=True)  # a group still gathering goes now
         self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
+        if self.pair is not None:
+            self.pair.stop()  # the other takes over at its next cycle
         if self.web is not None:
             self.web.stop()
         if self.heartbeat is not None:
@@ -239,7 +251,8 @@ class Collector:
     def run_cycle(self, number: int) -> Batch:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
-        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], self.sender)
+        sender = self._take_role() if self.pair is not None else self.sender
+        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], sender)
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
@@ -283,13 +296,16 @@ class Collector:
 
     def dispatch(self, batch: Batch) -> None:
         """Queue the batch for every sink and the alerts it raises for their notifiers; record the cycle."""
-        if self.sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
-            self.outbox.put_all([f"sink:{name}" for name in self.sinks], batch.stored(), live=batch)
-            for name in self.sinks:
+        sinks = [name for name in self.sinks if self.active or name in self._local_sinks]
+        if sinks:  # stored once for all sinks; their couriers get the batch itself, the text is for a restart
+            self.outbox.put_all([f"sink:{name}" for name in sinks], batch.stored(), live=batch)
+            for name in sinks:
                 self.couriers[f"sink:{name}"].nudge()
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
-        alerts = annotate(self.changes, self.rules.evaluate(batch, batch.started_at, brokers), self.rules.notes)
+        alerts = self._to_send(
+            annotate(self.changes, self.rules.evaluate(batch, batch.started_at, brokers), self.rules.notes)
+        )
         routed = []
         for alert in alerts:
             targets = self.router.targets(alert)
@@ -303,6 +319,8 @@ class Collector:
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
+        if self.pair is not None:
+            self.store.note(failover=self.pair.facts())
         clocks = self.clocks.shown()
         if clocks != self._noted_clocks:  # written when it changes: a healthy lab's is empty, cycle after cycle
             self.store.note(clocks=clocks)
@@ -339,16 +357,50 @@ class Collector:
 
     def _send_digest(self, now: float) -> None:
         """Queue the weekly digest for its notifiers once it is built (in a thread of its own: not in the cycle)."""
-        if self.digest is None:
+        if self.digest is None or not self.active:  # the standby's goes out if it takes over
             return
         for built in self.digest.tick(now):
             for name in self.digest.targets(list(self.notifiers)):
                 self._enqueue(f"notifier:{name}", built.payload())
             self.store.note(digest_sent=built.alert.at)
 
+    @property
+    def active(self) -> bool:
+        """Return whether this collector notifies and writes the shared sinks (always, without a standby)."""
+        return self.pair is None or self.pair.role == "active"
+
+    def _take_role(self) -> str:
+        """Decide this cycle's role; on a takeover send what the active never said it notified; return the sender."""
+        assert self.pair is not None
+        was = self.pair.role
+        role, owed, unmatched = self.pair.step()
+        if (was, role) == ("standby", "active"):
+            self._announce(f"collector {self.pair.node} took over as the active collector")
+            now = time.time()
+            for rule, series, state, _ in unmatched:  # told firing by the other; here it does not fire: it ended
+                current = self.rules.states.get((rule, series))
+                if state == "firing" and (current is None or current.state != "firing"):
+                    text = f"{series}: {rule} no longer holds (as {self.pair.node} sees it, taking over)"
+                    owed.append(Alert(rule, "resolved", series, text, since=now, at=now))
+            for alert in self.pair.to_send(owed):
+                for name, message in self.router.targets(alert):
+                    self.grouper.add(name, message, now)
+        self.gauges.role = (self.pair.node, role == "active")
+        # The measurers keep one inquiry per sender: the standby's must not displace the active's.
+        return self.sender if role == "active" else f"{self.sender}-{self.pair.node}"
+
+    def _to_send(self, alerts: list[Alert]) -> list[Alert]:
+        """Return the alerts to send: all without a standby; the active's minus what the other notified; none."""
+        if self.pair is None:
+            return alerts
+        if self.pair.role == "active":
+            return self.pair.to_send(alerts)
+        self.pair.shadow(alerts)
+        return []
+
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""
-        if not self.announce:
+        if not self.announce or not self.active:
             return
         now = time.time()
         alert = Alert("labmon-collector", "firing", "collector", message, severity="info", since=now, at=now)

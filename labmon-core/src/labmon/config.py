@@ -276,6 +276,24 @@ class DigestConfig:
         return when.replace(tzinfo=zone).timestamp()
 
 
+@dataclass(frozen=True)
+class FailoverConfig:
+    """A collector of a pair: its name and every collector's, most preferred first."""
+
+    node: str
+    order: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not NAME.match(self.node):
+            raise OptionError("node", f"{self.node!r} is not a valid name", NAME_FIX)
+        if self.node not in self.order or len(set(self.order)) < 2 or len(set(self.order)) != len(self.order):
+            raise OptionError(
+                "order",
+                "must name this node and at least one other collector, each once, most preferred first",
+                f'e.g. order = ["{self.node}", "collector-b"]',
+            )
+
+
 Inquire = Literal["each", "all"]
 """How the collector asks: one inquiry per measurer on its own topic, or one per broker for all of them."""
 
@@ -308,6 +326,7 @@ class CollectorConfig:
     min_free: int = 200_000_000
     """Free bytes on the data disk below which the built-in `disk` alert warns."""
     digest: DigestConfig | None = None
+    failover: FailoverConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -383,10 +402,22 @@ def _collector(
     if not isinstance(table, dict):
         where.report("", "expected a table")
         return None
-    nested = ("measurers", "sinks", "notifiers", "rules", "delivery", "web", "heartbeat", "mute_windows", "digest")
+    nested = (
+        "measurers",
+        "sinks",
+        "notifiers",
+        "rules",
+        "delivery",
+        "web",
+        "heartbeat",
+        "mute_windows",
+        "digest",
+        "failover",
+    )
     raw = build(_CollectorTable, table, where, ignore=nested)
     delivery = build(DeliveryConfig, table.get("delivery", {}), where.child("delivery"))
     heartbeat = build(HeartbeatConfig, table["heartbeat"], where.child("heartbeat")) if "heartbeat" in table else None
+    failover = build(FailoverConfig, table["failover"], where.child("failover")) if "failover" in table else None
     measurers = _measurer_refs(table.get("measurers"), where, broker)
     sinks = _plugin_entries("sink", table.get("sinks", {}), where.child("sinks"), registry)
     notifiers = _plugin_entries("notifier", table.get("notifiers", {}), where.child("notifiers"), registry)
@@ -407,6 +438,7 @@ def _collector(
         or ("web" in table and web is None)
         or ("heartbeat" in table and heartbeat is None)
         or ("digest" in table and digest is None)
+        or ("failover" in table and failover is None)
     ):
         return None
     if raw.interval <= 0:
@@ -441,6 +473,7 @@ def _collector(
         raw.inquire,
         raw.min_free,
         digest,
+        failover,
     )
 
 

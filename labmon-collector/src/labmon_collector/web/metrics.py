@@ -21,6 +21,7 @@ METRICS = {
     "labmon_cycle_duration_seconds": "Wall time of the latest completed cycle, inquiries to dispatch",
     "labmon_cycle_last_completed_timestamp_seconds": "When the latest cycle completed (Unix time)",
     "labmon_cycles_total": "Cycles completed since the collector started",
+    "labmon_collector_active": "1 if this collector of a pair is the active one, 0 if it is the standby",
     "labmon_outbox_backlog": "Items waiting in the outbox for one sink or notifier",
     "labmon_outbox_dead_letters": "Items a target rejected for good, kept for `labmon outbox`",
     "labmon_outbox_paused": "1 while delivery to a sink or notifier is paused (it failed for good: fix and restart)",
@@ -66,6 +67,8 @@ class Gauges:
     health: Health = field(default_factory=Health)
     texts: dict[str, tuple[tuple[tuple[str, str, str], ...], list[SeriesText]]] = field(default_factory=dict)
     """Each measurer's series layout and their fixed text, kept between scrapes: a lab's series rarely change."""
+    role: tuple[str, bool] | None = None
+    """With a standby collector: this collector's node name and whether it is the active one."""
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
@@ -145,6 +148,9 @@ def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[Outb
         up.append(f"labmon_measurer_up{labels} {1.0 if h.up[measurer] else 0.0}")
         missing.append(f"labmon_measurer_missing_cycles_total{labels} {number(h.missing.get(measurer, 0))}")
     lines += [*up, *missing, *_header("labmon_cycles_total"), f"labmon_cycles_total {number(h.cycles)}"]
+    if gauges.role is not None:
+        node, active = gauges.role
+        lines += [*_header("labmon_collector_active"), f"labmon_collector_active{_labels(node=node)} {float(active)}"]
     if h.cycle_seconds is not None and h.last_cycle_at is not None:
         lines += [*_header("labmon_cycle_duration_seconds"), f"labmon_cycle_duration_seconds {number(h.cycle_seconds)}"]
         lines += [

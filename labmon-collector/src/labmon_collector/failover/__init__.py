@@ -1,0 +1,1 @@
+"""Two collectors, one active: election over the broker, and the ledger of what the active notified."""

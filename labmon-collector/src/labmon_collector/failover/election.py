@@ -1,0 +1,32 @@
+"""Who is active: the most preferred collector alive, unless another is active already (no flapping)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["active", "standby"]
+
+
+@dataclass
+class Peer:
+    """What this collector last heard from another one."""
+
+    role: Role = "standby"
+    heard: float = 0.0
+    """When (monotonic seconds) its last role message came."""
+    online: bool = False
+
+
+def decide(me: str, order: tuple[str, ...], role: Role, peers: dict[str, Peer], now: float, stale: float) -> Role:
+    """Return this collector's role given what it heard; a peer silent for `stale` seconds counts as gone.
+
+    An active collector stays active unless a more preferred one is active too (a partition that healed);
+    a standby takes over only when no collector alive is active and none alive is preferred to it.
+    """
+    alive = {name: peer for name, peer in peers.items() if peer.online and now - peer.heard <= stale}
+    better = {name for name in alive if order.index(name) < order.index(me)}
+    active = {name for name, peer in alive.items() if peer.role == "active"}
+    if role == "active":
+        return "standby" if active & better else "active"
+    return "standby" if active or better else "active"

@@ -1,0 +1,69 @@
+"""What was notified: the active's transitions learned from the broker, and the standby's own waiting for them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from labmon.models import Alert
+
+Key = tuple[str, str, str, int]
+"""(rule, series, state, repeat): one transition, as both collectors' engines produce it."""
+
+
+def key_of(alert: Alert) -> Key:
+    """Return the transition `alert` is."""
+    return (alert.rule, alert.series, alert.state, alert.repeat)
+
+
+@dataclass
+class Ledger:
+    """Matches the transitions the other collector notified with those this one's engine produces."""
+
+    keep_for: float
+    """Seconds a transition stays unmatched before it is forgotten (the other judged it, or it was long ago)."""
+    told: dict[Key, float] = field(default_factory=dict)
+    """Transitions the other collector notified that this one's engine has not produced yet, and when heard."""
+    waiting: dict[Key, tuple[Alert, float]] = field(default_factory=dict)
+    """Transitions this standby's engine produced that the active has not said it notified, and when."""
+    sent: dict[Key, float] = field(default_factory=dict)
+    """Transitions this collector notified while active, to find those the other sent too."""
+    double_sent: list[str] = field(default_factory=list)
+    """Transitions both collectors notified (a partition), said in `labmon status`."""
+
+    def learn(self, key: Key, now: float) -> None:
+        """The other collector notified `key`."""
+        if self.sent.pop(key, None) is not None:
+            rule, series, state, _ = key
+            self.double_sent.append(f"{rule} {series} {state}")
+        elif self.waiting.pop(key, None) is None:
+            self.told[key] = now
+
+    def shadow(self, alerts: list[Alert], now: float) -> None:
+        """Note the transitions a standby's engine produced (and did not send)."""
+        for alert in alerts:
+            key = key_of(alert)
+            if self.told.pop(key, None) is None:
+                self.waiting[key] = (alert, now)
+        self._forget(now)
+
+    def to_send(self, alerts: list[Alert], now: float) -> list[Alert]:
+        """Return the alerts an active collector sends: those the other has not notified already."""
+        fresh = [alert for alert in alerts if self.told.pop(key_of(alert), None) is None]
+        self.sent.update((key_of(alert), now) for alert in fresh)
+        self._forget(now)
+        return fresh
+
+    def take_over(self, now: float) -> tuple[list[Alert], list[Key]]:
+        """Return the transitions this collector saw in shadow that the active never said it notified, and those
+        the active notified that this collector's engine has not produced (it may never: they need an ending)."""
+        self._forget(now)
+        owed = [alert for alert, _ in self.waiting.values()]
+        self.waiting.clear()
+        return owed, list(self.told)
+
+    def _forget(self, now: float) -> None:
+        for kept in (self.told, self.sent):
+            for key in [key for key, at in kept.items() if now - at > self.keep_for]:
+                del kept[key]
+        for key in [key for key, (_, at) in self.waiting.items() if now - at > self.keep_for]:
+            del self.waiting[key]

@@ -1,0 +1,80 @@
+"""The pair's election and ledger on their own: who is active, and which transitions each collector sends."""
+
+from labmon.models import Alert
+from labmon_collector.failover.election import Peer, decide
+from labmon_collector.failover.ledger import Ledger
+
+ORDER = ("a", "b")
+
+
+def alive(role):
+    return Peer(role, heard=100.0, online=True)
+
+
+def test_the_preferred_collector_starts_active_and_the_other_waits():
+    assert decide("a", ORDER, "standby", {"b": alive("standby")}, 100.0, 3.0) == "active"
+    assert decide("b", ORDER, "standby", {"a": alive("standby")}, 100.0, 3.0) == "standby"
+
+
+def test_a_standby_takes_over_when_the_active_is_gone_or_silent():
+    gone = Peer("active", heard=100.0, online=False)
+    silent = Peer("active", heard=90.0, online=True)
+    assert decide("b", ORDER, "standby", {"a": gone}, 100.0, 3.0) == "active"
+    assert decide("b", ORDER, "standby", {"a": silent}, 100.0, 3.0) == "active"
+
+
+def test_a_returning_preferred_collector_stays_standby():
+    assert decide("a", ORDER, "standby", {"b": alive("active")}, 100.0, 3.0) == "standby"
+    assert decide("b", ORDER, "active", {"a": alive("standby")}, 100.0, 3.0) == "active"
+
+
+def test_a_healed_partition_keeps_the_preferred_one_active():
+    assert decide("a", ORDER, "active", {"b": alive("active")}, 100.0, 3.0) == "active"
+    assert decide("b", ORDER, "active", {"a": alive("active")}, 100.0, 3.0) == "standby"
+
+
+def alert(state, series="t1", repeat=0):
+    return Alert("gone", state, series, f"{series} {state}", repeat=repeat)
+
+
+def test_a_takeover_sends_what_the_active_never_said_it_notified_and_nothing_it_did():
+    ledger = Ledger(keep_for=30.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # the active told before the standby's engine saw it
+    ledger.shadow([alert("firing"), alert("firing", "t2")], 2.0)
+    owed, unmatched = ledger.take_over(3.0)
+    assert [a.series for a in owed] == ["t2"] and unmatched == []  # t1 was told; t2 never was
+    assert ledger.to_send([alert("resolved")], 4.0) == [alert("resolved")]
+
+
+def test_a_transition_already_notified_by_the_other_is_not_sent_again_and_a_double_one_is_said():
+    ledger = Ledger(keep_for=30.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # told by the other; this one's engine is a cycle behind
+    assert ledger.to_send([alert("firing")], 2.0) == []
+    assert ledger.to_send([alert("resolved")], 3.0) == [alert("resolved")]
+    ledger.learn(("gone", "t1", "resolved", 0), 4.0)  # both sent it: a partition
+    assert ledger.double_sent == ["gone t1 resolved"]
+
+
+def test_a_takeover_names_what_the_other_notified_and_this_engine_never_produced():
+    ledger = Ledger(keep_for=30.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # its condition ended before this engine saw it
+    assert ledger.take_over(2.0) == ([], [("gone", "t1", "firing", 0)])
+
+
+def test_unmatched_transitions_are_forgotten_after_keep_for():
+    ledger = Ledger(keep_for=3.0)
+    ledger.shadow([alert("firing")], 1.0)
+    ledger.learn(("gone", "t2", "firing", 0), 1.0)
+    assert ledger.take_over(10.0) == ([], [])
+
+
+def test_a_failover_order_without_this_node_is_a_config_error_naming_the_key(broker, write_config):
+    import pytest
+
+    from labmon.options import ConfigError
+    from tests.conftest import collector_table
+
+    config = collector_table(broker, ["t1"], failover={"node": "collector-a", "order": ["collector-b"]})
+    with pytest.raises(ConfigError) as raised:
+        write_config(config)
+    assert "collector.failover" in str(raised.value) and "order" in str(raised.value)
