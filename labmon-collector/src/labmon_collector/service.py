@@ -112,6 +112,8 @@ class Collector:
             Pair(failover, config.broker, self.settings.interval, config.broker.client_id_prefix) if failover else None
         )
         """With a standby collector (issue 25): which of the two is active, and what the active notified."""
+        self._unmatched: list[tuple[str, str, str, int]] = []
+        """At a takeover: the transitions the other notified that this engine had not produced, judged next cycle."""
         self._local_sinks = {entry.name for entry in self.settings.sinks if entry.type_name == "sqlite"}
         """The sinks a standby writes too (its own history); the shared ones only the active writes."""
         """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
@@ -377,11 +379,7 @@ class Collector:
         if (was, role) == ("standby", "active"):
             self._announce(f"collector {self.pair.node} took over as the active collector")
             now = time.time()
-            for rule, series, state, _ in unmatched:  # told firing by the other; here it does not fire: it ended
-                current = self.rules.states.get((rule, series))
-                if state == "firing" and (current is None or current.state != "firing"):
-                    text = f"{series}: {rule} no longer holds (as {self.pair.node} sees it, taking over)"
-                    owed.append(Alert(rule, "resolved", series, text, since=now, at=now))
+            self._unmatched = unmatched
             for alert in self.pair.to_send(owed):
                 for name, message in self.router.targets(alert):
                     self.grouper.add(name, message, now)
@@ -394,9 +392,22 @@ class Collector:
         if self.pair is None:
             return alerts
         if self.pair.role == "active":
-            return self.pair.to_send(alerts)
+            return self.pair.to_send(alerts + self._ended(alerts))
         self.pair.shadow(alerts)
         return []
+
+    def _ended(self, alerts: list[Alert]) -> list[Alert]:
+        """After a takeover, resolve what the other notified firing and this engine, judging now, does not fire."""
+        assert self.pair is not None
+        produced = {(alert.rule, alert.series) for alert in alerts}
+        now, ended = time.time(), []
+        for rule, series, state, _ in self._unmatched:
+            # Pending here: this engine is a cycle behind, and its firing will match the other's.
+            if state == "firing" and (rule, series) not in produced and (rule, series) not in self.rules.states:
+                text = f"{series}: {rule} no longer holds (as {self.pair.node} sees it, taking over)"
+                ended.append(Alert(rule, "resolved", series, text, since=now, at=now))
+        self._unmatched = []
+        return ended
 
     def _announce(self, message: str) -> None:
         """Tell every notifier about the collector itself (started, paused)."""
