@@ -107,6 +107,7 @@ class Collector:
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
         self.sender = collector_sender(config.broker.client_id_prefix)
+        """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         failover = self.settings.failover
         self.pair = (
             Pair(failover, config.broker, self.settings.interval, config.broker.client_id_prefix) if failover else None
@@ -116,7 +117,6 @@ class Collector:
         """At a takeover: the transitions the other notified that this engine had not produced, judged next cycle."""
         self._local_sinks = {entry.name for entry in self.settings.sinks if entry.type_name == "sqlite"}
         """The sinks a standby writes too (its own history); the shared ones only the active writes."""
-        """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         self.reach = Reach(self.clients)
         self.clocks = Clocks()
         self._noted_clocks: dict[str, float] | None = None
