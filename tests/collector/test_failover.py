@@ -153,9 +153,14 @@ def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transitio
         wait_until(hears, 30, f"round {n}: hears the active")
         assert role(data[standby]) == "active"  # no flapping
         active, standby = standby, active
-        for state in ("firing", "resolved"):
-            for name in ("fo-0", "fo-1", "fo-2"):
-                assert count(discord, state, name) == n, (n, state, name)
+        for state, name in [("firing", "fo-0"), ("firing", "fo-1"), ("firing", "fo-2"), ("resolved", "fo-2")]:
+            assert count(discord, state, name) == n, (n, state, name)
+        # The one resolving at the kill: the outbox delivers at least once, so an active killed between Discord's
+        # answer and its outbox's delete sends it again when it restarts (at most once a round).
+        assert n <= count(discord, "resolved", "fo-0") <= 2 * n
+        assert count(discord, "resolved", "fo-1") == n
+    again = count(discord, "resolved", "fo-0") - ROUNDS
+    print(f"{ROUNDS} takeovers: slowest {max(took):.2f} s, longest history gap {max(gaps):.2f} s, {again} sent twice")
     assert max(took) <= 2 * INTERVAL, took
     assert max(gaps) <= 2 * INTERVAL, gaps
     assert facts(data[active])["double_sent"] == [] and facts(data[standby])["double_sent"] == []
