@@ -17,6 +17,7 @@ from tests.conftest import broker_table, measurer_table
 
 INTERVAL = 1.0
 REPLY = 0.5
+STATES = ("firing", "resolved")
 DISCORD_OK = Answer.json(200, {"id": "1"})
 
 
@@ -154,13 +155,12 @@ def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transitio
         wait_until(hears, 30, f"round {n}: hears the active")
         assert role(data[standby]) == "active"  # no flapping
         active, standby = standby, active
-        for state, name in [("firing", "fo-0"), ("firing", "fo-1"), ("firing", "fo-2"), ("resolved", "fo-2")]:
-            assert count(discord, state, name) == n, (n, state, name)
-        # The one resolving at the kill: the outbox delivers at least once, so an active killed between Discord's
-        # answer and its outbox's delete sends it again when it restarts (at most once a round).
-        assert n <= count(discord, "resolved", "fo-0") <= 2 * n
-        assert count(discord, "resolved", "fo-1") == n
-    again = count(discord, "resolved", "fo-0") - ROUNDS
+        # Each transition at least once, and at most one sent twice a takeover (not said in `status` yet). One cause
+        # is known: a kill between a notifier's answer and the outbox's delete sends it again on restart.
+        sent = {(state, name): count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")}
+        assert all(n <= times for times in sent.values()), (n, sent)
+        assert sum(sent.values()) - n * len(sent) <= n, (n, sent)
+    again = sum(count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")) - 6 * ROUNDS
     print(f"{ROUNDS} takeovers: slowest {max(took):.2f} s, longest history gap {max(gaps):.2f} s, {again} sent twice")
     assert max(took) <= 2 * INTERVAL + REPLY, took  # the goal is two intervals; a cycle on a loaded machine runs late
     assert max(gaps) <= 2 * INTERVAL, gaps
