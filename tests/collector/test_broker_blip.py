@@ -65,6 +65,7 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
             cut_off = "SELECT COUNT(DISTINCT cycle_at) FROM disconnected"
             wait_until(lambda: count(history, cut_off) >= 20, 30, "ten seconds of cycles without the broker")
             during = invoke("status", str(config_path))
+            up_during = dict(collector.gauges.health.up)  # labmon_measurer_up: not 1 while nobody can ask
             own_broker.start()
             back = "SELECT COUNT(*) FROM readings WHERE cycle_at > (SELECT MAX(cycle_at) FROM disconnected)"
             wait_until(lambda: count(history, back) >= 8, 30, "four good cycles after the outage")
@@ -86,6 +87,7 @@ def test_a_ten_second_outage_raises_one_broker_alert_and_no_offline_alerts(
     assert any(",disconnected,the collector could not reach its broker" in row for row in rows)
     assert not any(",missing," in row for row in rows)  # the gap is the collector's, not the measurers'
     assert not [r for r in caplog.records if "is offline" in r.getMessage()]  # the Last Wills of the shutdown
+    assert up_during == dict.fromkeys(blip_lab, False) and set(collector.gauges.health.up.values()) == {True}
 
 
 def test_a_connection_dropped_during_a_cycle_judges_nobody(secured_broker, write_config):
