@@ -30,3 +30,16 @@ def test_a_puback_that_comes_before_publish_returns_is_still_judged():
     denials.sent(8, "labmon/t1/results")
     denials.published(8, ReasonCode(PacketTypes.PUBACK, "Success"))
     assert denials.refused_since is None
+
+
+def test_a_client_refused_every_subscription_stays_refused_though_its_publishes_are_taken():
+    """A collector that hears nothing is blind, however many of its inquiries the broker takes."""
+    denials = Denials("mqtt.lab:1883", "collector")
+    denials.subscribed(["labmon/+/results"], [REFUSED])
+    blind_since = denials.refused_since
+    assert blind_since is not None
+    denials.sent(1, "labmon/t1/inquiries")
+    denials.published(1, ReasonCode(PacketTypes.PUBACK, "Success"))
+    assert denials.refused_since == blind_since
+    denials.subscribed(["labmon/+/results"], [GRANTED])  # the ACL fixed, the client subscribed again
+    assert denials.refused_since is None

@@ -34,12 +34,20 @@ class Denials:
         self.who = f"user {username!r}" if username else "an anonymous client (no [broker] username)"
         self.logins_refused = 0
         """Refused login attempts (each retry counts; only the first of each reason is logged)."""
-        self.refused_since: float | None = None
-        """Since when the broker refuses what this client publishes, or all it subscribes to (None: it does not)."""
+        self.read_refused_since: float | None = None
+        """Since when the broker refuses every topic this client subscribes to (until a SUBACK grants one)."""
+        self.write_refused_since: float | None = None
+        """Since when the broker refuses what this client publishes (until a PUBACK takes one)."""
         self._told: set[str] = set()
         self._unacked: dict[int, str] = {}
         self._early: dict[int, Reason] = {}
         self._lock = threading.Lock()
+
+    @property
+    def refused_since(self) -> float | None:
+        """Since when this client hears nothing or can send nothing through the broker (None: neither)."""
+        refused = [at for at in (self.read_refused_since, self.write_refused_since) if at is not None]
+        return min(refused, default=None)
 
     def login_refused(self, reason: object) -> None:
         """Say, once per reason, that the broker refused the login."""
@@ -63,7 +71,11 @@ class Denials:
             fix = ACL_FIX.format(access="read", topic=topic)
             self._once(f"read {topic}", "broker %s refused %s reading %s (%s); fix: %s", topic, reason, fix)
         if topics and len(refused) == len(topics):
-            self._refused()
+            if self.read_refused_since is None:
+                self.read_refused_since = time.time()
+        elif self.read_refused_since is not None:
+            log.info("broker %s lets %s read again", self.address, self.who)
+            self.read_refused_since = None
 
     def sent(self, mid: int, topic: str) -> None:
         """Remember a QoS 1 publish until its PUBACK says whether it was taken."""
@@ -88,17 +100,14 @@ class Denials:
 
     def _judge(self, topic: str, reason: Reason) -> None:
         if not reason.is_failure:
-            if self.refused_since is not None:
+            if self.write_refused_since is not None:
                 log.info("broker %s takes what %s publishes again", self.address, self.who)
-            self.refused_since = None
+            self.write_refused_since = None
             return
         fix = ACL_FIX.format(access="write", topic=topic)
         self._once(f"write {topic}", "broker %s refused %s publishing to %s (%s); fix: %s", topic, reason, fix)
-        self._refused()
-
-    def _refused(self) -> None:
-        if self.refused_since is None:
-            self.refused_since = time.time()
+        if self.write_refused_since is None:
+            self.write_refused_since = time.time()
 
     def _once(self, key: str, message: str, *args: object) -> None:
         with self._lock:
