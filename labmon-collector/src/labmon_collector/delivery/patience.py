@@ -1,4 +1,4 @@
-"""A slow service gets a longer timeout after a try that ran out of it: at most two copies of an item, not one a try.
+"""A slow service gets a longer timeout after a try that ran out of it: fewer copies of an item than one a try.
 
 A service that takes 20 s to answer a plugin that waits 15 s does the work each time and answers too late:
 every retry was another copy (6-7 of one alert). Each timed-out try doubles the plugin's timeout, up to
