@@ -6,7 +6,7 @@ import sys
 
 def test_the_demo_runs_a_whole_lab_and_stops(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "1s"],
+        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "3s"]  # 1.8 s to read 20 traces paced at the frame rate,
         capture_output=True,
         text=True,
         timeout=120,
