@@ -6,7 +6,8 @@ import sys
 
 def test_the_demo_runs_a_whole_lab_and_stops(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "3s"]  # 1.8 s to read 20 traces paced at the frame rate,
+        # a 3 s interval gives the scope 1.8 s to read its 20 traces, paced at the frame rate
+        [sys.executable, "-m", "labmon", "demo", "--cycles", "2", "--interval", "3s"],
         capture_output=True,
         text=True,
         timeout=120,
