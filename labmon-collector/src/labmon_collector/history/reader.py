@@ -15,6 +15,7 @@ from labmon_collector.sqlitedb import table_names
 RAW_SPAN = 6 * 3600.0
 """Ranges up to this many seconds are plotted from the raw readings; longer ones from buckets."""
 SPARK_POINTS = 120
+WIDE = BUCKET_WIDTHS[-1]
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,9 @@ class History:
         `within`: only those inside these two-hour windows (by start).
         """
         inside = (
-            "" if within is None else f" AND CAST(start / 7200 AS INTEGER) * 7200 IN ({', '.join('?' * len(within))})"
+            ""
+            if within is None
+            else f" AND CAST(start / {WIDE} AS INTEGER) * {WIDE} IN ({', '.join('?' * len(within))})"
         )
         with self._lock, self._db:
             self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
