@@ -80,3 +80,17 @@ def test_robust_z_ignores_outliers_and_needs_a_baseline() -> None:
 
 def test_without_a_history_nothing_is_named(tmp_path: Path) -> None:
     assert Changes(tmp_path / "absent.sqlite").before(LOCK, END) == []
+
+
+def test_a_cycle_spends_at_most_its_budget_ranking_and_says_which_alerts_went_without(
+    history: tuple[Path, bool],
+) -> None:
+    path, _ = history
+    ticks = iter(range(1000))  # each look at the clock a second later: the first ranking spends the budget
+    alerts = [unlocked(), Alert("other", "firing", "table9/x/y", "x fires", since=UNLOCK, at=END)]
+    notes: list[Note] = []
+    changes = Changes(path)
+    _, second = annotate(changes, alerts, notes, clock=lambda: float(next(ticks)))
+    changes.close()
+    assert second == alerts[1]  # sent at once, unranked
+    assert ("other", "table9/x/y", "before", "not ranked: this cycle's time for it was spent") in notes
