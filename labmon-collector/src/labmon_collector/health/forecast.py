@@ -118,8 +118,10 @@ class Forecaster:
             assert reading.value is not None
             text = f"{bound:g} {reading.unit}".strip()
             seen = Observation(series, measurer, False, reading.value, reading.unit, "", side, bound, text)
-            if level_holds(rule, reading.value, False):  # beyond it already: the threshold rule's job
-                found.append(replace(seen, detail="it is beyond it now"))
+            if level_holds(rule, reading.value, False):
+                # Beyond it already: the threshold rule's job. Saying "no longer heads for it" now would be a
+                # resolution at the moment things got worse: the forecast says nothing until the value is back.
+                found.append(replace(seen, holds=None))
                 continue
             key = (rule.name, series)
             cached = self._fits.get(key)
