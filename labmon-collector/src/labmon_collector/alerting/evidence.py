@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from labmon_collector.alerting.pngplot import render
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import HistoryWhenMade
 
 log = logging.getLogger(__name__)
 SPAN = 3600.0
@@ -20,8 +20,7 @@ class Evidence:
     """Renders plots from the first `sqlite` sink's file, opened once it exists."""
 
     def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._history: History | None = None
+        self._history = HistoryWhenMade(path)
 
     def attach(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Return the alert payload with its plot added; as it was if its series is not in the history."""
@@ -41,18 +40,16 @@ class Evidence:
         firing: tuple[float, float] | None = None,
     ) -> bytes | None:
         """Return the PNG of `series` over the hour before `now`, or None without a history of it."""
-        if self._history is None and self._path is not None and self._path.exists():
-            self._history = History(self._path)
-        found = self._history.series(series) if self._history is not None else []
-        if self._history is None or len(found) != 1:
+        history = self._history.get()
+        found = history.series(series) if history is not None else []
+        if history is None or len(found) != 1:
             return None
-        points = [(t, v) for t, v, _, _ in self._history.readings(found[0].id, now - SPAN, now)]
+        points = [(t, v) for t, v, _, _ in history.readings(found[0].id, now - SPAN, now)]
         return render(points, now - SPAN, now, threshold, title=title or series, unit=found[0].unit, firing=firing)
 
     def close(self) -> None:
         """Close the history."""
-        if self._history is not None:
-            self._history.close()
+        self._history.close()
 
 
 def take_plot(payload: dict[str, Any]) -> tuple[dict[str, Any], bytes | None]:

@@ -12,7 +12,7 @@ from pathlib import Path
 from labmon.models import Alert
 from labmon.rule_config import selector_covers
 from labmon_collector.alerting.events import Note
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import HistoryWhenMade
 from labmon_collector.history.writer import BUCKET_WIDTHS
 
 RECENT = 300.0
@@ -61,31 +61,28 @@ class Changes:
     """Ranks the series of the first `sqlite` sink's file (opened once it exists) at an alert."""
 
     def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._history: History | None = None
+        self._history = HistoryWhenMade(path)
 
     def before(self, alerted: str, at: float) -> list[Change]:
         """Return up to NAMED series other than `alerted` whose change before `at` is beyond Z_NAMED, largest first."""
-        if self._history is None and self._path is not None and self._path.exists():
-            self._history = History(self._path)
-        if self._history is None:
+        history = self._history.get()
+        if history is None:
             return []
         found = []
-        for info in self._history.series():
+        for info in history.series():
             if selector_covers(alerted, info.key):
                 continue
-            then, now = self._history.means(info.id, at - RECENT - WINDOW, at - RECENT, at)
+            then, now = history.means(info.id, at - RECENT - WINDOW, at - RECENT, at)
             if now is None or then is None:
                 continue
-            z = robust_z(now - then, self._history.steps(info.id, FINE, at - BASELINE, at - RECENT - WINDOW))
+            z = robust_z(now - then, history.steps(info.id, FINE, at - BASELINE, at - RECENT - WINDOW))
             if z is not None and abs(z) >= Z_NAMED:
                 found.append(Change(info.key, now - then, info.unit, z))
         return sorted(found, key=lambda c: -abs(c.z))[:NAMED]
 
     def close(self) -> None:
         """Close the history."""
-        if self._history is not None:
-            self._history.close()
+        self._history.close()
 
 
 def before_text(changes: list[Change]) -> str:

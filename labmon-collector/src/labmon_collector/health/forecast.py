@@ -10,7 +10,7 @@ from pathlib import Path
 from labmon.rule_config import RuleConfig
 from labmon.times import format_duration
 from labmon_collector.alerting.conditions import Observation, Row, level_holds
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import HistoryWhenMade
 
 MAX_POINTS = 150
 """The history is reduced to this many chunk medians before the fit: Theil-Sen costs a pair of each two."""
@@ -85,19 +85,17 @@ class Forecaster:
     """Fits forecast rules' series from the first `sqlite` sink's file, a few per cycle, each every REFRESH."""
 
     def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._history: History | None = None
+        self._history = HistoryWhenMade(path)
         self._fits: dict[tuple[str, str], tuple[float, Fit | None]] = {}
 
     def fit(self, rule: RuleConfig, series: str, now: float) -> Fit | None:
         """Return the fit of `series` over the rule's window ending at `now` (None: too little history)."""
         assert rule.forecast is not None
-        if self._history is None and self._path is not None and self._path.exists():
-            self._history = History(self._path)
-        found = self._history.series(series) if self._history is not None else []
-        if self._history is None or len(found) != 1:
+        history = self._history.get()
+        found = history.series(series) if history is not None else []
+        if history is None or len(found) != 1:
             return None
-        plot = self._history.plot(found[0].id, now - rule.forecast, now)
+        plot = history.plot(found[0].id, now - rule.forecast, now)
         points = [(t, y) for t, y in zip(plot.t, plot.mean, strict=True) if y is not None]
         if rule.log_scale:
             points = [(t, math.log10(y)) for t, y in points if y > 0]
@@ -146,5 +144,4 @@ class Forecaster:
 
     def close(self) -> None:
         """Close the history."""
-        if self._history is not None:
-            self._history.close()
+        self._history.close()

@@ -229,3 +229,22 @@ def _with_gaps(step: float, rows: list[tuple[float, float | None, float | None, 
             out.append((out[-1][0] + step, None, None, None))
         out.append(row)
     return Plot(step, [r[0] for r in out], [r[1] for r in out], [r[2] for r in out], [r[3] for r in out])
+
+
+class HistoryWhenMade:
+    """The history file of a collector's `sqlite` sink, opened on first use once the sink has made it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._history: History | None = None
+
+    def get(self) -> History | None:
+        """Return the open history, or None while there is no file (or no sqlite sink)."""
+        if self._history is None and self._path is not None and self._path.exists():
+            self._history = History(self._path)
+        return self._history
+
+    def close(self) -> None:
+        """Close the history if it was opened."""
+        if self._history is not None:
+            self._history.close()
