@@ -41,7 +41,7 @@ def test_a_takeover_sends_what_the_active_never_said_it_notified_and_nothing_it_
     ledger = Ledger(keep_for=30.0)
     ledger.learn(("gone", "t1", "firing", 0), 1.0)  # the active told before the standby's engine saw it
     ledger.shadow([alert("firing"), alert("firing", "t2")], 2.0)
-    owed, unmatched = ledger.take_over(3.0)
+    owed, unmatched = ledger.take_over(3.0, {("gone", "t1"), ("gone", "t2")})
     assert [a.series for a in owed] == ["t2"] and unmatched == []  # t1 was told; t2 never was
     assert ledger.to_send([alert("resolved")], 4.0) == [alert("resolved")]
 
@@ -58,14 +58,14 @@ def test_a_transition_already_notified_by_the_other_is_not_sent_again_and_a_doub
 def test_a_takeover_names_what_the_other_notified_and_this_engine_never_produced():
     ledger = Ledger(keep_for=30.0)
     ledger.learn(("gone", "t1", "firing", 0), 1.0)  # its condition ended before this engine saw it
-    assert ledger.take_over(2.0) == ([], [("gone", "t1", "firing", 0)])
+    assert ledger.take_over(2.0, set()) == ([], [("gone", "t1", "firing", 0)])
 
 
 def test_unmatched_transitions_are_forgotten_after_keep_for():
     ledger = Ledger(keep_for=3.0)
     ledger.shadow([alert("firing")], 1.0)
     ledger.learn(("gone", "t2", "firing", 0), 1.0)
-    assert ledger.take_over(10.0) == ([], [])
+    assert ledger.take_over(10.0, {("gone", "t1")}) == ([], [])
 
 
 def test_a_failover_order_without_this_node_is_a_config_error_naming_the_key(broker, write_config):
@@ -78,3 +78,12 @@ def test_a_failover_order_without_this_node_is_a_config_error_naming_the_key(bro
     with pytest.raises(ConfigError) as raised:
         write_config(config)
     assert "collector.failover" in str(raised.value) and "order" in str(raised.value)
+
+
+def test_a_takeover_does_not_send_the_standbys_own_flaps():
+    ledger = Ledger(keep_for=30.0)
+    ledger.shadow([alert("firing")], 1.0)  # a reply late to the standby alone: it saw t1 go and come back
+    ledger.shadow([alert("resolved")], 2.0)
+    ledger.shadow([alert("firing", "t2")], 2.0)  # t2 went, and is gone still: the active died before telling
+    owed, _ = ledger.take_over(3.0, {("gone", "t2")})
+    assert [(a.series, a.state) for a in owed] == [("t2", "firing")]

@@ -375,7 +375,7 @@ class Collector:
         """Decide this cycle's role; on a takeover send what the active never said it notified; return the sender."""
         assert self.pair is not None
         was = self.pair.role
-        role, owed, unmatched = self.pair.step()
+        role, owed, unmatched = self.pair.step({key for key, st in self.rules.states.items() if st.state == "firing"})
         if (was, role) == ("standby", "active"):
             self._announce(f"collector {self.pair.node} took over as the active collector")
             now = time.time()

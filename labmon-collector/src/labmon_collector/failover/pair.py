@@ -56,9 +56,9 @@ class Pair:
         """Say this collector is gone (the other takes over at its next cycle) and disconnect."""
         self.client.stop()
 
-    def step(self) -> tuple[Role, list[Alert], list[Key]]:
+    def step(self, firing: set[tuple[str, str]]) -> tuple[Role, list[Alert], list[Key]]:
         """Decide the role for this cycle and say it; return it and, on a takeover, the transitions owed and
-        those the other notified that this collector's engine has not produced."""
+        those the other notified that this collector's engine has not produced (`firing`: what it fires now)."""
         now = time.monotonic()
         with self._lock:
             before = self.role
@@ -67,7 +67,8 @@ class Pair:
             # Without the link this collector cannot know whether the other is active: it yields.
             heard = self._linked_at is not None and self.linked() and now - self._linked_at >= self.interval
             role = decide(self.node, self.order, before, self.peers, now, self.stale) if heard else "standby"
-            owed, unmatched = self.ledger.take_over(now) if (before, role) == ("standby", "active") else ([], [])
+            took_over = (before, role) == ("standby", "active")
+            owed, unmatched = self.ledger.take_over(now, firing) if took_over else ([], [])
             self.role = role
         if role != before:
             self.since = time.time()
