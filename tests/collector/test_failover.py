@@ -107,6 +107,7 @@ ROUNDS = int(os.environ.get("LABMON_TAKEOVERS", "2"))
 """Takeovers in a row: two here; `LABMON_TAKEOVERS=20` for the issue's twenty (about 15 s each)."""
 
 
+@pytest.mark.timeout(60 + 30 * ROUNDS)
 def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transition_is_told_once(pair):
     from labmon_measurer.service import Measurer
 
