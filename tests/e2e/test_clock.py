@@ -6,6 +6,7 @@ The measurer runs as its own process under libfaketime (Debian's `faketime`), th
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -31,9 +32,11 @@ def skewed_measurer(broker, write_config, tmp_path):
     write_config(table, "measurer.toml")
     env = {**os.environ, "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
     labmon = [sys.executable, "-m", "labmon", "measurer", str(tmp_path / "measurer.toml")]
-    process = subprocess.Popen([faketime, "-f", f"-{THREE_DAYS}s", *labmon], env=env, stderr=subprocess.PIPE)
+    process = subprocess.Popen(
+        [faketime, "-f", f"-{THREE_DAYS}s", *labmon], env=env, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     yield "skewed"
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)  # faketime is a script: its child, the measurer, too
     process.wait(10)
 
 
