@@ -27,17 +27,16 @@ class Reading:
 class DiskAlarm:
     """Fires each of the two `disk` alerts once when its condition starts and resolves it once when it ends."""
 
-    def __init__(self, health: DiskHealth, min_free: int) -> None:
+    def __init__(self, health: DiskHealth, min_free: int, firing: dict[str, Alert] | None = None) -> None:
         self.health = health
         self.min_free = min_free
-        self.firing: dict[str, Alert] = {}
-        """The `disk` alerts firing now, by series."""
-        self.last: Reading | None = None
+        self.firing: dict[str, Alert] = dict(firing or {})
+        """The `disk` alerts firing now, by series (those a previous run left firing, at start: resolved, not
+        fired again, by the first check that finds their condition over or still there)."""
 
     def check(self, now: float) -> list[Alert]:
         """Look at the disk; return the alerts that start or end now."""
         reading = Reading(free_bytes(self.health.directory), self.health.refused_since(), tuple(self.health.failing()))
-        self.last = reading
         free, where = reading.free, self.health.directory
         room = "free space unknown" if free is None else f"{free} bytes free on {where}"
         low = free is not None and free < self.min_free * (HYSTERESIS if LOW in self.firing else 1.0)

@@ -78,8 +78,11 @@ class Collector:
         self.status: dict[str, str] = {}
         self.disk = DiskHealth(self.settings.data_dir)
         """Which writes the data disk refuses: each is counted, kept and retried, the cycle goes on (issue 25)."""
-        self.disk_alarm = DiskAlarm(self.disk, self.settings.min_free)
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite", self.disk)
+        left_firing = self.store.facts().get("disk_firing") or {}
+        self.disk_alarm = DiskAlarm(
+            self.disk, self.settings.min_free, {series: Alert.from_dict(a) for series, a in left_firing.items()}
+        )
         rules = with_builtin_rules(self.settings.rules)
         self.rules = RulesEngine(
             rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
@@ -355,6 +358,8 @@ class Collector:
             for name in self.notifiers:
                 self._enqueue(f"notifier:{name}", alert.to_dict())
             notes.append((alert.rule, alert.series, alert.state, alert.message))
+        if notes:  # kept across a restart: a disk alert firing then is resolved, never fired twice
+            self.store.note(disk_firing={series: a.to_dict() for series, a in self.disk_alarm.firing.items()})
         return notes
 
     def _send_digest(self, now: float) -> None:
