@@ -75,7 +75,8 @@ class LabView:
         return {"interval": self.settings.interval, "measurers": [m.name for m in self.settings.measurers]}
 
     def collector(self) -> dict[str, Any]:
-        """Return when the collector last finished a cycle, whether it stopped, and whether the page may be stale."""
+        """Return when the collector last finished a cycle, whether it stopped, whether the page may be stale, the
+        measurers' clock offsets that matter and, for a pair, this collector's role."""
         now, facts = self.clock(), self.store.facts()
         last, stopped = facts.get("last_cycle_at"), facts.get("stopped_at")
         if last is None and self.history is not None:  # a collector that has not cycled yet: the history's last
@@ -87,6 +88,8 @@ class LabView:
             "stopped_at": stopped,
             "interval": self.settings.interval,
             "stale": stopped is not None or late,
+            "clock_offsets": facts.get("clocks") or {},
+            "failover": facts.get("failover"),
         }
 
     def overview(self, since: str = "") -> dict[str, Any]:

@@ -65,6 +65,19 @@ function banner() {
   box.hidden = !stale;
   if (box.textContent !== text) box.textContent = text;
   document.body.classList.toggle("stale", stale);
+  notices(c);
+}
+// What the collector knows that changes how to read the page: its role in a pair, measurers' clocks that are off.
+function notices(c) {
+  const box = document.getElementById("notices"), lines = [];
+  if (c && c.failover) lines.push(`This collector (${c.failover.node}) is ${c.failover.role}.`);
+  for (const [measurer, offset] of Object.entries((c && c.clock_offsets) || {})) {
+    const off = ago(Math.abs(offset)).replace(" ago", "");
+    lines.push(`Measurer ${measurer}'s clock is ${off} ${offset > 0 ? "ahead" : "behind"}; its readings are filed on the collector's clock.`);
+  }
+  const text = lines.join(" ");
+  box.hidden = !text;
+  if (box.textContent !== text) box.textContent = text;
 }
 function tick() {
   for (const node of document.querySelectorAll("[data-at]")) {
