@@ -35,7 +35,7 @@ def config_for(broker, lab, server, timeout="2s"):
             "timeout": timeout,
         },
     }
-    return collector_table(broker, lab, sinks=sinks, delivery=FAST_RETRY, interval="300ms", reply_timeout="250ms")
+    return collector_table(broker, lab, sinks=sinks, delivery=FAST_RETRY, interval="2s", reply_timeout="1s")
 
 
 def history_cycles(path):
@@ -63,13 +63,15 @@ def test_a_slow_sink_delays_neither_the_cycle_nor_other_sinks(lab, broker, write
     with ScriptedServer(Answer(200, b"ok", delay=30.0)) as server:
         collector = Collector(write_config(config_for(broker, lab, server, timeout="60s")))
         collector.start()
-        assert collector.wait_connected(10)
-        for number in range(1, 4):
-            assert collector.run_cycle(number).missing == ()
-        collector.couriers["sink:history"].stop()  # drains the history sink
-        assert len(history_cycles(tmp_path / "history.sqlite")) == 3
-        assert server.requests == []  # the first post to the sheet is still waiting for its answer
-        collector.stop(grace=0)
+        try:
+            assert collector.wait_connected(10)
+            for number in range(1, 4):
+                assert collector.run_cycle(number).missing == ()
+            collector.couriers["sink:history"].stop()  # drains the history sink
+            assert len(history_cycles(tmp_path / "history.sqlite")) == 3
+            assert server.requests == []  # the first post to the sheet is still waiting for its answer
+        finally:
+            collector.stop(grace=0)
 
 
 def test_a_collector_killed_with_a_backlog_delivers_it_after_restart(lab, broker, tmp_path, ifttt_key):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -44,6 +45,8 @@ from labmon_collector.web.view import history_path
 
 log = logging.getLogger(__name__)
 
+INSTANCES = itertools.count()
+"""Collectors made in this process: part of each one's MQTT client ids."""
 EARLY_CHECK = 1.0
 """Seconds between looks, while waiting for the next tick, for a measurer that came online and should be asked."""
 MAX_SLOW_WARNINGS = 1000
@@ -157,9 +160,10 @@ class Collector:
 
     def _clients(self, prefix: str) -> dict[BrokerConfig, BrokerClient]:
         clients: dict[BrokerConfig, BrokerClient] = {}
+        instance = next(INSTANCES)  # two collectors in one process (tests, an embedding program) never share an id
         for ref in self.settings.measurers:
             if ref.broker not in clients:
-                client_id = f"{prefix}-collector-{socket.gethostname()}-{os.getpid()}-{len(clients)}"
+                client_id = f"{prefix}-collector-{socket.gethostname()}-{os.getpid()}-{instance}-{len(clients)}"
                 clients[ref.broker] = BrokerClient(ref.broker, client_id)
         return clients
 
