@@ -132,3 +132,25 @@ def test_two_measurers_with_one_name_back_off_instead_of_fighting(broker, write_
     finally:
         for measurer in pair:
             measurer.stop()
+
+
+def test_a_stalled_instrument_costs_one_timeout_then_answers_say_it_is_still_busy(broker, write_config, listen):
+    stalled = {"type": "sim", "reading": "vpp", "unit": "V", "delay": "30s", "timeout": "300ms"}
+    table = measurer_table(broker, "stalled-scope", {"scope": stalled, "laser1": SIM_LASER})
+    table["measurer"]["min_inquiry_interval"] = "0s"  # each inquiry reads
+    service = Measurer(write_config(table))
+    service.start()
+    assert service.client.connected.wait(10)
+    topics = Topics("labmon", "stalled-scope")
+    try:
+        with listen("stall-asker") as listener:
+            listener.watch(topics.results)
+            for n, inquiry in enumerate(["first", "second"], start=1):
+                listener.client.publish(topics.inquiries, encode_inquiry(Inquiry(inquiry, 1.0)))
+                listener.wait_for(topics.results, lambda got, n=n: len(got) == n)
+            first, second = [decode_result(p) for p in listener.wait_for(topics.results, lambda got: len(got) == 2)]
+    finally:
+        service.stop()
+    assert "no answer within 300ms" in first.readings[0].error and first.readings[1].status == "ok"
+    assert "previous read still running" in second.readings[0].error and second.readings[1].status == "ok"
+    assert first.read_seconds is not None and set(first.read_seconds) == {"laser1"}  # the reads that ended in time

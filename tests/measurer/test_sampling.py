@@ -3,7 +3,8 @@ from dataclasses import dataclass
 
 from labmon.config import PluginEntry
 from labmon.models import Reading
-from labmon_measurer.sampling import InstrumentRunner, read_all
+from labmon_measurer.deadlines import Deadlines
+from labmon_measurer.sampling import InstrumentRunner, Round, read_all
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,51 @@ def test_a_plugin_returning_garbage_is_an_error_reading():
     buggy, _ = runner("buggy", "bug")
     (reading,) = read_all([buggy])
     assert "plugin bug" in reading.error
+
+
+def test_a_round_answers_from_the_thread_of_the_last_read_and_then_goes_on():
+    good, _ = runner("first", "ok")
+    other, _ = runner("second", "ok")
+    answers, went_on = [], threading.Event()
+    reads = Round(
+        [good, other], lambda readings, took: answers.append((readings, took, threading.get_ident())), went_on.set
+    )
+    assert not reads.begin()  # the reads run in their own threads: the answer comes later, from one of them
+    assert went_on.wait(10)
+    ((readings, took, thread),) = answers
+    assert [r.instrument for r in readings] == ["first", "second"] and set(took) == {"first", "second"}
+    assert thread != threading.get_ident() and reads.next_deadline() is None
+
+
+def test_a_round_of_busy_instruments_answers_at_once_in_the_callers_thread():
+    hung, cls = runner("stuck", "hang", timeout=0.1)
+    read_all([hung])  # times out: the read goes on
+    answers, went_on = [], threading.Event()
+    reads = Round([hung], lambda readings, took: answers.append(readings), went_on.set)
+    assert reads.begin()  # answered here: the caller goes on to the next inquiry, not `then` (no recursion)
+    assert "previous read still running" in answers[0][0].error and not went_on.is_set()
+    cls.release.set()
+
+
+def test_deadlines_end_a_round_whose_instrument_hangs_and_answer_with_the_others():
+    hung, cls = runner("frozen", "hang", timeout=0.1)
+    good, _ = runner("fine", "ok", timeout=5.0)
+    deadlines = Deadlines(idle=0.1)
+    deadlines.start()
+    answered, went_on = [], threading.Event()
+    reads = Round([hung, good], lambda readings, took: answered.extend(readings), went_on.set)
+    deadlines.watch(reads)
+    reads.begin()
+    try:
+        assert went_on.wait(10)  # nobody but the deadlines thread could end this round
+        assert "no answer within 100ms" in answered[0].error and answered[1].status == "ok"
+    finally:
+        cls.release.set()
+        deadlines.stop()
+
+
+def test_closing_a_runner_closes_its_instrument_in_its_thread():
+    used, cls = runner("closable", "ok")
+    read_all([used])
+    used.close()
+    assert cls.closed == 1

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -14,28 +15,62 @@ from labmon.times import format_duration
 
 log = logging.getLogger(__name__)
 
+Ended = Callable[["InstrumentRunner", list[Reading] | None, Exception | None, float], None]
+"""Told in the runner's thread how a read ended: the runner, its readings or its exception, how long it took."""
+Answer = Callable[[list[Reading], dict[str, float]], None]
+"""Given every instrument's readings and how long each read that ended in time took, by instrument name."""
+
 
 class InstrumentRunner:
-    """Owns one instrument: opens it on first use, reads it in its own thread, reopens it after a failure."""
+    """Owns one instrument: opens it on first use, reads it in a thread of its own, reopens it after a failure."""
 
     def __init__(self, entry: PluginEntry) -> None:
         self.entry = entry
         self._instrument: Any = None
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"instrument-{entry.name}")
-        self._pending: Future[list[Reading]] | None = None
-        self.took: float | None = None
-        """How long the last read started by `submit` took, once it has ended."""
+        self._go = threading.Lock()  # released to start a read, or to let the thread close the instrument
+        self._go.acquire()
+        self._lock = threading.Lock()
+        self._ended: Ended | None = None
+        self._busy = False
+        self._closing = False
+        self._thread: threading.Thread | None = None
 
-    def submit(self) -> Future[list[Reading]] | None:
-        """Start a read; return None if the previous read is still running (a hung instrument)."""
-        if self._pending is not None and not self._pending.done():
-            return None
-        self.took = None
-        self._pending = self._executor.submit(self._read)
-        return self._pending
+    def start(self, ended: Ended) -> bool:
+        """Start a read that ends by calling `ended` in this runner's thread; False if the last is still running."""
+        with self._lock:
+            if self._busy or self._closing:
+                return False
+            self._busy, self._ended = True, ended
+            if self._thread is None:  # daemon: a hung instrument must not keep the process from exiting
+                self._thread = threading.Thread(target=self._run, name=f"instrument-{self.entry.name}", daemon=True)
+                self._thread.start()
+        self._go.release()
+        return True
+
+    def _run(self) -> None:
+        while True:
+            self._go.acquire()
+            if self._closing:
+                break
+            started = time.monotonic()
+            readings, error = None, None
+            try:
+                readings = self._read()
+            except Exception as exc:
+                error = exc
+            took = time.monotonic() - started
+            with self._lock:
+                ended, self._ended, self._busy = self._ended, None, False
+            try:
+                if ended is not None:  # may start the next read: `_go` is released before this thread waits on it
+                    ended(self, readings, error, took)
+            except Exception:  # a bug must not end the thread: the instrument would never be read again
+                log.exception("handling the end of a read of %s failed", self.entry.name)
+            if self._closing:
+                break
+        self._discard()
 
     def _read(self) -> list[Reading]:
-        started = time.monotonic()
         try:
             if self._instrument is None:
                 self._instrument = self.entry.cls(self.entry.config)
@@ -45,8 +80,6 @@ class InstrumentRunner:
         except Exception:
             self._discard()
             raise
-        finally:
-            self.took = time.monotonic() - started
         name = self.entry.name  # trusted_reading, not dataclasses.replace: a fifth of the cost per reading
         return [trusted_reading(r.name, r.value, r.unit, r.status, r.error, name) for r in readings]
 
@@ -59,37 +92,112 @@ class InstrumentRunner:
                 log.exception("closing instrument %s failed", self.entry.name)
 
     def close(self) -> None:
-        """Close the instrument once any running read has ended."""
-        self._executor.submit(self._discard)
-        self._executor.shutdown(wait=False)
+        """Close the instrument once any running read has ended, waiting at most the instrument's timeout."""
+        with self._lock:
+            self._closing = True
+            thread, busy = self._thread, self._busy
+        if thread is None:
+            return  # never read: nothing was opened
+        if not busy:
+            self._go.release()
+        thread.join(self.entry.timeout)
+
+
+class Round:
+    """One read of every instrument at once: `answer` gets the readings when the last read ends or runs out of time.
+
+    No thread waits for the reads: the last one to end answers, in its own thread, then calls `then`; one still
+    running at its deadline is ended by `expire`, which someone must call (`read_all`, the measurer's Deadlines).
+    """
+
+    def __init__(self, runners: list[InstrumentRunner], answer: Answer, then: Callable[[], None] | None = None) -> None:
+        begun = time.monotonic()
+        self._runners = runners
+        self._answer = answer
+        self._then = then
+        self._lock = threading.Lock()
+        self._deadlines = {runner: begun + runner.entry.timeout for runner in runners}
+        """The reads still running (or not yet started), with when each runs out of time."""
+        self._outcomes: dict[InstrumentRunner, list[Reading]] = {}
+        self._took: dict[str, float] = {}
+        self._beginner: int | None = None
+        self._answered_in_begin = False
+
+    def begin(self) -> bool:
+        """Start every read; return whether the round answered already, here (then `then` is not called).
+
+        An instrument whose last read is still running gets an error reading at once.
+        """
+        self._beginner = threading.get_ident()
+        if not self._runners:
+            self._finish()
+        for runner in self._runners:
+            if not runner.start(self._ended):
+                hung = "previous read still running; the instrument seems hung"
+                self._settle(runner, [_failed(runner.entry.name, hung)])
+        with self._lock:
+            self._beginner = None
+            return self._answered_in_begin
+
+    def next_deadline(self) -> float | None:
+        """Return when the next running read runs out of time (monotonic), or None once the round has answered."""
+        with self._lock:
+            return min(self._deadlines.values(), default=None)
+
+    def expire(self) -> None:
+        """Give every read past its deadline an error reading (answering if it was the last)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [runner for runner, deadline in self._deadlines.items() if deadline <= now]
+        for runner in late:
+            error = f"no answer within {format_duration(runner.entry.timeout)} (instrument timeout)"
+            self._settle(runner, [_failed(runner.entry.name, error)])
+
+    def _ended(
+        self, runner: InstrumentRunner, readings: list[Reading] | None, error: Exception | None, took: float
+    ) -> None:
+        if error is not None:
+            log.warning("instrument %s failed: %s: %s", runner.entry.name, type(error).__name__, error)
+            readings = [_failed(runner.entry.name, f"{type(error).__name__}: {error}")]
+        assert readings is not None
+        self._settle(runner, readings, took)
+
+    def _settle(self, runner: InstrumentRunner, readings: list[Reading], took: float | None = None) -> None:
+        with self._lock:
+            if self._deadlines.pop(runner, None) is None:
+                return  # ended after its deadline: the round has its error reading already
+            self._outcomes[runner] = readings
+            if took is not None:
+                self._took[runner.entry.name] = took
+            if self._deadlines:
+                return
+        self._finish()
+
+    def _finish(self) -> None:
+        with self._lock:  # answered during begin, in its thread: begin's caller goes on (no recursion per round)
+            here = self._answered_in_begin = self._beginner == threading.get_ident()
+        self._answer([reading for runner in self._runners for reading in self._outcomes[runner]], self._took)
+        if not here and self._then is not None:
+            self._then()
 
 
 def read_all(runners: list[InstrumentRunner]) -> list[Reading]:
     """Read every instrument at once, each within its own timeout; never raise."""
-    begun = time.monotonic()
-    started = {runner: runner.submit() for runner in runners}
-    deadlines = {future: begun + runner.entry.timeout for runner, future in started.items() if future is not None}
-    while deadlines:  # one wait for all that share the earliest deadline: woken once, not once per instrument
-        _, running = wait(deadlines, timeout=max(0.0, min(deadlines.values()) - time.monotonic()))
-        now = time.monotonic()
-        deadlines = {future: at for future, at in deadlines.items() if future in running and at > now}
-    readings: list[Reading] = []
-    for runner, future in started.items():
-        readings.extend(_outcome(runner, future))
-    return readings
+    answered = threading.Event()
+    found: list[Reading] = []
 
+    def answer(readings: list[Reading], _took: dict[str, float]) -> None:
+        found.extend(readings)
+        answered.set()
 
-def _outcome(runner: InstrumentRunner, future: Future[list[Reading]] | None) -> list[Reading]:
-    name, timeout = runner.entry.name, runner.entry.timeout
-    if future is None:
-        return [_failed(name, "previous read still running; the instrument seems hung")]
-    if not future.done():
-        return [_failed(name, f"no answer within {format_duration(timeout)} (instrument timeout)")]
-    exc = future.exception()
-    if exc is not None:
-        log.warning("instrument %s failed: %s: %s", name, type(exc).__name__, exc)
-        return [_failed(name, f"{type(exc).__name__}: {exc}")]
-    return future.result()
+    reading = Round(runners, answer)
+    reading.begin()
+    while (deadline := reading.next_deadline()) is not None and not answered.wait(
+        max(0.0, deadline - time.monotonic())
+    ):
+        reading.expire()
+    answered.wait()  # set by now: the round answers before it has no deadline left
+    return found
 
 
 def _failed(instrument: str, error: str) -> Reading:

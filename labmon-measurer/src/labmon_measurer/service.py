@@ -6,15 +6,15 @@ import dataclasses
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import Config
 from labmon.messages import Inquiry, MessageError, Topics, collector_sender, decode_inquiry, encode_result
 from labmon.models import Reading, Result
 from labmon.mqtt import BrokerClient
+from labmon_measurer.deadlines import Deadlines
 from labmon_measurer.pending import Pending
-from labmon_measurer.sampling import InstrumentRunner, read_all
+from labmon_measurer.sampling import InstrumentRunner, Round
 
 log = logging.getLogger(__name__)
 
@@ -22,12 +22,18 @@ QUIET_INTERVALS = 5
 """Warn when no inquiry arrived for this many of the collector's intervals (as last observed)."""
 QUIET_BEFORE_FIRST = 300.0
 """Before two inquiries have shown the collector's interval, warn after this many seconds of silence."""
+STOP_GRACE = 5.0
+"""Seconds beyond the longest instrument timeout that stopping waits for the answer in progress."""
 QUIET_AT_LEAST = 1.0
 """Two inquiries close together (a `labmon collector --once` beside the collector) must not make it jumpy."""
 
 
 class Measurer:
-    """Subscribes to its inquiries topic and answers in a worker thread, never in paho's."""
+    """Subscribes to its inquiries topic; each answer goes out from the thread of the read that ended last.
+
+    paho's thread only starts the reads (or answers from the last reading within min_inquiry_interval): no worker
+    thread is woken per inquiry, and none waits for the reads.
+    """
 
     def __init__(self, config: Config) -> None:
         assert config.measurer is not None
@@ -48,13 +54,15 @@ class Measurer:
         """Inquiries answered from the last reading or superseded, because they came too fast."""
         self.bad_input = BadInput(log, "a malformed inquiry")
         self._too_fast = Throttle()
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answer")
+        self._deadlines = Deadlines(min((r.entry.timeout for r in self.runners), default=1.0))
         self._pending = Pending(collector_sender(config.broker.client_id_prefix))
         self._answering = False
         self._last_id: str | None = None
         self._last_read: tuple[float, float, list[Reading]] | None = None  # monotonic time, wall time, readings
         self._lock = threading.Lock()
         self._arrived = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        """Told when the last answer is out once stopping."""
         self._inquiry_times: list[float] = []
         self._watch_until: float | None = None
         """When the inquiry watch next wakes by itself (None: only when told)."""
@@ -70,6 +78,7 @@ class Measurer:
         """Subscribe and connect (in the background; a broker that is down is retried)."""
         self.client.subscribe(self.topics.inquiries, self._on_inquiry)
         self.client.subscribe(self.topics.everyone, self._on_inquiry)
+        self._deadlines.start()
         self.client.start()
         self._watch.start()
 
@@ -78,7 +87,10 @@ class Measurer:
         with self._arrived:
             self._stopping = True
             self._arrived.notify_all()
-        self._worker.shutdown(wait=True, cancel_futures=True)
+            longest = max((r.entry.timeout for r in self.runners), default=0.0)
+            if not self._idle.wait_for(lambda: not self._answering, longest + STOP_GRACE):
+                log.warning("stopping with an answer still in progress")
+        self._deadlines.stop()
         self.client.stop()
         for runner in self.runners:
             runner.close()
@@ -102,33 +114,52 @@ class Measurer:
         if superseded:
             self._count_excess("superseded before it was answered")
         if idle:
-            self._worker.submit(self._answer_pending)
+            self._answer_pending()  # here, in paho's thread: a round of reads answers from the last to end
 
     def _next(self) -> Inquiry | None:
         with self._lock:
             inquiry = None if self._stopping else self._pending.take()
             self._answering = inquiry is not None
+            if not self._answering and self._stopping:
+                self._idle.notify_all()
             return inquiry
 
     def _answer_pending(self) -> None:
+        """Answer the waiting inquiries in turn, until one needs the instruments read: its round goes on from there."""
         while (inquiry := self._next()) is not None:
             try:
-                self._answer(inquiry)
+                if self._read_or_repeat(inquiry):
+                    return
             except Exception:  # a bug must not leave the measurer deaf: the next inquiry is still answered
                 log.exception("answering inquiry %s failed", shown(inquiry.id))
 
-    def _answer(self, inquiry: Inquiry) -> None:
-        now = time.monotonic()
-        took = None
-        if self._last_read is not None and now - self._last_read[0] < self.min_interval:
-            _, measured_at, readings = self._last_read
-            self._count_excess(f"answered with the reading of {now - self._last_read[0]:.2f}s ago")
-        else:
-            readings = read_all(self.runners)
+    def _read_or_repeat(self, inquiry: Inquiry) -> bool:
+        """Answer with the last reading if recent enough, else read; return whether the round answers later."""
+        begun = time.monotonic()
+        last = self._last_read
+        if last is not None and begun - last[0] < self.min_interval:
+            self._count_excess(f"answered with the reading of {begun - last[0]:.2f}s ago")
+            self._publish(inquiry, last[1], last[2], None)
+            return False
+        reads = Round(
+            self.runners, lambda readings, took: self._read(inquiry, begun, readings, took), self._answer_pending
+        )
+        self._deadlines.watch(reads)
+        return not reads.begin()
+
+    def _read(self, inquiry: Inquiry, begun: float, readings: list[Reading], took: dict[str, float]) -> None:
+        """Answer `inquiry` with fresh readings, in the thread that ended the round."""
+        try:
             measured_at = time.time()
-            self._last_read = (now, measured_at, readings)
+            self._last_read = (begun, measured_at, readings)
             self.reads += 1
-            took = {r.entry.name: r.took for r in self.runners if r.took is not None}  # for the collector's warning
+            self._publish(inquiry, measured_at, readings, took)  # took: for the collector's warning
+        except Exception:
+            log.exception("answering inquiry %s failed", shown(inquiry.id))
+
+    def _publish(
+        self, inquiry: Inquiry, measured_at: float, readings: list[Reading], took: dict[str, float] | None
+    ) -> None:
         result = Result(
             inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time(), read_seconds=took
         )
