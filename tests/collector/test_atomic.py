@@ -44,18 +44,47 @@ def test_a_steady_lab_rewrites_nothing_but_the_cycle_time(tmp_path):
     firing = {("hot", "t1/a/b"): SeriesState("firing", since=60.0, notified_at=60.0)}
     seen = {f"t1/i{k}/r": 120.0 for k in range(50)}
     assert len(writes(store, firing, seen, 120.0)) > 50  # the first save writes everything
-    steady = writes(store, firing, dict.fromkeys(seen, 180.0), 180.0)
-    assert steady == ["INSERT OR REPLACE INTO collector VALUES ('valid_as_of', '180.0')"]
+    assert writes(store, firing, dict.fromkeys(seen, 180.0), 180.0) == []  # left for the cycle's note
+    changes = store._db.total_changes
+    store.note(last_cycle_at=200.0, disconnected={})
+    store.note(last_cycle_at=200.0, disconnected={})  # nothing changed: nothing written, no transaction
+    assert store._db.total_changes - changes == 3  # valid_as_of, last_cycle_at, disconnected: in one commit
+
+
+def test_an_unchanged_note_writes_nothing(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    store = AlertStore(path)
+    store.note(started_at=1.0, stopped_at=None, held_back=[])
+    store.close()
+    store = AlertStore(path)  # what the file holds is known after a restart too
+    watcher = sqlite3.connect(path)
+    version = watcher.execute("PRAGMA data_version").fetchone()
+    store.note(started_at=1.0, stopped_at=None, held_back=[])
+    assert watcher.execute("PRAGMA data_version").fetchone() == version
+    store.note(started_at=2.0, held_back=[])
+    assert watcher.execute("PRAGMA data_version").fetchone() != version
+    assert store.facts() == {"started_at": 2.0, "stopped_at": None, "held_back": []}
+    store.close()
+    watcher.close()
 
 
 def test_a_restart_knows_every_last_valid_time(tmp_path):
     store = AlertStore(tmp_path / "alerts.sqlite")
-    store.save({}, {"t1/a/ok": 120.0, "t1/a/broken": 120.0}, 120.0)
-    store.save({}, {"t1/a/ok": 180.0, "t1/a/broken": 120.0}, 180.0)  # broken stopped reading at 120
-    store.save({}, {"t1/a/ok": 240.0, "t1/a/broken": 120.0}, 240.0)
-    store.close()  # as after a SIGKILL: nothing more was written than these saves
+    for now, broken in ((120.0, 120.0), (180.0, 120.0), (240.0, 120.0)):  # broken stopped reading at 120
+        store.save({}, {"t1/a/ok": now, "t1/a/broken": broken}, now)
+        store.note(last_cycle_at=now)  # as the collector does each cycle
+    store._db.close()  # as after a SIGKILL: nothing more was written than these saves and notes
     _, seen = AlertStore(tmp_path / "alerts.sqlite").load()
     assert seen == {"t1/a/ok": 240.0, "t1/a/broken": 120.0}
+
+
+def test_a_clean_stop_writes_the_last_cycle_time_a_save_left(tmp_path):
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.save({}, {"t1/a/ok": 120.0}, 120.0)
+    store.save({}, {"t1/a/ok": 180.0}, 180.0)  # nothing but the cycle time changed: left for a note
+    store.close()
+    _, seen = AlertStore(tmp_path / "alerts.sqlite").load()
+    assert seen == {"t1/a/ok": 180.0}
 
 
 def test_a_state_file_of_the_first_layout_is_migrated(tmp_path):

@@ -125,7 +125,6 @@ class Collector:
         """The sinks a standby writes too (its own history); the shared ones only the active writes."""
         self.reach = Reach(self.clients)
         self.clocks = Clocks()
-        self._noted_clocks: dict[str, float] | None = None
         self._online_early: list[str] = []
         """Measurers that came online since the last cycle without having answered one: asked before the next tick."""
         self._early_at = -math.inf
@@ -327,13 +326,12 @@ class Collector:
         self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
-        self.store.note(last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held)
-        if self.pair is not None:
-            self.store.note(failover=self.pair.facts())
-        clocks = self.clocks.shown()
-        if clocks != self._noted_clocks:  # written when it changes: a healthy lab's is empty, cycle after cycle
-            self.store.note(clocks=clocks)
-            self._noted_clocks = clocks
+        # One transaction per cycle for all of them (and the alert state's cycle time): only what changed is written.
+        pair = {} if self.pair is None else {"failover": self.pair.facts()}
+        self.store.note(
+            last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held,
+            clocks=self.clocks.shown(), **pair,
+        )  # fmt: skip
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
             summary = (

@@ -16,6 +16,7 @@ from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
+FACT = "INSERT OR REPLACE INTO collector VALUES (?, ?)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -108,17 +109,13 @@ class AlertStore:
         # What the file holds, so that a save writes only what changed (a large lab's cost per cycle).
         self._saved_states: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._saved_valid: dict[str, float | None] = {}
+        with self._lock:
+            self._noted: dict[str, str] = dict(self._db.execute("SELECT key, value FROM collector").fetchall())
+        """The facts as the file holds them: a note writes only those that changed."""
+        self._unnoted: dict[str, str] = {}
+        """Facts a save left for the next note's transaction (the cycle's time alone: one commit per cycle)."""
         self._health = health
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
-
-    def _commit(self, work: Callable[[sqlite3.Connection], object]) -> bool:
-        """Run `work` in one transaction; return False if the disk refused it (only with a DiskHealth)."""
-
-        def write() -> None:
-            with self._lock, transaction(self._db):
-                work(self._db)
-
-        return attempt(self._health, "alert state", write)
 
     def _migrate(self) -> None:
         """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
@@ -150,7 +147,9 @@ class AlertStore:
 
         Only what changed since the last save is written. A series valid at `now` (this cycle) is stored
         as "valid as of the saved cycle", so a steady lab writes almost nothing per cycle and a restart
-        still knows every series' last valid time.
+        still knows every series' last valid time. When nothing else changed, that cycle's time waits for the
+        collector's `note` of the same cycle, written with it (a killed collector between the two, a few ms,
+        restarts knowing the steady series valid one cycle earlier).
         """
         rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
         changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
@@ -163,17 +162,22 @@ class AlertStore:
         ]
         forgotten = [(series,) for series in saved.keys() - seen.keys()]
         marks = ", ".join("?" * (2 + len(STATE_FIELDS)))
+        as_of = {} if now is None else {"valid_as_of": json.dumps(now)}
+        if not (changed or ended or moved or forgotten):
+            self._unnoted.update(as_of)
+            return
 
         def work(db: sqlite3.Connection) -> None:
             db.executemany(f"INSERT OR REPLACE INTO alert_state VALUES ({marks})", changed)
             db.executemany("DELETE FROM alert_state WHERE rule = ? AND series = ?", ended)
             db.executemany("INSERT OR REPLACE INTO series_valid VALUES (?, ?)", moved)
             db.executemany("DELETE FROM series_valid WHERE series = ?", forgotten)
-            if now is not None:
-                db.execute("INSERT OR REPLACE INTO collector VALUES ('valid_as_of', ?)", (json.dumps(now),))
+            db.executemany(FACT, facts.items())
 
+        facts = self._changed(as_of)
         if not self._commit(work):
             return  # the next save writes what changed since the last one that went through
+        self._written(facts)
         # only once committed: a failed save changes nothing
         self._saved_states = rows
         saved.update(moved)
@@ -181,9 +185,31 @@ class AlertStore:
             del saved[series]
 
     def note(self, **facts: Any) -> None:
-        """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`."""
-        rows = [(k, json.dumps(v)) for k, v in facts.items()]
-        self._commit(lambda db: db.executemany("INSERT OR REPLACE INTO collector VALUES (?, ?)", rows))
+        """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`.
+
+        Only the facts that changed are written, with what a save left for it, in one transaction (or none).
+        """
+        rows = self._changed({key: json.dumps(value) for key, value in facts.items()})
+        if rows and self._commit(lambda db: db.executemany(FACT, rows.items())):
+            self._written(rows)
+
+    def _changed(self, facts: dict[str, str]) -> dict[str, str]:
+        """Return the facts (JSON texts), with those a save left, that differ from what the file holds."""
+        return {key: text for key, text in (self._unnoted | facts).items() if self._noted.get(key) != text}
+
+    def _written(self, rows: dict[str, str]) -> None:
+        """Mark facts as in the file (once committed: a transaction that rolled back wrote nothing)."""
+        self._noted.update(rows)
+        self._unnoted = {key: text for key, text in self._unnoted.items() if key not in rows}
+
+    def _commit(self, work: Callable[[sqlite3.Connection], object]) -> bool:
+        """Run `work` in one transaction; return False if the disk refused it (only with a DiskHealth)."""
+
+        def write() -> None:
+            with self._lock, transaction(self._db):
+                work(self._db)
+
+        return attempt(self._health, "alert state", write)
 
     def facts(self) -> dict[str, Any]:
         """Return what `note` recorded."""
@@ -288,6 +314,8 @@ class AlertStore:
         self._commit(lambda db: db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series)))
 
     def close(self) -> None:
-        """Close the database."""
+        """Write what a save left for a note; close the database."""
+        if self._unnoted:
+            self.note()
         with self._lock:
             self._db.close()
