@@ -1,6 +1,7 @@
 """What trades durability for wear: the history's `flush_every`, and the outbox storing a batch deflated."""
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 
@@ -8,6 +9,8 @@ from labmon.models import Batch, Reading, Result
 from labmon.options import Duration
 from labmon_collector.delivery.outbox import Outbox
 from labmon_collector.history.writer import HistoryConfig, HistorySink
+from labmon_collector.service import Collector
+from tests.conftest import collector_table
 
 
 def batch(cycle: int) -> Batch:
@@ -66,3 +69,51 @@ def test_the_outbox_stores_a_long_item_deflated_and_a_short_one_as_text(tmp_path
     box.reject("sink:h", box.oldest("sink:h").id, "refused")
     assert box.dead_letters()[0].payload == long
     box.close()
+
+
+def test_items_of_a_history_that_gathers_in_memory_stay_in_memory_until_a_clean_stop(tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path, in_memory=frozenset({"sink:h"}))
+    watcher = sqlite3.connect(path)
+    version = watcher.execute("PRAGMA data_version").fetchone()
+    for n in range(3):
+        box.put_all(["sink:h"], {"n": n})
+    assert watcher.execute("PRAGMA data_version").fetchone() == version
+    first = box.oldest("sink:h")
+    assert first.payload == {"n": 0}
+    box.failed("sink:h", first.id, "busy")  # a failure is written (rare); the item stays first, counted
+    version = watcher.execute("PRAGMA data_version").fetchone()
+    assert box.oldest("sink:h").attempts == 1
+    box.delivered("sink:h", first.id)
+    assert watcher.execute("PRAGMA data_version").fetchone() == version  # nor the delivery
+    [status] = box.status()
+    assert (status.backlog, status.delivered) == (2, 1)
+    box.close()  # the two not delivered yet are written, and the count
+    watcher.close()
+    box = Outbox(path)
+    assert [box.oldest("sink:h").payload] == [{"n": 1}]
+    box.delivered("sink:h", box.oldest("sink:h").id)
+    assert box.oldest("sink:h").payload == {"n": 2}
+    [status] = box.status()
+    assert (status.backlog, status.delivered) == (1, 2)
+    box.close()
+
+
+def test_readings_survive_a_clean_stop_with_flush_every(broker, lab, write_config, tmp_path):
+    sinks = {"history": {"type": "sqlite", "path": str(tmp_path / "h.sqlite"), "flush_every": "10m"}}
+    config = write_config(collector_table(broker, lab, data_dir=str(tmp_path / "data"), sinks=sinks))
+    collector = Collector(config)
+    collector.start()
+    try:
+        collector.run(cycles=1)
+        with closing(sqlite3.connect(tmp_path / "data" / "outbox.sqlite")) as watcher:
+            version = watcher.execute("PRAGMA data_version").fetchone()
+            collector.run(cycles=2)
+            assert watcher.execute("PRAGMA data_version").fetchone() == version  # the batches stayed in memory
+    finally:
+        collector.stop()
+    with closing(sqlite3.connect(tmp_path / "h.sqlite")) as db:
+        (cycles,) = db.execute("SELECT COUNT(DISTINCT cycle_at) FROM readings").fetchone()
+    with closing(sqlite3.connect(tmp_path / "data" / "outbox.sqlite")) as db:
+        (left,) = db.execute("SELECT COUNT(*) FROM outbox").fetchone()
+    assert cycles + left == 3  # each cycle stored, or left in the outbox for the next start

@@ -151,9 +151,22 @@ class DeadLetter:
 class Outbox:
     """Items are written before delivery is tried and deleted only once the target confirms."""
 
-    def __init__(self, path: Path, *, max_items: int = 100_000, health: DiskHealth | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_items: int = 100_000,
+        health: DiskHealth | None = None,
+        in_memory: frozenset[str] = frozenset(),
+    ) -> None:
         self.path = path
         self.max_items = max_items
+        self._in_memory = in_memory
+        """Targets whose items are kept in memory only, written to the file at a clean stop: a history that
+        gathers batches in memory for `flush_every` (losing them if killed) gains nothing from a file's copy,
+        which cost two transactions per cycle (the put and the delete), most of a card's wear."""
+        self._memory: dict[str, list[_Held]] = {}
+        self._memory_delivered: dict[str, int] = {}
         self._db = open_db(path, "FULL", SCHEMA)  # a Pi loses power: a confirmed put must survive it
         self._lock = threading.Lock()
         self._closed = False
@@ -161,6 +174,8 @@ class Outbox:
         self._health = health
         """The collector's: with it a full disk holds items in memory instead of raising (tools have none)."""
         self._refused = _Refused()
+        with transaction(self._db):  # status lists a target by its row, which its items' puts do not write
+            self._db.executemany("INSERT OR IGNORE INTO targets (target) VALUES (?)", [(t,) for t in in_memory])
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None, *, live: object = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped.
@@ -179,6 +194,13 @@ class Outbox:
     def _insert(self, targets: list[str], text: str, now: float | None, live: object) -> int:
         """Append `text` for every target; past the bound drop the oldest and return how many were dropped."""
         created, dropped, ids = time.time() if now is None else now, 0, []
+        with self._lock:
+            for target in targets:
+                if target in self._in_memory:
+                    dropped += self._keep(self._memory, target, created, text, live, "not yet stored")
+        targets = [target for target in targets if target not in self._in_memory]
+        if not targets:
+            return dropped
         stored = _packed(text)  # once for all targets
 
         def work(db: sqlite3.Connection) -> None:
@@ -193,7 +215,10 @@ class Outbox:
 
         with self._lock:
             if not self._commit(work):
-                return sum(self._hold(target, created, text, live) for target in targets)
+                return dropped + sum(
+                    self._keep(self._refused.held, target, created, text, live, "held in memory (the disk is full)")
+                    for target in targets
+                )
             for target, item_id in zip(targets, ids, strict=True):
                 if live is not None and item_id is not None:
                     self._keep_live(target, item_id, live)
@@ -205,17 +230,19 @@ class Outbox:
         for old in list(kept)[:-LIVE_PER_TARGET]:
             del kept[old]
 
-    def _hold(self, target: str, created: float, text: str, live: object) -> int:
-        """Keep an item the disk refused in memory, after those held before; return how many old ones it pushed out."""
+    def _keep(
+        self, kept: dict[str, list[_Held]], target: str, created: float, text: str, live: object, why: str
+    ) -> int:
+        """Keep an item in memory after those kept before; return how many old ones it pushed out."""
         refused = self._refused
-        held = refused.held.setdefault(target, [])
+        held = kept.setdefault(target, [])
         held.append(_Held(refused.next_id, created, text, live))
         refused.next_id -= 1
         excess = max(0, len(held) - HELD_PER_TARGET)
         if excess:
             del held[:excess]
             refused.dropped[target] = refused.dropped.get(target, 0) + excess
-            log.error("%d items for %s held in memory (the disk is full): dropped the oldest", len(held), target)
+            log.error("%d items for %s %s: dropped the oldest", len(held), target, why)
         return excess
 
     def _commit(self, work: Write) -> bool:
@@ -282,15 +309,20 @@ class Outbox:
             row = next((row for row in rows if row[0] not in done), None)
             if row is not None:
                 return Pending(row[0], row[1], row[2], _unpacked(row[3]), self._live.get(target, {}).get(row[0]))
-            held = self._refused.held.get(target)
+            held = self._refused.held.get(target) or self._memory.get(target)
             return Pending(held[0].id, held[0].created, held[0].attempts, held[0].text, held[0].live) if held else None
 
+    def _held(self, target: str, item_id: int) -> _Held | None:
+        """Return the item `item_id` of `target` kept in memory (None if there is none)."""
+        kept = [*self._refused.held.get(target, []), *self._memory.get(target, [])]
+        return next((item for item in kept if item.id == item_id), None)
+
     def _take_held(self, target: str, item_id: int) -> _Held | None:
-        """Remove and return the held item `item_id` of `target` (None if it is no longer held)."""
-        held = self._refused.held.get(target, [])
-        found = next((item for item in held if item.id == item_id), None)
-        if found is not None:
-            held.remove(found)
+        """Remove and return the item `item_id` of `target` kept in memory (None if it is no longer kept)."""
+        found = self._held(target, item_id)
+        for kept in (self._refused.held, self._memory):
+            if found is not None and found in kept.get(target, []):
+                kept[target].remove(found)
         return found
 
     def delivered(self, target: str, item_id: int) -> None:
@@ -303,6 +335,9 @@ class Outbox:
             item_id = self._refused.moved.pop(item_id, item_id)
             self._live.get(target, {}).pop(item_id, None)
             if self._closed:
+                return
+            if target in self._in_memory and item_id < 0 and self._take_held(target, item_id) is not None:
+                self._memory_delivered[target] = self._memory_delivered.get(target, 0) + 1  # written at close
                 return
             if item_id < 0 and self._take_held(target, item_id) is not None:
                 self._write(lambda db: db.execute(*count))
@@ -321,7 +356,7 @@ class Outbox:
             item_id = self._refused.moved.get(item_id, item_id)
             if self._closed:
                 return
-            held = next((item for item in self._refused.held.get(target, []) if item.id == item_id), None)
+            held = self._held(target, item_id)
             if held is not None:
                 held.attempts += 1
 
@@ -421,11 +456,17 @@ class Outbox:
                    FROM targets t LEFT JOIN outbox o ON o.target = t.target
                    GROUP BY t.target ORDER BY t.target"""
             ).fetchall()
-        held = {target: len(items) for target, items in self._refused.held.items()}
-        dropped = self._refused.dropped
+            held = {target: len(items) for target, items in [*self._refused.held.items(), *self._memory.items()]}
+            oldest = {target: items[0].created for target, items in self._memory.items() if items}
+            delivered, dropped = dict(self._memory_delivered), dict(self._refused.dropped)
         return [
             TargetStatus(
-                row[0], row[1] + held.get(row[0], 0), row[2], row[3], row[4] + dropped.get(row[0], 0), *row[5:]
+                row[0],
+                row[1] + held.get(row[0], 0),
+                row[2] if row[2] is not None else oldest.get(row[0]),
+                row[3] + delivered.get(row[0], 0),
+                row[4] + dropped.get(row[0], 0),
+                *row[5:],
             )
             for row in rows
         ]
@@ -436,8 +477,23 @@ class Outbox:
             return sum(len(items) for items in self._refused.held.values())
 
     def close(self) -> None:
-        """Write what the disk refused if it takes it now, then close (a courier mid-delivery leaves its item)."""
+        """Write what the disk refused if it takes it now, then close (a courier mid-delivery leaves its item).
+
+        The items kept in memory for their target and not yet delivered are written (delivered after a
+        restart), with the count of those delivered.
+        """
         with self._lock:
+            for target, items in self._memory.items():
+                self._refused.held.setdefault(target, []).extend(items)
+            self._memory.clear()
+            counts = list(self._memory_delivered.items())
+            self._memory_delivered.clear()
+            if counts:
+                self._refused.writes.append(
+                    lambda db: db.executemany(
+                        "UPDATE targets SET delivered = delivered + ? WHERE target = ?", [(n, t) for t, n in counts]
+                    )
+                )
             if self._refused.writes or self._refused.held:
                 lost = sum(len(items) for items in self._refused.held.values())
                 if not self._commit(lambda db: None) and lost:
