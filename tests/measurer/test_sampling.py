@@ -1,8 +1,12 @@
 import threading
 from dataclasses import dataclass
+from typing import ClassVar
 
+from labmon.builtin.sim import SimConfig, SimInstrument
 from labmon.config import PluginEntry
 from labmon.models import Reading
+from labmon.options import Duration
+from labmon_measurer import sampling
 from labmon_measurer.deadlines import Deadlines
 from labmon_measurer.sampling import InstrumentRunner, Round, read_all
 
@@ -122,3 +126,39 @@ def test_closing_a_runner_closes_its_instrument_in_its_thread():
     read_all([used])
     used.close()
     assert cls.closed == 1
+
+
+class InProcess(Scripted):
+    """Says it computes its readings: read in the caller's thread once opened."""
+
+    in_process = True
+    threads: ClassVar[list[int]] = []
+
+    def read(self):
+        self.threads.append(threading.get_ident())
+        return super().read()
+
+
+def test_an_in_process_instrument_is_read_in_the_callers_thread_once_opened():
+    computed = InstrumentRunner(PluginEntry("computed", "scripted", InProcess, ScriptConfig(), 1.0))
+    InProcess.threads = []
+    for _ in range(3):
+        assert read_all([computed])[0].status == "ok"
+    opened_in, read_in = InProcess.threads[0], InProcess.threads[1:]
+    assert opened_in != threading.get_ident() and read_in == [threading.get_ident()] * 2
+
+
+def test_an_in_process_instrument_that_takes_too_long_gets_a_thread_for_good(monkeypatch, caplog):
+    monkeypatch.setattr(sampling, "INLINE_BUDGET", 0.0)  # every read is over it
+    computed = InstrumentRunner(PluginEntry("slowpoke", "scripted", InProcess, ScriptConfig(), 1.0))
+    InProcess.threads = []
+    for _ in range(3):
+        assert read_all([computed])[0].status == "ok"
+    assert threading.get_ident() not in InProcess.threads and not computed.inline
+    (warning,) = [r.getMessage() for r in caplog.records if "in_process" in r.getMessage()]
+    assert "slowpoke says it is in_process, but a read took" in warning
+
+
+def test_the_sim_instrument_is_in_process_unless_it_has_a_delay():
+    assert SimInstrument(SimConfig()).in_process
+    assert not SimInstrument(SimConfig(delay=Duration(0.1))).in_process

@@ -55,6 +55,8 @@ class SimInstrument:
         self._rng = random.Random(config.seed)
         self._walk = config.level
         self._reads = 0
+        self.in_process = not config.delay
+        """It computes its value without waiting (unless `delay` says otherwise): the measurer may read it inline."""
 
     def read(self) -> list[Reading]:
         """Return the signal's value now."""
