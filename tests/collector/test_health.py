@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from datetime import datetime
 from pathlib import Path
@@ -11,9 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from labmon.rule_config import RuleConfig
+from labmon_collector.alerting.conditions import level_holds
 from labmon_collector.health.figures import excursions, figures, periods
 from labmon_collector.health.report import health
-from labmon_collector.health.timeline import BAD, GOOD, UNKNOWN, timeline
+from labmon_collector.health.timeline import BAD, GOOD, UNKNOWN, Segments, timeline
 from labmon_collector.history.reader import History
 from tests.collector.healthkit import collector_config, write_history
 from tests.conftest import invoke
@@ -168,3 +170,112 @@ def test_hysteresis_keeps_an_excursion_until_the_value_passes_clear(tmp_path: Pa
         (MONDAY + 600, MONDAY + 1200, BAD),
         (MONDAY + 1200, MONDAY + 1800, GOOD),
     ]
+
+
+def judged_in_python(
+    history: History, series: int, rule: RuleConfig, since: float, until: float, step: float
+) -> list[tuple[float, float, int]]:
+    """Return the timeline as the first version judged it, a window or a reading at a time in plain Python.
+
+    A complete two-hour, else ten-minute, bucket settles its window when all its values are on one side
+    whatever came before; elsewhere each reading stands until the next within 1.5 steps (else one step), even
+    one past the window.
+    """
+    out = Segments(since)
+    for window in range(int(since // 7200 * 7200), math.ceil(until), 7200):
+        state = settled(history, series, rule, 7200, window, since, until, step)
+        if state is not None:
+            out.add(window, window + 7200, state)
+            continue
+        for part in range(max(window, int(since // 600 * 600)), min(window + 7200, math.ceil(until)), 600):
+            lo, hi = max(part, since), min(part + 600, until)
+            state = settled(history, series, rule, 600, part, since, until, step)
+            if state is not None:
+                out.add(lo, hi, state)
+                continue
+            rows = history.readings(series, lo - 1.5 * step, hi + 1.5 * step)
+            for i, (t, value, status, _) in enumerate(rows):
+                following = rows[i + 1][0] if i + 1 < len(rows) else math.inf
+                start, end = max(t, lo), min(following if following - t <= 1.5 * step else t + step, hi)
+                if end > start:
+                    known = status == "ok" and value is not None
+                    holds = known and level_holds(rule, value, out.active)
+                    out.add(start, end, UNKNOWN if not known else BAD if holds else GOOD)
+    out.add(out.end, until, UNKNOWN)
+    return out.items
+
+
+def settled(
+    history: History, series: int, rule: RuleConfig, width: int, window: int, since: float, until: float, step: float
+) -> int | None:
+    """Return GOOD or BAD if a complete bucket settles the window whatever came before it, else None."""
+    buckets = history.buckets(series, width, since, until)
+    found = buckets.rows.get(window)
+    if (
+        found is None
+        or window < since
+        or window + width > min(until, buckets.mark)
+        or found[0] * step < width - step / 2
+    ):
+        return None
+    values = [
+        found[1],
+        found[2],
+        *([rule.clear] if rule.clear is not None and found[1] <= rule.clear <= found[2] else []),
+    ]
+    states = {level_holds(rule, v, active) for v in values for active in (False, True)}
+    return None if len(states) > 1 else BAD if states.pop() else GOOD
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        RuleConfig(name="lock", select="*", above=1.0),
+        RuleConfig(name="lock", select="*", above=1.0, clear=0.3),
+        RuleConfig(name="low", select="*", below=0.1, clear=0.6),
+        RuleConfig(name="band", select="*", outside=[0.05, 0.95]),
+    ],
+)
+def test_the_timeline_is_the_one_its_readings_give(rule: RuleConfig, jittery_lab: Path) -> None:
+    history = History(jittery_lab)
+    [info] = history.series()
+    for since, until in [(MONDAY, MONDAY + 2 * DAY), (MONDAY + 1234.5, MONDAY + 2 * DAY - 777.25)]:
+        ours = timeline(history, info.id, rule, since, until, STEP)
+        assert ours == judged_in_python(history, info.id, rule, since, until, STEP)
+    history.close()
+
+
+@pytest.fixture(scope="module")
+def jittery_lab(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of one series a minute (times off by up to 2 s): excursions, values between bound and clear,
+    error bursts, readings dropped here and there and a restart gap."""
+    rng = random.Random(11)
+    spans = [
+        (MONDAY + rng.uniform(0, 2 * DAY), rng.uniform(60, 2400), rng.choice(["out", "err", "mid"])) for _ in range(30)
+    ]
+
+    def value(t: float) -> float | None:
+        for start, length, kind in spans:
+            if start <= t < start + length:
+                return None if kind == "err" else 1.2 + rng.random() if kind == "out" else 0.3 + 0.6 * rng.random()
+        return 0.2 + 0.1 * rng.random()
+
+    times = [MONDAY + i * STEP + rng.uniform(-2, 2) for i in range(int(2 * DAY / STEP)) if rng.random() > 0.01]
+    path = tmp_path_factory.mktemp("jittery") / "history.sqlite"
+    stop = (MONDAY + 0.6 * DAY, MONDAY + 0.7 * DAY)
+    write_history(path, {"t1/laser/lock": value}, [t for t in times if not stop[0] <= t < stop[1]], restart_at=stop[1])
+    return path
+
+
+def test_times_near_zero_are_read_as_digits(tmp_path: Path) -> None:
+    """Times from 0 (a clock not set): no tick holds them all, so they travel as 17 digits; the same timeline."""
+    rng = random.Random(3)
+    path = tmp_path / "h.sqlite"
+    values = [None if rng.random() < 0.05 else 2.0 if rng.random() < 0.2 else 0.5 for _ in range(300)]
+    write_history(path, {"t1/laser/lock": lambda t: values[int(t // STEP)]}, [i * STEP + 0.123 for i in range(300)])
+    history = History(path)
+    [info] = history.series()
+    ours = timeline(history, info.id, LOCK, 0.0, 300 * STEP, STEP)
+    assert ours == judged_in_python(history, info.id, LOCK, 0.0, 300 * STEP, STEP)
+    assert {state for _, _, state in ours} == {GOOD, BAD, UNKNOWN}
+    history.close()

@@ -5,29 +5,54 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
+
 from labmon.rule_config import RuleConfig
-from labmon_collector.alerting.conditions import level_holds
-from labmon_collector.history.reader import Buckets, History
+from labmon_collector.history.reader import History
 from labmon_collector.history.writer import BUCKET_WIDTHS
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
+BETWEEN = 3
+"""A value between a rule's bound and its `clear`: in or out as the last decided reading was (hysteresis)."""
 Segment = tuple[float, float, int]
 """(start, end, state): a stretch of time in one state."""
 GAP = 1.5
 """A point stands for the time up to the next one if that comes within GAP steps, else for one step."""
+INF = math.inf
 
+# Each statement returns one row of texts (group_concat), not a row per bucket or reading: a week of a series
+# has thousands of readings in its unsettled windows, and handing them to Python one by one was most of a
+# report's time. numpy reads the texts and judges the readings as arrays.
+SETTLED = """
+SELECT group_concat(CAST(start AS INTEGER)), group_concat(width), group_concat(state, '') FROM (
+    SELECT start, width, CASE WHEN :glo <= min AND max <= :ghi THEN 0 WHEN max < :blo OR min > :bhi THEN 1 END AS state
+    FROM buckets WHERE series = :series AND width IN (:fine, :wide) AND start >= :since AND start + width <= :until
+        AND start + width <= CASE WHEN width = :fine
+            THEN coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :fine), -1e999)
+            ELSE coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :wide), -1e999) END
+        AND n * :step >= width - :step / 2.0
+) WHERE state IS NOT NULL
+"""
+"""The complete buckets (of either width) that settle their windows: a full window's valid readings all on one
+side of the bounds. A width's mark vouches for its buckets in the same statement (one read state of the file).
+Buckets start on whole seconds (multiples of their width): as integers, their text is exact and quick."""
 
-def settles(rule: RuleConfig, low: float, high: float) -> int | None:
-    """Return GOOD or BAD if every value in [low, high] is that under `rule` whatever came before; else None."""
-    if rule.outside is not None:
-        lo, hi = rule.outside
-        return GOOD if lo <= low and high <= hi else BAD if high < lo or low > hi else None
-    if rule.above is not None:
-        clear = rule.above if rule.clear is None else rule.clear
-        return GOOD if high <= clear else BAD if low > rule.above else None
-    assert rule.below is not None
-    clear = rule.below if rule.clear is None else rule.clear
-    return GOOD if low >= clear else BAD if high < rule.below else None
+POINTS = """
+WITH stretch(k, lo, hi) AS (VALUES {stretches})
+SELECT group_concat(k), group_concat({time}), group_concat(CASE WHEN p.status != 'ok' OR p.value IS NULL THEN 2
+    WHEN p.value < :blo OR p.value > :bhi THEN 1 WHEN :glo <= p.value AND p.value <= :ghi THEN 0 ELSE 3 END, '')
+FROM stretch JOIN {table} p ON p.series = :series AND p.t >= lo - :gap AND p.t <= hi + :gap
+"""
+"""The readings of `table` (points, fresh: a view of both is read whole) in the stretches (numbered k; with
+those within a gap of either end) as texts: their stretch, their times and their states, one digit each (error
+readings unknown, values between bound and clear BETWEEN).
+Handing SQLite's rows to Python one by one was most of a report's time."""
+TICKS = "CAST((p.t - :base) * :per_tick AS INTEGER)"
+"""A time as whole ticks from a base: exact when every time is a multiple of the tick (see `_tick`), and integers
+are quicker to write and read than floats."""
+DIGITS = "printf('%!.17g', p.t)"
+"""A time as 17 digits: the same float back (for times a tick cannot hold)."""
 
 
 @dataclass
@@ -45,7 +70,9 @@ class Segments:
         return self.items[-1][1] if self.items else self.start
 
     def add(self, start: float, end: float, state: int) -> None:
-        """Append [start, end) in `state` (from the end on; a hole before it is unknown)."""
+        """Append [start, end) in `state` (from the end on; a hole before it is unknown; BETWEEN as the last)."""
+        if state == BETWEEN:
+            state = BAD if self.active else GOOD
         start = max(start, self.end)
         if end <= start:
             return
@@ -59,84 +86,132 @@ class Segments:
             self.active = state == BAD
 
 
+def bounds(rule: RuleConfig) -> dict[str, float]:
+    """Return the rule as two ranges: a value in [glo, ghi] is within it, one below blo or above bhi out of it.
+
+    Anything else lies between the bound and `clear`, where the hysteresis keeps the state the series had.
+    """
+    if rule.outside is not None:
+        low, high = rule.outside
+        return {"glo": low, "ghi": high, "blo": low, "bhi": high}
+    if rule.above is not None:
+        clear = rule.above if rule.clear is None else rule.clear
+        return {"glo": -INF, "ghi": clear, "blo": -INF, "bhi": rule.above}
+    assert rule.below is not None
+    clear = rule.below if rule.clear is None else rule.clear
+    return {"glo": clear, "ghi": INF, "blo": rule.below, "bhi": INF}
+
+
 def timeline(history: History, series: int, rule: RuleConfig, since: float, until: float, step: float) -> list[Segment]:
     """Return the timeline of `series` under `rule` over [since, until), each reading standing for `step` seconds.
 
     A bucket settles its window when it holds a full window's valid readings all on one side of the bounds
-    (a locked laser's weeks: a few rows); any other window is judged reading by reading.
+    (a locked laser's weeks: a few rows); any other stretch is judged reading by reading.
     """
+    fine, wide = BUCKET_WIDTHS
+    judge = {**bounds(rule), "series": series, "since": since, "until": until, "step": step}
+    settled = _settled(history, {**judge, "fine": fine, "wide": wide})
+    edges = np.concatenate(([since], np.column_stack(settled[:2]).ravel(), [until]))
+    lo, hi = edges[0::2], edges[1::2]
+    apart = hi > lo
+    read = _read(history, lo[apart], hi[apart], {**judge, "gap": GAP * step}, step)
+    order = np.argsort(np.concatenate((settled[0], read[0])), kind="stable")  # apart: in time order, as hysteresis goes
+    starts: Floats = np.concatenate((settled[0], read[0]))[order]
+    stops: Floats = np.concatenate((settled[1], read[1]))[order]
+    states = _carried(np.concatenate((settled[2], read[2]))[order])
     out = Segments(since)
-    for lo, hi, state in _plan(history, series, rule, since, until, step):
-        if state is None:
-            _judge_points(history, series, rule, lo, hi, step, out)
-        else:
-            out.add(lo, hi, state)
+    for start, stop, state in zip(*_runs(starts, stops, states), strict=True):
+        out.add(start, stop, state)
     out.add(out.end, until, UNKNOWN)  # after the last reading: not known
     return out.items
 
 
-def _plan(
-    history: History, series: int, rule: RuleConfig, since: float, until: float, step: float
-) -> list[tuple[float, float, int | None]]:
-    """Return [since, until) as stretches in time order: settled by a bucket (GOOD or BAD), or None (read them)."""
-    plan: list[tuple[float, float, int | None]] = []
-
-    def settled(width: int, start: float, buckets: Buckets) -> int | None:
-        found = buckets.rows.get(start)
-        if (
-            found is None
-            or start < since
-            or start + width > min(until, buckets.mark)
-            or found[0] * step < width - step / 2
-        ):
-            return None
-        return settles(rule, found[1], found[2])
-
-    def add(lo: float, hi: float, state: int | None) -> None:
-        if plan and plan[-1][2] is None and state is None and plan[-1][1] >= lo:
-            plan[-1] = (plan[-1][0], hi, None)
-        else:
-            plan.append((lo, hi, state))
-
-    fine, wide = BUCKET_WIDTHS
-    coarse = history.buckets(series, wide, since, until)
-    windows = [(w, settled(wide, w, coarse)) for w in _windows(since, until, wide)]
-    finer = history.buckets(series, fine, since, until, within=[w for w, state in windows if state is None])
-    for window, state in windows:
-        if state is not None:
-            add(window, window + wide, state)
-            continue
-        for start in _windows(max(window, since), min(window + wide, until), fine):
-            add(max(start, since), min(start + fine, until), settled(fine, start, finer))
-    return plan
+Floats = npt.NDArray[np.float64]
+States = npt.NDArray[np.int8]
 
 
-def _windows(since: float, until: float, width: int) -> range:
-    """Return the starts of the windows of `width` that overlap [since, until)."""
-    return range(int(since // width * width), math.ceil(until), width)
+def _settled(history: History, judge: dict[str, float]) -> tuple[Floats, Floats, States]:
+    """Return the settled stretches, merged: starts, ends and states."""
+    [(starts, widths, states)] = history.query(SETTLED, judge)
+    if not starts:
+        return np.empty(0), np.empty(0), np.empty(0, np.int8)
+    start = np.fromstring(starts, sep=",")
+    stop = start + np.fromstring(widths, sep=",")
+    state = _digits(states)
+    order = np.lexsort((-stop, start))  # a two-hour bucket before the ten-minute ones inside it (the same state)
+    start, stop, state = start[order], stop[order], state[order]
+    reach = np.concatenate(([-np.inf], np.maximum.accumulate(stop)[:-1]))
+    first = np.flatnonzero((start > reach) | (state != np.concatenate(([-1], state[:-1]))))
+    return start[first], np.maximum.reduceat(stop, first), state[first]
 
 
-def _judge_points(
-    history: History, series: int, rule: RuleConfig, since: float, until: float, step: float, out: Segments
-) -> None:
-    """Add [since, until) from the readings: each valid one within or out of bounds, an error reading unknown."""
-    rows = history.readings(series, since - GAP * step, until)
-    active, run = out.active, None
-    for i, (t, value, status, _) in enumerate(rows):
-        following = rows[i + 1][0] if i + 1 < len(rows) else math.inf
-        start, end = max(t, since), min(following if following - t <= GAP * step else t + step, until)
-        if end <= start:
-            continue
-        if status != "ok" or value is None:
-            state = UNKNOWN
-        else:
-            active = level_holds(rule, value, active)
-            state = BAD if active else GOOD
-        if run is not None and run[2] == state and run[1] == start:
-            run = (run[0], end, state)  # one add per run, not per reading: most of a week's readings
-        else:
-            if run is not None:
-                out.add(*run)
-            run = (start, end, state)
-    if run is not None:
-        out.add(*run)
+def _read(
+    history: History, lo: Floats, hi: Floats, judge: dict[str, float], step: float
+) -> tuple[Floats, Floats, States]:
+    """Return each reading in the stretches [lo, hi) as it stands: from its time (or the stretch's start) to the
+    next reading's if that comes within the gap, else for one step; clipped to its stretch."""
+    ticks = _tick(float(lo[0]) - judge["gap"], float(hi[-1]) + judge["gap"]) if len(lo) else None
+    base, tick = ticks or (0.0, 1.0)
+    found: list[tuple[Floats, Floats, States]] = []
+    for first in range(0, len(lo), STRETCHES_PER_READ):  # a few hundred per statement: SQLite's limit on values
+        part = range(first, min(first + STRETCHES_PER_READ, len(lo)))
+        values = {f"lo{i}": float(lo[i]) for i in part} | {f"hi{i}": float(hi[i]) for i in part}
+        stretches = ", ".join(f"({i}, :lo{i}, :hi{i})" for i in part)
+        for table in ("points", "fresh"):
+            sql = POINTS.format(stretches=stretches, table=table, time=DIGITS if ticks is None else TICKS)
+            [(index, text, digits)] = history.query(sql, {**judge, **values, "base": base, "per_tick": 1 / tick})
+            if text:
+                times: Floats = (
+                    np.fromstring(text, np.int64, sep=",").astype(np.float64) * tick + base
+                    if ticks
+                    else np.fromstring(text, sep=",")
+                )
+                found.append((np.fromstring(index, sep=","), times, _digits(digits)))
+    if not found:
+        return np.empty(0), np.empty(0), np.empty(0, np.int8)
+    inside, t, state = (np.concatenate(column) for column in zip(*found, strict=True))
+    order = np.lexsort((t, inside))  # stretch by stretch; the stored points, then the open window's
+    inside, t, state = inside[order].astype(np.intp), t[order], state[order]
+    following = np.concatenate((t[1:], [np.inf]))
+    following[:-1][inside[1:] != inside[:-1]] = np.inf  # a stretch's last reading (within a gap past its end)
+    start = np.maximum(t, lo[inside])
+    stop = np.minimum(np.where(following - t <= judge["gap"], following, t + step), hi[inside])
+    kept = stop > start  # those before the stretch that reach into it, those in it; not those past its end
+    return start[kept], stop[kept], state[kept]
+
+
+def _tick(low: float, high: float) -> tuple[float, float] | None:
+    """Return a base and a tick (a power of two) such that every float in [low, high] is the base plus whole ticks,
+    exactly (the tick: the spacing of floats at `low`, which those above are multiples of); None if none fits."""
+    if low <= 0 or not math.isfinite(high):
+        return None
+    tick = math.ulp(low)
+    return (low, tick) if (high - low) / tick < 2**52 else None
+
+
+def _digits(text: str) -> States:
+    """Return one state per digit of `text`."""
+    return (np.frombuffer(text.encode("ascii"), np.uint8) - ord("0")).astype(np.int8)
+
+
+def _carried(states: States) -> States:
+    """Return the states with each BETWEEN replaced by the last decided state before it (GOOD if none)."""
+    decided = (states == GOOD) | (states == BAD)
+    last = np.maximum.accumulate(np.where(decided, np.arange(len(states)), -1))
+    carried = np.where(last >= 0, states[np.maximum(last, 0)], GOOD)
+    return np.where(states == BETWEEN, carried, states).astype(np.int8)
+
+
+def _runs(starts: Floats, stops: Floats, states: States) -> tuple[list[float], list[float], list[int]]:
+    """Return the runs of one state over contiguous time: starts, ends and states."""
+    if not len(starts):
+        return [], [], []
+    new = np.ones(len(starts), bool)
+    new[1:] = (states[1:] != states[:-1]) | (starts[1:] != stops[:-1])
+    first = np.flatnonzero(new)
+    last = np.concatenate((first[1:] - 1, [len(starts) - 1]))
+    return starts[first].tolist(), stops[last].tolist(), states[first].tolist()
+
+
+STRETCHES_PER_READ = 400
+"""Stretches per statement: 800 values, under the 999 an SQLite older than 3.32 allows."""

@@ -6,8 +6,10 @@ import fnmatch
 import itertools
 import math
 import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from labmon_collector.history.writer import BUCKET_WIDTHS, bucket_marks, open_history
 from labmon_collector.sqlitedb import table_names
@@ -167,6 +169,11 @@ class History:
                 (series, width, since, until, mark, *(within or [])),
             ).fetchall()
         return Buckets(mark, {start: (n, low, high, total) for start, n, low, high, total in rows})
+
+    def query(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[tuple[Any, ...]]:
+        """Return the rows of one read-only statement (one statement reads one consistent state of the file)."""
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
 
     def means(self, series: int, since: float, split: float, until: float) -> tuple[float | None, float | None]:
         """Return the mean valid value of one series in [since, split) and in [split, until) (None: no valid value)."""
