@@ -118,6 +118,7 @@ class WebServer:
             self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(5)
+        self.view.close()
 
     def host_allowed(self, host: str) -> bool:
         """Return whether a request naming `host` may be answered.

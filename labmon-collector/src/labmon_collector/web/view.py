@@ -17,6 +17,7 @@ from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.events import EventLog
+from labmon_collector.health.badges import Badges
 from labmon_collector.health.strip import Strips
 from labmon_collector.history.reader import History, Plot, SeriesInfo
 from labmon_collector.history.writer import HistoryConfig
@@ -62,6 +63,7 @@ class LabView:
         """Each tile as last sent, with the version at which it last changed."""
         self._sparks: dict[int, tuple[float | None, list[list[Any]]]] = {}
         self.strips = Strips(settings.rules, settings.interval)
+        self.badges = Badges(settings.rules, settings.interval, path, clock)
 
     @property
     def history(self) -> History | None:
@@ -148,6 +150,7 @@ class LabView:
                     "error": info.last_error,
                     "state": next((s for s in STATE_ORDER if flags.get(s)), "ok"),
                     "spark": self._spark(history, info),
+                    "health": self.badges.get(info.key),
                 }
             )
         return tiles
@@ -285,6 +288,10 @@ class LabView:
     def acknowledge(self, selector: str, by: str, comment: str) -> list[Ack]:
         """Acknowledge the firing alerts on series `selector` matches; the collector tells their notifiers."""
         return self.store.acknowledge(selector, by, comment, self.clock())
+
+    def close(self) -> None:
+        """Stop computing the tiles' health badges."""
+        self.badges.close()
 
     def _rule(self, name: str) -> RuleConfig | None:
         return next((r for r in self.settings.rules if r.name == name), None)

@@ -142,7 +142,8 @@ function tileNode(key) {
   node = el("a", { class: "tile", href: "/series?s=" + encodeURIComponent(key), "data-series": key },
     el("div", { class: "name" }, key),
     el("div", {}, el("span", { class: "value" }), el("span", { class: "unit" })),
-    el("div", { class: "foot" }, el("span", { class: "badge" }), el("span", { class: "muted age" })), svg);
+    el("div", { class: "foot" }, el("span", { class: "badge" }), el("span", { class: "lock", hidden: "" }),
+      el("span", { class: "muted age" })), svg);
   overviewState.nodes.set(key, node);
   return node;
 }
@@ -157,6 +158,19 @@ function drawTile(node, tile) {
   const age = node.querySelector(".age");
   if (tile.at == null) delete age.dataset.at; else age.dataset.at = tile.at;
   node.querySelector("path").setAttribute("d", sparkPath(tile.spark[0], tile.spark[1]));
+  drawLock(node.querySelector(".lock"), tile.health);
+}
+// The last 7 days under the rule the series fared worst by, coloured as the series page's strip.
+function drawLock(lock, h) {
+  lock.hidden = !h;
+  if (!h) return;
+  const look = healthLook(h), span = h.until - h.since || 1;
+  lock.textContent = look.known ? `7 d ${(100 * h.uptime).toFixed(1)}% · ${h.excursions} exc` : "7 d unknown";
+  lock.style.background = look.colour;
+  lock.title = `last 7 days under rule ${h.rule}: ${(100 * h.uptime).toFixed(1)}% within bounds, ` +
+    `${(100 * h.out / span).toFixed(1)}% out, ${(100 * h.unknown / span).toFixed(1)}% unknown, ${h.excursions} excursions` +
+    (h.longest != null ? `, longest ${Math.round(h.longest / 60)} min` : "");
+  lock.setAttribute("aria-label", lock.title);
 }
 function place(container, nodes) {
   nodes.forEach((node, i) => { if (container.children[i] !== node) container.insertBefore(node, container.children[i] || null); });
@@ -475,16 +489,20 @@ function axisValues(unit) {
   };
 }
 
-// A day per cell, green (within bounds all day) to red; grey where it was unknown (no reading, error readings).
+// Green (within bounds all the known time) to red (90 % or less); grey where over half the time is unknown.
+function healthLook(f) {
+  const span = (f.end ?? f.until) - (f.start ?? f.since) || 1, known = 1 - f.unknown / span;
+  const hue = Math.round(120 * Math.max(0, Math.min(1, (f.uptime / (known || 1) - 0.9) / 0.1)));
+  return { known: known >= 0.5, colour: known < 0.5 ? "#616161" : `hsl(${hue}, 60%, 27%)` }; // white text: AA (4.5:1)
+}
+// A day per cell, coloured by healthLook (unknown: no reading, error readings).
 function healthStrip(strip) {
   const cells = strip.days.map((d) => {
-    const span = d.end - d.start || 1, known = 1 - d.unknown / span;
-    const hue = Math.round(120 * Math.max(0, Math.min(1, (d.uptime / (known || 1) - 0.9) / 0.1)));
+    const span = d.end - d.start || 1;
     const text = `${new Date(d.start * 1000).toDateString()}: ${(100 * d.uptime).toFixed(1)}% within bounds, ` +
       `${(100 * d.out / span).toFixed(1)}% out, ${(100 * d.unknown / span).toFixed(1)}% unknown, ${d.excursions} excursions` +
       (d.longest != null ? `, longest ${Math.round(d.longest / 60)} min` : "");
-    const colour = known < 0.5 ? "#616161" : `hsl(${hue}, 60%, 27%)`; // white text on it at AA contrast (4.5:1)
-    return el("span", { class: "day", title: text, "aria-label": text, style: `background:${colour}` },
+    return el("span", { class: "day", title: text, "aria-label": text, style: `background:${healthLook(d).colour}` },
       new Date(d.start * 1000).toLocaleDateString(undefined, { weekday: "short" }));
   });
   return el("p", { class: "health", "data-rule": strip.rule }, `${strip.rule}, last 7 days: `, ...cells);
