@@ -12,8 +12,9 @@ import time
 import pytest
 import tomli_w
 
+from labmon.config import BrokerConfig
 from labmon.testing import Answer, ScriptedServer, wait_until
-from tests.conftest import broker_table, measurer_table
+from tests.conftest import broker_table, invoke, measurer_table
 
 INTERVAL = 1.0
 REPLY = 0.5
@@ -57,7 +58,8 @@ def count(server, state, measurer):
 
 @pytest.fixture
 def pair(own_broker, write_config, tmp_path, monkeypatch):
-    """Three measurers and a Discord stand-in; start(node) runs a collector of the pair as a process."""
+    """Three measurers and a Discord stand-in; start(node) runs a collector of the pair as a process (on the
+    measurers' broker unless told another)."""
     from labmon_measurer.service import Measurer
 
     names, measurers = ["fo-0", "fo-1", "fo-2"], {}
@@ -68,10 +70,10 @@ def pair(own_broker, write_config, tmp_path, monkeypatch):
     with ScriptedServer(DISCORD_OK) as discord:
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
 
-        def start(node):
+        def start(node, broker=own_broker):
             data = tmp_path / node
             config = {
-                "broker": broker_table(own_broker),
+                "broker": broker_table(broker),
                 "collector": {
                     "interval": f"{INTERVAL}s",
                     "reply_timeout": f"{REPLY}s",
@@ -112,10 +114,8 @@ def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transitio
     from labmon_measurer.service import Measurer
 
     start, measurers, discord, config_of = pair
-    nodes = {"collector-a": start("collector-a"), "collector-b": start("collector-b")}
-    data = {node: process_data[1] for node, process_data in nodes.items()}
+    nodes, data = both(start)
     active, standby = "collector-a", "collector-b"
-    wait_until(lambda: role(data[active]) == "active" and role(data[standby]) == "standby", 60, "a active, b standby")
     took, gaps = [], []
 
     def restart(name):
@@ -156,13 +156,124 @@ def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transitio
         wait_until(hears, 30, f"round {n}: hears the active")
         assert role(data[standby]) == "active"  # no flapping
         active, standby = standby, active
-        # Each transition at least once, and at most one sent twice a takeover (not said in `status` yet). One cause
-        # is known: a kill between a notifier's answer and the outbox's delete sends it again on restart.
+        # Each transition at least once, at most one sent twice a takeover, and each sent twice said in `status`
+        # (the one the killed collector sent: said by the other once it is back and says what it sent).
         sent = {(state, name): count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")}
         assert all(n <= times for times in sent.values()), (n, sent)
-        assert sum(sent.values()) - n * len(sent) <= n, (n, sent)
+        extra = sum(sent.values()) - n * len(sent)
+        assert extra <= n, (n, sent)
+        wait_until(lambda e=extra: len(said(data)) >= e, 10, f"round {n}: each of {extra} sent twice said")
     again = sum(count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")) - 6 * ROUNDS
     print(f"{ROUNDS} takeovers: slowest {max(took):.2f} s, longest history gap {max(gaps):.2f} s, {again} sent twice")
-    assert max(took) <= 2 * INTERVAL + REPLY, took  # the goal is two intervals; a cycle on a loaded machine runs late
+    print(f"takeover times: {' '.join(f'{t:.2f}' for t in took)}; said sent twice: {sorted(said(data))}")
+    assert max(took) <= 2 * INTERVAL, took
     assert max(gaps) <= 2 * INTERVAL, gaps
-    assert facts(data[active])["double_sent"] == [] and facts(data[standby])["double_sent"] == []
+    assert len(said(data)) == again
+
+
+def both(start, remote=None):
+    """Start collector a, then (a active) collector b, on `remote` if given; return them once b hears a."""
+    nodes = {"collector-a": start("collector-a")}
+    a = nodes["collector-a"][1]
+    wait_until(lambda: role(a) == "active", 60, "a active")
+    nodes["collector-b"] = start("collector-b", *([remote] if remote else []))
+    b = nodes["collector-b"][1]
+    wait_until(lambda: role(b) == "standby" and facts(b)["peers"].get("collector-a") == "active", 60, "b hears a")
+    return nodes, {node: process_data[1] for node, process_data in nodes.items()}
+
+
+def said(data):
+    """Return the transitions either collector says both sent."""
+    return {double for node in data.values() for double in (facts(node) or {}).get("double_sent", [])}
+
+
+@pytest.mark.timeout(120)
+def test_a_frozen_active_is_replaced_within_two_intervals_and_steps_down_when_it_wakes(pair):
+    start, _, discord, _ = pair
+    nodes, data = both(start)
+    frozen = nodes["collector-a"][0]
+    frozen.send_signal(signal.SIGSTOP)  # as its network gone: connection open, nothing said, no Last Will
+    stopped = time.time()
+    wait_until(lambda: role(data["collector-b"]) == "active", 30, "b takes over")
+    took = facts(data["collector-b"])["since"] - stopped
+    frozen.send_signal(signal.SIGCONT)  # back, in the middle of the cycle it was in: both think they are active
+    woke = time.time()
+    wait_until(lambda: role(data["collector-a"]) == "standby", 30, "a steps down")
+    stepped = facts(data["collector-a"])["since"] - woke
+    print(f"a frozen active replaced in {took:.2f} s; awake again, it stepped down in {stepped:.2f} s")
+    assert took <= 2 * INTERVAL, took
+    assert stepped <= INTERVAL, stepped
+    assert role(data["collector-b"]) == "active"
+    assert [count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")] == [0] * 6
+
+
+BRIDGE = """
+connection lab-bridge
+address 127.0.0.1:{port}
+topic labmon/# both 1
+restart_timeout 1
+keepalive_interval 5
+notification_topic bridge/lab/state
+notifications_local_only true
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_pair_on_bridged_brokers_both_active_while_the_bridge_is_cut_is_one_again_within_an_interval(
+    pair, own_broker
+):
+    """Collector b on a broker of its own, bridged to the measurers' (through a link the test cuts and heals)."""
+    from labmon.mqtt import BrokerClient
+    from labmon.testing import PrivateBroker
+    from labmon_measurer.service import Measurer
+    from tests.collector.link import Link
+
+    start, measurers, discord, config_of = pair
+    link = Link((own_broker.host, own_broker.port))
+    with PrivateBroker(extra_config=BRIDGE.format(port=link.port)) as remote:
+        bridge = []
+        watcher = BrokerClient(BrokerConfig(remote.host, remote.port), "t-bridge-watch")
+        watcher.subscribe("bridge/lab/state", lambda _, payload: bridge.append(payload))
+        watcher.start()
+        try:
+            _, data = both(start, remote)
+            a, b = data["collector-a"], data["collector-b"]
+            wait_until(lambda: stored(b) >= 3, 30, "b stores the readings that come over the bridge")
+            link.cut()
+            cut = time.time()
+            wait_until(lambda: role(b) == "active", 30, "b, apart, takes over")
+            took = facts(b)["since"] - cut
+            measurers.pop("fo-2").stop()  # while apart: a sees it go; b, cut off from every measurer, fires too
+            wait_until(lambda: count(discord, "firing", "fo-2") >= 2, 30, "both notify fo-2")
+            assert role(a) == "active"
+            link.heal()
+            wait_until(lambda: bridge and bridge[-1] == b"1", 30, "the bridge is back")
+            healed = time.time()
+            wait_until(lambda: role(b) == "standby", 30, "b steps down")
+            stepped = facts(b)["since"] - healed
+            doubled = lambda node: any(d.startswith("down fo-2 firing") for d in facts(node)["double_sent"])  # noqa: E731
+            wait_until(lambda: doubled(a) and doubled(b), 10, "the double said by both")
+            for node in data.values():
+                status = invoke("status", str(node.parent / f"{node.name}.toml"))
+                assert "notified by both collectors: down fo-2 firing at " in status.output, status.output
+            measurers["fo-2"] = Measurer(config_of("fo-2"))
+            measurers["fo-2"].start()
+            for name in ("fo-0", "fo-1", "fo-2"):  # b's notices from behind the cut bridge are ended by a
+                fired = count(discord, "firing", name)
+                wait_until(lambda n=name, f=fired: f == 0 or count(discord, "resolved", n) >= 1, 30, f"{name} ends")
+            print(f"bridge cut: b active in {took:.2f} s; healed: b standby in {stepped:.2f} s; said: {said(data)}")
+            assert took <= 2 * INTERVAL, took
+            assert stepped <= INTERVAL, stepped
+            assert role(a) == "active"
+        finally:
+            watcher.stop()
+            link.close()
+
+
+def stored(data_dir):
+    """Return how many cycles the collector of `data_dir` stored in its history."""
+    try:
+        with sqlite3.connect(data_dir / "history.sqlite") as db:
+            return db.execute("SELECT COUNT(DISTINCT cycle_at) FROM readings").fetchone()[0]
+    except sqlite3.OperationalError:  # not made yet
+        return 0

@@ -38,34 +38,50 @@ def alert(state, series="t1", repeat=0):
 
 
 def test_a_takeover_sends_what_the_active_never_said_it_notified_and_nothing_it_did():
-    ledger = Ledger(keep_for=30.0)
-    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # the active told before the standby's engine saw it
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0, 1001.0)  # the active told before the standby's engine saw it
     ledger.shadow([alert("firing"), alert("firing", "t2")], 2.0)
-    owed, unmatched = ledger.take_over(3.0, {("gone", "t1"), ("gone", "t2")})
-    assert [a.series for a in owed] == ["t2"] and unmatched == []  # t1 was told; t2 never was
-    assert ledger.to_send([alert("resolved")], 4.0) == [alert("resolved")]
+    owed = ledger.take_over(3.0, {("gone", "t1"), ("gone", "t2")})
+    assert [a.series for a in owed] == ["t2"]  # t1 was told; t2 never was
+    assert ledger.to_send([alert("resolved")], 4.0, 1004.0) == [alert("resolved")]
 
 
 def test_a_transition_already_notified_by_the_other_is_not_sent_again_and_a_double_one_is_said():
-    ledger = Ledger(keep_for=30.0)
-    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # told by the other; this one's engine is a cycle behind
-    assert ledger.to_send([alert("firing")], 2.0) == []
-    assert ledger.to_send([alert("resolved")], 3.0) == [alert("resolved")]
-    ledger.learn(("gone", "t1", "resolved", 0), 4.0)  # both sent it: a partition
-    assert ledger.double_sent == ["gone t1 resolved"]
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0, 1001.0)  # told by the other; this one's engine is a cycle behind
+    assert ledger.to_send([alert("firing")], 2.0, 1002.0) == []
+    assert ledger.to_send([alert("resolved")], 3.0, 1003.0) == [alert("resolved")]
+    assert ledger.compare(("gone", "t1", "resolved", 0), 1004.0)  # both sent it: a partition
+    assert ledger.double_sent == ["gone t1 resolved at 1970-01-01T00:16:43.000+00:00"]
+    assert not ledger.compare(("gone", "t1", "resolved", 0), 1004.0)  # one double is said once
+
+
+def test_the_same_transition_sent_by_each_far_apart_is_two_episodes_not_a_double():
+    ledger = Ledger(keep_for=30.0, match_within=5.0)
+    ledger.to_send([alert("firing")], 1.0, 1000.0)
+    assert not ledger.compare(("gone", "t1", "firing", 0), 1100.0)
+    assert ledger.compare(("gone", "t1", "firing", 0), 996.0)
 
 
 def test_a_takeover_names_what_the_other_notified_and_this_engine_never_produced():
-    ledger = Ledger(keep_for=30.0)
-    ledger.learn(("gone", "t1", "firing", 0), 1.0)  # its condition ended before this engine saw it
-    assert ledger.take_over(2.0, set()) == ([], [("gone", "t1", "firing", 0)])
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0, 1001.0)  # its condition ended before this engine saw it
+    assert ledger.take_over(2.0, set()) == []
+    assert ledger.notified_firing() == {("gone", "t1")}  # the new active resolves it: its engine does not hold it
+
+
+def test_the_latest_notification_of_an_alert_stands_whatever_order_they_come_in():
+    ledger = Ledger(keep_for=3.0, match_within=5.0)
+    ledger.told_of(("gone", "t1", "resolved", 0), 1005.0)
+    ledger.told_of(("gone", "t1", "firing", 0), 1000.0)  # held up behind a cut bridge: older than the end
+    assert ledger.notified_firing() == set()
 
 
 def test_unmatched_transitions_are_forgotten_after_keep_for():
-    ledger = Ledger(keep_for=3.0)
+    ledger = Ledger(keep_for=3.0, match_within=5.0)
     ledger.shadow([alert("firing")], 1.0)
-    ledger.learn(("gone", "t2", "firing", 0), 1.0)
-    assert ledger.take_over(10.0, {("gone", "t1")}) == ([], [])
+    ledger.learn(("gone", "t2", "firing", 0), 1.0, 1001.0)
+    assert ledger.take_over(10.0, {("gone", "t1")}) == []
 
 
 def test_a_failover_order_without_this_node_is_a_config_error_naming_the_key(broker, write_config):
@@ -81,9 +97,9 @@ def test_a_failover_order_without_this_node_is_a_config_error_naming_the_key(bro
 
 
 def test_a_takeover_does_not_send_the_standbys_own_flaps():
-    ledger = Ledger(keep_for=30.0)
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
     ledger.shadow([alert("firing")], 1.0)  # a reply late to the standby alone: it saw t1 go and come back
     ledger.shadow([alert("resolved")], 2.0)
     ledger.shadow([alert("firing", "t2")], 2.0)  # t2 went, and is gone still: the active died before telling
-    owed, _ = ledger.take_over(3.0, {("gone", "t2")})
+    owed = ledger.take_over(3.0, {("gone", "t2")})
     assert [(a.series, a.state) for a in owed] == [("t2", "firing")]

@@ -132,13 +132,15 @@ def test_a_collector_late_by_more_than_two_intervals_is_called_late(file_lab, pa
 def test_the_page_says_whose_clock_is_off_and_which_of_a_pair_this_collector_is(file_lab, page):
     now = time.time()
     lab = file_lab(["table1"], [Batch(1, now - 5, (readings("table1", now - 5, {"oven/temp": 20.5}),), ())])
-    failover = {"node": "collector-b", "role": "standby", "since": now - 60, "takeovers": 0, "peers": {}}
+    double = "gone fo-0 firing at 2026-12-07T17:00:00.000+00:00"
+    failover = {"node": "collector-b", "role": "standby", "since": now - 60, "peers": {}, "double_sent": [double]}
     lab.store.note(last_cycle_at=now, stopped_at=None, clocks={"table1": -259200.0}, failover=failover)
     page.goto(lab.url + "/")
     notice = page.locator("#notices", has_text="This collector (collector-b) is standby.")
     notice.wait_for(timeout=STEP)
     said = "Measurer table1's clock is 3 d behind; its readings are filed on the collector's clock."
     assert said in notice.inner_text()
+    assert f"Notified by both collectors of the pair: {double}." in notice.inner_text()
 
 
 # 2. Never hide a peak

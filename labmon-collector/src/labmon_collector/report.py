@@ -195,5 +195,5 @@ def failover_lines(pair: dict[str, Any] | None) -> list[str]:
         return []
     others = ", ".join(f"{name} {role}" for name, role in sorted(pair["peers"].items())) or "none heard"
     lines = [f"failover: {pair['node']} is {pair['role'].upper()} since {iso(pair['since'])} (others: {others})"]
-    lines += [f"  notified by both collectors (a partition): {double}" for double in pair["double_sent"]]
+    lines += [f"  notified by both collectors: {double}" for double in pair["double_sent"]]
     return lines

@@ -116,11 +116,18 @@ class Collector:
         """Whom the inquiries say they are from: measurers answer it before anyone else (a flood cannot starve it)."""
         failover = self.settings.failover
         self.pair = (
-            Pair(failover, config.broker, self.settings.interval, config.broker.client_id_prefix) if failover else None
+            Pair(
+                failover,
+                config.broker,
+                self.settings.interval,
+                config.broker.client_id_prefix,
+                saved=self.store.facts(),
+                keep=lambda record: self.store.note(failover_sent=record),
+            )
+            if failover
+            else None
         )
         """With a standby collector (issue 25): which of the two is active, and what the active notified."""
-        self._unmatched: list[tuple[str, str, str, int]] = []
-        """At a takeover: the transitions the other notified that this engine had not produced, judged next cycle."""
         self._local_sinks = {entry.name for entry in self.settings.sinks if entry.type_name == "sqlite"}
         """The sinks a standby writes too (its own history); the shared ones only the active writes."""
         self.reach = Reach(self.clients)
@@ -253,7 +260,10 @@ class Collector:
         """Wait for the tick or `stop`; return True early, once per interval, when a measurer that missed the
         last cycle comes online: the whole lab is then asked at once rather than a whole interval later."""
         early_allowed = time.monotonic() - self._early_at >= self.settings.interval
-        while not stop.wait(min(EARLY_CHECK, max(0.0, tick - time.monotonic()))) and time.monotonic() < tick:
+        check = EARLY_CHECK if self.pair is None else min(EARLY_CHECK, self.pair.check)
+        while not stop.wait(min(check, max(0.0, tick - time.monotonic()))) and time.monotonic() < tick:
+            if self.pair is not None and self.pair.due():  # a takeover (or a step down) starts a cycle now
+                return True
             with self._lock:
                 early, self._online_early = self._online_early, []
             if early and early_allowed:
@@ -388,15 +398,15 @@ class Collector:
         """Decide this cycle's role; on a takeover send what the active never said it notified; return the sender."""
         assert self.pair is not None
         was = self.pair.role
-        role, owed, unmatched = self.pair.step({key for key, st in self.rules.states.items() if st.state == "firing"})
+        role, owed = self.pair.step({key for key, st in self.rules.states.items() if st.state == "firing"})
         if (was, role) == ("standby", "active"):
             self._announce(f"collector {self.pair.node} took over as the active collector")
             now = time.time()
-            self._unmatched = unmatched
             for alert in self.pair.to_send(owed):
                 for name, message in self.router.targets(alert):
                     self.grouper.add(name, message, now)
         self.gauges.role = (self.pair.node, role == "active")
+        self.gauges.double_sent = self.pair.ledger.doubles
         # The measurers keep one inquiry per sender: the standby's must not displace the active's.
         return self.sender if role == "active" else f"{self.sender}-{self.pair.node}"
 
@@ -404,22 +414,22 @@ class Collector:
         """Return the alerts to send: all without a standby; the active's minus what the other notified; none."""
         if self.pair is None:
             return alerts
-        if self.pair.role == "active":
+        if self.pair.sends():
             return self.pair.to_send(alerts + self._ended(alerts))
         self.pair.shadow(alerts)
         return []
 
     def _ended(self, alerts: list[Alert]) -> list[Alert]:
-        """After a takeover, resolve what the other notified firing and this engine, judging now, does not fire."""
+        """Resolve what the other notified firing (before a takeover, or while apart) and this engine, judging
+        now, does not fire: every alert that fired can resolve."""
         assert self.pair is not None
         produced = {(alert.rule, alert.series) for alert in alerts}
         now, ended = time.time(), []
-        for rule, series, state, _ in self._unmatched:
+        for rule, series in sorted(self.pair.notified_firing() - produced):
             # Pending here: this engine is a cycle behind, and its firing will match the other's.
-            if state == "firing" and (rule, series) not in produced and (rule, series) not in self.rules.states:
-                text = f"{series}: {rule} no longer holds (as {self.pair.node} sees it, taking over)"
+            if (rule, series) not in self.rules.states:
+                text = f"{series}: {rule} no longer holds (as {self.pair.node} sees it)"
                 ended.append(Alert(rule, "resolved", series, text, since=now, at=now))
-        self._unmatched = []
         return ended
 
     def _announce(self, message: str) -> None:

@@ -21,6 +21,8 @@ from labmon.messages import OFFLINE, ONLINE
 
 log = logging.getLogger(__name__)
 
+Publication = mqtt.MQTTMessageInfo
+"""What `BrokerClient.publish` returns: `wait_for_publish(timeout)` waits for the broker to take the message."""
 Handler = Callable[[str, bytes], None]
 """Called in paho's network thread with (topic, payload): keep it quick, hand real work elsewhere."""
 
@@ -105,12 +107,13 @@ class BrokerClient:
         if self.connected.is_set():
             self._client.subscribe(topic, qos=QOS)
 
-    def publish(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = QOS) -> None:
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, qos: int = QOS) -> Publication:
         """Publish (at QoS 1 unless told); while disconnected paho queues a QoS 1 message and sends it after
-        reconnecting, and drops a QoS 0 one."""
+        reconnecting, and drops a QoS 0 one. Return paho's handle (`wait_for_publish`: the broker took it)."""
         sent = self._client.publish(topic, payload, qos=qos, retain=retain)
         if qos:
             self.denials.sent(sent.mid, topic)
+        return sent
 
     def publish_each(self, topics: list[str], payload: bytes) -> None:
         """Publish `payload` on every topic (an inquiry to each measurer): at QoS 0 (INQUIRY_QOS), which paho drops

@@ -17,6 +17,10 @@ class Peer:
     """When (monotonic seconds) its last role message came."""
     online: bool = False
 
+    def alive(self, now: float, stale: float) -> bool:
+        """Return whether it is online and was heard within `stale` seconds of `now`."""
+        return self.online and now - self.heard <= stale
+
 
 def decide(me: str, order: tuple[str, ...], role: Role, peers: dict[str, Peer], now: float, stale: float) -> Role:
     """Return this collector's role given what it heard; a peer silent for `stale` seconds counts as gone.
@@ -24,7 +28,7 @@ def decide(me: str, order: tuple[str, ...], role: Role, peers: dict[str, Peer], 
     An active collector stays active unless a more preferred one is active too (a partition that healed);
     a standby takes over only when no collector alive is active and none alive is preferred to it.
     """
-    alive = {name: peer for name, peer in peers.items() if peer.online and now - peer.heard <= stale}
+    alive = {name: peer for name, peer in peers.items() if peer.alive(now, stale)}
     better = {name for name in alive if order.index(name) < order.index(me)}
     active = {name for name, peer in alive.items() if peer.role == "active"}
     if role == "active":

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from labmon.models import Alert
+from labmon.times import iso
 
 Key = tuple[str, str, str, int]
 """(rule, series, state, repeat): one transition, as both collectors' engines produce it."""
+REMEMBERED = 200
+"""Transitions this collector notified that it remembers (and keeps across a restart) to find those sent twice."""
+SAID = 50
+"""Transitions sent twice that `labmon status` lists, the latest."""
 
 
 def key_of(alert: Alert) -> Key:
@@ -21,29 +27,48 @@ class Ledger:
 
     keep_for: float
     """Seconds a transition stays unmatched before it is forgotten (the other judged it, or it was long ago)."""
+    match_within: float
+    """Seconds apart (by the senders' clocks) that the same transition sent by both counts as one sent twice."""
     told: dict[Key, float] = field(default_factory=dict)
     """Transitions the other collector notified that this one's engine has not produced yet, and when heard."""
     waiting: dict[Key, tuple[Alert, float]] = field(default_factory=dict)
     """Transitions this standby's engine produced that the active has not said it notified, and when."""
-    sent: dict[Key, float] = field(default_factory=dict)
-    """Transitions this collector notified while active, to find those the other sent too."""
+    mine: list[tuple[Key, float]] = field(default_factory=list)
+    """Transitions this collector notified while active and when (wall clock), to find those the other sent too."""
     double_sent: list[str] = field(default_factory=list)
-    """Transitions both collectors notified (a partition), said in `labmon status`."""
-    notified_firing: set[tuple[str, str]] = field(default_factory=set)
-    """The (rule, series) either collector notified firing and not yet resolved: only those can be resolved."""
+    """Transitions both collectors notified (a partition, or a takeover the other had not told), as `labmon status`
+    says them: the latest SAID."""
+    doubles: int = 0
+    """Transitions both collectors notified, counted."""
+    notified: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
+    """The last state either collector notified of each (rule, series), and when (wall clock)."""
 
-    def _told_of(self, key: Key) -> None:
+    def told_of(self, key: Key, at: float) -> None:
+        """Either collector notified `key` at `at`: the latest notification of each alert is what stands."""
         rule, series, state, _ = key
-        (self.notified_firing.add if state == "firing" else self.notified_firing.discard)((rule, series))
+        if self.notified.get((rule, series), ("", -math.inf))[1] <= at:
+            self.notified[(rule, series)] = (state, at)
 
-    def learn(self, key: Key, now: float) -> None:
-        """The other collector notified `key`."""
-        self._told_of(key)
-        if self.sent.pop(key, None) is not None:
-            rule, series, state, _ = key
-            self.double_sent.append(f"{rule} {series} {state}")
-        elif self.waiting.pop(key, None) is None:
+    def notified_firing(self) -> set[tuple[str, str]]:
+        """Return the (rule, series) either collector notified firing and not yet resolved: only those resolve."""
+        return {alert for alert, (state, _) in self.notified.items() if state == "firing"}
+
+    def learn(self, key: Key, now: float, at: float) -> None:
+        """The other collector notified `key` at `at`, heard just now: this one need not send it."""
+        self.told_of(key, at)
+        if self.waiting.pop(key, None) is None:
             self.told[key] = now
+
+    def compare(self, key: Key, at: float) -> bool:
+        """The other collector notified `key` at `at` (its clock): return whether this one sent it too (said)."""
+        for index, (mine, when) in enumerate(self.mine):
+            if mine == key and abs(when - at) <= self.match_within:
+                del self.mine[index]  # one of ours matches one of theirs, once
+                self.doubles += 1
+                rule, series, state, _ = key
+                self.double_sent = [*self.double_sent, f"{rule} {series} {state} at {iso(min(at, when))}"][-SAID:]
+                return True
+        return False
 
     def shadow(self, alerts: list[Alert], now: float) -> None:
         """Note the transitions a standby's engine produced (and did not send)."""
@@ -53,18 +78,17 @@ class Ledger:
                 self.waiting[key] = (alert, now)
         self._forget(now)
 
-    def to_send(self, alerts: list[Alert], now: float) -> list[Alert]:
-        """Return the alerts an active collector sends: those the other has not notified already."""
+    def to_send(self, alerts: list[Alert], now: float, at: float) -> list[Alert]:
+        """Return the alerts an active collector sends at `at` (wall clock): those the other has not notified."""
         fresh = [alert for alert in alerts if self.told.pop(key_of(alert), None) is None]
-        self.sent.update((key_of(alert), now) for alert in fresh)
+        self.mine = [*self.mine, *((key_of(alert), at) for alert in fresh)][-REMEMBERED:]
         for alert in fresh:
-            self._told_of(key_of(alert))
+            self.told_of(key_of(alert), at)
         self._forget(now)
         return fresh
 
-    def take_over(self, now: float, firing: set[tuple[str, str]]) -> tuple[list[Alert], list[Key]]:
-        """Return the transitions this collector saw in shadow that the active never said it notified, and those
-        the active notified that this collector's engine has not produced (it may never: they need an ending).
+    def take_over(self, now: float, firing: set[tuple[str, str]]) -> list[Alert]:
+        """Return the transitions this collector saw in shadow that the active never said it notified.
 
         Of what it saw, only the last transition of each alert, and only if it still stands: a firing its engine
         (`firing` now) still holds, a resolution of what was notified firing. A standby's view can differ from
@@ -73,16 +97,11 @@ class Ledger:
         self._forget(now)
         last = {(alert.rule, alert.series): alert for alert, _ in sorted(self.waiting.values(), key=lambda w: w[1])}
         self.waiting.clear()
-        owed = [
-            alert
-            for key, alert in last.items()
-            if (key in firing if alert.state == "firing" else key in self.notified_firing)
-        ]
-        return owed, list(self.told)
+        notified = self.notified_firing()
+        return [alert for key, alert in last.items() if (key in firing if alert.state == "firing" else key in notified)]
 
     def _forget(self, now: float) -> None:
-        for kept in (self.told, self.sent):
-            for key in [key for key, at in kept.items() if now - at > self.keep_for]:
-                del kept[key]
+        for key in [key for key, at in self.told.items() if now - at > self.keep_for]:
+            del self.told[key]
         for key in [key for key, (_, at) in self.waiting.items() if now - at > self.keep_for]:
             del self.waiting[key]

@@ -7,76 +7,140 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from labmon.config import BrokerConfig, FailoverConfig
 from labmon.messages import ONLINE
 from labmon.models import Alert
-from labmon.mqtt import BrokerClient
+from labmon.mqtt import BrokerClient, Publication
 from labmon_collector.failover.election import Peer, Role, decide
 from labmon_collector.failover.ledger import Key, Ledger
 
 log = logging.getLogger(__name__)
 
+Record = list[list[Any]]
+"""What this collector notified, as kept across a restart: [rule, series, state, repeat, at] each."""
+
 
 class Pair:
-    """Elects the active collector each cycle and tells the other which transitions were notified."""
+    """Elects the active collector and tells the other which transitions were notified."""
 
-    def __init__(self, settings: FailoverConfig, broker: BrokerConfig, interval: float, client_prefix: str) -> None:
+    def __init__(
+        self,
+        settings: FailoverConfig,
+        broker: BrokerConfig,
+        interval: float,
+        client_prefix: str,
+        *,
+        saved: dict[str, Any] | None = None,
+        keep: Callable[[Record], None] | None = None,
+    ) -> None:
         self.node = settings.node
         self.order = tuple(settings.order)
         self.role: Role = "standby"
         self.since = time.time()
         self.takeovers = 0
-        self.stale = 3 * interval
+        self.beat = interval / 4
+        """Seconds between two role messages, from a thread of its own: a late cycle is not a silent collector."""
+        self.stale = 1.5 * interval
         """A collector not heard for this long is gone though the broker has not sent its Last Will yet (its network
-        gone: the broker notices after 1.5 keepalives). Shorter would take a busy collector for a dead one."""
-        self.ledger = Ledger(keep_for=3 * interval)
+        gone: the broker notices only after 1.5 keepalives); six beats missed, so a busy one is not taken for dead."""
+        self.check = interval / 10
+        """Seconds between two looks, between cycles, at whether the role should change (then a cycle runs now)."""
+        self.ledger = Ledger(keep_for=3 * interval, match_within=5 * interval)
         self.interval = interval
         self._started = time.monotonic()
         self._linked_at: float | None = None
-        """When the link first came up: a fresh collector listens one interval before it may take over."""
+        """When the current link came up: a collector listens one interval after it before it may take over."""
+        self._link: float | None = None
+        self._echoed: float | None = None
+        """When this collector last heard its own role message: a link that carries nothing is no link."""
         self.peers: dict[str, Peer] = {}
         self._base = f"{broker.topic_prefix}/failover"
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._beats = threading.Thread(target=self._beat_loop, name=f"failover-{self.node}", daemon=True)
+        self._keep = keep
+        saved = saved or {}
+        self.ledger.mine = [
+            ((str(r), str(s), str(st), int(n)), float(at)) for r, s, st, n, at in saved.get("failover_sent") or []
+        ]
+        for key, at in self.ledger.mine:
+            self.ledger.told_of(key, at)
+        before = saved.get("failover") or {}
+        self.ledger.double_sent = list(before.get("double_sent") or [])
+        self.ledger.doubles = int(before.get("double_sent_total") or len(self.ledger.double_sent))
         self.client = BrokerClient(
             broker, f"{client_prefix}-failover-{self.node}", status_topic=f"{self._base}/{self.node}/status"
         )
 
     def start(self) -> None:
-        """Listen to the other collectors and connect."""
+        """Listen to the other collectors, connect, start beating, and say again what was notified before."""
         for peer in self.order:
             if peer != self.node:  # one topic each: the client hands a message to the handler of its exact topic
                 self.client.subscribe(f"{self._base}/{peer}/status", self._on_status)
                 self.client.subscribe(f"{self._base}/{peer}/role", self._on_role)
+        self.client.subscribe(f"{self._base}/{self.node}/role", self._on_echo)
         self.client.subscribe(f"{self._base}/notified", self._on_notified)
         self.client.start()
+        self._beats.start()
 
     def stop(self) -> None:
-        """Say this collector is gone (the other takes over at its next cycle) and disconnect."""
+        """Say this collector is gone (the other takes over at once) and disconnect."""
+        self._stopping.set()
+        if self._beats.is_alive():
+            self._beats.join()
         self.client.stop()
 
-    def step(self, firing: set[tuple[str, str]]) -> tuple[Role, list[Alert], list[Key]]:
-        """Decide the role for this cycle and say it; return it and, on a takeover, the transitions owed and
-        those the other notified that this collector's engine has not produced (`firing`: what it fires now)."""
+    def due(self) -> bool:
+        """Return whether this collector's role would change now (the collector then runs a cycle at once)."""
+        with self._lock:
+            return self._decide(time.monotonic()) != self.role
+
+    def sends(self) -> bool:
+        """Return whether this collector sends this cycle's alerts: active, and still so by what it hears now (one
+        frozen or cut off in the middle of its cycle, whose standby took over meanwhile, does not)."""
+        with self._lock:
+            return self.role == "active" and self._decide(time.monotonic()) == "active"
+
+    def step(self, firing: set[tuple[str, str]]) -> tuple[Role, list[Alert]]:
+        """Decide the role for this cycle and say it; return it and, on a takeover, the transitions owed
+        (`firing`: what this collector's engine fires now)."""
         now = time.monotonic()
         with self._lock:
             before = self.role
-            if self.linked() and self._linked_at is None:
-                self._linked_at = now
-            # Without the link this collector cannot know whether the other is active: it yields.
-            heard = self._linked_at is not None and self.linked() and now - self._linked_at >= self.interval
-            role = decide(self.node, self.order, before, self.peers, now, self.stale) if heard else "standby"
+            role = self._decide(now)
             took_over = (before, role) == ("standby", "active")
-            owed, unmatched = self.ledger.take_over(now, firing) if took_over else ([], [])
+            owed = self.ledger.take_over(now, firing) if took_over else []
             self.role = role
         if role != before:
             self.since = time.time()
             self.takeovers += role == "active"
             log.warning("collector %s is now %s", self.node, role)
-        payload = {"node": self.node, "role": role, "since": self.since}
-        self.client.publish(f"{self._base}/{self.node}/role", json.dumps(payload).encode(), retain=True)
-        return role, owed, unmatched
+        self._say(qos=1)
+        return role, owed
+
+    def _decide(self, now: float) -> Role:
+        """Return the role the election gives now (called with the lock held)."""
+        linked = self.linked()
+        if linked and self.client.up_since != self._link:
+            self._link, self._linked_at = self.client.up_since, now
+        # Without the link this collector cannot know whether the other is active: it yields. After a new link it
+        # listens one interval first; a link its own messages stopped coming back on is no link either.
+        echoed = self._echoed is not None and now - self._echoed <= self.stale
+        listened = self._linked_at is not None and now - self._linked_at >= self.interval
+        if not (linked and echoed and listened):
+            return "standby"
+        return decide(self.node, self.order, self.role, self.peers, now, self.stale)
+
+    def _beat_loop(self) -> None:
+        while not self._stopping.wait(self.beat):
+            self._say(qos=0)  # dropped while disconnected: a late one would say an old role
+
+    def _say(self, qos: int) -> None:
+        payload = {"node": self.node, "role": self.role, "since": self.since}
+        self.client.publish(f"{self._base}/{self.node}/role", json.dumps(payload).encode(), retain=True, qos=qos)
 
     def linked(self) -> bool:
         """Return whether the link to the broker is up."""
@@ -94,20 +158,42 @@ class Pair:
                 self.ledger.shadow(alerts, now)
 
     def to_send(self, alerts: list[Alert]) -> list[Alert]:
-        """Return what the active sends (not what the other notified already) and tell the other."""
+        """Return what the active sends (not what the other notified already), kept and told to the other first.
+
+        The other is told before the alerts leave: waiting (briefly) for the broker to take each message means a
+        collector killed once its notifier answered has told its standby, which does not send them again.
+        """
+        at = time.time()
         with self._lock:
-            fresh = self.ledger.to_send(alerts, time.monotonic())
-        for alert in fresh:
-            key = [alert.rule, alert.series, alert.state]
-            message = {"id": uuid.uuid4().hex, "node": self.node, "key": key, "repeat": alert.repeat}
-            self.client.publish(f"{self._base}/notified", json.dumps(message).encode())
+            fresh = self.ledger.to_send(alerts, time.monotonic(), at)
+            record = [[*key, when] for key, when in self.ledger.mine]
+        if not fresh:
+            return fresh
+        if self._keep is not None:
+            self._keep(record)
+        sent = [self._publish_notified([a.rule, a.series, a.state], a.repeat, at) for a in fresh]
+        if self.linked():
+            for message in sent:
+                try:
+                    message.wait_for_publish(self.beat)
+                except (RuntimeError, ValueError):  # the link dropped: the other learns of a double from the replay
+                    break
         return fresh
+
+    def _publish_notified(self, key: list[str], repeat: int, at: float) -> Publication:
+        message = {"id": uuid.uuid4().hex, "node": self.node, "key": key, "repeat": repeat, "at": at}
+        return self.client.publish(f"{self._base}/notified", json.dumps(message).encode())
+
+    def notified_firing(self) -> set[tuple[str, str]]:
+        """Return the (rule, series) either collector notified firing and not yet resolved."""
+        with self._lock:
+            return self.ledger.notified_firing()
 
     def facts(self) -> dict[str, Any]:
         """Return what `labmon status`, the page and /metrics say about the pair."""
         with self._lock:
             peers = {name: peer.role if peer.online else "gone" for name, peer in self.peers.items()}
-            double = list(self.ledger.double_sent)
+            double, doubles = list(self.ledger.double_sent), self.ledger.doubles
         return {
             "node": self.node,
             "role": self.role,
@@ -115,6 +201,7 @@ class Pair:
             "takeovers": self.takeovers,
             "peers": peers,
             "double_sent": double,
+            "double_sent_total": doubles,
         }
 
     def _sender(self, topic: str) -> str | None:
@@ -126,8 +213,35 @@ class Pair:
         if name is not None:
             with self._lock:
                 peer = self.peers.setdefault(name, Peer())
-                peer.online = payload == ONLINE
-                peer.heard = time.monotonic()
+                if payload == ONLINE and not peer.online:
+                    peer.role = "standby"  # a collector starts standby: the role it had before it went is past
+                back = self._back(peer, online=payload == ONLINE)
+            if back:
+                self._say_again()
+
+    def _back(self, peer: Peer, **heard: Any) -> bool:
+        """Note a message from `peer` (with the lock held); return whether it was gone or silent until now."""
+        now = time.monotonic()
+        was = peer.alive(now, self.stale)
+        for name, value in heard.items():
+            setattr(peer, name, value)
+        peer.heard = now
+        return peer.alive(now, self.stale) and not was
+
+    def _say_again(self) -> None:
+        """Say again what this collector notified, to one that was gone or apart: it finds what both sent (and
+        what this one sent firing, to be ended if its engine does not hold it)."""
+        with self._lock:
+            record = list(self.ledger.mine)
+        for (rule, series, state, repeat), at in record:
+            self._publish_notified([rule, series, state], repeat, at)
+
+    def _on_echo(self, topic: str, payload: bytes) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self._echoed is not None and now - self._echoed > self.stale:
+                self._linked_at = now  # its own messages stopped coming back (cut off, or frozen): it listens again
+            self._echoed = now
 
     def _on_role(self, topic: str, payload: bytes) -> None:
         name = self._sender(topic)
@@ -138,18 +252,26 @@ class Pair:
             return
         if name is not None and role in ("active", "standby"):
             with self._lock:
-                peer = self.peers.setdefault(name, Peer())
-                peer.role, peer.heard = role, time.monotonic()
+                back = self._back(self.peers.setdefault(name, Peer()), role=role)
+            if back:
+                self._say_again()
 
     def _on_notified(self, topic: str, payload: bytes) -> None:
         try:
             message = json.loads(payload)
             rule, series, state = message["key"]
             key: Key = (str(rule), str(series), str(state), int(message["repeat"]))
-            sender = message["node"]
+            sender, at = message["node"], float(message["at"])
         except (ValueError, KeyError, TypeError):
             log.warning("a malformed failover notification on %s", topic)
             return
-        if sender != self.node:
-            with self._lock:
-                self.ledger.learn(key, time.monotonic())
+        if sender == self.node:
+            return
+        with self._lock:
+            if self.ledger.compare(key, at):
+                log.warning("both collectors notified %s %s %s", *key[:3])
+            # One long held up (a bridge that healed) or said again from long ago is not news this engine waits for.
+            if time.time() - at <= self.ledger.keep_for:
+                self.ledger.learn(key, time.monotonic(), at)
+            else:
+                self.ledger.told_of(key, at)

@@ -22,13 +22,14 @@ METRICS = {
     "labmon_cycle_last_completed_timestamp_seconds": "When the latest cycle completed (Unix time)",
     "labmon_cycles_total": "Cycles completed since the collector started",
     "labmon_collector_active": "1 if this collector of a pair is the active one, 0 if it is the standby",
+    "labmon_collector_double_sent_total": "Notifications this collector of a pair found the other sent too",
     "labmon_outbox_backlog": "Items waiting in the outbox for one sink or notifier",
     "labmon_outbox_dead_letters": "Items a target rejected for good, kept for `labmon outbox`",
     "labmon_outbox_paused": "1 while delivery to a sink or notifier is paused (it failed for good: fix and restart)",
 }
 """Every metric the collector exports, with its help text (the Grafana example may only query these)."""
 
-COUNTERS = {"labmon_measurer_missing_cycles_total", "labmon_cycles_total"}
+COUNTERS = {"labmon_measurer_missing_cycles_total", "labmon_cycles_total", "labmon_collector_double_sent_total"}
 
 SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 """Python's spelling of the non-finite floats, in the exposition format's."""
@@ -69,6 +70,8 @@ class Gauges:
     """Each measurer's series layout and their fixed text, kept between scrapes: a lab's series rarely change."""
     role: tuple[str, bool] | None = None
     """With a standby collector: this collector's node name and whether it is the active one."""
+    double_sent: int = 0
+    """With a standby collector: the notifications it found the other sent too."""
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
@@ -151,6 +154,8 @@ def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[Outb
     if gauges.role is not None:
         node, active = gauges.role
         lines += [*_header("labmon_collector_active"), f"labmon_collector_active{_labels(node=node)} {float(active)}"]
+        doubles = "labmon_collector_double_sent_total"
+        lines += [*_header(doubles), f"{doubles}{_labels(node=node)} {number(gauges.double_sent)}"]
     if h.cycle_seconds is not None and h.last_cycle_at is not None:
         lines += [*_header("labmon_cycle_duration_seconds"), f"labmon_cycle_duration_seconds {number(h.cycle_seconds)}"]
         lines += [

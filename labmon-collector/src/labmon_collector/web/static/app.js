@@ -71,6 +71,8 @@ function banner() {
 function notices(c) {
   const box = document.getElementById("notices"), lines = [];
   if (c && c.failover) lines.push(`This collector (${c.failover.node}) is ${c.failover.role}.`);
+  const doubles = (c && c.failover && c.failover.double_sent) || [];
+  if (doubles.length) lines.push(`Notified by both collectors of the pair: ${doubles.join("; ")}.`);
   for (const [measurer, offset] of Object.entries((c && c.clock_offsets) || {})) {
     const off = ago(Math.abs(offset)).replace(" ago", "");
     lines.push(`Measurer ${measurer}'s clock is ${off} ${offset > 0 ? "ahead" : "behind"}; its readings are filed on the collector's clock.`);

@@ -1,0 +1,37 @@
+"""Two collectors' pair sides on a real Mosquitto: what each learns of the other's notifications."""
+
+from labmon.config import BrokerConfig, FailoverConfig
+from labmon.models import Alert
+from labmon.testing import wait_until
+from labmon_collector.failover.pair import Pair
+
+ORDER = ["collector-a", "collector-b"]
+
+
+def side(broker, node, **kept):
+    return Pair(FailoverConfig(node, ORDER), BrokerConfig(broker.host, broker.port), 1.0, "t-pair", **kept)
+
+
+def test_a_collector_back_from_a_kill_and_the_one_that_took_over_find_what_both_sent(own_broker):
+    records = []
+    gone = Alert("gone", "firing", "fo-0", "fo-0 is offline", at=1000.0)
+    killed = side(own_broker, "collector-a", keep=records.append)
+    killed.start()
+    assert killed.to_send([gone]) == [gone]  # its word to the other lost: the other is not there
+    killed.stop()
+    other = side(own_broker, "collector-b")
+    other.start()
+    try:
+        wait_until(other.linked, 10, "b linked")
+        assert other.to_send([gone]) == [gone]  # b, taking over, sends what its engine saw and nobody told it of
+        back = side(own_broker, "collector-a", saved={"failover_sent": records[-1]})
+        back.start()
+        try:
+            # each says again what it sent to the other, back: each finds the double
+            wait_until(lambda: other.facts()["double_sent"] and back.facts()["double_sent"], 10, "both find it")
+            [said] = other.facts()["double_sent"]
+            assert said.startswith("gone fo-0 firing at ") and back.facts()["double_sent"] == [said]
+        finally:
+            back.stop()
+    finally:
+        other.stop()
