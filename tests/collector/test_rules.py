@@ -242,6 +242,30 @@ def test_wildcards_keep_one_state_per_series():
     assert [x.series for x in a + b] == ["table1/laser1/lock_error", "table2/laser1/lock_error"]
 
 
+def test_each_series_judged_by_its_own_value_as_the_series_and_their_order_change():
+    """The rules find a series' reading by its position among the cycle's series, worked out again when they change."""
+    engine = RulesEngine((rule(select="*/laser*/lock_error", for_=0.0),))
+
+    def cycle(at, *values_by_measurer):
+        results = tuple(
+            Result("id", m, at, (reading(v) if v is not None else reading(None, error="timeout"),))
+            for m, v in values_by_measurer
+        )
+        return [(a.series, a.state) for a in engine.evaluate(Batch(0, at, results), at)]
+
+    assert cycle(0, ("t1", 0.1), ("t2", 0.1)) == []
+    assert cycle(60, ("t1", 0.1), ("t2", 0.9)) == [("t2/laser1/lock_error", "firing")]
+    assert cycle(120, ("t2", 0.9), ("t1", 0.9)) == [("t1/laser1/lock_error", "firing")]  # the order turned
+    assert cycle(180, ("t1", None), ("t3", 0.9), ("t2", 0.1)) == [  # t1's error neither fires nor clears
+        ("t3/laser1/lock_error", "firing"),
+        ("t2/laser1/lock_error", "resolved"),
+    ]
+    assert cycle(240, ("t1", 0.1), ("t3", 0.1), ("t2", 0.1)) == [
+        ("t1/laser1/lock_error", "resolved"),
+        ("t3/laser1/lock_error", "resolved"),
+    ]
+
+
 def test_message_template():
     engine = RulesEngine((rule(for_=0.0, message="{instrument} unlocked: {value_text} > {threshold_text}"),))
     assert engine.evaluate(batch(0, reading(0.75)), 0)[0].message == "laser1 unlocked: 0.75 V > 0.5 V"

@@ -79,11 +79,28 @@ def _mutated(**changes) -> bytes:
             "unknown status",
         ),
         (_mutated(readings=["x"]), "not an object"),
+        (_mutated(readings=[["a", "b", "", "ok", 1.0]]), "not an object"),
+        (_mutated(readings=[{"instrument": "a", "name": "b", "status": "ok", "value": 1.0}]), "'unit'"),
+        (
+            _mutated(readings=[{"instrument": "a", "name": "b", "unit": "", "status": "error", "value": None}]),
+            "'error'",
+        ),
     ],
 )
 def test_decode_rejects_what_is_not_a_result(payload, complaint):
     with pytest.raises(MessageError, match=complaint):
         decode_result(payload)
+
+
+def test_a_reading_off_the_common_form_is_still_taken_when_valid():
+    error = {"instrument": "a", "name": "b", "unit": "V", "status": "error", "error": "timeout"}  # no "value" key
+    ok = {"instrument": "a", "name": "c", "unit": "V", "status": "ok", "value": 3}
+    readings = decode_result(_mutated(readings=[error, ok])).readings
+    assert readings == (
+        Reading("b", None, "V", "error", "timeout", "a"),
+        Reading("c", 3.0, "V", "ok", None, "a"),
+    )
+    assert type(readings[1].value) is float
 
 
 def test_nan_reading_becomes_an_error_not_a_value():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from labmon import jsontext
@@ -112,7 +112,7 @@ def decode_result(payload: bytes, limit: int = MAX_PAYLOAD) -> Result:
         inquiry_id=_field(data, "inquiry_id", str),
         measurer=_field(data, "measurer", str),
         measured_at=_number(data, "measured_at"),
-        readings=tuple([_reading(item, i) for i, item in enumerate(raw_readings)]),
+        readings=_readings(raw_readings),
         received_at=_optional_number(data, "received_at"),
         replied_at=_optional_number(data, "replied_at"),
         read_seconds=_read_seconds(data),
@@ -126,18 +126,32 @@ def decode_status(payload: bytes) -> bytes:
     return payload
 
 
-def _reading(item: Any, index: int) -> Reading:
-    # The common case checked with exact types in one go (a large lab decodes tens of thousands a cycle);
-    # anything else goes through the checks that name what is wrong.
-    if type(item) is dict:
-        get = item.get
-        status, value, instrument, name, unit = get("status"), get("value"), get("instrument"), get("name"), get("unit")
+_wire_fields = itemgetter("instrument", "name", "unit", "status", "value")
+_isfinite = math.isfinite
+
+
+def _readings(items: list[Any]) -> tuple[Reading, ...]:
+    """Return a result's readings, or raise MessageError naming the first that is wrong."""
+    # The common case checked with exact types in one loop (a large lab decodes tens of thousands a cycle: a
+    # function call and five dict lookups per reading were half of it); anything else goes through the checks
+    # that name what is wrong.
+    readings: list[Reading] = []
+    append = readings.append
+    for index, item in enumerate(items):
+        try:
+            instrument, name, unit, status, value = _wire_fields(item)
+        except (KeyError, TypeError):  # not an object, or a field missing
+            append(_checked_reading(item, index))
+            continue
         if type(instrument) is str and type(name) is str and type(unit) is str:
-            if status == "ok" and (type(value) is float or type(value) is int) and math.isfinite(value):
-                return trusted_reading(name, float(value), unit, "ok", None, instrument)
-            if status == "error" and value is None and type(item.get("error")) is str:
-                return trusted_reading(name, None, unit, "error", item["error"], instrument)
-    return _checked_reading(item, index)
+            if status == "ok" and (type(value) is float or type(value) is int) and _isfinite(value):
+                append(trusted_reading(name, float(value), unit, "ok", None, instrument))
+                continue
+            if status == "error" and value is None and type(error := item.get("error")) is str:
+                append(trusted_reading(name, None, unit, "error", error, instrument))
+                continue
+        append(_checked_reading(item, index))
+    return tuple(readings)
 
 
 def _checked_reading(item: Any, index: int) -> Reading:

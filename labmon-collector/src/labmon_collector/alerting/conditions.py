@@ -4,17 +4,45 @@ from __future__ import annotations
 
 import fnmatch
 from collections import deque
-from collections.abc import Callable, Container, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import attrgetter, itemgetter
+from typing import TypeVar, cast
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration
 
-_series_of, _reading_of, _unit_of = itemgetter(0), itemgetter(2), attrgetter("unit")
+_series_of, _reading_of, _unit_of, _value_of = itemgetter(0), itemgetter(2), attrgetter("unit"), attrgetter("value")
 """Of a row of Batch.series(), and of a reading: C functions, for the passes over every row of a large lab."""
+
+Row = tuple[str, str, Reading, float]
+"""(series, measurer, reading, measured_at), as Batch.series() gives them."""
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A cycle's rows, with their series and values beside them: made once per evaluation, in C-speed passes."""
+
+    batch: Batch
+    rows: tuple[Row, ...]
+    keys: list[str]
+    values: list[float | None]
+    errors: bool
+    """Whether any reading is an error (no value): a steady lab has none, and skips every filter for them."""
+
+    @classmethod
+    def of(cls, batch: Batch) -> Columns:
+        """Return the columns of `batch`."""
+        rows = batch.series()
+        values = list(map(_value_of, map(_reading_of, rows)))
+        return cls(batch, rows, list(map(_series_of, rows)), values, None in values)
+
+    def valid(self) -> Sequence[Row]:
+        """Return the rows with a value (an error reading says nothing about a value: it neither fires nor clears)."""
+        return [row for row in self.rows if row[2].value is not None] if self.errors else self.rows
 
 
 @dataclass(frozen=True)
@@ -44,21 +72,21 @@ class Memory:
     recent: dict[str, deque[tuple[float, float]]] = field(default_factory=dict)
     units: dict[str, str] = field(default_factory=dict)
 
-    def remember(self, batch: Batch, now: float, window: float) -> list[str]:
+    def remember(self, columns: Columns, now: float, window: float) -> list[str]:
         """Record the cycle's valid values, keeping `window` seconds of them per series; return the forgotten series.
 
         A measurer that answers without a series (no reading, no whole-instrument error) no longer has
         it, say after its config changed: the series is forgotten, so no stale alert haunts it.
         """
-        rows = batch.series()
+        batch, rows = columns.batch, columns.rows
         forgotten = []
-        valid = [row for row in rows if row[2].value is not None]
-        seen = dict.fromkeys(map(_series_of, valid), now)
+        valid = columns.valid()
+        seen = dict.fromkeys(map(_series_of, valid) if columns.errors else columns.keys, now)
         self.last_valid.update(seen)
         # Known series beyond this cycle's valid ones: some failed or were not reported (a steady lab: none, and
         # no set of every series is made). The update added only reported series, so the unreported are still
         # the known ones less the reported.
-        unreported = self.last_valid.keys() - {row[0] for row in rows} if len(self.last_valid) > len(seen) else ()
+        unreported = self.last_valid.keys() - set(columns.keys) if len(self.last_valid) > len(seen) else ()
         if unreported:
             broken = {f"{m}/{r.instrument}" for _, m, r, _ in rows if r.name == WHOLE_INSTRUMENT}
             answered = {r.measurer for r in batch.results}
@@ -95,35 +123,94 @@ MATCH_CACHE_LIMIT = 1_000_000
 """Series whose selecting rules Selection remembers; past it, it starts afresh (series come and go)."""
 
 
-Row = tuple[str, str, Reading, float]
-"""(series, measurer, reading, measured_at), as Batch.series() gives them."""
-
-
 class Selection:
-    """Which value rules select which series: worked out once per series, then looked up every cycle.
+    """Which value rules select which rows: worked out once per series, and per rule as positions in the cycle's
+    rows once per layout of them (a lab's series rarely change from one cycle to the next).
 
-    Checking every rule's pattern against every series each cycle was most of a large lab's cycle cost.
+    Checking every rule's pattern against every series each cycle was most of a large lab's cycle cost; then a
+    step per row and rule to sort the rows out.
     """
 
     def __init__(self, rules: tuple[RuleConfig, ...]) -> None:
         self._rules = [rule for rule in rules if RULE_KINDS[rule.kind].values]
         self._by_series: dict[str, tuple[str, ...]] = {}
+        self._keys: list[str] = []
+        self._at: dict[str, Picker] = {}
 
-    def valid_rows(self, batch: Batch) -> dict[str, list[Row]]:
-        """Return, per value rule, the batch's valid readings that it selects."""
-        found: dict[str, list[Row]] = {rule.name: [] for rule in self._rules}
-        for row in batch.series():
-            if row[2].value is None:
-                continue  # an error reading says nothing about a value: it neither fires nor clears
-            names = self._by_series.get(row[0])
+    def select(self, columns: Columns) -> Selected:
+        """Return, per value rule, the cycle's rows that it selects."""
+        if columns.keys != self._keys:  # the series or their order changed: positions anew
+            self._at = self._positions(columns.keys)
+            self._keys = columns.keys
+        return Selected(columns, self._at)
+
+    def _positions(self, keys: list[str]) -> dict[str, Picker]:
+        found: dict[str, list[int]] = {rule.name: [] for rule in self._rules}
+        for index, series in enumerate(keys):
+            names = self._by_series.get(series)
             if names is None:
                 if len(self._by_series) >= MATCH_CACHE_LIMIT:
                     self._by_series.clear()
-                names = tuple(rule.name for rule in self._rules if fnmatch.fnmatchcase(row[0], rule.select))
-                self._by_series[row[0]] = names
+                names = tuple(rule.name for rule in self._rules if fnmatch.fnmatchcase(series, rule.select))
+                self._by_series[series] = names
             for name in names:
-                found[name].append(row)
-        return found
+                found[name].append(index)
+        return {name: Picker(tuple(at)) for name, at in found.items() if at}
+
+
+class Picker:
+    """Takes the items at fixed positions out of a list, in C (itemgetter)."""
+
+    def __init__(self, at: tuple[int, ...]) -> None:
+        self.at = at
+        self._get = itemgetter(*at)
+
+    def __call__(self, items: Sequence[T]) -> tuple[T, ...]:
+        """Return the items at the positions, as a tuple (itemgetter gives one position's item bare)."""
+        return self._get(items) if len(self.at) > 1 else (self._get(items),)
+
+
+class Selected:
+    """One cycle's rows of each value rule."""
+
+    def __init__(self, columns: Columns, at: dict[str, Picker]) -> None:
+        self._columns = columns
+        self._at = at
+
+    def valid(self, rule: str) -> list[Row]:
+        """Return the rows with a value that `rule` selects."""
+        picker = self._at.get(rule)
+        if picker is None:
+            return []
+        rows, values = self._columns.rows, self._columns.values
+        return [rows[i] for i in picker.at if values[i] is not None]
+
+    def unquiet(self, rule: RuleConfig, active: Collection[str]) -> list[Row]:
+        """Return the rows with a value a threshold or band rule must judge: its series in `active` (pending or
+        firing) and those where it holds.
+
+        The rest would only say "does not hold" of a series with no alert, which changes nothing: most of a
+        large lab's readings. With no series active, the values' extremes say whether any holds at all.
+        """
+        picker = self._at.get(rule.name)
+        if picker is None:
+            return []
+        values = picker(self._columns.values)
+        known = [v for v in values if v is not None] if self._columns.errors else cast(tuple[float, ...], values)
+        if not active and not _holds_anywhere(rule, known):
+            return []
+        rows = self._columns.rows
+        return [
+            rows[i]
+            for i, v in zip(picker.at, values, strict=True)
+            if v is not None and (level_holds(rule, v, False) or rows[i][0] in active)
+        ]
+
+
+def _holds_anywhere(rule: RuleConfig, values: Sequence[float]) -> bool:
+    """Return whether a threshold or band rule holds for any of `values` (a threshold does at one extreme if
+    anywhere, a band at one of the two)."""
+    return bool(values) and (level_holds(rule, min(values), False) or level_holds(rule, max(values), False))
 
 
 Active = Callable[[str], bool]
@@ -163,7 +250,7 @@ def observe(
             if fnmatch.fnmatchcase(series, rule.select) and series.split("/")[0] not in batch.disconnected
         ]
     if selected is None:
-        selected = Selection((rule,)).valid_rows(batch)[rule.name]
+        selected = Selection((rule,)).select(Columns.of(batch)).valid(rule.name)
     observations = []
     for series, measurer, reading, _ in selected:
         assert reading.value is not None
@@ -212,25 +299,6 @@ def level_holds(rule: RuleConfig, value: float, active: bool) -> bool:
     assert threshold is not None
     limit = rule.clear if active and rule.clear is not None else threshold  # hysteresis: clear elsewhere
     return value > limit if rule.above is not None else value < limit
-
-
-def unquiet(rule: RuleConfig, rows: list[Row], active: Container[tuple[str, str]]) -> list[Row]:
-    """Return the rows a threshold or band rule must judge: its series in `active` (pending or firing, by
-    (rule, series)), and those where it holds.
-
-    The rest would only say "does not hold" of a series with no alert, which changes nothing: most of a
-    large lab's readings, skipped before an observation is made for each (one comparison each, written out).
-    """
-    name = rule.name
-    if rule.outside is not None:
-        low, high = rule.outside
-        return [row for row in rows if not low <= (row[2].value or 0.0) <= high or (name, row[0]) in active]
-    if rule.above is not None:
-        above = rule.above
-        return [row for row in rows if (row[2].value or 0.0) > above or (name, row[0]) in active]
-    below = rule.below
-    assert below is not None
-    return [row for row in rows if (row[2].value or 0.0) < below or (name, row[0]) in active]
 
 
 def _level(rule: RuleConfig, series: str, measurer: str, value: float, unit: str, active: bool) -> Observation:

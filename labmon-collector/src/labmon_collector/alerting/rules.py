@@ -15,13 +15,13 @@ from labmon.rule_config import RULE_KINDS, MuteWindow, RuleConfig, dependency_or
 from labmon.times import format_duration, iso
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState
 from labmon_collector.alerting.conditions import (
+    Columns,
     Memory,
     Observation,
     Selection,
     lasted,
     observe,
     still_reported,
-    unquiet,
     unreachable,
 )
 from labmon_collector.alerting.depends import holder
@@ -97,14 +97,18 @@ class RulesEngine:
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
-        gone = set(self.memory.remember(batch, now, self._window))
+        columns = Columns.of(batch)
+        gone = set(self.memory.remember(columns, now, self._window))
         self.notes = []
         self.ended = {}
         alerts = self._forget_vanished(batch, now, brokers, gone) if self.states else []
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
         silences = self.store.silences(now) if self.store is not None else []
-        selected = self._selection.valid_rows(batch)
+        selected = self._selection.select(columns)
+        active_series: dict[str, set[str]] = {}  # per rule: its pending and firing series
+        for name, series in self.states:
+            active_series.setdefault(name, set()).add(series)
         windows = [w for w in self.mute_windows if w.active(now, self.tz)]
         self._acks = self.store.acks() if self.store is not None else {}
         for rule in self.rules:
@@ -115,13 +119,10 @@ class RulesEngine:
             if rule.kind == "broker":
                 observations = unreachable(rule, brokers or {})
             elif rule.kind == "forecast":
-                observations = (
-                    self.forecasts.observe(rule, selected.get(rule.name) or [], now) if self.forecasts else []
-                )
+                observations = self.forecasts.observe(rule, selected.valid(rule.name), now) if self.forecasts else []
             else:
-                rows = selected.get(rule.name)
-                if rows and RULE_KINDS[rule.kind].level:
-                    rows = unquiet(rule, rows, self.states)
+                level = RULE_KINDS[rule.kind].level
+                rows = selected.unquiet(rule, active_series.get(rule.name, ())) if level else selected.valid(rule.name)
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
             for seen in observations:
                 if seen.holds is not True and (rule.name, seen.series) not in self.states:
