@@ -152,11 +152,12 @@ def test_an_in_process_instrument_that_takes_too_long_gets_a_thread_for_good(mon
     monkeypatch.setattr(sampling, "INLINE_BUDGET", 0.0)  # every read is over it
     computed = InstrumentRunner(PluginEntry("slowpoke", "scripted", InProcess, ScriptConfig(), 1.0))
     InProcess.threads = []
-    for _ in range(3):
+    for _ in range(sampling.OVER_BUDGET + 2):
         assert read_all([computed])[0].status == "ok"
-    assert threading.get_ident() not in InProcess.threads and not computed.inline
+    assert InProcess.threads.count(threading.get_ident()) == sampling.OVER_BUDGET - 1  # then never again
+    assert not computed.inline
     (warning,) = [r.getMessage() for r in caplog.records if "in_process" in r.getMessage()]
-    assert "slowpoke says it is in_process, but a read took" in warning
+    assert "slowpoke says it is in_process, but 3 reads in a row took longer than 0 ms" in warning
 
 
 def test_the_sim_instrument_is_in_process_unless_it_has_a_delay():

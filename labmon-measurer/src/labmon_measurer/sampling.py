@@ -20,16 +20,17 @@ Ended = Callable[["InstrumentRunner", list[Reading] | None, Exception | None, fl
 Answer = Callable[[list[Reading], dict[str, float]], None]
 """Given every instrument's readings and how long each read that ended in time took, by instrument name."""
 HUNG = "previous read still running; the instrument seems hung"
-INLINE_BUDGET = 0.05
-"""Seconds a read of an instrument that says it is `in_process` may take; one read longer and it gets a thread."""
+INLINE_BUDGET, OVER_BUDGET = 0.05, 3
+"""An instrument that says it is `in_process` gets a thread of its own for good after OVER_BUDGET reads in a row
+took longer than INLINE_BUDGET seconds (not after one: a loaded machine may hold up any thread that long)."""
 
 
 class InstrumentRunner:
     """Owns one instrument: opens it on first use, reads it in a thread of its own, reopens it after a failure.
 
     An instrument that says it is `in_process` (it computes its readings: no I/O, no waiting) is read in the
-    caller's thread instead (`inline`), once opened in its own thread, and for as long as no read of it takes
-    more than INLINE_BUDGET: that saves two thread switches per answer.
+    caller's thread instead (`inline`), once opened in its own thread, until it outgrows INLINE_BUDGET: that
+    saves two thread switches per answer.
     """
 
     def __init__(self, entry: PluginEntry) -> None:
@@ -44,7 +45,8 @@ class InstrumentRunner:
         self._thread: threading.Thread | None = None
         self.inline = False
         """Whether the last read showed the instrument open, `in_process` and within INLINE_BUDGET."""
-        self._outgrown = False
+        self._over_budget = 0
+        """Reads in a row that took longer than INLINE_BUDGET; at OVER_BUDGET, the instrument is read in its thread."""
 
     def start(self, ended: Ended) -> bool:
         """Start a read that ends by calling `ended` in this runner's thread; False if the last is still running."""
@@ -97,14 +99,18 @@ class InstrumentRunner:
             error = exc
         took = time.monotonic() - started
         declared = getattr(self._instrument or opened, "in_process", False) is True
-        if declared and took > INLINE_BUDGET and not self._outgrown:
-            self._outgrown = True
-            log.warning(
-                "instrument %s says it is in_process, but a read took %.0f ms: from now on it is read in a thread",
-                self.entry.name,
-                took * 1000,
-            )
-        self.inline = declared and not self._outgrown and self._instrument is not None
+        if self._over_budget < OVER_BUDGET:  # once outgrown, for good
+            self._over_budget = self._over_budget + 1 if declared and took > INLINE_BUDGET else 0
+            if self._over_budget == OVER_BUDGET:
+                log.warning(
+                    "instrument %s says it is in_process, but %d reads in a row took longer than %.0f ms "
+                    "(the last %.0f ms): from now on it is read in a thread of its own",
+                    self.entry.name,
+                    OVER_BUDGET,
+                    INLINE_BUDGET * 1000,
+                    took * 1000,
+                )
+        self.inline = declared and self._over_budget < OVER_BUDGET and self._instrument is not None
         return readings, error, took
 
     def _read(self) -> list[Reading]:

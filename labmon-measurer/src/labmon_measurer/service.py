@@ -165,7 +165,8 @@ class Measurer:
         )
         self.answered += 1
         self.client.publish(self.topics.results, encode_result(result))
-        log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
+        if log.isEnabledFor(logging.DEBUG):  # not `shown` for every answer when nobody reads it
+            log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
 
     def _count_excess(self, what: str) -> None:
         with self._lock:  # counted from paho's thread (superseded) and the worker (answered from the last read)
