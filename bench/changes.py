@@ -5,7 +5,8 @@ slow sines, random walks, a few with rare spikes). In the lab with a cause, one 
 temperature) rises by `--step` times its reading noise over 3 minutes, 5 minutes before each of 10 unlocks,
 and falls back an hour later; the laser's lock series is the alerted one. For each unlock the ranking of
 the other 49 series is made at the unlock (`Changes.before`), and timed; beside it, the floor: the bare
-queries of the same readings and ten-minute buckets (`SELECT ... FROM all_points` / `buckets`), no ranking.
+queries of the same readings and ten-minute buckets (`SELECT ... FROM all_points` / `buckets`), no ranking;
+then as the cycle makes it (`annotate`: in the changes' worker, waited for at most DEADLINE): the wait.
 The lab without a cause is ranked at the same 10 times: what it names beyond the threshold is counted.
 Run: .venv/bin/python bench/changes.py [--step 2] [--series 50]
 """
@@ -21,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from labmon_collector.health.changes import BASELINE, RECENT, WINDOW, Z_NAMED, Changes
+from labmon.models import Alert
+from labmon_collector.health.changes import BASELINE, DEADLINE, RECENT, WINDOW, Z_NAMED, Changes, annotate
 from labmon_collector.history.writer import open_history, rebuild_summaries
 
 STEP = 10.0
@@ -102,7 +104,7 @@ def main() -> None:
     build(with_cause, args.series, args.step)
     build(without, args.series, None)
     ranked = Changes(with_cause)
-    first, ours, floors, tops = 0, [], [], []
+    first, ours, floors, tops, waits, late = 0, [], [], [], [], 0
     for at in unlock_times():
         floors.append(floor(with_cause, at))
         began = time.perf_counter()
@@ -110,6 +112,11 @@ def main() -> None:
         ours.append(time.perf_counter() - began)
         first += bool(found) and found[0].series == CAUSE
         tops.append(found[0].text() if found else "nothing")
+        alert = Alert("unlocked", "firing", LOCK, "unlocked", since=at, at=at)
+        began = time.perf_counter()
+        [sent] = annotate(ranked, [alert], [])  # as the cycle does: ranked in the worker, waited for with a deadline
+        waits.append(time.perf_counter() - began)
+        late += "not ranked within" in sent.message
     ranked.close()
     quiet = Changes(without)
     named = [len(quiet.before(LOCK, at)) for at in unlock_times()]
@@ -123,6 +130,10 @@ def main() -> None:
     print(
         f"  ranking: median {o * 1000:.1f} ms, max {max(ours) * 1000:.1f} ms;"
         f" floor {f * 1000:.1f} ms; ratio {o / f:.2f}"
+    )
+    print(
+        f"  the cycle's wait for it (worker, deadline {DEADLINE * 1000:.0f} ms):"
+        f" median {statistics.median(waits) * 1000:.1f} ms, max {max(waits) * 1000:.1f} ms; sent without it: {late}/10"
     )
 
 

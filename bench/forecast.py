@@ -1,11 +1,13 @@
 """Measure forecast rules: how close the predicted crossing is to the true one, and false alerts on pure noise.
 
-Accuracy, not speed. Writes a history in the sink's layout (one reading a minute) with
+Accuracy, and what a cycle spends on the fits. Writes a history in the sink's layout (one reading a minute) with
 - drifting series: a linear drift (or, on a log scale, an exponential rise as a leaking vacuum's pressure)
   plus Gaussian noise and 1 % outliers ten sigma off, each reaching its bound a known time after the end;
   the forecast made at the end (fit over 24 h) is compared with that time;
 - pure noise: 30 days of Gaussian noise around a flat level, the bound 5 sigma away, judged every 10 minutes
-  (as the rule refits) over the last 29 days: every forecast that would fire is counted.
+  (as the rule refits) over the last 29 days: every forecast that would fire is counted;
+- then the first cycle of the drifting series' rules: its time in the rules, fitting in the cycle (at most
+  PER_CYCLE fits) or handing the fits to the worker (as the collector does).
 Run: .venv/bin/python bench/forecast.py [--drifting 40] [--noise 10] [--sigma 0.02]
 """
 
@@ -16,12 +18,13 @@ import math
 import random
 import statistics
 import tempfile
+import time
 from pathlib import Path
 
 from labmon.models import Reading
 from labmon.options import Duration
 from labmon.rule_config import RuleConfig
-from labmon_collector.health.forecast import Forecaster
+from labmon_collector.health.forecast import PER_CYCLE, Forecaster
 from labmon_collector.history.writer import open_history, rebuild_summaries
 
 STEP = 60.0
@@ -103,6 +106,21 @@ def main() -> None:
     print(f"pure noise: {args.noise} series x 29 days judged every 10 min ({judged} forecasts), bound at 5 sigma,")
     print(f"  horizon 7 d: {fired} would fire")
     forecaster.close()
+    cycle_cost(path, level, pressure, list(truth))
+
+
+def cycle_cost(path: Path, level: RuleConfig, pressure: RuleConfig, keys: list[str]) -> None:
+    """Print what the first cycle spends in the forecast rules: fitting in it, or queueing for the worker."""
+    for background in (False, True):
+        forecaster = Forecaster(path, background=background)
+        began = time.perf_counter()
+        for key in keys:
+            reading = Reading(key.rsplit("/", 1)[1], 0.0, "V", instrument="gauge")
+            forecaster.observe(pressure if key.endswith("pressure") else level, [(key, "d", reading, END)], END)
+        took = time.perf_counter() - began
+        forecaster.close()
+        how = "fits in a worker (queued)" if background else f"fits in the cycle (at most {PER_CYCLE})"
+        print(f"first cycle of {len(keys)} forecast series, {how}: {took * 1000:.1f} ms")
 
 
 if __name__ == "__main__":

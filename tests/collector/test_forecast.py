@@ -10,6 +10,8 @@ import pytest
 from labmon.models import Batch, Reading, Result
 from labmon.options import Duration, OptionError
 from labmon.rule_config import RuleConfig
+from labmon.testing import wait_until
+from labmon_collector.alerting.conditions import Observation
 from labmon_collector.alerting.rules import RulesEngine
 from labmon_collector.health.forecast import Forecaster, about
 from tests.collector.healthkit import collector_config, write_history
@@ -120,3 +122,21 @@ def test_about_rounds_to_the_largest_unit() -> None:
         "about 40 minutes",
         "about 1 minute",
     ]
+
+
+def test_in_the_background_a_series_is_unknown_until_its_fit_is_made(leaking: Path) -> None:
+    forecaster = Forecaster(leaking, background=True)
+    reading = Reading("pressure", 1.1e-9, "Torr", instrument="pump")
+
+    def observed() -> Observation:
+        [seen] = forecaster.observe(RULE, [(PRESSURE, "table2", reading, END)], END)
+        return seen
+
+    def fitted() -> Observation | None:
+        seen = observed()
+        return seen if seen.holds is not None else None
+
+    assert observed().holds is None  # the cycle did not wait: the fit is being made in the worker
+    seen = wait_until(fitted, timeout=60, what="the fit")
+    assert seen.holds is True and seen.detail.endswith("(fit over 1d)")
+    forecaster.close()

@@ -97,7 +97,7 @@ class Collector:
         )
         self._plots = {entry.name for entry in self.settings.notifiers if entry.policy.attach_plot}
         self.evidence = Evidence(history_path(self.settings))
-        self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings))
+        self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings), background=True)
         self.changes = Changes(history_path(self.settings))
         self.digest = (
             Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), clock())

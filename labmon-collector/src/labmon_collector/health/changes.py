@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
-from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -26,8 +25,10 @@ Z_NAMED = 5.0
 """A change is named only beyond this robust z-score (on the synthetic lab of bench/changes.py, no series of
 pure noise reached it)."""
 NAMED = 3
-BUDGET = 0.25
-"""Seconds a cycle may spend ranking what changed before its new alerts (a 1,000-series lab takes about 1 s)."""
+DEADLINE = 0.2
+"""Seconds a cycle waits for the rankings of its new alerts, made meanwhile in a thread of their own (one takes
+tens of milliseconds on bench/changes.py's lab; a 1,000-series lab about 1 s): an alert whose ranking is not
+done by then goes out without it and says so; a ranking not yet begun is dropped, never sent late."""
 MAD_SIGMA = 1.4826
 """The MAD of Gaussian noise times this is its standard deviation."""
 
@@ -58,10 +59,15 @@ def robust_z(change: float, usual: list[float]) -> float | None:
 
 
 class Changes:
-    """Ranks the series of the first `sqlite` sink's file (opened once it exists) at an alert."""
+    """Ranks the series of the first `sqlite` sink's file (opened once it exists) at an alert, here or in its worker."""
 
     def __init__(self, path: Path | None) -> None:
         self._history = HistoryWhenMade(path)
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labmon-changes")
+
+    def submit(self, alert: Alert) -> Future[list[Change]]:
+        """Rank what changed before `alert` in the worker."""
+        return self._worker.submit(self.before, alert.series, alert.since)
 
     def before(self, alerted: str, at: float) -> list[Change]:
         """Return up to NAMED series other than `alerted` whose change before `at` is beyond Z_NAMED, largest first."""
@@ -81,7 +87,8 @@ class Changes:
         return sorted(found, key=lambda c: -abs(c.z))[:NAMED]
 
     def close(self) -> None:
-        """Close the history."""
+        """Drop the rankings not begun, wait for the one under way; close the history."""
+        self._worker.shutdown(wait=True, cancel_futures=True)
         self._history.close()
 
 
@@ -90,24 +97,29 @@ def before_text(changes: list[Change]) -> str:
     return "before it: " + ", ".join(c.text() for c in changes) if changes else ""
 
 
-def annotate(
-    changes: Changes, alerts: list[Alert], notes: list[Note], clock: Callable[[], float] = time.monotonic
-) -> list[Alert]:
+def annotate(changes: Changes, alerts: list[Alert], notes: list[Note], deadline: float = DEADLINE) -> list[Alert]:
     """Return `alerts`, each that fires for the first time saying what changed before it (also noted in `notes`).
 
-    Ranking reads every series' recent history: it runs in the cycle, so a cycle spends at most BUDGET seconds
-    on it. The alerts after that go out at once without it, and the alert history says why.
+    The rankings are made in the worker while the cycle waits at most `deadline` for all of them together: an
+    alert whose ranking is not done by then goes out without it, saying so, and the alert history says why.
     """
+    ranking = {
+        i: changes.submit(alert)
+        for i, alert in enumerate(alerts)
+        if alert.state == "firing" and not alert.repeat and not alert.labels.keys() & {"escalated", "acknowledged_by"}
+    }
+    done, _ = wait(ranking.values(), timeout=deadline)
     out = []
-    started = clock()
-    for alert in alerts:
-        first = (
-            alert.state == "firing" and not alert.repeat and not alert.labels.keys() & {"escalated", "acknowledged_by"}
-        )
-        if first and clock() - started > BUDGET:
-            notes.append((alert.rule, alert.series, "before", "not ranked: this cycle's time for it was spent"))
-            first = False
-        text = before_text(changes.before(alert.series, alert.since)) if first else ""
+    for i, alert in enumerate(alerts):
+        future = ranking.get(i)
+        text = ""
+        if future is not None and future not in done:
+            future.cancel()  # not begun: dropped (one under way finishes unread)
+            text = f"before it: not ranked within {deadline:g} s"
+        elif future is not None and future.exception() is not None:
+            text = f"before it: not ranked, the history could not be read ({future.exception()})"
+        elif future is not None:
+            text = before_text(future.result())
         if text:
             notes.append((alert.rule, alert.series, "before", text))
             alert = replace(alert, message=f"{alert.message}; {text}", labels={**alert.labels, "before": text})

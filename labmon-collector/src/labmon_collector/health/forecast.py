@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import math
+import queue
+import sqlite3
 import statistics
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -11,6 +15,8 @@ from labmon.rule_config import RuleConfig
 from labmon.times import format_duration
 from labmon_collector.alerting.conditions import Observation, Row, level_holds
 from labmon_collector.history.reader import HistoryWhenMade
+
+log = logging.getLogger(__name__)
 
 MAX_POINTS = 150
 """The history is reduced to this many chunk medians before the fit: Theil-Sen costs a pair of each two."""
@@ -21,7 +27,8 @@ alone fits a slope too, and a far bound extrapolated a week ahead would be cross
 REFRESH = 600.0
 """Seconds a series' fit is used before it is fitted again (a day's drift changes slowly)."""
 PER_CYCLE = 10
-"""Fits made per cycle at most: a lab of many forecast series is refitted over several cycles, not one."""
+"""Fits made per cycle at most when fitting in the cycle: a lab of many forecast series is refitted over several
+cycles, not one (in the background, every stale fit is queued: the cycle waits for none)."""
 
 
 @dataclass(frozen=True)
@@ -82,11 +89,19 @@ def about(seconds: float) -> str:
 
 
 class Forecaster:
-    """Fits forecast rules' series from the first `sqlite` sink's file, a few per cycle, each every REFRESH."""
+    """Fits forecast rules' series from the first `sqlite` sink's file, each every REFRESH: a few per cycle, or
+    (`background`) in a thread of its own, a series unknown to its rule until its first fit is made."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, background: bool = False) -> None:
         self._history = HistoryWhenMade(path)
         self._fits: dict[tuple[str, str], tuple[float, Fit | None]] = {}
+        self._queued: set[tuple[str, str]] = set()
+        self._todo: queue.SimpleQueue[tuple[RuleConfig, str, float] | None] | None = None
+        self._worker: threading.Thread | None = None
+        if background:
+            self._todo = queue.SimpleQueue()
+            self._worker = threading.Thread(target=self._fit_queued, name="labmon-forecasts", daemon=True)
+            self._worker.start()
 
     def fit(self, rule: RuleConfig, series: str, now: float) -> Fit | None:
         """Return the fit of `series` over the rule's window ending at `now` (None: too little history)."""
@@ -123,7 +138,11 @@ class Forecaster:
                 continue
             key = (rule.name, series)
             cached = self._fits.get(key)
-            if (cached is None or now - cached[0] >= REFRESH) and fitted < PER_CYCLE:
+            stale = cached is None or now - cached[0] >= REFRESH
+            if stale and self._todo is not None and key not in self._queued:
+                self._queued.add(key)
+                self._todo.put((rule, series, now))
+            elif stale and self._todo is None and fitted < PER_CYCLE:
                 fitted += 1
                 cached = self._fits[key] = (now, self.fit(rule, series, now))
             if cached is None or cached[1] is None:
@@ -142,6 +161,21 @@ class Forecaster:
             found.append(replace(seen, holds=holds, detail=detail))
         return found
 
+    def _fit_queued(self) -> None:
+        """Make the queued fits, oldest first, until None comes (the worker's loop)."""
+        assert self._todo is not None
+        while (job := self._todo.get()) is not None:
+            rule, series, now = job
+            try:
+                self._fits[rule.name, series] = (now, self.fit(rule, series, now))
+            except sqlite3.Error as exc:  # a busy or damaged file: no fit this time, the next observe asks again
+                log.warning("forecast %s of %s: the history could not be read: %s", rule.name, series, exc)
+            finally:
+                self._queued.discard((rule.name, series))
+
     def close(self) -> None:
-        """Close the history."""
+        """Stop the worker (after the fit it is making) and close the history."""
+        if self._todo is not None and self._worker is not None:
+            self._todo.put(None)
+            self._worker.join(30)
         self._history.close()
