@@ -89,6 +89,9 @@ class InstrumentRunner:
         finally:
             with self._lock:
                 self._busy = False
+                closed_meanwhile = self._closing
+            if closed_meanwhile:  # close() left waking the thread to whoever was reading
+                self._go.release()
 
     def _timed_read(self) -> tuple[list[Reading] | None, Exception | None, float]:
         opened, started = self._instrument, time.monotonic()
@@ -176,7 +179,7 @@ class Round:
             self._finish()
         here = [runner for runner in self._runners if runner.inline]
         for runner in self._runners:
-            if not runner.inline and not runner.start(self._ended):
+            if runner not in here and not runner.start(self._ended):  # `here`: `inline` may change meanwhile
                 self._settle(runner, [_failed(runner.entry.name, HUNG)])
         for runner in here:  # after starting the others: they read meanwhile
             outcome = runner.read_here()
