@@ -8,7 +8,8 @@ import threading
 
 
 class Link:
-    """Forwards connections on `port` to `target`; `cut()` closes them and turns new ones away until `heal()`."""
+    """Forwards connections on `port` to `target`; `cut()` closes them and turns new ones away until `heal()`;
+    `stall()` holds what they carry, connections open (a route gone dark), until `flow()`."""
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
@@ -16,6 +17,8 @@ class Link:
         self.port = self._server.getsockname()[1]
         self._open: list[socket.socket] = []
         self._cut = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -32,9 +35,18 @@ class Link:
         with self._lock:
             self._cut = False
 
+    def stall(self) -> None:
+        """Hold everything the open connections carry, without closing them."""
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        """Deliver what was held, and all that follows."""
+        self._flowing.set()
+
     def close(self) -> None:
         """Cut the link for good and stop listening."""
         self.cut()
+        self.flow()  # what a stall held goes nowhere now
         _close(self._server)
 
     def _accept(self) -> None:
@@ -56,17 +68,17 @@ class Link:
             with self._lock:
                 self._open += [near, far]
             for source, sink in ((near, far), (far, near)):
-                threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
-    _close(source)
-    _close(sink)
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                self._flowing.wait()
+                sink.sendall(data)
+        except OSError:
+            pass
+        _close(source)
+        _close(sink)
 
 
 def _close(sock: socket.socket) -> None:

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 import tomli_w
@@ -30,6 +31,11 @@ def facts(data_dir):
     except sqlite3.OperationalError:  # not made yet
         return None
     return None if row is None else json.loads(row[0])
+
+
+def peer(data_dir, name):
+    """Return what the collector of `data_dir` last said of collector `name` (None before it did)."""
+    return ((facts(data_dir) or {}).get("peers") or {}).get(name)
 
 
 def role(data_dir):
@@ -152,7 +158,7 @@ def test_sigkilled_actives_are_replaced_within_two_intervals_and_every_transitio
         gaps.append(max(later - earlier for earlier, later in itertools.pairwise(sorted(cycles))))
         nodes[active] = start(active)  # back: it stays standby
         wait_until(lambda a=active: role(data[a]) == "standby", 60, f"round {n}: back, as standby")
-        hears = lambda a=active, s=standby: facts(data[a])["peers"].get(s) == "active"  # noqa: E731
+        hears = lambda a=active, s=standby: peer(data[a], s) == "active"  # noqa: E731
         wait_until(hears, 30, f"round {n}: hears the active")
         assert role(data[standby]) == "active"  # no flapping
         active, standby = standby, active
@@ -178,7 +184,7 @@ def both(start, remote=None):
     wait_until(lambda: role(a) == "active", 60, "a active")
     nodes["collector-b"] = start("collector-b", *([remote] if remote else []))
     b = nodes["collector-b"][1]
-    wait_until(lambda: role(b) == "standby" and facts(b)["peers"].get("collector-a") == "active", 60, "b hears a")
+    wait_until(lambda: role(b) == "standby" and peer(b, "collector-a") == "active", 60, "b hears a")
     return nodes, {node: process_data[1] for node, process_data in nodes.items()}
 
 
@@ -205,6 +211,41 @@ def test_a_frozen_active_is_replaced_within_two_intervals_and_steps_down_when_it
     assert stepped <= INTERVAL, stepped
     assert role(data["collector-b"]) == "active"
     assert [count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")] == [0] * 6
+
+
+@pytest.mark.timeout(120)
+def test_an_active_whose_broker_link_goes_dark_yields_sends_nothing_false_and_stays_standby_when_it_is_back(
+    pair, own_broker
+):
+    """Collector a reaches the broker through a link the test stalls: connections open, nothing carried."""
+    from tests.collector.link import Link
+
+    start, _, discord, _ = pair
+    link = Link((own_broker.host, own_broker.port))
+    try:
+        through = SimpleNamespace(host="127.0.0.1", port=link.port)
+        nodes = {"collector-a": start("collector-a", through)}
+        a = nodes["collector-a"][1]
+        wait_until(lambda: role(a) == "active", 60, "a active")
+        nodes["collector-b"] = start("collector-b")
+        b = nodes["collector-b"][1]
+        wait_until(lambda: peer(b, "collector-a") == "active", 60, "b hears a")
+        link.stall()
+        stalled = time.time()
+        wait_until(lambda: role(b) == "active", 30, "b takes over")
+        took = facts(b)["since"] - stalled
+        wait_until(lambda: role(a) == "standby", 30, "a, hearing nothing back, yields")
+        yielded = facts(a)["since"] - stalled
+        link.flow()
+        wait_until(lambda: peer(a, "collector-b") == "active", 30, "a hears b again")
+        wait_until(lambda: peer(b, "collector-a") == "standby", 30, "b hears a again")
+        print(f"a's link dark: b active in {took:.2f} s, a standby in {yielded:.2f} s")
+        assert took <= 2 * INTERVAL, took
+        assert role(a) == "standby" and role(b) == "active"
+        # a, asking into the dark, found every measurer missing: it must not have said so
+        assert [count(discord, state, name) for state in STATES for name in ("fo-0", "fo-1", "fo-2")] == [0] * 6
+    finally:
+        link.close()
 
 
 BRIDGE = """

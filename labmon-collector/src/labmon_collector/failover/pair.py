@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -59,6 +60,9 @@ class Pair:
         self.peers: dict[str, Peer] = {}
         self._base = f"{broker.topic_prefix}/failover"
         self._lock = threading.Lock()
+        self._echo = threading.Condition(self._lock)
+        self._said_at = -math.inf
+        """When this cycle's role message went out: its echo says the link carried this cycle."""
         self._stopping = threading.Event()
         self._beats = threading.Thread(target=self._beat_loop, name=f"failover-{self.node}", daemon=True)
         self._keep = keep
@@ -99,10 +103,23 @@ class Pair:
             return self._decide(time.monotonic()) != self.role
 
     def sends(self) -> bool:
-        """Return whether this collector sends this cycle's alerts: active, and still so by what it hears now (one
-        frozen or cut off in the middle of its cycle, whose standby took over meanwhile, does not)."""
-        with self._lock:
-            return self.role == "active" and self._decide(time.monotonic()) == "active"
+        """Return whether this collector sends this cycle's alerts: active, still so by what it hears now, and its
+        link carried this cycle (the role message it said at the cycle's start came back, waited for a beat).
+
+        One that finds its link dark, or was frozen, in the middle of its cycle yields: it asked into the dark
+        and every measurer looks missing to it. What its engine produced is kept as a standby's, owed if it is
+        elected again, and the other, taking over, judges for itself.
+        """
+        with self._echo:
+            if self.role != "active":
+                return False
+            came = self._echo.wait_for(lambda: self._echoed is not None and self._echoed >= self._said_at, self.beat)
+            if came and self._decide(time.monotonic()) == "active":
+                return True
+            self.role, self.since = "standby", time.time()
+        log.warning("collector %s is now standby: %s", self.node, "another is active" if came else "its link is dark")
+        self._say(qos=1)
+        return False
 
     def step(self, firing: set[tuple[str, str]]) -> tuple[Role, list[Alert]]:
         """Decide the role for this cycle and say it; return it and, on a takeover, the transitions owed
@@ -114,6 +131,7 @@ class Pair:
             took_over = (before, role) == ("standby", "active")
             owed = self.ledger.take_over(now, firing) if took_over else []
             self.role = role
+            self._said_at = now
         if role != before:
             self.since = time.time()
             self.takeovers += role == "active"
@@ -242,6 +260,7 @@ class Pair:
             if self._echoed is not None and now - self._echoed > self.stale:
                 self._linked_at = now  # its own messages stopped coming back (cut off, or frozen): it listens again
             self._echoed = now
+            self._echo.notify_all()
 
     def _on_role(self, topic: str, payload: bytes) -> None:
         name = self._sender(topic)
