@@ -201,3 +201,19 @@ def test_a_batch_reads_back_from_its_stored_form_and_from_to_dict(monkeypatch, p
     assert Batch.from_dict(jsontext.load(jsontext.dump(batch.to_dict()))) == batch
     with pytest.raises(TypeError):
         jsontext.dump({"not data": object()})
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "json"])
+def test_a_result_with_a_number_json_cannot_hold_is_refused_not_sent_as_null(monkeypatch, encoder):
+    """orjson writes NaN as null (an ok reading without a value); encoding refuses it as json.dumps does."""
+    from labmon import jsontext
+
+    if encoder == "json":
+        monkeypatch.setattr(jsontext, "orjson", None)
+    assert decode_result(encode_result(_result())) == _result()
+    bad_value = Result("q", "m", 1.0, (Reading("x", float("nan"), "V", instrument="a"),))
+    bad_time = Result("q", "m", 1.0, (), replied_at=float("inf"))
+    bad_seconds = Result("q", "m", 1.0, (), read_seconds={"a": float("nan")})
+    for result in (bad_value, bad_time, bad_seconds):
+        with pytest.raises(ValueError, match="not JSON compliant"):
+            encode_result(result)

@@ -69,7 +69,8 @@ OFFLINE = b"offline"
 
 def encode_inquiry(inquiry: Inquiry) -> bytes:
     """Return the wire form of an inquiry."""
-    return _dump({"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at, "sender": inquiry.sender})
+    inquiry_data = {"type": "inquiry", "id": inquiry.id, "sent_at": inquiry.sent_at, "sender": inquiry.sender}
+    return _dump({"labmon": SCHEMA_VERSION, **inquiry_data}, [inquiry.sent_at])
 
 
 def decode_inquiry(payload: bytes, limit: int = MAX_PAYLOAD) -> Inquiry:
@@ -89,19 +90,25 @@ _reading_values = attrgetter(*READING_FIELDS)
 
 
 def encode_result(result: Result) -> bytes:
-    """Return the wire form of a result."""
-    times = {"received_at": result.received_at, "replied_at": result.replied_at}
-    return _dump(
-        {
-            "type": "result",
-            "inquiry_id": result.inquiry_id,
-            "measurer": result.measurer,
-            "measured_at": result.measured_at,
-            **{key: at for key, at in times.items() if at is not None},
-            **({"read_seconds": result.read_seconds} if result.read_seconds else {}),
-            "readings": [dict(zip(READING_FIELDS, _reading_values(r), strict=True)) for r in result.readings],
-        }
-    )
+    """Return the wire form of a result; ValueError if a number in it is not finite (JSON has no NaN)."""
+    data: dict[str, Any] = {
+        "labmon": SCHEMA_VERSION,
+        "type": "result",
+        "inquiry_id": result.inquiry_id,
+        "measurer": result.measurer,
+        "measured_at": result.measured_at,
+    }
+    numbers = [result.measured_at]
+    for key, at in (("received_at", result.received_at), ("replied_at", result.replied_at)):
+        if at is not None:
+            data[key] = at
+            numbers.append(at)
+    if result.read_seconds:
+        data["read_seconds"] = result.read_seconds
+        numbers.extend(result.read_seconds.values())
+    data["readings"] = [dict(zip(READING_FIELDS, _reading_values(r), strict=True)) for r in result.readings]
+    numbers.extend([r.value for r in result.readings if r.value is not None])
+    return _dump(data, numbers)
 
 
 def decode_result(payload: bytes, limit: int = MAX_PAYLOAD) -> Result:
@@ -179,8 +186,13 @@ def _checked_reading(item: Any, index: int) -> Reading:
     )
 
 
-def _dump(data: dict[str, Any]) -> bytes:
-    return json.dumps({"labmon": SCHEMA_VERSION, **data}, separators=(",", ":"), allow_nan=False).encode()
+def _dump(data: dict[str, Any], numbers: list[float]) -> bytes:
+    """Return `data` as compact JSON; `numbers` are its floats, which must be finite (orjson writes NaN as null)."""
+    if jsontext.orjson is None:
+        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+    if not all(map(math.isfinite, numbers)):
+        raise ValueError("Out of range float values are not JSON compliant")
+    return bytes(jsontext.orjson.dumps(data))  # a tenth of json.dumps's time for a measurer's answer
 
 
 def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
