@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import statistics
 from dataclasses import dataclass
@@ -81,12 +82,14 @@ def figures(segments: list[Segment], spans: list[tuple[float, float]], period: P
     """Return each span's figures: times clipped to it; an excursion counts where it begins, a gap where it ends."""
     runs = excursions(segments)
     gaps = [(later.start, later.start - earlier.end) for earlier, later in itertools.pairwise(runs)]
+    ends = [e for _, e, _ in segments]  # in time order, apart: a span's segments follow the first ending in it
     out = []
     for start, end in spans:
         times = [0.0, 0.0, 0.0]
-        for s, e, state in segments:
-            if e > start and s < end:
-                times[state] += min(e, end) - max(s, start)
+        for s, e, state in itertools.islice(segments, bisect.bisect_right(ends, start), None):
+            if s >= end:
+                break
+            times[state] += min(e, end) - max(s, start)
         durations = [run.out for run in runs if start <= run.start < end]
         between = [gap for at, gap in gaps if start <= at < end]
         out.append(
