@@ -7,6 +7,8 @@ often per cycle as in a real lab. The bytes written come from the kernel (`write
 reached the block layer, every WAL frame, checkpoint and fsync'd page), counted from the first cycle to the
 collector's clean stop (its last checkpoint included). The data itself: what the history file grew by, and
 the readings' bare size (a float and a time, 16 bytes each). The goal: written <= 2x the history's growth.
+It also says how many replies came later than the bench's short reply timeout: on a loaded machine a missed
+reply changes the alert state (a series' last valid time), so compare runs that missed few.
 Run: .venv/bin/python bench/wear.py [--measurers 20] [--readings 10] [--interval 10] [--cycles 720] [--flush-every 0s]
 """
 
@@ -52,7 +54,14 @@ def child(config: Path, cycles: int, speed: float) -> None:
     before, size_before = write_bytes(), _size(history)
     collector.run(cycles=cycles)
     collector.stop()
-    print(json.dumps({"written": write_bytes() - before, "grown": _size(history) - size_before}))
+    figures = {"written": write_bytes() - before, "grown": _size(history) - size_before, "missed": _missed(history)}
+    print(json.dumps(figures))
+
+
+def _missed(path: Path) -> int:
+    """Return how many times a measurer's reply came too late (a loaded machine: the alert state's churn)."""
+    with closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM missing").fetchone()[0])
 
 
 def _size(path: Path) -> int:
@@ -143,6 +152,10 @@ def main() -> None:
     print(f"written to disk per day:   {written / 1e6:8.1f} MB")
     print(f"history grown per day:     {grown / 1e6:8.1f} MB   (written / grown = {written / grown:.2f})")
     print(f"bare readings per day:     {bare / 1e6:8.1f} MB   (written / bare  = {written / bare:.2f})")
+    # A reply later than the bench's short reply timeout (a loaded machine) is a measurer missing: each changes the
+    # alert state (its series' last valid times), so the figure is only comparable between runs that missed little.
+    asked = args.measurers * (args.cycles + 1)
+    print(f"replies missed (too late): {figures['missed']} of {asked}")
     for card in (8, 32):  # GB; TLC cells take about 3000 writes; a card's own write amplification: 1 (ideal) to 10
         years = card * 1e9 * 3000 / written / 365
         print(f"a {card} GB card (3000 writes per cell) lasts {years:,.0f} years ideally, {years / 10:,.0f} at 10x")
