@@ -288,10 +288,10 @@ class Collector:
         cycle.complete.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
         # A broker's config hashes field by field: not looked up for each of a large lab's measurers when none is blind.
-        unjudged = {ref.name for ref in self.settings.measurers if ref.broker in blind} if blind else set()
+        cut_off = {ref.name for ref in self.settings.measurers if ref.broker in blind} if blind else set()
         with self._lock:
             self._cycle = None
-            batch = cycle.batch(unjudged)
+            batch = cycle.batch(cut_off)
         took = time.monotonic() - started
         self._log_changes(number, batch)
         answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
