@@ -279,3 +279,19 @@ def test_times_near_zero_are_read_as_digits(tmp_path: Path) -> None:
     assert ours == judged_in_python(history, info.id, LOCK, 0.0, 300 * STEP, STEP)
     assert {state for _, _, state in ours} == {GOOD, BAD, UNKNOWN}
     history.close()
+
+
+def test_readings_ten_minutes_apart_judged_as_in_python(tmp_path: Path) -> None:
+    """A reading every 10 minutes: a reading may stand in two stretches (they are a window apart), each judges it."""
+    rng = random.Random(8)
+    path = tmp_path / "h.sqlite"
+    values = [None if rng.random() < 0.1 else 2.0 if rng.random() < 0.3 else 0.5 for _ in range(300)]
+    times = [MONDAY + i * 600.0 + rng.uniform(-5, 5) for i in range(300)]
+    write_history(path, {"t1/laser/lock": lambda t: values[round((t - MONDAY) / 600.0)]}, times)
+    history = History(path)
+    [info] = history.series()
+    since, until = MONDAY + 1000.0, MONDAY + 290 * 600.0
+    ours = timeline(history, info.id, LOCK, since, until, 600.0)
+    assert ours == judged_in_python(history, info.id, LOCK, since, until, 600.0)
+    assert {state for _, _, state in ours} == {GOOD, BAD, UNKNOWN}
+    history.close()

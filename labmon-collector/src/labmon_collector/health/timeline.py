@@ -40,12 +40,13 @@ Buckets start on whole seconds (multiples of their width): as integers, their te
 
 POINTS = """
 WITH stretch(k, lo, hi) AS (VALUES {stretches})
-SELECT group_concat(k), group_concat({time}), group_concat(CASE WHEN p.status != 'ok' OR p.value IS NULL THEN 2
+SELECT {index}, group_concat({time}), group_concat(CASE WHEN p.status != 'ok' OR p.value IS NULL THEN 2
     WHEN p.value < :blo OR p.value > :bhi THEN 1 WHEN :glo <= p.value AND p.value <= :ghi THEN 0 ELSE 3 END, '')
 FROM stretch JOIN {table} p ON p.series = :series AND p.t >= lo - :gap AND p.t <= hi + :gap
 """
 """The readings of `table` (points, fresh: a view of both is read whole) in the stretches (numbered k; with
-those within a gap of either end) as texts: their stretch, their times and their states, one digit each (error
+those within a gap of either end) as texts: their stretch (`index`: only where stretches are close enough for a
+reading to be in two), their times and their states, one digit each (error
 readings unknown, values between bound and clear BETWEEN).
 Handing SQLite's rows to Python one by one was most of a report's time."""
 TICKS = "CAST((p.t - :base) * :per_tick AS INTEGER)"
@@ -127,6 +128,7 @@ def timeline(history: History, series: int, rule: RuleConfig, since: float, unti
 
 
 Floats = npt.NDArray[np.float64]
+Indexes = npt.NDArray[np.intp]
 States = npt.NDArray[np.int8]
 
 
@@ -150,15 +152,18 @@ def _read(
 ) -> tuple[Floats, Floats, States]:
     """Return each reading in the stretches [lo, hi) as it stands: from its time (or the stretch's start) to the
     next reading's if that comes within the gap, else for one step; clipped to its stretch."""
-    ticks = _tick(float(lo[0]) - judge["gap"], float(hi[-1]) + judge["gap"]) if len(lo) else None
+    gap = judge["gap"]
+    ticks = _tick(float(lo[0]) - gap, float(hi[-1]) + gap) if len(lo) else None
     base, tick = ticks or (0.0, 1.0)
-    found: list[tuple[Floats, Floats, States]] = []
+    apart = bool(np.all(lo[1:] - hi[:-1] > 2 * gap))  # each reading read once: its time says its stretch
+    found: list[tuple[Indexes, Floats, States]] = []
     for first in range(0, len(lo), STRETCHES_PER_READ):  # a few hundred per statement: SQLite's limit on values
         part = range(first, min(first + STRETCHES_PER_READ, len(lo)))
         values = {f"lo{i}": float(lo[i]) for i in part} | {f"hi{i}": float(hi[i]) for i in part}
         stretches = ", ".join(f"({i}, :lo{i}, :hi{i})" for i in part)
         for table in ("points", "fresh"):
-            sql = POINTS.format(stretches=stretches, table=table, time=DIGITS if ticks is None else TICKS)
+            time = DIGITS if ticks is None else TICKS
+            sql = POINTS.format(stretches=stretches, table=table, time=time, index="''" if apart else "group_concat(k)")
             [(index, text, digits)] = history.query(sql, {**judge, **values, "base": base, "per_tick": 1 / tick})
             if text:
                 times: Floats = (
@@ -166,18 +171,26 @@ def _read(
                     if ticks
                     else np.fromstring(text, sep=",")
                 )
-                found.append((np.fromstring(index, sep=","), times, _digits(digits)))
+                found.append((_stretches(index, times, lo - gap), times, _digits(digits)))
     if not found:
         return np.empty(0), np.empty(0), np.empty(0, np.int8)
-    inside, t, state = (np.concatenate(column) for column in zip(*found, strict=True))
-    order = np.lexsort((t, inside))  # stretch by stretch; the stored points, then the open window's
-    inside, t, state = inside[order].astype(np.intp), t[order], state[order]
+    order = np.lexsort((np.concatenate([f[1] for f in found]), np.concatenate([f[0] for f in found])))
+    inside: Indexes = np.concatenate([f[0] for f in found])[order]  # stretch by stretch, each in time order
+    t: Floats = np.concatenate([f[1] for f in found])[order]
+    state: States = np.concatenate([f[2] for f in found])[order]
     following = np.concatenate((t[1:], [np.inf]))
     following[:-1][inside[1:] != inside[:-1]] = np.inf  # a stretch's last reading (within a gap past its end)
     start = np.maximum(t, lo[inside])
-    stop = np.minimum(np.where(following - t <= judge["gap"], following, t + step), hi[inside])
+    stop = np.minimum(np.where(following - t <= gap, following, t + step), hi[inside])
     kept = stop > start  # those before the stretch that reach into it, those in it; not those past its end
     return start[kept], stop[kept], state[kept]
+
+
+def _stretches(index: str, times: Floats, starts: Floats) -> Indexes:
+    """Return each reading's stretch: from `index` (its text), else the last stretch starting (`starts`) before it."""
+    if index:
+        return np.fromstring(index, np.int64, sep=",").astype(np.intp)
+    return np.searchsorted(starts, times, "right") - 1
 
 
 def _tick(low: float, high: float) -> tuple[float, float] | None:
