@@ -31,8 +31,8 @@ QUIET_AT_LEAST = 1.0
 class Measurer:
     """Subscribes to its inquiries topic; each answer goes out from the thread of the read that ended last.
 
-    paho's thread only starts the reads (or answers from the last reading within min_inquiry_interval): no worker
-    thread is woken per inquiry, and none waits for the reads.
+    paho's thread starts the reads, reads an `in_process` instrument itself, or answers from the last reading
+    within min_inquiry_interval: no worker thread is woken per inquiry, and none waits for the reads.
     """
 
     def __init__(self, config: Config) -> None:
