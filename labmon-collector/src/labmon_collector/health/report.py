@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import itertools
-import statistics
 from dataclasses import asdict, dataclass
 from datetime import datetime, tzinfo
 from fnmatch import fnmatchcase
 from typing import Any
+
+import numpy as np
 
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration, iso
@@ -43,11 +43,17 @@ def watched(rules: tuple[RuleConfig, ...]) -> list[RuleConfig]:
     return [rule for rule in rules if RULE_KINDS[rule.kind].level]
 
 
+STEPS = """SELECT group_concat(printf('%!.17g', t)) FROM (
+    SELECT t FROM all_points WHERE series = ? AND t < ? ORDER BY t DESC LIMIT ?)"""
+"""The times of a series' last readings as one text (17 digits: the same floats back)."""
+
+
 def step_of(history: History, series: int, until: float, fallback: float) -> float:
     """Return the usual spacing of a series' readings before `until` (`fallback` with fewer than two)."""
-    times = [t for t, *_ in history.readings_before(series, until, STEP_SAMPLE)]
-    steps = sorted(b - a for a, b in itertools.pairwise(times) if b > a)
-    return statistics.median(steps) if steps else fallback
+    [(text,)] = history.query(STEPS, (series, until, STEP_SAMPLE))
+    steps = np.diff(np.sort(np.fromstring(text, sep=","))) if text else np.empty(0)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if len(steps) else fallback
 
 
 def health(
