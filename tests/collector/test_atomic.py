@@ -1,10 +1,11 @@
 """State files change all at once or not at all: a failure in the middle of a save leaves the previous state."""
 
 import sqlite3
+from contextlib import closing
 
 import pytest
 
-from labmon_collector.alerting.alertstore import AlertStore, SeriesState
+from labmon_collector.alerting.alertstore import PAGE_SIZE, AlertStore, SeriesState
 from labmon_collector.alerting.events import EventLog
 
 
@@ -106,3 +107,25 @@ def test_an_event_record_is_one_transaction(tmp_path):
     log.record({}, {}, [], 60.0, notes)
     assert [s.split()[0] for s in statements if s.split()[0] in ("BEGIN", "COMMIT")] == ["BEGIN", "COMMIT"]
     assert len(log.query()) == 2
+
+
+def test_the_alert_state_is_kept_in_small_pages_and_a_file_made_before_is_rebuilt_so(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    with closing(sqlite3.connect(path)) as old:  # a file made by an earlier labmon: 4 kB pages, in WAL
+        old.execute("PRAGMA journal_mode=WAL")
+        old.execute("CREATE TABLE collector (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        old.execute("""INSERT INTO collector VALUES ('digest_sent', '12.0')""")
+        old.commit()
+        assert old.execute("PRAGMA page_size").fetchone() == (4096,)
+        busy = AlertStore(path)  # open elsewhere: left as it is, and working
+        assert busy.facts() == {"digest_sent": 12.0}
+        assert busy._db.execute("PRAGMA page_size").fetchone() == (4096,)
+        busy.close()
+    store = AlertStore(path)
+    assert store.facts() == {"digest_sent": 12.0}
+    assert store._db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+    assert store._db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    store.close()
+    new = AlertStore(tmp_path / "new.sqlite")
+    assert new._db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
+    new.close()

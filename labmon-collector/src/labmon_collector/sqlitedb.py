@@ -9,14 +9,33 @@ from pathlib import Path
 from typing import Literal
 
 
-def open_db(path: Path, synchronous: Literal["FULL", "NORMAL"], schema: str) -> sqlite3.Connection:
-    """Open (creating) a WAL database at `path` for use from several threads, with `schema` applied."""
+def open_db(
+    path: Path, synchronous: Literal["FULL", "NORMAL"], schema: str, *, page_size: int | None = None
+) -> sqlite3.Connection:
+    """Open (creating) a WAL database at `path` for use from several threads, with `schema` applied.
+
+    `page_size`: the file's pages, made so (rebuilt) when it is not open elsewhere, else left for the next open.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=10)
+    if page_size is not None and db.execute("PRAGMA page_size").fetchone()[0] != page_size:
+        _repage(db, page_size)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")
     db.executescript(schema)
     return db
+
+
+def _repage(db: sqlite3.Connection, page_size: int) -> None:
+    """Rebuild the file with pages of `page_size` (a WAL file's size is fixed: out of WAL, VACUUM, back)."""
+    db.execute("PRAGMA busy_timeout = 0")  # another process has it open: not now, and not waiting at start-up
+    try:
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.execute(f"PRAGMA page_size = {int(page_size)}")
+        db.execute("VACUUM")
+    except sqlite3.OperationalError:
+        pass
+    db.execute("PRAGMA busy_timeout = 10000")
 
 
 @contextmanager
