@@ -27,12 +27,17 @@ REFRESH = 600.0
 """Seconds between two computations of every badge (a bucket window: the figures move little in between)."""
 
 
-def badges(history: History, rules: list[RuleConfig], now: float, interval: float) -> dict[str, dict[str, Any]]:
-    """Return, per watched series, its figures over the 7 days to `now` under the rule it fared worst by."""
+def badges(
+    history: History, rules: list[RuleConfig], now: float, interval: float, stop: threading.Event | None = None
+) -> dict[str, dict[str, Any]]:
+    """Return, per watched series, its figures over the 7 days to `now` under the rule it fared worst by (those
+    computed before `stop` is set)."""
     found: dict[str, dict[str, Any]] = {}
     stored = history.series()
     for rule in rules:
         for info in [s for s in stored if fnmatchcase(s.key, rule.select)]:
+            if stop is not None and stop.is_set():
+                return found
             step = step_of(history, info.id, now, interval)
             [week] = figures(timeline(history, info.id, rule, now - WEEK, now, step), [(now - WEEK, now)], "week")
             badge = {
@@ -68,7 +73,7 @@ class Badges:
         return self._shown.get(series)
 
     def close(self) -> None:
-        """Stop the thread (it finishes the series it is on)."""
+        """Stop the thread (after the series it is on)."""
         self._stop.set()
         with self._lock:
             thread = self._thread
@@ -83,7 +88,9 @@ class Badges:
                 if history is None and self._path.exists():
                     history = History(self._path)
                 if history is not None:
-                    self._shown = badges(history, self._rules, self._clock(), self._interval)  # swapped whole
+                    found = badges(history, self._rules, self._clock(), self._interval, self._stop)
+                    if not self._stop.is_set():
+                        self._shown = found  # swapped whole
             except (sqlite3.Error, OSError, ValueError):  # a bad moment of the file must not end them for good
                 log.exception("the overview's health badges could not be computed; trying again")
             self._stop.wait(REFRESH if history is not None else 5.0)
