@@ -103,3 +103,16 @@ def test_a_takeover_does_not_send_the_standbys_own_flaps():
     ledger.shadow([alert("firing", "t2")], 2.0)  # t2 went, and is gone still: the active died before telling
     owed = ledger.take_over(3.0, {("gone", "t2")})
     assert [(a.series, a.state) for a in owed] == [("t2", "firing")]
+
+
+def test_an_alert_that_resolved_and_fired_again_in_between_is_two_episodes_not_a_double():
+    before = Ledger(keep_for=30.0, match_within=50.0)  # b: sent t1 firing, then went (restarted later)
+    before.to_send([alert("firing")], 1.0, 1000.0)
+    after = Ledger(keep_for=30.0, match_within=50.0)  # a: took over, t1 resolved, then fired again
+    after.to_send([alert("resolved")], 2.0, 1010.0)
+    after.to_send([alert("firing")], 3.0, 1020.0)
+    # Each says again what it sent to the other once it is back, in the order sent.
+    for (key, at), hearing in [*((sent, before) for sent in after.mine), *((sent, after) for sent in before.mine)]:
+        assert not hearing.compare(key, at), key
+        hearing.told_of(key, at)
+    assert before.double_sent == after.double_sent == [] and before.doubles == after.doubles == 0

@@ -62,13 +62,22 @@ class Ledger:
     def compare(self, key: Key, at: float) -> bool:
         """The other collector notified `key` at `at` (its clock): return whether this one sent it too (said)."""
         for index, (mine, when) in enumerate(self.mine):
-            if mine == key and abs(when - at) <= self.match_within:
+            if mine == key and abs(when - at) <= self.match_within and not self._apart(key, at, when):
                 del self.mine[index]  # one of ours matches one of theirs, once
                 self.doubles += 1
                 rule, series, state, _ = key
                 self.double_sent = [*self.double_sent, f"{rule} {series} {state} at {iso(min(at, when))}"][-SAID:]
                 return True
         return False
+
+    def _apart(self, key: Key, at: float, when: float) -> bool:
+        """Return whether another state of the alert was notified between `at` and `when`: the same transition
+        (its repeat starts again at 0) of two episodes, not one sent twice."""
+        rule, series, state, _ = key
+        low, high = min(at, when), max(at, when)
+        last = self.notified.get((rule, series))
+        between = [t for (r, s, st, _), t in self.mine if (r, s) == (rule, series) and st != state and low < t < high]
+        return bool(between) or (last is not None and last[0] != state and low < last[1] < high)
 
     def shadow(self, alerts: list[Alert], now: float) -> None:
         """Note the transitions a standby's engine produced (and did not send)."""
