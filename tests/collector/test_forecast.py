@@ -140,3 +140,25 @@ def test_in_the_background_a_series_is_unknown_until_its_fit_is_made(leaking: Pa
     seen = wait_until(fitted, timeout=60, what="the fit")
     assert seen.holds is True and seen.detail.endswith("(fit over 1d)")
     forecaster.close()
+
+
+def test_a_fit_that_fails_in_the_background_is_tried_again_not_the_end_of_the_worker(leaking: Path) -> None:
+    forecaster = Forecaster(leaking, background=True)
+    reading = Reading("pressure", 1.1e-9, "Torr", instrument="pump")
+    fit, failures = forecaster.fit, []
+
+    def failing_once(rule: RuleConfig, series: str, now: float) -> object:
+        if not failures:
+            failures.append(series)
+            raise ArithmeticError("a bug in the fit")
+        return fit(rule, series, now)
+
+    forecaster.fit = failing_once  # type: ignore[assignment,method-assign]
+
+    def fitted() -> Observation | None:
+        [seen] = forecaster.observe(RULE, [(PRESSURE, "table2", reading, END)], END)
+        return seen if seen.holds is not None else None
+
+    seen = wait_until(fitted, timeout=60, what="the fit after a failed one")
+    assert failures == [PRESSURE] and seen.holds is True
+    forecaster.close()

@@ -170,6 +170,8 @@ class Forecaster:
                 self._fits[rule.name, series] = (now, self.fit(rule, series, now))
             except sqlite3.Error as exc:  # a busy or damaged file: no fit this time, the next observe asks again
                 log.warning("forecast %s of %s: the history could not be read: %s", rule.name, series, exc)
+            except Exception:  # a bug must not end the worker: every forecast would keep its last fit for good
+                log.exception("forecast %s of %s: the fit failed", rule.name, series)
             finally:
                 self._queued.discard((rule.name, series))
 
