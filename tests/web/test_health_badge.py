@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,3 +91,42 @@ def test_each_tile_shows_its_badge_coloured_like_the_strip(page_of_a_week: str, 
     assert laser2.evaluate("node => getComputedStyle(node).backgroundColor") == "rgb(97, 97, 97)" != green_ish
     assert page.locator('a.tile[data-series="t1/room/temperature"] .lock').is_hidden()
     page.screenshot(path=tmp_path / "overview-badges.png")
+
+
+def test_badges_that_cannot_be_computed_are_tried_again_and_hidden_once_old(
+    tmp_path: Path, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labmon_collector.health import badges as module
+
+    history = tmp_path / "history.sqlite"
+    write_history(history, {"t1/laser1/lock": lambda t: 0.1}, [time.time() - 3600 + i * EVERY for i in range(6)])
+    config = collector_config(
+        tmp_path / "collector.toml",
+        '[collector.notifiers.console]\ntype = "console"',
+        f'[collector.sinks.history]\ntype = "sqlite"\npath = "{history}"',
+        '[[collector.rules]]\nname = "lock"\nselect = "t1/laser*/lock"\nabove = 1.0',
+        keys=f'data_dir = "{tmp_path}"\ninterval = "10m"',
+    )
+    settings = load_config(config, registry).collector
+    assert settings is not None
+    computed = module.badges
+    failing = [TypeError("a bug"), KeyError("lock")]  # then computed, then failing for good
+    computed_once = threading.Event()
+
+    def flaky(*args: Any) -> dict[str, dict[str, Any]]:
+        if failing:
+            raise failing.pop(0)
+        if computed_once.is_set():
+            raise TypeError("for good")
+        computed_once.set()
+        return computed(*args)
+
+    monkeypatch.setattr(module, "badges", flaky)
+    monkeypatch.setattr(module, "REFRESH", 0.01)
+    monkeypatch.setattr(module, "STALE", 0.5, raising=False)
+    shown = module.Badges(settings.rules, settings.interval, history, time.time)
+    try:
+        assert wait_until(lambda: shown.get("t1/laser1/lock"), timeout=60, what="a badge after two failures")
+        wait_until(lambda: shown.get("t1/laser1/lock") is None, timeout=60, what="the old badge hidden")
+    finally:
+        shown.close()

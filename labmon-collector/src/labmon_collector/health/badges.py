@@ -7,8 +7,8 @@ series takes seconds, and the overview is polled every few.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 WEEK = 7 * 86400.0
 REFRESH = 600.0
 """Seconds between two computations of every badge (a bucket window: the figures move little in between)."""
+STALE = 2 * REFRESH
+"""Seconds after the last computation that a failing one leaves the badges shown before it hides them."""
 
 
 def badges(
@@ -83,6 +85,7 @@ class Badges:
     def _run(self) -> None:
         assert self._path is not None
         history: History | None = None
+        computed = time.monotonic()
         while not self._stop.is_set():
             try:
                 if history is None and self._path.exists():
@@ -90,9 +93,11 @@ class Badges:
                 if history is not None:
                     found = badges(history, self._rules, self._clock(), self._interval, self._stop)
                     if not self._stop.is_set():
-                        self._shown = found  # swapped whole
-            except (sqlite3.Error, OSError, ValueError):  # a bad moment of the file must not end them for good
+                        self._shown, computed = found, time.monotonic()  # swapped whole
+            except Exception:  # a bad moment of the file (or a bug) must not end them for good
                 log.exception("the overview's health badges could not be computed; trying again")
+                if time.monotonic() - computed > STALE:
+                    self._shown = {}  # none rather than a week's figures this old shown as the last 7 days'
             self._stop.wait(REFRESH if history is not None else 5.0)
         if history is not None:
             history.close()
