@@ -217,3 +217,17 @@ def test_a_result_with_a_number_json_cannot_hold_is_refused_not_sent_as_null(mon
     for result in (bad_value, bad_time, bad_seconds):
         with pytest.raises(ValueError, match="not JSON compliant"):
             encode_result(result)
+
+
+@pytest.mark.parametrize("encoder", ["orjson", "json"])
+def test_a_reading_a_plugin_made_with_a_numpy_number_is_sent_as_its_value(monkeypatch, encoder):
+    """Reading(name, numpy.float64(...)) is a float to the type checks; json.dumps wrote it, and so must orjson."""
+    import numpy
+
+    from labmon import jsontext
+
+    if encoder == "json":
+        monkeypatch.setattr(jsontext, "orjson", None)
+    result = Result("q", "m", 1.0, (Reading("x", numpy.float64(0.25), "V", instrument="a"),), read_seconds={"a": 0.5})
+    [reading] = decode_result(encode_result(result)).readings
+    assert reading == Reading("x", 0.25, "V", instrument="a") and type(reading.value) is float

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from dataclasses import dataclass
@@ -188,11 +189,12 @@ def _checked_reading(item: Any, index: int) -> Reading:
 
 def _dump(data: dict[str, Any], numbers: list[float]) -> bytes:
     """Return `data` as compact JSON; `numbers` are its floats, which must be finite (orjson writes NaN as null)."""
-    if jsontext.orjson is None:
-        return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
-    if not all(map(math.isfinite, numbers)):
-        raise ValueError("Out of range float values are not JSON compliant")
-    return bytes(jsontext.orjson.dumps(data))  # a tenth of json.dumps's time for a measurer's answer
+    if jsontext.orjson is not None:
+        if not all(map(math.isfinite, numbers)):
+            raise ValueError("Out of range float values are not JSON compliant")
+        with contextlib.suppress(TypeError):  # a float subclass (numpy's, from a plugin): json.dumps writes it
+            return bytes(jsontext.orjson.dumps(data))  # a tenth of json.dumps's time for a measurer's answer
+    return json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _load(payload: bytes, kind: str, limit: int) -> dict[str, Any]:
