@@ -33,6 +33,14 @@ def test_a_healed_partition_keeps_the_preferred_one_active():
     assert decide("b", ORDER, "active", {"a": alive("active")}, 100.0, 3.0) == "standby"
 
 
+def test_an_active_collector_yields_only_to_a_claim_that_stands_for_a_while():
+    """A stalled link delivers the other's old "active" claims in one burst, then the standby it became."""
+    just_now = Peer("active", heard=100.0, online=True, claims_since=100.0)
+    assert decide("b", ORDER, "active", {"a": just_now}, 100.0, 3.0, steady=0.25) == "active"
+    assert decide("b", ORDER, "active", {"a": just_now}, 100.1, 3.0, steady=0.25) == "active"
+    assert decide("b", ORDER, "active", {"a": just_now}, 100.4, 3.0, steady=0.25) == "standby"
+
+
 def alert(state, series="t1", repeat=0):
     return Alert("gone", state, series, f"{series} {state}", repeat=repeat)
 

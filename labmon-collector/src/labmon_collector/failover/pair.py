@@ -104,19 +104,27 @@ class Pair:
 
     def sends(self) -> bool:
         """Return whether this collector sends this cycle's alerts: active, still so by what it hears now, and its
-        link carried this cycle (the role message it said at the cycle's start came back, waited for a beat).
+        link carries after the cycle's replies were gathered (a role message said now comes back within a beat).
 
         One that finds its link dark, or was frozen, in the middle of its cycle yields: it asked into the dark
         and every measurer looks missing to it. What its engine produced is kept as a standby's, owed if it is
-        elected again, and the other, taking over, judges for itself.
+        elected again, and the other, taking over, judges for itself. The echo of the message said at the
+        cycle's start is not enough: a link that goes dark after it carried that one took the replies with it.
         """
         with self._echo:
             if self.role != "active":
                 return False
+            self._said_at = time.monotonic()
+        self._say(qos=0)
+        with self._echo:
             came = self._echo.wait_for(lambda: self._echoed is not None and self._echoed >= self._said_at, self.beat)
+            if self.role != "active":
+                return False
             if came and self._decide(time.monotonic()) == "active":
                 return True
             self.role, self.since = "standby", time.time()
+            if not came:  # the echoes heard before the link went dark say nothing of it now: it listens again
+                self._echoed = None
         log.warning("collector %s is now standby: %s", self.node, "another is active" if came else "its link is dark")
         self._say(qos=1)
         return False
@@ -150,7 +158,7 @@ class Pair:
         listened = self._linked_at is not None and now - self._linked_at >= self.interval
         if not (linked and echoed and listened):
             return "standby"
-        return decide(self.node, self.order, self.role, self.peers, now, self.stale)
+        return decide(self.node, self.order, self.role, self.peers, now, self.stale, self.beat)
 
     def _beat_loop(self) -> None:
         while not self._stopping.wait(self.beat):
@@ -257,7 +265,7 @@ class Pair:
     def _on_echo(self, topic: str, payload: bytes) -> None:
         now = time.monotonic()
         with self._lock:
-            if self._echoed is not None and now - self._echoed > self.stale:
+            if self._echoed is None or now - self._echoed > self.stale:
                 self._linked_at = now  # its own messages stopped coming back (cut off, or frozen): it listens again
             self._echoed = now
             self._echo.notify_all()
@@ -271,7 +279,10 @@ class Pair:
             return
         if name is not None and role in ("active", "standby"):
             with self._lock:
-                back = self._back(self.peers.setdefault(name, Peer()), role=role)
+                peer = self.peers.setdefault(name, Peer())
+                if role == "active" and peer.role != "active":
+                    peer.claims_since = time.monotonic()
+                back = self._back(peer, role=role)
             if back:
                 self._say_again()
 
