@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from labmon.broker import free_port
-from labmon.config import WebConfig, load_config
+from labmon.config import CollectorConfig, WebConfig, load_config
 from labmon.plugins import Registry
 from labmon.testing import wait_until
 from labmon_collector.alerting.alertstore import AlertStore
@@ -22,6 +22,20 @@ from tests.collector.healthkit import collector_config, write_history
 from tests.web.conftest import STEP, fetch
 
 WEEK, EVERY = 7 * 86400.0, 600.0
+
+
+def lock_rule_over(history: Path, tmp_path: Path, registry: Registry) -> CollectorConfig:
+    """Return the settings of a collector storing into `history` with a rule on the lasers' lock."""
+    config = collector_config(
+        tmp_path / "collector.toml",
+        '[collector.notifiers.console]\ntype = "console"',
+        f'[collector.sinks.history]\ntype = "sqlite"\npath = "{history}"',
+        '[[collector.rules]]\nname = "lock"\nselect = "t1/laser*/lock"\nabove = 1.0',
+        keys=f'data_dir = "{tmp_path}"\ninterval = "10m"',
+    )
+    settings = load_config(config, registry).collector
+    assert settings is not None
+    return settings
 
 
 @pytest.fixture
@@ -44,15 +58,7 @@ def page_of_a_week(tmp_path: Path, registry: Registry) -> Iterator[str]:
         [start + i * EVERY for i in range(int(WEEK / EVERY))],
     )
     port = free_port()
-    config = collector_config(
-        tmp_path / "collector.toml",
-        '[collector.notifiers.console]\ntype = "console"',
-        f'[collector.sinks.history]\ntype = "sqlite"\npath = "{history}"',
-        '[[collector.rules]]\nname = "lock"\nselect = "t1/laser*/lock"\nabove = 1.0',
-        keys=f'data_dir = "{tmp_path}"\ninterval = "10m"',
-    )
-    settings = load_config(config, registry).collector
-    assert settings is not None
+    settings = lock_rule_over(history, tmp_path, registry)
     view = LabView(settings, AlertStore(tmp_path / "alerts.sqlite"), EventLog(tmp_path / "events.sqlite"))
     server = WebServer(view, WebConfig(listen=f"127.0.0.1:{port}"))
     assert server.start()
@@ -100,15 +106,7 @@ def test_badges_that_cannot_be_computed_are_tried_again_and_hidden_once_old(
 
     history = tmp_path / "history.sqlite"
     write_history(history, {"t1/laser1/lock": lambda t: 0.1}, [time.time() - 3600 + i * EVERY for i in range(6)])
-    config = collector_config(
-        tmp_path / "collector.toml",
-        '[collector.notifiers.console]\ntype = "console"',
-        f'[collector.sinks.history]\ntype = "sqlite"\npath = "{history}"',
-        '[[collector.rules]]\nname = "lock"\nselect = "t1/laser*/lock"\nabove = 1.0',
-        keys=f'data_dir = "{tmp_path}"\ninterval = "10m"',
-    )
-    settings = load_config(config, registry).collector
-    assert settings is not None
+    settings = lock_rule_over(history, tmp_path, registry)
     computed = module.badges
     failing = [TypeError("a bug"), KeyError("lock")]  # then computed, then failing for good
     computed_once = threading.Event()
