@@ -35,3 +35,25 @@ def test_a_collector_back_from_a_kill_and_the_one_that_took_over_find_what_both_
             back.stop()
     finally:
         other.stop()
+
+
+def test_a_link_gone_dark_holds_the_notifications_up_one_beat_not_one_per_notification(own_broker):
+    """The broker's acknowledgements are waited for together: ten unanswered must not hold the alerts ten beats."""
+    import time
+
+    from tests.collector.link import Link
+
+    link = Link((own_broker.host, own_broker.port))
+    dark = Pair(FailoverConfig("collector-a", ORDER), BrokerConfig("127.0.0.1", link.port), 4.0, "t-pair")
+    dark.start()
+    try:
+        wait_until(dark.linked, 10, "a linked")
+        link.stall()
+        alerts = [Alert("gone", "firing", f"fo-{n}", f"fo-{n} is offline", at=1000.0) for n in range(10)]
+        began = time.monotonic()
+        assert dark.to_send(alerts) == alerts
+        held = time.monotonic() - began
+        assert held < 4 * dark.beat, f"held {held:.1f} s for a beat of {dark.beat:g} s"
+    finally:
+        link.close()
+        dark.stop()

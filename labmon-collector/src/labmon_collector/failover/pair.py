@@ -199,9 +199,10 @@ class Pair:
             self._keep(record)
         sent = [self._publish_notified([a.rule, a.series, a.state], a.repeat, at) for a in fresh]
         if self.linked():
+            until = time.monotonic() + self.beat  # one beat for all: a link gone dark must not hold each one a beat
             for message in sent:
                 try:
-                    message.wait_for_publish(self.beat)
+                    message.wait_for_publish(max(0.0, until - time.monotonic()))
                 except (RuntimeError, ValueError):  # the link dropped: the other learns of a double from the replay
                     break
         return fresh
