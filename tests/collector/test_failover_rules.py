@@ -124,3 +124,15 @@ def test_an_alert_that_resolved_and_fired_again_in_between_is_two_episodes_not_a
         assert not hearing.compare(key, at), key
         hearing.told_of(key, at)
     assert before.double_sent == after.double_sent == [] and before.doubles == after.doubles == 0
+
+
+def test_a_notification_said_again_does_not_eat_the_next_episode_of_the_same_alert():
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    ledger.learn(("gone", "t1", "firing", 0), 1.0, 1001.0)  # the active told it
+    ledger.shadow([alert("firing")], 1.5)  # and this engine saw it too: matched
+    ledger.learn(("gone", "t1", "resolved", 0), 2.0, 1002.0)
+    ledger.shadow([alert("resolved")], 2.5)
+    ledger.learn(("gone", "t1", "firing", 0), 3.0, 1001.0)  # said again: the active heard this one come back
+    ledger.shadow([alert("firing")], 4.0)  # t1 fires again; the active dies before telling
+    owed = ledger.take_over(5.0, {("gone", "t1")})
+    assert [(a.series, a.state) for a in owed] == [("t1", "firing")]

@@ -54,7 +54,14 @@ class Ledger:
         return {alert for alert, (state, _) in self.notified.items() if state == "firing"}
 
     def learn(self, key: Key, now: float, at: float) -> None:
-        """The other collector notified `key` at `at`, heard just now: this one need not send it."""
+        """The other collector notified `key` at `at`, heard just now: this one need not send it.
+
+        One no later than the alert's last notification known (said again, or held up) is not news: matched
+        again, it would wait in `told` for the next episode's same transition and keep that one from being sent.
+        """
+        rule, series, _, _ = key
+        if self.notified.get((rule, series), ("", -math.inf))[1] >= at:
+            return
         self.told_of(key, at)
         if self.waiting.pop(key, None) is None:
             self.told[key] = now
