@@ -97,17 +97,6 @@ class History:
                 (series, since, until),
             ).fetchall()
 
-    def readings_before(
-        self, series: int, until: float, count: int
-    ) -> list[tuple[float, float | None, str, str | None]]:
-        """Return the last `count` (time, value, status, error) of one series before `until`, oldest first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT t, value, status, error FROM all_points WHERE series = ? AND t < ? ORDER BY t DESC LIMIT ?",
-                (series, until, count),
-            ).fetchall()
-        return rows[::-1]
-
     def plot(self, series: int, since: float, until: float) -> Plot:
         """Return the plot of one series: raw readings for short ranges, min/max/mean buckets for long ones."""
         span = until - since
