@@ -136,3 +136,19 @@ def test_a_notification_said_again_does_not_eat_the_next_episode_of_the_same_ale
     ledger.shadow([alert("firing")], 4.0)  # t1 fires again; the active dies before telling
     owed = ledger.take_over(5.0, {("gone", "t1")})
     assert [(a.series, a.state) for a in owed] == [("t1", "firing")]
+
+
+def test_a_transition_both_sent_does_not_eat_the_next_episode_of_the_same_alert():
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    assert ledger.to_send([alert("firing")], 1.0, 1000.0) == [alert("firing")]  # apart, each active: both sent it
+    assert ledger.heard(("gone", "t1", "firing", 0), 2.0, 1001.0, 1002.0)  # the other's, once they hear each other
+    assert ledger.to_send([alert("resolved")], 3.0, 1010.0) == [alert("resolved")]
+    assert ledger.to_send([alert("firing")], 4.0, 1020.0) == [alert("firing")]  # t1 fires again: a new episode
+
+
+def test_news_from_the_other_is_learned_and_what_was_long_held_up_is_not():
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    assert not ledger.heard(("gone", "t1", "firing", 0), 1.0, 1000.0, 1001.0)
+    assert not ledger.heard(("gone", "t2", "firing", 0), 1.0, 900.0, 1001.0)  # held up 100 s behind a cut bridge
+    assert ledger.to_send([alert("firing"), alert("firing", "t2")], 2.0, 1002.0) == [alert("firing", "t2")]
+    assert ledger.notified_firing() == {("gone", "t1"), ("gone", "t2")}

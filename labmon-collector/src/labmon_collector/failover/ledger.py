@@ -66,6 +66,20 @@ class Ledger:
         if self.waiting.pop(key, None) is None:
             self.told[key] = now
 
+    def heard(self, key: Key, now: float, at: float, wall: float) -> bool:
+        """The other collector notified `key` at `at` (its clock), heard at `now` (monotonic; `wall`: this one's
+        clock): return whether this one sent it too (a double, said).
+
+        Only news is learned: not one this collector sent too, nor one long held up (a bridge that healed) or
+        said again from long ago; kept in `told`, it would keep the next episode's same transition from being sent.
+        """
+        double = self.compare(key, at)
+        if not double and wall - at <= self.keep_for:
+            self.learn(key, now, at)
+        else:
+            self.told_of(key, at)
+        return double
+
     def compare(self, key: Key, at: float) -> bool:
         """The other collector notified `key` at `at` (its clock): return whether this one sent it too (said)."""
         for index, (mine, when) in enumerate(self.mine):

@@ -299,10 +299,6 @@ class Pair:
         if sender == self.node:
             return
         with self._lock:
-            if self.ledger.compare(key, at):
-                log.warning("both collectors notified %s %s %s", *key[:3])
-            # One long held up (a bridge that healed) or said again from long ago is not news this engine waits for.
-            if time.time() - at <= self.ledger.keep_for:
-                self.ledger.learn(key, time.monotonic(), at)
-            else:
-                self.ledger.told_of(key, at)
+            double = self.ledger.heard(key, time.monotonic(), at, time.time())
+        if double:
+            log.warning("both collectors notified %s %s %s", *key[:3])
