@@ -1,6 +1,7 @@
 """What trades durability for wear: the history's `flush_every`, and the outbox storing a batch deflated."""
 
 import sqlite3
+import time
 from contextlib import closing
 
 import pytest
@@ -9,6 +10,7 @@ from labmon.models import Batch, Reading, Result
 from labmon.options import Duration
 from labmon_collector.delivery.outbox import Outbox
 from labmon_collector.history.writer import HistoryConfig, HistorySink
+from labmon_collector.report import build_report, render
 from labmon_collector.service import Collector
 from tests.conftest import collector_table
 
@@ -110,8 +112,16 @@ def test_readings_survive_a_clean_stop_with_flush_every(broker, lab, write_confi
             version = watcher.execute("PRAGMA data_version").fetchone()
             collector.run(cycles=2)
             assert watcher.execute("PRAGMA data_version").fetchone() == version  # the batches stayed in memory
+        # status reads the file, which does not hold them: it must not say the history's backlog is 0
+        [running] = [
+            d for d in build_report(collector.settings, time.time())["delivery"] if d["target"] == "sink:history"
+        ]
+        assert running["in_memory"] and running["backlog"] is None and running["delivered"] is None
+        assert "in the collector's memory" in "\n".join(render(build_report(collector.settings, time.time())))
     finally:
         collector.stop()
+    [stopped] = [d for d in build_report(collector.settings, time.time())["delivery"] if d["target"] == "sink:history"]
+    assert not stopped["in_memory"] and stopped["delivered"] is not None  # a clean stop wrote them to the file
     with closing(sqlite3.connect(tmp_path / "h.sqlite")) as db:
         (cycles,) = db.execute("SELECT COUNT(DISTINCT cycle_at) FROM readings").fetchone()
     with closing(sqlite3.connect(tmp_path / "data" / "outbox.sqlite")) as db:

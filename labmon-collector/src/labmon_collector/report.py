@@ -8,7 +8,7 @@ from labmon.config import CollectorConfig
 from labmon.times import format_duration, iso
 from labmon_collector.alerting.alertstore import AlertStore
 from labmon_collector.alerting.rules import with_builtin_rules
-from labmon_collector.delivery.outbox import Outbox
+from labmon_collector.delivery.outbox import Outbox, in_memory_targets
 from labmon_collector.disk import free_bytes
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -54,13 +54,17 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         }
         for (rule, series), state in sorted(states.items())
     ]
+    # Unless it stopped cleanly (it writes them to the file then), a collector holds these targets' items in its
+    # memory: the file's figures for them are not the truth (None: unknown here; the page and /metrics know).
+    unknown = in_memory_targets(settings) if facts.get("stopped_at") is None else frozenset()
     delivery = [
         {
             "target": t.target,
-            "backlog": t.backlog,
-            "oldest": t.oldest,
-            "delivered": t.delivered,
-            "dropped": t.dropped,
+            "in_memory": t.target in unknown,
+            "backlog": None if t.target in unknown else t.backlog,
+            "oldest": None if t.target in unknown else t.oldest,
+            "delivered": None if t.target in unknown else t.delivered,
+            "dropped": None if t.target in unknown else t.dropped,
             "dead_letters": t.dead,
             "last_error": t.last_error,
             "paused": t.paused,
@@ -142,10 +146,12 @@ def render(report: dict[str, Any]) -> list[str]:
     for d in report["delivery"]:
         age = format_duration(now - d["oldest"]) if d["oldest"] is not None else "-"
         state = f"PAUSED ({d['paused']})" if d["paused"] else "delivering" if collector["running"] else "waiting"
-        lines.append(
-            f"  {d['target']:<26} backlog {d['backlog']:>6}  oldest {age:>8}  delivered {d['delivered']:>7}"
-            f"  dropped {d['dropped']:>5}  dead {d['dead_letters']:>3}  {state}"
+        figures = (
+            "backlog, oldest, delivered, dropped: in the collector's memory (flush_every; see the page or /metrics)"
+            if d["in_memory"]
+            else f"backlog {d['backlog']:>6}  oldest {age:>8}  delivered {d['delivered']:>7}  dropped {d['dropped']:>5}"
         )
+        lines.append(f"  {d['target']:<26} {figures}  dead {d['dead_letters']:>3}  {state}")
         if d["last_error"]:
             lines.append(f"      last error: {d['last_error']}")
     if any(d["dead_letters"] for d in report["delivery"]):

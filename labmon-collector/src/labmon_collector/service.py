@@ -30,7 +30,7 @@ from labmon_collector.clocks import Clocks
 from labmon_collector.cycle import Cycle
 from labmon_collector.delivery.courier import Courier
 from labmon_collector.delivery.heartbeat import Heartbeat
-from labmon_collector.delivery.outbox import Outbox, Pending
+from labmon_collector.delivery.outbox import Outbox, Pending, in_memory_targets
 from labmon_collector.delivery.patience import patient
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import DiskAlarm
@@ -145,14 +145,11 @@ class Collector:
         self._inquiry_topics = {client: list(topics) for client, topics in asked.items()}
         """The topics to ask on, per broker: one per measurer, or with `inquire = "all"` one per broker."""
         delivery = self.settings.delivery
-        gathering = frozenset(  # a history gathering batches in memory for flush_every: theirs stay in memory too
-            f"sink:{e.name}" for e in self.settings.sinks if e.type_name == "sqlite" and e.config.flush_every > 0
-        )
         self.outbox = Outbox(
             self.settings.data_dir / "outbox.sqlite",
             max_items=delivery.outbox_limit,
             health=self.disk,
-            in_memory=gathering,
+            in_memory=in_memory_targets(self.settings),
         )
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
         self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}

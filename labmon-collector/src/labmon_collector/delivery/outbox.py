@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from labmon import jsontext
+from labmon.config import CollectorConfig
 from labmon_collector.disk import DiskHealth, attempt
 from labmon_collector.sqlitedb import open_db, transaction
 
@@ -146,6 +147,12 @@ class DeadLetter:
     error: str
     rejected_at: float
     payload: dict[str, Any]
+
+
+def in_memory_targets(settings: CollectorConfig) -> frozenset[str]:
+    """Return the targets whose items a running collector keeps in memory, not in the outbox file: a history that
+    gathers batches for `flush_every` (the file gets them at a clean stop; a crash loses them with the history's)."""
+    return frozenset(f"sink:{e.name}" for e in settings.sinks if e.type_name == "sqlite" and e.config.flush_every > 0)
 
 
 class Outbox:
