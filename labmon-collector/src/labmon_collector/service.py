@@ -207,7 +207,7 @@ class Collector:
         self._send_groups(time.time(), everything=True)  # a group still gathering goes now
         self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
         if self.pair is not None:
-            self.pair.stop()  # the other takes over at its next cycle
+            self.pair.stop()  # the other hears it go and takes over within a tenth of an interval
         if self.web is not None:
             self.web.stop()
         if self.heartbeat is not None:
