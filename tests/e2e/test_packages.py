@@ -104,6 +104,13 @@ def test_light_commands_import_no_heavy_module(args):
     assert not HEAVY & imports_of(*args)
 
 
+def test_the_collector_and_its_page_load_no_heavy_module_until_a_health_figure_is_asked():
+    """numpy serves the health figures (the page's badges and strips, the digest, `labmon report`): loaded then."""
+    probe = "import sys, labmon_collector.service, labmon_collector.web.server; print(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert not HEAVY & set(result.stdout.split())
+
+
 def test_check_of_a_scope_config_loads_only_the_resource_name_parser(tmp_path):
     """`labmon check` validates VISA resources with pyvisa's own parser (pyvisa.rname).
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
@@ -36,12 +36,14 @@ from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import DiskAlarm
 from labmon_collector.failover.pair import Pair
 from labmon_collector.health.changes import Changes, annotate
-from labmon_collector.health.digest import Scheduler
 from labmon_collector.health.forecast import Forecaster
 from labmon_collector.reach import Reach
 from labmon_collector.web.metrics import Gauges
 from labmon_collector.web.server import WebServer
 from labmon_collector.web.view import history_path
+
+if TYPE_CHECKING:
+    from labmon_collector.health.digest import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +101,7 @@ class Collector:
         self.evidence = Evidence(history_path(self.settings))
         self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings), background=True)
         self.changes = Changes(history_path(self.settings))
-        self.digest = (
-            Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), clock())
-            if self.settings.digest is not None
-            else None
-        )
+        self.digest = self._digest_scheduler(clock())
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         self._slow: set[tuple[str, str]] = set()
@@ -378,6 +376,14 @@ class Collector:
         if notes:  # kept across a restart: a disk alert firing then is resolved, never fired twice
             self.store.note(disk_firing={series: a.to_dict() for series, a in self.disk_alarm.firing.items()})
         return notes
+
+    def _digest_scheduler(self, now: float) -> Scheduler | None:
+        """Return the weekly digest's scheduler, if the config has a digest (its figures need numpy: loaded then)."""
+        if self.settings.digest is None:
+            return None
+        from labmon_collector.health.digest import Scheduler
+
+        return Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), now)
 
     def _send_digest(self, now: float) -> None:
         """Queue the weekly digest for its notifiers once it is built (in a thread of its own: not in the cycle)."""

@@ -7,8 +7,6 @@ from datetime import datetime, tzinfo
 from fnmatch import fnmatchcase
 from typing import Any
 
-import numpy as np
-
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration, iso
 from labmon_collector.health.figures import Figures, figures, periods
@@ -50,6 +48,8 @@ STEPS = """SELECT group_concat(printf('%!.17g', t)) FROM (
 
 def step_of(history: History, series: int, until: float, fallback: float) -> float:
     """Return the usual spacing of a series' readings before `until` (`fallback` with fewer than two)."""
+    import numpy as np
+
     [(text,)] = history.query(STEPS, (series, until, STEP_SAMPLE))
     steps = np.diff(np.sort(np.fromstring(text, sep=","))) if text else np.empty(0)
     steps = steps[steps > 0]
