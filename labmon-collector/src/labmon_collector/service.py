@@ -101,7 +101,7 @@ class Collector:
         self.evidence = Evidence(history_path(self.settings))
         self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings), background=True)
         self.changes = Changes(history_path(self.settings))
-        self.digest = self._digest_scheduler(clock())
+        self.digest = self._digest_scheduler(clock)
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
         self._slow: set[tuple[str, str]] = set()
@@ -377,13 +377,13 @@ class Collector:
             self.store.note(disk_firing={series: a.to_dict() for series, a in self.disk_alarm.firing.items()})
         return notes
 
-    def _digest_scheduler(self, now: float) -> Scheduler | None:
+    def _digest_scheduler(self, clock: Callable[[], float]) -> Scheduler | None:
         """Return the weekly digest's scheduler, if the config has a digest (its figures need numpy: loaded then)."""
         if self.settings.digest is None:
-            return None
+            return None  # the clock not read: a test's injected clock gives each cycle its time
         from labmon_collector.health.digest import Scheduler
 
-        return Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), now)
+        return Scheduler(self.settings, history_path(self.settings), self.store.facts().get("digest_sent"), clock())
 
     def _send_digest(self, now: float) -> None:
         """Queue the weekly digest for its notifiers once it is built (in a thread of its own: not in the cycle)."""
