@@ -8,7 +8,7 @@ from labmon.config import CollectorConfig
 from labmon.times import format_duration, iso
 from labmon_collector.alerting.alertstore import AlertStore
 from labmon_collector.alerting.rules import with_builtin_rules
-from labmon_collector.delivery.outbox import Outbox, in_memory_targets
+from labmon_collector.delivery.outbox import Outbox, TargetStatus, in_memory_targets
 from labmon_collector.disk import free_bytes
 
 OK, WARNING, CRITICAL = 0, 1, 2
@@ -61,10 +61,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         {
             "target": t.target,
             "in_memory": t.target in unknown,
-            "backlog": None if t.target in unknown else t.backlog,
-            "oldest": None if t.target in unknown else t.oldest,
-            "delivered": None if t.target in unknown else t.delivered,
-            "dropped": None if t.target in unknown else t.dropped,
+            **_counts(t, known=t.target not in unknown),
             "dead_letters": t.dead,
             "last_error": t.last_error,
             "paused": t.paused,
@@ -87,6 +84,17 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
         "mute_windows": mute_windows(settings, now),
         "exit": CRITICAL if critical else WARNING if warning else OK,
     }
+
+
+def _counts(target: TargetStatus, *, known: bool) -> dict[str, Any]:
+    """Return a target's backlog, oldest item, delivered and dropped counts from the file (None if not `known`)."""
+    counts = {
+        "backlog": target.backlog,
+        "oldest": target.oldest,
+        "delivered": target.delivered,
+        "dropped": target.dropped,
+    }
+    return counts if known else dict.fromkeys(counts)
 
 
 def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float, free: int | None) -> dict[str, Any]:
