@@ -142,7 +142,9 @@ class BrokerClient:
         """Say `offline` (a clean disconnect sends no Last Will) and disconnect."""
         self._stopping = True
         if self._status_topic and self._client.is_connected():  # not `connected`: that waits for SUBACKs too
-            self._client.publish(self._status_topic, OFFLINE, qos=QOS, retain=True).wait_for_publish(timeout=2)
+            said = self._client.publish(self._status_topic, OFFLINE, qos=QOS, retain=True)
+            if said.rc == mqtt.MQTT_ERR_SUCCESS:  # the link may drop between the check and the publish
+                said.wait_for_publish(timeout=2)
         self._client.disconnect()
         self._client.loop_stop()
 
