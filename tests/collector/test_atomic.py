@@ -129,3 +129,25 @@ def test_the_alert_state_is_kept_in_small_pages_and_a_file_made_before_is_rebuil
     new = AlertStore(tmp_path / "new.sqlite")
     assert new._db.execute("PRAGMA page_size").fetchone() == (PAGE_SIZE,)
     new.close()
+
+
+def test_facts_and_states_another_writer_changed_are_written_again_though_unchanged_here(tmp_path):
+    """A `labmon collector --once` beside the service writes its own cycle into the file: the service's next
+    save and note put its own back, though its values did not change (it notices the other writer)."""
+    service = AlertStore(tmp_path / "alerts.sqlite")
+    hot = {("hot", "t1/laser1/lock_error"): SeriesState("firing", since=60.0, notified_at=60.0)}
+    service.load()
+    service.save(hot, {"t1/laser1/lock_error": 60.0}, 60.0)
+    service.note(last_cycle=7, interval=1.0)
+    once = AlertStore(tmp_path / "alerts.sqlite")
+    once.load()
+    once.save({("cold", "t2/oven/t"): SeriesState("pending", since=61.0)}, {}, 61.0)
+    once.note(last_cycle=1, interval=5.0)
+    once.close()
+    service.save(hot, {"t1/laser1/lock_error": 60.0}, 60.0)
+    service.note(last_cycle=7, interval=1.0)
+    reader = AlertStore(tmp_path / "alerts.sqlite")
+    assert reader.load() == (hot, {"t1/laser1/lock_error": 60.0})
+    assert {key: reader.facts()[key] for key in ("last_cycle", "interval")} == {"last_cycle": 7, "interval": 1.0}
+    reader.close()
+    service.close()

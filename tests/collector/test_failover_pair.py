@@ -57,3 +57,77 @@ def test_a_link_gone_dark_holds_the_notifications_up_one_beat_not_one_per_notifi
     finally:
         link.close()
         dark.stop()
+
+
+def test_a_beat_that_read_the_role_before_a_change_never_says_it_after_the_change(own_broker):
+    """The role message is retained: a beat's old role said after the change would stand until the next beat."""
+    import json
+    import threading
+
+    pair = side(own_broker, "collector-a")
+    said, inside, go = [], threading.Event(), threading.Event()
+
+    def publish(topic, payload, **how):
+        if threading.current_thread().name == "beat" and not inside.is_set():
+            inside.set()
+            go.wait(10)  # the beat has read the role; its message is not handed over yet
+        said.append(json.loads(payload)["role"])
+
+    pair.client.publish = publish
+    beat = threading.Thread(target=pair._say, args=(0,), name="beat")
+    beat.start()
+    assert inside.wait(10)
+    with pair._lock:  # a change of role, as step() and sends() make it, then said
+        pair.role = "active"
+    change = threading.Thread(target=pair._say, args=(1,))
+    change.start()
+    change.join(0.5)  # a bound, not a synchronisation: either order of the two threads must end with "active"
+    go.set()
+    beat.join(10)
+    change.join(10)
+    assert said[-1] == "active", said
+
+
+def test_a_cycle_that_sends_alerts_in_a_pair_commits_the_alert_store_no_more_than_one_alone(
+    own_broker, write_config, tmp_path
+):
+    """The pair's record of what it sent goes with the cycle's one commit of facts, not in a commit of its own."""
+    from labmon_collector.service import Collector
+    from labmon_measurer.service import Measurer
+    from tests.conftest import collector_table, measurer_table
+
+    measurer = Measurer(write_config(measurer_table(own_broker, "pc-0"), "pc-0.toml"))
+    measurer.start()
+    rules = [{"name": "gone", "select": "pc-0", "offline": True, "for": "0s"}]
+    failover = {"node": "collector-a", "order": ORDER}
+    collectors = []
+    for name, pair in (("alone", {}), ("paired", {"failover": failover})):
+        table = collector_table(
+            own_broker, ["pc-0"], interval="500ms", reply_timeout="300ms", data_dir=str(tmp_path / name),
+            rules=rules, notifiers={"console": {"type": "console"}}, **pair,
+        )  # fmt: skip
+        collectors.append(Collector(write_config(table, f"{name}.toml"), announce=False))
+    commits = {}
+    try:
+        for collector in collectors:
+            collector.start()
+        number = 0
+        while not collectors[1].active:  # the pair's collector listens an interval before it takes the lead
+            number += 1
+            for collector in collectors:
+                collector.run_cycle(number)
+            assert number < 100, "the paired collector never became active"
+        measurer.stop()
+        for collector in collectors:
+            statements: list[str] = []
+            collector.store._db.set_trace_callback(statements.append)
+            collector.run_cycle(number + 1)  # the measurer is offline: the alert fires and is sent
+            collector.store._db.set_trace_callback(None)
+            assert any(state.state == "firing" for state in collector.rules.states.values())
+            commits[collector.pair is not None] = statements.count("COMMIT")
+        sent = collectors[1].store.facts()["failover_sent"]
+    finally:
+        for collector in collectors:
+            collector.stop(grace=0)
+    assert sent[0][:3] == ["gone", "pc-0", "firing"]
+    assert commits[True] == commits[False], commits

@@ -120,7 +120,7 @@ class Collector:
                 self.settings.interval,
                 config.broker.client_id_prefix,
                 saved=self.store.facts(),
-                keep=lambda record: self.store.note(failover_sent=record),
+                keep=lambda record: self.store.later(failover_sent=record),  # with the cycle's one commit
             )
             if failover
             else None

@@ -112,9 +112,11 @@ class AlertStore:
         # What the file holds, so that a save writes only what changed (a large lab's cost per cycle).
         self._saved_states: dict[tuple[str, str], tuple[Any, ...]] = {}
         self._saved_valid: dict[str, float | None] = {}
-        with self._lock:
-            self._noted: dict[str, str] = dict(self._db.execute("SELECT key, value FROM collector").fetchall())
+        self._noted: dict[str, str] = {}
         """The facts as the file holds them: a note writes only those that changed."""
+        self._version: int | None = None
+        """The file's `PRAGMA data_version` when the caches above were last known true: another writer changes it."""
+        self._other_wrote()
         self._unnoted: dict[str, str] = {}
         """Facts a save left for the next note's transaction (the cycle's time alone: one commit per cycle)."""
         self._health = health
@@ -130,10 +132,8 @@ class AlertStore:
     def load(self) -> tuple[dict[tuple[str, str], SeriesState], dict[str, float]]:
         """Return the saved states (by rule and series) and each series' last valid time."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM alert_state").fetchall()
-            valid = dict(self._db.execute("SELECT series, last_valid_at FROM series_valid").fetchall())
+            self._saved_states, valid = self._saved()
             as_of = self._db.execute("SELECT value FROM collector WHERE key = 'valid_as_of'").fetchone()
-        self._saved_states = {(row[0], row[1]): tuple(row[2:]) for row in rows}
         self._saved_valid = dict(valid)
         current: float | None = json.loads(as_of[0]) if as_of else None
         seen: dict[str, float] = {}
@@ -154,6 +154,7 @@ class AlertStore:
         collector's `note` of the same cycle, written with it (a killed collector between the two, a few ms,
         restarts knowing the steady series valid one cycle earlier).
         """
+        self._other_wrote()
         rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
         changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
         ended = [key for key in self._saved_states if key not in rows]
@@ -192,9 +193,30 @@ class AlertStore:
 
         Only the facts that changed are written, with what a save left for it, in one transaction (or none).
         """
+        self._other_wrote()
         rows = self._changed({key: json.dumps(value) for key, value in facts.items()})
         if rows and self._commit(lambda db: db.executemany(FACT, rows.items())):
             self._written(rows)
+
+    def later(self, **facts: Any) -> None:
+        """Leave facts for the next note's transaction (the cycle's one commit), not a commit of their own."""
+        self._unnoted.update({key: json.dumps(value) for key, value in facts.items()})
+
+    def _other_wrote(self) -> None:
+        """Reread what the file holds if another connection wrote it since (a `labmon collector --once` beside the
+        service): what this one would skip as unchanged is then written again."""
+        with self._lock:
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._version = version
+                self._noted = dict(self._db.execute("SELECT key, value FROM collector").fetchall())
+                self._saved_states, self._saved_valid = self._saved()
+
+    def _saved(self) -> tuple[dict[tuple[str, str], tuple[Any, ...]], dict[str, float | None]]:
+        """Return the states and last valid times the file holds (with the lock held)."""
+        rows = self._db.execute("SELECT * FROM alert_state").fetchall()
+        valid = dict(self._db.execute("SELECT series, last_valid_at FROM series_valid").fetchall())
+        return {(row[0], row[1]): tuple(row[2:]) for row in rows}, valid
 
     def _changed(self, facts: dict[str, str]) -> dict[str, str]:
         """Return the facts (JSON texts), with those a save left, that differ from what the file holds."""

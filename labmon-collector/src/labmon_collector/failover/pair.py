@@ -61,6 +61,8 @@ class Pair:
         self._base = f"{broker.topic_prefix}/failover"
         self._lock = threading.Lock()
         self._echo = threading.Condition(self._lock)
+        self._saying = threading.Lock()
+        """Held from reading the role to handing its message over: the last message said is the role now."""
         self._said_at = -math.inf
         """When this cycle's role message went out: its echo says the link carried this cycle."""
         self._stopping = threading.Event()
@@ -140,9 +142,10 @@ class Pair:
             owed = self.ledger.take_over(now, firing) if took_over else []
             self.role = role
             self._said_at = now
+            if role != before:
+                self.since = time.time()
+                self.takeovers += role == "active"
         if role != before:
-            self.since = time.time()
-            self.takeovers += role == "active"
             log.warning("collector %s is now %s", self.node, role)
         self._say(qos=1)
         return role, owed
@@ -165,8 +168,12 @@ class Pair:
             self._say(qos=0)  # dropped while disconnected: a late one would say an old role
 
     def _say(self, qos: int) -> None:
-        payload = {"node": self.node, "role": self.role, "since": self.since}
-        self.client.publish(f"{self._base}/{self.node}/role", json.dumps(payload).encode(), retain=True, qos=qos)
+        # Every change of role is said after it (by the changer): a beat that read the role before the change
+        # hands its message over first, never after, so the retained one is never the role before.
+        with self._saying:
+            with self._lock:
+                payload = {"node": self.node, "role": self.role, "since": self.since}
+            self.client.publish(f"{self._base}/{self.node}/role", json.dumps(payload).encode(), retain=True, qos=qos)
 
     def linked(self) -> bool:
         """Return whether the link to the broker is up."""
@@ -187,7 +194,9 @@ class Pair:
         """Return what the active sends (not what the other notified already), kept and told to the other first.
 
         The other is told before the alerts leave: waiting (briefly) for the broker to take each message means a
-        collector killed once its notifier answered has told its standby, which does not send them again.
+        collector killed once its notifier answered has told its standby, which does not send them again. The
+        record handed to `keep` is this collector's own, to find doubles after a partition: the collector writes it
+        with its cycle's one commit (a kill in the few ms before that forgets a double, never a notification).
         """
         at = time.time()
         with self._lock:
@@ -221,10 +230,11 @@ class Pair:
         with self._lock:
             peers = {name: peer.role if peer.online else "gone" for name, peer in self.peers.items()}
             double, doubles = list(self.ledger.double_sent), self.ledger.doubles
+            role, since = self.role, self.since
         return {
             "node": self.node,
-            "role": self.role,
-            "since": self.since,
+            "role": role,
+            "since": since,
             "takeovers": self.takeovers,
             "peers": peers,
             "double_sent": double,
