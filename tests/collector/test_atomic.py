@@ -5,7 +5,7 @@ from contextlib import closing
 
 import pytest
 
-from labmon_collector.alerting.alertstore import PAGE_SIZE, AlertStore, SeriesState
+from labmon_collector.alerting.alertstore import BEAT, PAGE_SIZE, AlertStore, SeriesState
 from labmon_collector.alerting.events import EventLog
 
 
@@ -151,3 +151,22 @@ def test_facts_and_states_another_writer_changed_are_written_again_though_unchan
     assert {key: reader.facts()[key] for key in ("last_cycle", "interval")} == {"last_cycle": 7, "interval": 1.0}
     reader.close()
     service.close()
+
+
+def test_the_cycle_time_alone_is_written_once_per_beat_and_status_allows_for_it(tmp_path):
+    path = tmp_path / "alerts.sqlite"
+    store = AlertStore(path)
+    store.note(started_at=0.0, stopped_at=None, last_cycle_at=None, interval=10.0)
+    watcher = AlertStore(path)  # `labmon status`: another process, reading the file
+    written = []
+    for cycle in range(1, 14):
+        store.note(last_cycle_at=cycle * 10.0, last_cycle=cycle)
+        written.append(watcher.facts()["last_cycle_at"])
+        assert store.facts()["last_cycle_at"] == cycle * 10.0  # the collector's own page: current
+    assert written == [10.0] * 6 + [70.0] * 6 + [130.0]  # every sixth cycle (BEAT) when nothing else changed
+    store.note(last_cycle_at=140.0, disconnected={"a": 1.0})  # something else changed: written with it
+    assert watcher.facts()["last_cycle_at"] == 140.0
+    assert (store.lag(), watcher.lag()) == (0.0, BEAT)
+    store.close()
+    assert watcher.facts()["last_cycle_at"] == 140.0
+    watcher.close()

@@ -35,7 +35,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     windows = [w for w in settings.mute_windows if w.active(now)]
     free = free_bytes(settings.data_dir)
     disk = {"directory": str(settings.data_dir), "free": free, "min_free": settings.min_free}
-    collector = _liveness(facts, settings, now, free)
+    collector = _liveness(facts, settings, now, free, store.lag())
     alerts = [
         {
             "rule": rule,
@@ -97,11 +97,16 @@ def _counts(target: TargetStatus, *, known: bool) -> dict[str, Any]:
     return counts if known else dict.fromkeys(counts)
 
 
-def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float, free: int | None) -> dict[str, Any]:
-    """Say whether the collector runs: a clean stop is recorded; a killed or hung one stops completing cycles."""
+def _liveness(
+    facts: dict[str, Any], settings: CollectorConfig, now: float, free: int | None, lag: float
+) -> dict[str, Any]:
+    """Say whether the collector runs: a clean stop is recorded; a killed or hung one stops completing cycles.
+
+    `lag`: intervals by which the file's cycle time may trail a running collector's (it is written once per beat).
+    """
     last, stopped = facts.get("last_cycle_at"), facts.get("stopped_at")
     interval = float(facts.get("interval", settings.interval))
-    late = 2 * interval + settings.reply_timeout
+    late = (2 + lag) * interval + settings.reply_timeout
     if stopped is not None:
         text = f"NOT RUNNING: stopped cleanly {format_duration(now - stopped)} ago"
     elif last is None and facts.get("started_at") is None:
@@ -119,9 +124,9 @@ def _liveness(facts: dict[str, Any], settings: CollectorConfig, now: float, free
             " free: a running collector cannot record its cycles (it keeps alerting from memory)"
         )
     elif now - last > late:
-        text = f"NOT RUNNING: last cycle {format_duration(now - last)} ago (killed or hung?)"
+        text = f"NOT RUNNING: last cycle recorded {format_duration(now - last)} ago (killed or hung?)"
     else:
-        text = f"running, last cycle {format_duration(max(0.0, now - last))} ago"
+        text = f"running, last cycle recorded {format_duration(max(0.0, now - last))} ago"
     disconnected = facts.get("disconnected", {}) if not text.startswith("NOT") else {}
     return {
         "running": not text.startswith("NOT"),

@@ -18,6 +18,12 @@ from labmon_collector.sqlitedb import open_db, transaction
 State = Literal["inactive", "pending", "firing"]
 FACT = "INSERT OR REPLACE INTO collector VALUES (?, ?)"
 PAGE_SIZE = 1024
+PULSE = frozenset({"last_cycle_at", "last_cycle", "valid_as_of"})
+"""Facts that change every cycle: when nothing else changed, written once per BEAT cycles (an SD card's wear)."""
+BEAT = 6
+"""Cycles between writes of the pulse alone: 8 kB a cycle was 70 MB a day at a 10 s interval, about as much as the
+history itself. `labmon status` allows for it (a killed collector is told BEAT intervals later); a killed
+collector restarts knowing its steady series valid up to BEAT intervals earlier than they were."""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alert_state (
@@ -118,9 +124,11 @@ class AlertStore:
         """The file's `PRAGMA data_version` when the caches above were last known true: another writer changes it."""
         self._other_wrote()
         self._unnoted: dict[str, str] = {}
-        """Facts a save left for the next note's transaction (the cycle's time alone: one commit per cycle)."""
+        """Facts left for a later note's transaction: a save's cycle time, the pulse between beats."""
         self._health = health
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
+        self._beating = False
+        """Whether this process notes the cycles (the collector's own): its `facts` are then current."""
 
     def _migrate(self) -> None:
         """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
@@ -195,6 +203,11 @@ class AlertStore:
         """
         self._other_wrote()
         rows = self._changed({key: json.dumps(value) for key, value in facts.items()})
+        if "last_cycle_at" in facts:
+            self._beating = True
+        if rows.keys() <= PULSE and not self._beat_due(rows):
+            self._unnoted.update(rows)
+            return
         if rows and self._commit(lambda db: db.executemany(FACT, rows.items())):
             self._written(rows)
 
@@ -218,6 +231,16 @@ class AlertStore:
         valid = dict(self._db.execute("SELECT series, last_valid_at FROM series_valid").fetchall())
         return {(row[0], row[1]): tuple(row[2:]) for row in rows}, valid
 
+    def _beat_due(self, rows: dict[str, str]) -> bool:
+        """Return whether the pulse in `rows` is BEAT intervals newer than the one in the file (or there is none)."""
+        now, then = (json.loads(d.get("last_cycle_at", "null")) for d in (rows, self._noted))
+        interval = json.loads(self._noted.get("interval", "0"))
+        return now is None or then is None or now - then >= BEAT * interval
+
+    def lag(self) -> float:
+        """Return how far behind the running collector's cycle time the `facts` seen here may be, in intervals."""
+        return 0.0 if self._beating else float(BEAT)
+
     def _changed(self, facts: dict[str, str]) -> dict[str, str]:
         """Return the facts (JSON texts), with those a save left, that differ from what the file holds."""
         return {key: text for key, text in (self._unnoted | facts).items() if self._noted.get(key) != text}
@@ -237,9 +260,10 @@ class AlertStore:
         return attempt(self._health, "alert state", write)
 
     def facts(self) -> dict[str, Any]:
-        """Return what `note` recorded."""
+        """Return what `note` recorded (with the pulse not yet written, in the collector's own process)."""
         with self._lock:
-            return {key: json.loads(value) for key, value in self._db.execute("SELECT key, value FROM collector")}
+            rows = dict(self._db.execute("SELECT key, value FROM collector").fetchall())
+        return {key: json.loads(value) for key, value in (rows | self._unnoted).items()}
 
     def hold(self, notifier: str, rule: str) -> None:
         """Count one message of `rule` that the hourly cap kept from `notifier`."""

@@ -84,7 +84,7 @@ class LabView:
         if last is None and self.history is not None:  # a collector that has not cycled yet: the history's last
             last = self.history.latest_cycle()
         # Two intervals without a cycle: the readings on the page may no longer be what the lab does.
-        late = last is None or now - float(last) > 2 * self.settings.interval
+        late = last is None or now - float(last) > (2 + self.store.lag()) * self.settings.interval
         return {
             "last_cycle_at": last,
             "stopped_at": stopped,
