@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 
 def open_db(
@@ -51,6 +53,34 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+class Fresh:
+    """Query results kept while they hold: until another connection writes the file (its `PRAGMA data_version`
+    changes, one cheap statement per look) or this one drops them when it writes their tables.
+
+    Not thread-safe: the caller holds the lock it uses around the connection.
+    """
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self._version: int | None = None
+        self._kept: dict[str, Any] = {}
+
+    def get(self, key: str, query: Callable[[], T]) -> T:
+        """Return what `query` gave when last run for `key`, running it again if the file changed since."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._version = version
+            self._kept.clear()
+        if key not in self._kept:
+            self._kept[key] = query()
+        result: T = self._kept[key]
+        return result
+
+    def drop(self, key: str) -> None:
+        """Forget what was kept for `key` (this connection changed it)."""
+        self._kept.pop(key, None)
 
 
 def table_names(path: Path) -> set[str]:

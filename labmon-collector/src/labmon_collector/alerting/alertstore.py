@@ -13,7 +13,7 @@ from typing import Any, Literal
 from labmon.rule_config import selector_covers
 from labmon.times import MAX_DURATION
 from labmon_collector.disk import DiskHealth, attempt
-from labmon_collector.sqlitedb import open_db, transaction
+from labmon_collector.sqlitedb import Fresh, open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
 FACT = "INSERT OR REPLACE INTO collector VALUES (?, ?)"
@@ -129,6 +129,8 @@ class AlertStore:
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
         self._beating = False
         """Whether this process notes the cycles (the collector's own): its `facts` are then current."""
+        self._fresh = Fresh(self._db)
+        """The silences and acks as last read: each cycle reads them, `labmon silence`/`ack` rarely change them."""
 
     def _migrate(self) -> None:
         """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
@@ -292,21 +294,32 @@ class AlertStore:
                 "INSERT INTO silences (selector, starts, ends, comment) VALUES (?, ?, ?, ?)",
                 (selector, starts, ends, comment),
             )
+            self._fresh.drop("silences")
         return int(cursor.lastrowid or 0)
 
     def silences(self, now: float) -> list[Silence]:
         """Return the silences in force at `now` (one stored endless by an older labmon ends in 10 years)."""
+
+        def read() -> tuple[float, list[tuple[int, str, float, float, str]]]:
+            query = "SELECT id, selector, starts, ends, comment FROM silences WHERE ends > ? ORDER BY id"
+            return now, self._db.execute(query, (now,)).fetchall()
+
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, selector, starts, MIN(ends, ?), comment FROM silences WHERE starts <= ? AND ends > ?"
-                " ORDER BY id",
-                (now + MAX_DURATION, now, now),
-            ).fetchall()
-        return [Silence(*row) for row in rows]
+            read_at, rows = self._fresh.get("silences", read)
+            if now < read_at:  # an earlier time than read for (a test's clock): the silences ended by then are left out
+                self._fresh.drop("silences")
+                read_at, rows = self._fresh.get("silences", read)
+        ceiling = now + MAX_DURATION
+        return [
+            Silence(i, selector, starts, min(ends, ceiling), text)
+            for i, selector, starts, ends, text in rows
+            if starts <= now < ends
+        ]
 
     def remove_silence(self, silence_id: int) -> bool:
         """End a silence now; return whether it existed."""
         with self._lock, transaction(self._db):
+            self._fresh.drop("silences")
             return self._db.execute("DELETE FROM silences WHERE id = ?", (silence_id,)).rowcount > 0
 
     def acknowledge(self, selector: str, by: str, comment: str, now: float) -> list[Ack]:
@@ -316,6 +329,7 @@ class AlertStore:
         """
         added = []
         with self._lock, transaction(self._db):
+            self._fresh.drop("acks")
             firing = self._db.execute("SELECT rule, series FROM alert_state WHERE state = 'firing'").fetchall()
             for rule, series in firing:
                 ack = Ack(rule, series, by, comment, now)
@@ -330,23 +344,32 @@ class AlertStore:
         return added
 
     def acks(self) -> dict[tuple[str, str], Ack]:
-        """Return the acknowledgements in force, by rule and series."""
-        with self._lock:
+        """Return the acknowledgements in force, by rule and series (a dict of the caller's own)."""
+
+        def read() -> dict[tuple[str, str], Ack]:
             rows = self._db.execute("SELECT rule, series, by, comment, at, announced FROM acks").fetchall()
-        return {
-            (rule, series): Ack(rule, series, by, comment, at, bool(told))
-            for rule, series, by, comment, at, told in rows
-        }
+            return {
+                (rule, series): Ack(rule, series, by, comment, at, bool(told))
+                for rule, series, by, comment, at, told in rows
+            }
+
+        with self._lock:
+            return dict(self._fresh.get("acks", read))
 
     def announced(self, rule: str, series: str) -> None:
         """Record that the notifiers were told of the ack of `rule` on `series`."""
-        self._commit(
-            lambda db: db.execute("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", (rule, series))
-        )
+        self._change_acks("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", rule, series)
 
     def end_ack(self, rule: str, series: str) -> None:
         """Forget the ack of `rule` on `series`: the alert resolved."""
-        self._commit(lambda db: db.execute("DELETE FROM acks WHERE rule = ? AND series = ?", (rule, series)))
+        self._change_acks("DELETE FROM acks WHERE rule = ? AND series = ?", rule, series)
+
+    def _change_acks(self, statement: str, rule: str, series: str) -> None:
+        def work(db: sqlite3.Connection) -> None:
+            self._fresh.drop("acks")  # in the transaction, under the lock: no read in between keeps the old
+            db.execute(statement, (rule, series))
+
+        self._commit(work)
 
     def escalate(self, rule: str, series: str, at: float) -> None:
         """Record that the firing alert of `rule` on `series` went to its `escalate_to` notifiers at `at`."""
