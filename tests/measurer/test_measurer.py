@@ -154,3 +154,40 @@ def test_a_stalled_instrument_costs_one_timeout_then_answers_say_it_is_still_bus
     assert "no answer within 300ms" in first.readings[0].error and first.readings[1].status == "ok"
     assert "previous read still running" in second.readings[0].error and second.readings[1].status == "ok"
     assert first.read_seconds is not None and set(first.read_seconds) == {"laser1"}  # the reads that ended in time
+
+
+def test_a_read_whose_thread_cannot_start_is_an_error_reading_and_one_chain_of_answers_goes_on(
+    broker, write_config, listen, monkeypatch
+):
+    from labmon_measurer import sampling
+
+    oven = {"type": "sim", "reading": "temperature", "unit": "degC", "level": 21.0}
+    table = measurer_table(broker, "threadless", {"laser1": SIM_LASER, "oven": oven})
+    table["measurer"]["min_inquiry_interval"] = "0s"
+    refused = []
+
+    def start_thread(thread):  # the system out of threads, once, for the oven's thread
+        if thread.name == "instrument-oven" and not refused:
+            refused.append(thread.name)
+            raise RuntimeError("can't start new thread")
+        thread.start()
+
+    monkeypatch.setattr(sampling, "start_thread", start_thread)
+    service = Measurer(write_config(table))
+    service.start()
+    topics = Topics("labmon", "threadless")
+    try:
+        assert service.client.connected.wait(10)
+        with listen("threadless-asker") as listener:
+            listener.watch(topics.results)
+            listener.client.publish(topics.inquiries, encode_inquiry(Inquiry("q1", 1.0)))
+            listener.wait_for(topics.results, lambda got: len(got) == 1)
+            listener.client.publish(topics.inquiries, encode_inquiry(Inquiry("q2", 2.0)))
+            got = listener.wait_for(topics.results, lambda got: len(got) == 2)
+    finally:
+        service.stop()
+    first, second = (decode_result(payload) for payload in got)
+    assert first.inquiry_id == "q1" and [r.status for r in first.readings] == ["ok", "error"]
+    assert "could not start a thread to read it: can't start new thread" in first.readings[1].error
+    assert second.inquiry_id == "q2" and [r.status for r in second.readings] == ["ok", "ok"]  # not left busy
+    assert service.answered == 2 and service.reads == 2 and refused == ["instrument-oven"]

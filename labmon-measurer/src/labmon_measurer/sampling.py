@@ -20,6 +20,7 @@ Ended = Callable[["InstrumentRunner", list[Reading] | None, Exception | None, fl
 Answer = Callable[[list[Reading], dict[str, float]], None]
 """Given every instrument's readings and how long each read that ended in time took, by instrument name."""
 HUNG = "previous read still running; the instrument seems hung"
+NO_THREAD = "could not start a thread to read it"
 INLINE_BUDGET, OVER_BUDGET = 0.05, 3
 """An instrument that says it is `in_process` gets a thread of its own for good after OVER_BUDGET reads in a row
 took longer than INLINE_BUDGET seconds (not after one: a loaded machine may hold up any thread that long)."""
@@ -49,14 +50,18 @@ class InstrumentRunner:
         """Reads in a row that took longer than INLINE_BUDGET; at OVER_BUDGET, the instrument is read in its thread."""
 
     def start(self, ended: Ended) -> bool:
-        """Start a read that ends by calling `ended` in this runner's thread; False if the last is still running."""
+        """Start a read that ends by calling `ended` in this runner's thread; False if the last is still running.
+
+        Raises RuntimeError, having changed nothing, if the runner's thread cannot start (the system is out of them).
+        """
         with self._lock:
             if self._busy or self._closing:
                 return False
-            self._busy, self._ended = True, ended
             if self._thread is None:  # daemon: a hung instrument must not keep the process from exiting
-                self._thread = threading.Thread(target=self._run, name=f"instrument-{self.entry.name}", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name=f"instrument-{self.entry.name}", daemon=True)
+                start_thread(thread)
+                self._thread = thread
+            self._busy, self._ended = True, ended
         self._go.release()
         return True
 
@@ -172,15 +177,17 @@ class Round:
     def begin(self) -> bool:
         """Start every read; return whether the round answered already, here (then `then` is not called).
 
-        An instrument whose last read is still running gets an error reading at once.
+        An instrument whose last read is still running, or whose thread cannot start, gets an error reading at
+        once: the round always answers, once, and only one chain of answers goes on (a raise here would leave
+        the started reads to call `then` while the caller went on to the next inquiry itself).
         """
         self._beginner = threading.get_ident()
         if not self._runners:
             self._finish()
         here = [runner for runner in self._runners if runner.inline]
         for runner in self._runners:
-            if runner not in here and not runner.start(self._ended):  # `here`: `inline` may change meanwhile
-                self._settle(runner, [_failed(runner.entry.name, HUNG)])
+            if runner not in here:  # `here`: `inline` may change meanwhile
+                self._start(runner)
         for runner in here:  # after starting the others: they read meanwhile
             outcome = runner.read_here()
             if outcome is None:
@@ -190,6 +197,17 @@ class Round:
         with self._lock:
             self._beginner = None
             return self._answered_in_begin
+
+    def _start(self, runner: InstrumentRunner) -> None:
+        """Start `runner`'s read, or settle it with an error reading if it cannot start."""
+        try:
+            started = runner.start(self._ended)
+        except RuntimeError as exc:
+            log.error("instrument %s: %s: %s", runner.entry.name, NO_THREAD, exc)
+            self._settle(runner, [_failed(runner.entry.name, f"{NO_THREAD}: {exc}")])
+            return
+        if not started:
+            self._settle(runner, [_failed(runner.entry.name, HUNG)])
 
     def next_deadline(self) -> float | None:
         """Return when the next running read runs out of time (monotonic), or None once the round has answered."""
@@ -231,6 +249,11 @@ class Round:
         self._answer([reading for runner in self._runners for reading in self._outcomes[runner]], self._took)
         if not here and self._then is not None:
             self._then()
+
+
+def start_thread(thread: threading.Thread) -> None:
+    """Start `thread`: the one place the runners start theirs (a test makes it fail, as a system out of threads)."""
+    thread.start()
 
 
 def read_all(runners: list[InstrumentRunner]) -> list[Reading]:
