@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import threading
-import uuid
 
 from labmon.messages import Inquiry
 from labmon.models import Batch, Result
@@ -15,7 +15,7 @@ class Cycle:
     def __init__(self, number: int, started_at: float, measurers: list[str], sender: str = "") -> None:
         self.number = number
         self.started_at = started_at
-        self.inquiry = Inquiry(uuid.uuid4().hex, started_at, sender)
+        self.inquiry = Inquiry(os.urandom(16).hex(), started_at, sender)  # as unguessable as a uuid4, a fifth the cost
         """One inquiry for every measurer: each reads only its own topic, and a large lab encodes it once."""
         self.sent_at = started_at
         """When the inquiry went out, on the collector's own clock (set when it is published)."""

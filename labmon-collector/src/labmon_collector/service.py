@@ -289,9 +289,10 @@ class Collector:
             batch = cycle.batch(cut_off)
         took = time.monotonic() - started
         self._log_changes(number, batch)
-        answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
-        unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
-        log.info("cycle %d: %s%s", number, answered, unjudged)
+        if log.isEnabledFor(logging.INFO):  # not worded each cycle for nobody
+            answered = f"{len(batch.results)}/{len(cycle.measurers)} measurers answered in {took:.3f}s"
+            unjudged = f"; {len(batch.disconnected)} not judged (broker out of reach)" if batch.disconnected else ""
+            log.info("cycle %d: %s%s", number, answered, unjudged)
         self.dispatch(batch)
         self.gauges.record(batch, time.monotonic() - started, time.time())
         return batch

@@ -57,22 +57,29 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 class Fresh:
     """Query results kept while they hold: until another connection writes the file (its `PRAGMA data_version`
-    changes, one cheap statement per look) or this one drops them when it writes their tables.
+    changes) or this one drops them when it writes their tables.
 
-    Not thread-safe: the caller holds the lock it uses around the connection.
+    One look at the version serves each kept result once: a cycle that reads several of them (silences, then
+    acks) looks once, and what it gets is as of that look. Not thread-safe: the caller holds the lock it uses
+    around the connection.
     """
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._version: int | None = None
         self._kept: dict[str, Any] = {}
+        self._served: set[str] = set()
+        """The results given out since the last look: asking for one of them again looks again."""
 
     def get(self, key: str, query: Callable[[], T]) -> T:
         """Return what `query` gave when last run for `key`, running it again if the file changed since."""
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        if version != self._version:
-            self._version = version
-            self._kept.clear()
+        if key in self._served or self._version is None:
+            self._served.clear()
+            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._version:
+                self._version = version
+                self._kept.clear()
+        self._served.add(key)
         if key not in self._kept:
             self._kept[key] = query()
         result: T = self._kept[key]

@@ -15,6 +15,7 @@ from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration
 
 _series_of, _reading_of, _unit_of, _value_of = itemgetter(0), itemgetter(2), attrgetter("unit"), attrgetter("value")
+_status_of = attrgetter("status")
 """Of a row of Batch.series(), and of a reading: C functions, for the passes over every row of a large lab."""
 
 Row = tuple[str, str, Reading, float]
@@ -226,9 +227,17 @@ def observe(
     active: Active,
     tick: float = 0.0,
     selected: list[Row] | None = None,
+    *,
+    idle: bool = False,
 ) -> list[Observation]:
-    """Return the rule's observations this cycle (`selected`: a value rule's rows, from Selection)."""
+    """Return the rule's observations this cycle (`selected`: a value rule's rows, from Selection).
+
+    `idle`: none of the rule's series is pending or firing. Then a cycle in which its condition cannot hold
+    anywhere has nothing to observe (each observation would say "does not hold" of a series with no alert).
+    """
     kind = rule.kind
+    if idle and not _may_hold(rule, batch, now, down, memory, tick):
+        return []
     if kind == "offline":
         polled = [r.measurer for r in batch.results] + list(batch.missing)
         return [Observation(m, m, m in down) for m in polled if fnmatch.fnmatchcase(m, rule.select)]
@@ -259,6 +268,26 @@ def observe(
         else:
             observations.append(_level(rule, series, measurer, reading.value, reading.unit, active(series)))
     return observations
+
+
+def _may_hold(rule: RuleConfig, batch: Batch, now: float, down: set[str], memory: Memory, tick: float) -> bool:
+    """Return whether an offline, error, clock or stale rule may hold for any series this cycle, from what the
+    whole cycle says (no error reading at all, no clock off, no series that old): one pass in C, not one
+    observation per series, which a steady lab's every cycle made only to drop them all."""
+    kind = rule.kind
+    if kind == "offline":
+        return bool(down)
+    if kind == "error":
+        return "error" in map(_status_of, map(_reading_of, batch.series()))
+    if kind == "clock":
+        limit = rule.clock_offset
+        assert limit is not None
+        offsets = [abs(r.clock_offset) for r in batch.results if r.clock_offset is not None]
+        return bool(offsets) and max(offsets) > limit
+    if kind == "stale":
+        assert rule.stale is not None
+        return bool(memory.last_valid) and lasted(now - min(memory.last_valid.values()), rule.stale, tick)
+    return True
 
 
 def _clocks(rule: RuleConfig, batch: Batch) -> list[Observation]:

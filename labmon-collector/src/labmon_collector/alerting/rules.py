@@ -123,7 +123,8 @@ class RulesEngine:
             else:
                 level = RULE_KINDS[rule.kind].level
                 rows = selected.unquiet(rule, active_series.get(rule.name, ())) if level else selected.valid(rule.name)
-                observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows)
+                idle = rule.name not in active_series
+                observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows, idle=idle)
             for seen in observations:
                 if seen.holds is not True and (rule.name, seen.series) not in self.states:
                     continue  # quiet and not pending or firing: nothing to step, hold back or note

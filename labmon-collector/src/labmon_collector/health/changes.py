@@ -108,6 +108,8 @@ def annotate(changes: Changes, alerts: list[Alert], notes: list[Note], deadline:
         for i, alert in enumerate(alerts)
         if alert.state == "firing" and not alert.repeat and not alert.labels.keys() & {"escalated", "acknowledged_by"}
     }
+    if not ranking:
+        return alerts  # a steady cycle's: no waiting machinery set up for nothing
     done, _ = wait(ranking.values(), timeout=deadline)
     out = []
     for i, alert in enumerate(alerts):
