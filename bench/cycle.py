@@ -2,14 +2,17 @@
 
 The floor is the same exchange with nothing of labmon in it: one paho client publishes N inquiries,
 N paho clients answer each with a prepared payload the size of a labmon result, and the asker waits for
-all N. Both sides use TCP_NODELAY, as labmon's clients do, so the ratio is labmon's own cost. labmon's
-measurers read their instruments for every inquiry (min_inquiry_interval = 0s; the bench checks that
-they did), and its collector judges each cycle with five rules. The measurers and the raw responders
-each run in a child process of their own, as measurers run on other machines; the collector and the
-asker take turns in the bench's process. Floor and labmon run alternately, round by round, against the
-same broker, so both see the same machine. Beside the medians of wall time it prints each side's CPU
-per round: the asking process's (during that side's rounds) + its answerers' process's.
-Run: .venv/bin/python bench/cycle.py [--rounds 20] [--sizes 1,10,100]
+all N. Both sides use TCP_NODELAY and the same QoS as labmon's clients (the first inquiry at QoS 1, the
+others at QoS 0, results at QoS 1), so the ratio is labmon's own cost. labmon's measurers read their
+instruments for every inquiry (min_inquiry_interval = 0s; the bench checks that they did), and its
+collector judges each cycle with five rules. The measurers and the raw responders run in child processes
+of their own, at most --per-process (10) in each, as measurers run on other machines: a hundred clients
+sharing one interpreter mostly measure their wait for its lock, the longer the more Python an answer runs;
+both sides are split alike. The collector and the asker take turns in the bench's process. Floor and
+labmon run alternately, round by round, against the same broker, so both see the same machine. Beside
+the medians of wall time it prints each side's CPU per round: the asking process's (during that side's
+rounds) + its answerers' processes'.
+Run: .venv/bin/python bench/cycle.py [--rounds 20] [--sizes 1,10,100] [--per-process 10]
 """
 
 from __future__ import annotations
@@ -108,11 +111,11 @@ ANSWER = encode_result(
 """The raw responders' answer: a labmon result of the same readings, so both move the same bytes."""
 
 
-def start_measurers(port: int, n: int, workdir: Path) -> list[Measurer]:
-    """Start `n` measurers reading sim instruments; return them once connected."""
+def start_measurers(port: int, names: range, workdir: Path) -> list[Measurer]:
+    """Start the measurers numbered `names`, reading sim instruments; return them once connected."""
     registry = collect(get_plugin_manager())
     measurers = []
-    for i in range(n):
+    for i in names:
         path = workdir / f"bench{i}.toml"
         path.write_text(MEASURER.format(port=port, name=f"bench{i}"))
         measurers.append(Measurer(load_config(path, registry)))
@@ -123,10 +126,10 @@ def start_measurers(port: int, n: int, workdir: Path) -> list[Measurer]:
     return measurers
 
 
-def start_responders(host: str, port: int, n: int) -> list[mqtt.Client]:
-    """Start `n` bare paho clients that answer each inquiry with ANSWER; return them once subscribed."""
+def start_responders(host: str, port: int, names: range) -> list[mqtt.Client]:
+    """Start the bare paho clients numbered `names`, answering each inquiry with ANSWER; return them once subscribed."""
     responders = []
-    for i in range(n):
+    for i in names:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-responder-{i}", protocol=mqtt.MQTTv5)
         subscribed = threading.Event()
         client.on_message = lambda c, _u, _m, i=i: c.publish(f"raw/{i}/results", ANSWER, qos=1)
@@ -140,12 +143,12 @@ def start_responders(host: str, port: int, n: int) -> list[mqtt.Client]:
     return responders
 
 
-def serve(kind: str, host: str, port: int, n: int) -> None:
-    """A child process: N measurers or N raw responders; print their CPU time from "go" until stdin closes."""
+def serve(kind: str, host: str, port: int, names: range) -> None:
+    """A child process: measurers or raw responders; print their CPU time from "go" until stdin closes."""
     logging.basicConfig(level=logging.ERROR)  # "no inquiry yet" while the collector starts
     with tempfile.TemporaryDirectory() as workdir:
-        measurers = start_measurers(port, n, Path(workdir)) if kind == "measurers" else []
-        responders = start_responders(host, port, n) if kind == "responders" else []
+        measurers = start_measurers(port, names, Path(workdir)) if kind == "measurers" else []
+        responders = start_responders(host, port, names) if kind == "responders" else []
         print("ready", flush=True)
         sys.stdin.readline()
         started = cpu_seconds()
@@ -206,9 +209,9 @@ class RawSide:
         self.round()  # warm-up, as labmon's
 
     def round(self) -> None:
-        """Ask every responder once and wait for all the answers."""
+        """Ask every responder once, at labmon's QoS (see BrokerClient.publish_each), and wait for all the answers."""
         for i in range(self.n):
-            self.asker.publish(f"raw/{i}/inquiries", INQUIRY, qos=1)
+            self.asker.publish(f"raw/{i}/inquiries", INQUIRY, qos=1 if i == 0 else 0)
         for _ in range(self.n):
             assert self.received.acquire(timeout=30), "a raw responder did not answer"
 
@@ -239,56 +242,82 @@ def alternate(raw: RawSide, ours: LabmonSide, rounds: int) -> tuple[Times, Times
     return floor, labmon
 
 
-def answerers(kind: str, broker: PrivateBroker, n: int) -> subprocess.Popen[str]:
-    """Start a child process of N measurers or N raw responders; return it once they are ready."""
-    argv = [sys.executable, __file__, "--serve", kind, broker.host, str(broker.port), str(n)]
-    child = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None and child.stdout.readline().strip() == "ready", f"the {kind} did not start"
-    return child
+class Answerers:
+    """Child processes of measurers or raw responders, at most `per_process` in each."""
 
+    def __init__(self, kind: str, broker: PrivateBroker, n: int, per_process: int) -> None:
+        self.children: list[subprocess.Popen[str]] = []
+        for first in range(0, n, per_process):
+            names = [str(first), str(min(n, first + per_process))]
+            argv = [sys.executable, __file__, "--serve", kind, broker.host, str(broker.port), *names]
+            self.children.append(subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        for child in self.children:
+            assert child.stdout is not None and child.stdout.readline().strip() == "ready", f"the {kind} did not start"
 
-def measure(broker: PrivateBroker, n: int, rounds: int, workdir: Path) -> tuple[Times, Times]:
-    """Time floor and labmon with `n` answerers each, the measurers and the responders in processes of their own."""
-    measurers, responders = answerers("measurers", broker, n), answerers("responders", broker, n)
-    try:
-        raw, ours = RawSide(broker, n), LabmonSide(broker, n, workdir)
-        for child in (measurers, responders):
+    def go(self) -> None:
+        """Start counting their CPU time."""
+        for child in self.children:
             assert child.stdin is not None
             child.stdin.write("go\n")
             child.stdin.flush()
+
+    def stop(self) -> tuple[float, list[int]]:
+        """Stop them; return their CPU time since `go`, all processes together, and the measurers' read counts."""
+        cpu, reads = 0.0, set[int]()
+        for child in self.children:
+            assert child.stdin is not None and child.stdout is not None
+            child.stdin.close()
+            spent = json.loads(child.stdout.readline())
+            cpu += spent["cpu"]
+            reads.update(spent["reads"])
+        return cpu, sorted(reads)
+
+    def wait(self) -> None:
+        """Wait for the processes to end."""
+        for child in self.children:
+            child.wait(60)
+
+
+def measure(broker: PrivateBroker, n: int, rounds: int, per_process: int, workdir: Path) -> tuple[Times, Times]:
+    """Time floor and labmon with `n` answerers each, the measurers and the responders in processes of their own."""
+    measurers = Answerers("measurers", broker, n, per_process)
+    responders = Answerers("responders", broker, n, per_process)
+    try:
+        raw, ours = RawSide(broker, n), LabmonSide(broker, n, workdir)
+        measurers.go()
+        responders.go()
         try:
             floor, labmon = alternate(raw, ours, rounds)
         finally:
             raw.close()
             ours.close()
-        spent = {}
-        for child in (measurers, responders):
-            assert child.stdin is not None and child.stdout is not None
-            child.stdin.close()
-            spent[child] = json.loads(child.stdout.readline())
-        reads = spent[measurers]["reads"]
+        labmon.answerers_cpu, reads = measurers.stop()
+        floor.answerers_cpu, _ = responders.stop()
         assert reads == [ours.cycles], f"the measurers read {reads} times in {ours.cycles} cycles"
-        floor.answerers_cpu, labmon.answerers_cpu = spent[responders]["cpu"], spent[measurers]["cpu"]
     finally:
-        for child in (measurers, responders):
-            child.wait(60)
+        measurers.wait()
+        responders.wait()
     return floor, labmon
 
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve"]:
-        kind, host, port, n = sys.argv[2:6]
-        serve(kind, host, int(port), int(n))
+        kind, host, port, first, stop = sys.argv[2:7]
+        serve(kind, host, int(port), range(int(first), int(stop)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sizes", default="1,10,100")
+    parser.add_argument("--per-process", type=int, default=10, help="measurers (and responders) per child process")
     args = parser.parse_args()
-    print(f"medians of {args.rounds} alternating rounds; CPU per round: the asking process + the answerers'")
+    print(
+        f"medians of {args.rounds} alternating rounds, at most {args.per_process} answerers per process;"
+        " CPU per round: the asking process + the answerers'"
+    )
     print(row("measurers", "labmon cycle", "raw paho", "ratio", "CPU labmon", "CPU raw paho"))
     with PrivateBroker() as broker, tempfile.TemporaryDirectory() as workdir:
         for n in (int(s) for s in args.sizes.split(",")):
-            floor, labmon = measure(broker, n, args.rounds, Path(workdir))
+            floor, labmon = measure(broker, n, args.rounds, args.per_process, Path(workdir))
             ours, raw = statistics.median(labmon.wall), statistics.median(floor.wall)
             cpu = [
                 f"{t.cpu / args.rounds * 1000:.2f} + {t.answerers_cpu / args.rounds * 1000:.2f} ms"
