@@ -54,6 +54,11 @@ class Recording(Collector):
         super().dispatch(batch, **how)
 
 
+def told(discord):
+    """Return every message the Discord stand-in was sent (a group of alerts is one embed each)."""
+    return [embed["description"] for r in discord.requests for embed in r.json()["embeds"]]
+
+
 def stored_cycles(path):
     with sqlite3.connect(path) as db:
         return {t for (t,) in db.execute("SELECT DISTINCT cycle_at FROM readings")}
@@ -87,7 +92,7 @@ def test_a_full_disk_keeps_the_cycle_and_the_alerts(small_disk, lab, broker, wri
         runner.start()
 
         def said(text):
-            return [r.json()["embeds"][0]["description"] for r in discord.requests if text in r.body.decode()]
+            return [m for m in told(discord) if text in m]
 
         try:
             wait_until(lambda: len(stored_cycles(history)) >= 3, 30, "three cycles stored")
@@ -110,7 +115,7 @@ def test_a_full_disk_keeps_the_cycle_and_the_alerts(small_disk, lab, broker, wri
     after = stored_cycles(history)
     assert before <= after  # nothing accepted before the disk filled is lost
     assert set(collector.cycles) <= after  # nor after: held in memory, written when the disk took them again
-    messages = [r.json()["embeds"][0]["description"] for r in discord.requests]
+    messages = told(discord)
     full = [m for m in messages if "history not stored since" in m]
     assert len(full) == 1 and f"bytes free on {small_disk}" in full[0], messages
     assert len([m for m in messages if "history stored again" in m]) == 1, messages
@@ -150,3 +155,148 @@ def test_the_outbox_holds_what_a_full_disk_refuses_and_writes_it_in_order_later(
     reopened = Outbox(small_disk / "outbox.sqlite")
     assert reopened.oldest("notifier:x") is None and reopened.status()[0].delivered == 6
     reopened.close()
+
+
+def running(collector):
+    """Run `collector` in a thread; return a function that stops it."""
+    collector.start()
+    stop = threading.Event()
+    runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
+    runner.start()
+
+    def halt():
+        stop.set()
+        runner.join()
+        collector.stop()
+
+    return halt
+
+
+def test_the_disk_alert_is_acknowledged_silenced_shown_and_kept_in_the_history_like_any_other(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    from labmon.broker import free_port
+    from tests.web.conftest import fetch
+    from tests.web.test_http import basic
+
+    port = free_port()
+    monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        config = collector_table(
+            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="4MB",
+            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
+            web={"listen": f"127.0.0.1:{port}", "password": "${LABMON_TEST_PAGE_PASSWORD}"},
+        )  # fmt: skip
+        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
+        loaded = write_config(config)
+        collector = Collector(loaded)
+        halt = running(collector)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: len(stored_cycles(small_disk / "history.sqlite")) >= 2, 30, "two cycles stored")
+            silenced = invoke("silence", "add", "-c", str(loaded.path), "collector/disk/free", "--for", "1h")
+            assert silenced.exit_code == 0, silenced.output
+            filler = fill(small_disk)
+            wait_until(lambda: [m for m in told(discord) if "history not stored since" in m], 30, "the disk alert")
+            refused = invoke("ack", "-c", str(loaded.path), "collector/disk/writes")  # its own process: no memory
+            assert refused.exit_code == 1 and "acknowledge from the status page" in refused.output, refused.output
+            token = fetch(url + "/api/meta", headers=basic("s3cret-page", "alice"))[1]["csrf"]
+            headers = {"Content-Type": "application/json", "X-Labmon-Csrf": token, "Origin": url}
+            ack = {"selector": "collector/disk/writes", "comment": "clearing space"}
+            status, body = fetch(url + "/api/acks", data=ack, headers=headers | basic("s3cret-page", "alice"))
+            assert status == 200 and body["acknowledged"] == [{"rule": "disk", "series": "collector/disk/writes"}]
+            wait_until(lambda: [m for m in told(discord) if m.startswith("acknowledged by alice")], 30, "the ack told")
+            shown = fetch(url + "/api/alerts", headers=basic("s3cret-page", "alice"))[1]["active"]
+            disk = {a["series"]: a for a in shown if a["rule"] == "disk"}
+            assert disk["collector/disk/writes"]["acknowledged"] == "acknowledged by alice: clearing space"
+            assert disk["collector/disk/free"]["silenced"] and disk["collector/disk/free"]["state"] == "firing"
+            metrics = fetch(url + "/metrics", headers=basic("s3cret-page", "alice"))[1]
+            assert 'alertname="disk",alertstate="firing",series="collector/disk/writes",severity="critical"' in metrics
+            assert 'alertname="disk",alertstate="firing",series="collector/disk/free",severity="warning"' in metrics
+            os.remove(filler)
+            wait_until(lambda: [m for m in told(discord) if "history stored again" in m], 30, "the disk alert resolved")
+            events = wait_until(
+                lambda: [
+                    (e["kind"], e["series"])
+                    for e in fetch(url + "/api/events?rule=disk", headers=basic("s3cret-page", "alice"))[1]["events"]
+                ],
+                30,
+                "the history",
+            )
+        finally:
+            halt()
+    messages = told(discord)
+    assert len([m for m in messages if "history not stored since" in m]) == 2, messages  # fired, and its ack
+    assert len([m for m in messages if "history stored again" in m]) == 1, messages
+    assert not [m for m in messages if "below min_free" in m], messages  # silenced
+    assert ("acknowledged", "collector/disk/writes") in events and ("firing", "collector/disk/free") in events, events
+
+
+def test_a_low_space_warning_firing_across_a_restart_is_not_told_again_and_resolves_once(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        config = collector_table(
+            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="4MB",
+            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
+        )  # fmt: skip
+        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
+        loaded = write_config(config)
+        ballast = small_disk / "ballast"
+        ballast.write_bytes(b"\0" * 5_000_000)  # 3 MB left: below min_free, the disk still takes writes
+        halt = running(Collector(loaded))
+        try:
+            wait_until(lambda: [m for m in told(discord) if "below min_free" in m], 30, "the warning")
+        finally:
+            halt()
+        status = invoke("status", "--json", str(loaded.path))
+        assert '"series": "collector/disk/free"' in status.output, status.output  # kept in the alert store
+        again = Collector(loaded)
+        halt = running(again)
+        try:
+            wait_until(lambda: again.gauges.health.cycles >= 3, 30, "three cycles after the restart")
+            assert again.rules.states[("disk", "collector/disk/free")].state == "firing"
+            ballast.unlink()
+            wait_until(lambda: [m for m in told(discord) if "bytes free" in m and "again" in m], 30, "resolved")
+        finally:
+            halt()
+    messages = told(discord)
+    assert len([m for m in messages if "below min_free" in m]) == 1, messages
+    assert len([m for m in messages if "again" in m and "bytes free" in m]) == 1, messages
+
+
+def test_in_a_pair_the_standby_tells_its_own_full_disk_and_the_active_does_not(
+    small_disk, lab, broker, write_config, monkeypatch, tmp_path
+):
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        collectors = {}
+        for node, data in (("collector-a", tmp_path / "a"), ("collector-b", small_disk)):
+            config = collector_table(
+                broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(data), min_free="1MB",
+                notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
+                failover={"node": node, "order": ["collector-a", "collector-b"]},
+            )  # fmt: skip
+            config["collector"]["sinks"]["history"]["path"] = str(data / "history.sqlite")
+            collectors[node] = Collector(write_config(config, f"{node}.toml"))
+        halts = [running(collectors["collector-a"])]
+        try:
+            wait_until(lambda: collectors["collector-a"].active, 30, "a active")
+            halts.append(running(collectors["collector-b"]))
+            wait_until(lambda: len(stored_cycles(small_disk / "history.sqlite")) >= 2, 30, "b stores its history")
+            filler = fill(small_disk)
+            wait_until(lambda: [m for m in told(discord) if "history not stored" in m], 30, "b's full disk told")
+            assert not collectors["collector-b"].active
+            os.remove(filler)
+            wait_until(lambda: [m for m in told(discord) if "history stored again" in m], 30, "b's disk resolved")
+        finally:
+            for halt in reversed(halts):
+                halt()
+    messages = told(discord)
+    full = [m for m in messages if "history not stored" in m]
+    assert len(full) == 1 and full[0].startswith("collector-b/disk/writes: "), messages
+    back = [m for m in messages if "history stored again" in m]
+    assert len(back) == 1 and back[0].startswith("collector-b/disk/writes: "), messages
+    assert not [m for m in messages if m.startswith("collector-a/disk")], messages

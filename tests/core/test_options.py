@@ -68,14 +68,14 @@ def test_every_rule_kind_is_one_registry_entry_read_by_the_schema_and_the_fix():
         RuleConfig(name="r", select="a/b/c")
     for kind in RULE_KINDS.values():
         assert "/".join(kind.keys) in raised.value.fix
-        chosen = {key: (True if key in ("error", "offline", "broker") else 1.0) for key in kind.keys[:1]}
+        chosen = {key: (True if key in ("error", "offline", "broker", "disk") else 1.0) for key in kind.keys[:1]}
         if kind.name == "band":
             chosen = {"outside": [0.0, 1.0]}
         if kind.name in ("stale", "clock"):
             chosen = {kind.keys[0]: Duration(60.0)}
         if kind.name == "forecast":
             chosen = {"forecast": Duration(86400.0), "above": 1.0}
-        select = "*" if kind.name in ("offline", "broker", "clock") else "a/b/c"
+        select = "*" if kind.name in ("offline", "broker", "clock", "disk") else "a/b/c"
         assert RuleConfig(name="r", select=select, **chosen).kind == kind.name
 
 

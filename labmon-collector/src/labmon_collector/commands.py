@@ -98,6 +98,20 @@ def _alert_store(config: str) -> AlertStore:
     return AlertStore(_settings(config).data_dir / "alerts.sqlite")
 
 
+def _full(config: str) -> str:
+    """Return what to add to "no firing alert" when the data disk is too full to hold the collector's alerts."""
+    from labmon_collector.disk import free_bytes
+    from labmon_collector.report import NEARLY_FULL
+
+    free = free_bytes(_settings(config).data_dir)
+    if free is None or free >= NEARLY_FULL:
+        return ""
+    return (
+        f" in the alert file, but the data disk has {free} bytes free: the running collector holds its alerts in"
+        " memory; acknowledge from the status page, or free space"
+    )
+
+
 def _settings(config: str) -> CollectorConfig:
     collector = load_node_config(config, "collector", secrets=False).collector  # status, ack...: no secret needed
     assert collector is not None
@@ -178,7 +192,7 @@ def ack(config: str, selector: str, comment: str, by: str | None) -> None:
     acks = store.acknowledge(selector, by or getpass.getuser(), comment, time.time())
     store.close()
     if not acks:
-        raise click.ClickException(f"no firing alert that is not acknowledged yet matches {selector}")
+        raise click.ClickException(f"no firing alert that is not acknowledged yet matches {selector}{_full(config)}")
     for a in acks:
         click.echo(f"acknowledged {a.rule} on {a.series}")
 

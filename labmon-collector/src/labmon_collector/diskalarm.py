@@ -1,75 +1,74 @@
-"""The built-in `disk` alert: a warning when free space runs low, critical while the disk refuses writes."""
+"""The `disk` rule's observations: this collector's data disk refusing writes, or running low on free space."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 
-from labmon.models import Alert
+from labmon.rule_config import RuleConfig, Severity, selector_covers
 from labmon.times import iso
+from labmon_collector.alerting.conditions import Observation
 from labmon_collector.disk import DiskHealth, free_bytes
 
-RULE = "disk"
-LOW = "collector/disk/free"
-REFUSED = "collector/disk/writes"
+WRITES = "disk/writes"
+FREE = "disk/free"
 HYSTERESIS = 1.05
 """A low-space warning resolves only above min_free by this factor: free space hovering at the bound is one alert."""
+ALONE = "collector"
+"""The node name of a collector without a pair: its disk's series are `collector/disk/...`."""
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What the data disk says this cycle."""
+def severities(rules: Iterable[RuleConfig]) -> Callable[[str, str], Severity]:
+    """Return the severity of a rule's state on a series, as its alerts say it (the disk's early warning: warning)."""
+    by_name = {rule.name: rule.severity for rule in rules}
+    disk = {rule.name for rule in rules if rule.disk}
 
-    free: int | None
-    refused_since: float | None
-    failing: tuple[str, ...]
+    def severity(rule: str, series: str) -> Severity:
+        if rule in disk and series.endswith(f"/{FREE}"):
+            return "warning"
+        return by_name.get(rule, "warning")
+
+    return severity
 
 
 class DiskAlarm:
-    """Fires each of the two `disk` alerts once when its condition starts and resolves it once when it ends."""
+    """Looks at one collector's data disk for the rules engine; its series carry the collector's node name, so a
+    pair's two disks are two alerts, each the business of its own collector."""
 
-    def __init__(self, health: DiskHealth, min_free: int, firing: dict[str, Alert] | None = None) -> None:
+    def __init__(self, health: DiskHealth, min_free: int, node: str = ALONE) -> None:
         self.health = health
         self.min_free = min_free
-        self.firing: dict[str, Alert] = dict(firing or {})
-        """The `disk` alerts firing now, by series (those a previous run left firing, at start: resolved, not
-        fired again, by the first check that finds their condition over or still there)."""
+        self.node = node
+        self.writes, self.free = f"{node}/{WRITES}", f"{node}/{FREE}"
 
-    def check(self, now: float) -> list[Alert]:
-        """Look at the disk; return the alerts that start or end now."""
-        reading = Reading(free_bytes(self.health.directory), self.health.refused_since(), tuple(self.health.failing()))
-        free, where = reading.free, self.health.directory
+    def observe(
+        self, rule: RuleConfig, active: Callable[[str], bool], states: Mapping[tuple[str, str], object]
+    ) -> list[Observation]:
+        """Return this cycle's observations for a disk rule (`active`: whether a series is pending or firing).
+
+        A series of this rule that is not this collector's (its node renamed since) ends: every alert can resolve.
+        """
+        if not selector_covers(rule.select, self.node):
+            return []
+        free, where = free_bytes(self.health.directory), self.health.directory
+        since = self.health.refused_since()
         room = "free space unknown" if free is None else f"{free} bytes free on {where}"
-        low = free is not None and free < self.min_free * (HYSTERESIS if LOW in self.firing else 1.0)
-        refused = reading.refused_since is not None
-        changes: list[Alert] = []
-        if refused != (REFUSED in self.firing):
-            message = (
-                f"history not stored since {iso(reading.refused_since)}, {room}"
-                f" (the disk refuses writes to the {', '.join(reading.failing)}; notifications go out from memory)"
-                if reading.refused_since is not None
-                else f"history stored again, {room}"
-            )
-            changes.append(self._change(REFUSED, refused, message, "critical", free, now))
-        if low != (LOW in self.firing):
-            message = f"{room}, below min_free = {self.min_free} bytes" if low else f"{room} again"
-            changes.append(self._change(LOW, low, message, "warning", free, now))
-        return changes
-
-    def _change(self, series: str, fires: bool, message: str, severity: str, free: int | None, now: float) -> Alert:
-        started = self.firing.pop(series, None)
-        alert = Alert(
-            RULE,
-            "firing" if fires else "resolved",
-            series,
-            message,
-            severity=severity,
-            value=None if free is None else float(free),
-            unit="B",
-            threshold=float(self.min_free) if series == LOW else None,
-            since=now if started is None else started.since,
-            at=now,
-            labels={"kind": RULE},
+        value = None if free is None else float(free)
+        detail = (
+            f"history stored again, {room}"
+            if since is None
+            else f"history not stored since {iso(since)}, {room} (the disk refuses writes to the"
+            f" {', '.join(self.health.failing())}; notifications go out from memory)"
         )
-        if fires:
-            self.firing[series] = alert
-        return alert
+        observations = [Observation(self.writes, self.node, since is not None, value, "B", began=since, detail=detail)]
+        if free is not None:
+            low = free < self.min_free * (HYSTERESIS if active(self.free) else 1.0)
+            observations.append(
+                Observation(
+                    self.free, self.node, low, value, "B", side="below", threshold=float(self.min_free),
+                    threshold_text=f"min_free = {self.min_free} bytes", severity="warning",
+                    detail=f"{room}, below min_free = {self.min_free} bytes" if low else f"{room} again",
+                )
+            )  # fmt: skip
+        gone = "no longer this collector's disk (its node was renamed)"
+        others = [s for r, s in states if r == rule.name and s not in (self.writes, self.free)]
+        return observations + [Observation(series, series.split("/")[0], False, detail=gone) for series in others]

@@ -10,6 +10,7 @@ from labmon_collector.alerting.alertstore import AlertStore
 from labmon_collector.alerting.rules import with_builtin_rules
 from labmon_collector.delivery.outbox import Outbox, TargetStatus, in_memory_targets
 from labmon_collector.disk import free_bytes
+from labmon_collector.diskalarm import severities
 
 OK, WARNING, CRITICAL = 0, 1, 2
 """Exit codes in the monitoring-plugin convention (Nagios, Icinga, check_mk...)."""
@@ -29,7 +30,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
     facts = store.facts()
     store.close()
     rules = with_builtin_rules(settings.rules)
-    severity = {rule.name: rule.severity for rule in rules}
+    severity = severities(rules)
     latching = {rule.name for rule in rules if rule.latch}
     held = {(rule, series): why for rule, series, why in facts.get("held_back", [])}
     windows = [w for w in settings.mute_windows if w.active(now)]
@@ -41,7 +42,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
             "rule": rule,
             "series": series,
             "state": state.state,
-            "severity": severity.get(rule, "warning"),
+            "severity": severity(rule, series),
             "since": state.since,
             "last_value": state.last_value,
             "unit": state.unit,

@@ -21,7 +21,7 @@ from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
 from labmon_collector.alerting.alertstore import AlertStore
-from labmon_collector.alerting.events import EventLog, Note
+from labmon_collector.alerting.events import EventLog
 from labmon_collector.alerting.evidence import Evidence, take_plot
 from labmon_collector.alerting.grouping import Grouper, deliver_group
 from labmon_collector.alerting.routing import Router
@@ -33,7 +33,7 @@ from labmon_collector.delivery.heartbeat import Heartbeat
 from labmon_collector.delivery.outbox import Outbox, Pending, in_memory_targets
 from labmon_collector.delivery.patience import patient
 from labmon_collector.disk import DiskHealth, refused
-from labmon_collector.diskalarm import DiskAlarm
+from labmon_collector.diskalarm import ALONE, DiskAlarm
 from labmon_collector.failover.pair import Pair
 from labmon_collector.health.changes import Changes, annotate
 from labmon_collector.health.forecast import Forecaster
@@ -84,14 +84,12 @@ class Collector:
         self.disk = DiskHealth(self.settings.data_dir)
         """Which writes the data disk refuses: each is counted, kept and retried, the cycle goes on (issue 25)."""
         self.store = AlertStore(self.settings.data_dir / "alerts.sqlite", self.disk)
-        left_firing = self.store.facts().get("disk_firing") or {}
-        self.disk_alarm = DiskAlarm(
-            self.disk, self.settings.min_free, {series: Alert.from_dict(a) for series, a in left_firing.items()}
-        )
         rules = with_builtin_rules(self.settings.rules)
         self.rules = RulesEngine(
             rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
         )
+        node = self.settings.failover.node if self.settings.failover else ALONE
+        self.rules.disk = DiskAlarm(self.disk, self.settings.min_free, node)  # the `disk` rule's eyes
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
         self.grouper = Grouper(
@@ -336,8 +334,8 @@ class Collector:
             routed.append((alert, [name for name, _ in targets]))
         self._send_groups(batch.started_at)
         self._send_digest(batch.started_at)
-        notes = self.rules.notes + self._check_disk(batch.started_at)
-        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, notes)
+        self._hurry_sinks()
+        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, self.rules.notes)
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         # One transaction per cycle for all of them (and the alert state's cycle time): only what changed is written.
@@ -361,22 +359,13 @@ class Collector:
                 payload = self.evidence.attach(payload)
             self._enqueue(f"notifier:{name}", payload)
 
-    def _check_disk(self, now: float) -> list[Note]:
-        """Send the `disk` alerts that start or end now to every notifier; retry sinks the disk refused."""
+    def _hurry_sinks(self) -> None:
+        """Retry now the sinks the disk refused, once it takes writes again (not after their backoff)."""
         failing = self.disk.failing()
-        if "outbox" not in failing:  # the disk takes writes again: a sink it refused need not wait out its backoff
+        if "outbox" not in failing:
             for name in self.sinks:
                 if f"{name} sink" in failing:
                     self.couriers[f"sink:{name}"].hurry()
-        notes: list[Note] = []
-        for alert in self.disk_alarm.check(now):
-            (log.error if alert.state == "firing" else log.warning)("disk %s: %s", alert.state, alert.message)
-            for name in self.notifiers:
-                self._enqueue(f"notifier:{name}", alert.to_dict())
-            notes.append((alert.rule, alert.series, alert.state, alert.message))
-        if notes:  # kept across a restart: a disk alert firing then is resolved, never fired twice
-            self.store.note(disk_firing={series: a.to_dict() for series, a in self.disk_alarm.firing.items()})
-        return notes
 
     def _digest_scheduler(self, clock: Callable[[], float]) -> Scheduler | None:
         """Return the weekly digest's scheduler, if the config has a digest (its figures need numpy: loaded then)."""
@@ -417,13 +406,17 @@ class Collector:
         return self.sender if role == "active" else f"{self.sender}-{self.pair.node}"
 
     def _to_send(self, alerts: list[Alert]) -> list[Alert]:
-        """Return the alerts to send: all without a standby; the active's minus what the other notified; none."""
+        """Return the alerts to send: all without a standby; the active's minus what the other notified; a
+        standby's own disk alerts only."""
         if self.pair is None:
             return alerts
+        # Each collector's disk is its own: told by it, active or standby, and kept out of the pair's ledger.
+        own = [alert for alert in alerts if alert.labels.get("kind") == "disk"]
+        shared = [alert for alert in alerts if alert.labels.get("kind") != "disk"]
         if self.pair.sends():
-            return self.pair.to_send(alerts + self._ended(alerts))
-        self.pair.shadow(alerts)
-        return []
+            return own + self.pair.to_send(shared + self._ended(shared))
+        self.pair.shadow(shared)
+        return own
 
     def _ended(self, alerts: list[Alert]) -> list[Alert]:
         """Resolve what the other notified firing (before a takeover, or while apart) and this engine, judging

@@ -592,7 +592,11 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
         if rule is None:
             continue
         measurer = rule.select.split("/")[0]
-        if measurers and not rule.broker and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers):
+        if (
+            measurers
+            and not (rule.broker or rule.disk)
+            and not any(fnmatch.fnmatchcase(m, measurer) for m in measurers)
+        ):
             sub.report(
                 "select",
                 f"{measurer!r} matches no measurer in [collector.measurers]",

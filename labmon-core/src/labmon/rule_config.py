@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from labmon.options import Duration, OptionError, check_spans
 
 Severity = Literal["info", "warning", "critical"]
-Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker", "clock", "forecast"]
+Kind = Literal["threshold", "band", "rate", "error", "stale", "offline", "broker", "clock", "forecast", "disk"]
 
 VALUE_FIRING = "{series} has been {side} {threshold_text} for {duration} (now {value_text})"
 VALUE_RESOLVED = "{series} is back at {value_text} after {duration} {side} {threshold_text}"
@@ -80,6 +80,12 @@ RULE_KINDS: dict[str, RuleKind] = {
             "a robust linear fit of the last `forecast` that crosses `above` or `below` within `horizon`",
             "{series} will cross {threshold_text} {detail}", "{series} no longer heads for {threshold_text} ({detail})",
             values=True, borrows=("above", "below"),
+        ),
+        RuleKind(
+            "disk", ("disk",),
+            "the collector's own data disk refusing writes (`NODE/disk/writes`) or below `[collector] min_free`"
+            " (`NODE/disk/free`, a warning)",
+            "{series}: {detail}", "{series}: {detail}",
         ),
     )
 }  # fmt: skip
@@ -160,6 +166,8 @@ class RuleConfig:
     stale: Duration | None = None
     offline: bool = False
     broker: bool = False
+    disk: bool = False
+    """Fires while the collector's data disk refuses writes or has less than min_free (select: collector nodes)."""
     clock_offset: Duration | None = None
     """Fires while a measurer's clock is off the collector's by more than this (select: measurer names)."""
     forecast: Duration | None = None
@@ -220,8 +228,12 @@ class RuleConfig:
             )
         if self.broker and "/" in self.select:
             raise OptionError("select", f"{self.select!r} is not a broker", 'a broker rule selects "host:port" or "*"')
+        if self.disk and "/" in self.select:
+            raise OptionError(
+                "select", f"{self.select!r} is not a collector", 'a disk rule selects collectors: "collector-a" or "*"'
+            )
         if not (
-            self.offline or self.broker or self.clock_offset is not None
+            self.offline or self.broker or self.disk or self.clock_offset is not None
         ):  # "table1" or "table1/laser1" select everything below, as a silence does
             object.__setattr__(self, "select", "/".join([*parts, "*", "*"][:3]))
         check_spans(

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -131,6 +131,13 @@ class AlertStore:
         """Whether this process notes the cycles (the collector's own): its `facts` are then current."""
         self._fresh = Fresh(self._db)
         """The silences and acks as last read: each cycle reads them, `labmon silence`/`ack` rarely change them."""
+        self._owed: list[Callable[[sqlite3.Connection], object]] = []
+        """Writes the full disk refused (acks, escalations, held-back counts), in order: done first in the next
+        commit the disk takes; until then `acks` reads them from `_owed_acks`."""
+        self._owed_acks: dict[tuple[str, str], Ack | None] = {}
+        """The acks as the owed writes leave them (None: ended), over what the file holds."""
+        self._firing: set[tuple[str, str]] | None = None
+        """The firing alerts of the last save, stored or not (a full disk): what an ack made here may cover."""
 
     def _migrate(self) -> None:
         """Move the first layout's series_seen (a row rewritten per series per cycle) into series_valid."""
@@ -165,6 +172,7 @@ class AlertStore:
         restarts knowing the steady series valid one cycle earlier).
         """
         self._other_wrote()
+        self._firing = {key for key, state in states.items() if state.state == "firing"}
         rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
         changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
         ended = [key for key in self._saved_states if key not in rows]
@@ -252,14 +260,30 @@ class AlertStore:
         self._noted.update(rows)
         self._unnoted = {key: text for key, text in self._unnoted.items() if key not in rows}
 
-    def _commit(self, work: Callable[[sqlite3.Connection], object]) -> bool:
-        """Run `work` in one transaction; return False if the disk refused it (only with a DiskHealth)."""
+    def _commit(self, work: Callable[[sqlite3.Connection], object], *, owe: bool = False) -> bool:
+        """Run the owed writes and `work` in one transaction; return False if the disk refused it (only with a
+        DiskHealth): then `work` is owed too if `owe` (else its caller writes what it meant with its next call)."""
+
+        done = 0
 
         def write() -> None:
+            nonlocal done
             with self._lock, transaction(self._db):
+                for owed in self._owed:
+                    owed(self._db)
+                done = len(self._owed)
                 work(self._db)
 
-        return attempt(self._health, "alert state", write)
+        if attempt(self._health, "alert state", write):
+            with self._lock:
+                del self._owed[:done]  # an ack made meanwhile, refused, is still owed
+                if not self._owed:
+                    self._owed_acks = {}
+            return True
+        if owe:
+            with self._lock:
+                self._owed.append(work)
+        return False
 
     def facts(self) -> dict[str, Any]:
         """Return what `note` recorded (with the pulse not yet written, in the collector's own process)."""
@@ -272,7 +296,8 @@ class AlertStore:
         self._commit(
             lambda db: db.execute(
                 "INSERT INTO held_back VALUES (?, ?, 1) ON CONFLICT DO UPDATE SET count = count + 1", (notifier, rule)
-            )
+            ),
+            owe=True,
         )
 
     def held_back(self) -> dict[str, dict[str, int]]:
@@ -285,7 +310,7 @@ class AlertStore:
 
     def release(self, notifier: str) -> None:
         """Forget the held-back counts of `notifier`: a message has told them."""
-        self._commit(lambda db: db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,)))
+        self._commit(lambda db: db.execute("DELETE FROM held_back WHERE notifier = ?", (notifier,)), owe=True)
 
     def add_silence(self, selector: str, starts: float, ends: float, comment: str) -> int:
         """Silence `selector` from `starts` to `ends`; return the silence's id."""
@@ -325,22 +350,29 @@ class AlertStore:
     def acknowledge(self, selector: str, by: str, comment: str, now: float) -> list[Ack]:
         """Acknowledge every firing alert whose series `selector` matches (as a silence does); return the new acks.
 
-        An alert already acknowledged keeps its first ack; the collector reads them at its next cycle.
+        An alert already acknowledged keeps its first ack; the collector reads them at its next cycle. In the
+        collector's own store the firing alerts are those of its last save, and an ack the full disk refuses
+        is kept in memory and written when it takes writes again (the disk's own alert is acknowledged so).
         """
-        added = []
-        with self._lock, transaction(self._db):
-            self._fresh.drop("acks")
-            firing = self._db.execute("SELECT rule, series FROM alert_state WHERE state = 'firing'").fetchall()
-            for rule, series in firing:
-                ack = Ack(rule, series, by, comment, now)
-                if (
-                    selector_covers(selector, series)
-                    and self._db.execute(
-                        "INSERT OR IGNORE INTO acks (rule, series, by, comment, at) VALUES (?, ?, ?, ?, ?)",
-                        (rule, series, by, comment, now),
-                    ).rowcount
-                ):
-                    added.append(ack)
+        if self._firing is not None:
+            firing = sorted(self._firing)
+        else:
+            with self._lock:
+                firing = self._db.execute("SELECT rule, series FROM alert_state WHERE state = 'firing'").fetchall()
+        known = self.acks()
+        added = [
+            Ack(rule, series, by, comment, now)
+            for rule, series in firing
+            if selector_covers(selector, series) and (rule, series) not in known
+        ]
+        rows = [(a.rule, a.series, a.by, a.comment, a.at) for a in added]
+
+        def work(db: sqlite3.Connection) -> None:
+            self._fresh.drop("acks")  # in the transaction, under the lock: no read in between keeps the old
+            db.executemany("INSERT OR IGNORE INTO acks (rule, series, by, comment, at) VALUES (?, ?, ?, ?, ?)", rows)
+
+        if rows and not self._commit(work, owe=True):
+            self._owe_acks({(a.rule, a.series): a for a in added})
         return added
 
     def acks(self) -> dict[tuple[str, str], Ack]:
@@ -354,26 +386,45 @@ class AlertStore:
             }
 
         with self._lock:
-            return dict(self._fresh.get("acks", read))
+            acks = dict(self._fresh.get("acks", read))
+            owed = dict(self._owed_acks)
+        for key, ack in owed.items():
+            if ack is None:
+                acks.pop(key, None)
+            else:
+                acks[key] = ack
+        return acks
 
     def announced(self, rule: str, series: str) -> None:
         """Record that the notifiers were told of the ack of `rule` on `series`."""
-        self._change_acks("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", rule, series)
+        if not self._change_acks("UPDATE acks SET announced = 1 WHERE rule = ? AND series = ?", rule, series):
+            ack = self.acks().get((rule, series))
+            self._owe_acks({(rule, series): None if ack is None else replace(ack, announced=True)})
 
     def end_ack(self, rule: str, series: str) -> None:
         """Forget the ack of `rule` on `series`: the alert resolved."""
-        self._change_acks("DELETE FROM acks WHERE rule = ? AND series = ?", rule, series)
+        if not self._change_acks("DELETE FROM acks WHERE rule = ? AND series = ?", rule, series):
+            self._owe_acks({(rule, series): None})
 
-    def _change_acks(self, statement: str, rule: str, series: str) -> None:
+    def _change_acks(self, statement: str, rule: str, series: str) -> bool:
+        """Change one ack (owed if the full disk refuses it); return whether it was written."""
+
         def work(db: sqlite3.Connection) -> None:
             self._fresh.drop("acks")  # in the transaction, under the lock: no read in between keeps the old
             db.execute(statement, (rule, series))
 
-        self._commit(work)
+        return self._commit(work, owe=True)
+
+    def _owe_acks(self, acks: dict[tuple[str, str], Ack | None]) -> None:
+        """Keep acks as the refused writes leave them, for `acks` to read until the disk takes those writes."""
+        with self._lock:
+            self._owed_acks.update(acks)
 
     def escalate(self, rule: str, series: str, at: float) -> None:
         """Record that the firing alert of `rule` on `series` went to its `escalate_to` notifiers at `at`."""
-        self._commit(lambda db: db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at)))
+        self._commit(
+            lambda db: db.execute("INSERT OR REPLACE INTO escalated VALUES (?, ?, ?)", (rule, series, at)), owe=True
+        )
 
     def escalated(self) -> dict[tuple[str, str], float]:
         """Return when each escalated alert was escalated, by rule and series."""
@@ -383,7 +434,9 @@ class AlertStore:
 
     def forget_escalation(self, rule: str, series: str) -> None:
         """Forget the escalation of `rule` on `series`: the alert resolved."""
-        self._commit(lambda db: db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series)))
+        self._commit(
+            lambda db: db.execute("DELETE FROM escalated WHERE rule = ? AND series = ?", (rule, series)), owe=True
+        )
 
     def close(self) -> None:
         """Write what a save left for a note; close the database."""

@@ -11,7 +11,7 @@ from operator import attrgetter, itemgetter
 from typing import TypeVar, cast
 
 from labmon.models import WHOLE_INSTRUMENT, Batch, Reading
-from labmon.rule_config import RULE_KINDS, RuleConfig
+from labmon.rule_config import RULE_KINDS, RuleConfig, Severity
 from labmon.times import format_duration
 
 _series_of, _reading_of, _unit_of, _value_of = itemgetter(0), itemgetter(2), attrgetter("unit"), attrgetter("value")
@@ -63,6 +63,8 @@ class Observation:
     """When the condition really began, where the rule knows better than the state machine (stale)."""
     detail: str = ""
     """What else the message says (a forecast's time to the crossing and its fit)."""
+    severity: Severity | None = None
+    """The alert's severity where the series sets it, not the rule (the disk's early warning)."""
 
 
 @dataclass

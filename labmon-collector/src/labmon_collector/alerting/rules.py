@@ -28,12 +28,15 @@ from labmon_collector.alerting.depends import holder
 from labmon_collector.alerting.events import Note
 
 if TYPE_CHECKING:
+    from labmon_collector.diskalarm import DiskAlarm
     from labmon_collector.health.forecast import Forecaster
 
 BROKER_RULE = RuleConfig(name="broker", select="*", broker=True, for_=Duration(60.0), severity="critical")
 """Used when the config has no broker rule of its own: a lab must hear that monitoring is blind."""
 CLOCK_RULE = RuleConfig(name="clock", select="*", clock_offset=Duration(2.0), severity="warning")
 """Used when the config has no clock rule of its own: a Pi without a real-time clock may boot days off."""
+DISK_RULE = RuleConfig(name="disk", select="*", disk=True, severity="critical")
+"""Used when the config has no disk rule of its own: a full disk must be heard (issue 25)."""
 
 
 GONE = {
@@ -45,9 +48,11 @@ GONE = {
 
 
 def with_builtin_rules(rules: tuple[RuleConfig, ...]) -> tuple[RuleConfig, ...]:
-    """Return `rules`, with BROKER_RULE and CLOCK_RULE added unless one of them already watches the same."""
+    """Return `rules`, with BROKER_RULE, CLOCK_RULE and DISK_RULE added unless one of them already watches the same."""
     if not any(rule.broker for rule in rules):
         rules = (*rules, BROKER_RULE)
+    if not any(rule.disk for rule in rules):
+        rules = (*rules, DISK_RULE)
     if not any(rule.clock_offset is not None for rule in rules):
         rules = (*rules, CLOCK_RULE)
     return rules
@@ -85,6 +90,8 @@ class RulesEngine:
         """The firing alerts sent to their `escalate_to` notifiers, and when."""
         self.forecasts: Forecaster | None = None
         """Fits the history for forecast rules (the collector sets it when it keeps a history)."""
+        self.disk: DiskAlarm | None = None
+        """Looks at the collector's data disk for disk rules (the collector sets it)."""
         self.tz: tzinfo | None = None
         """The time zone of the mute windows: the collector's local one (tests set their own)."""
         if store is not None:
@@ -118,6 +125,8 @@ class RulesEngine:
 
             if rule.kind == "broker":
                 observations = unreachable(rule, brokers or {})
+            elif rule.kind == "disk":
+                observations = self.disk.observe(rule, active, self.states) if self.disk else []
             elif rule.kind == "forecast":
                 observations = self.forecasts.observe(rule, selected.valid(rule.name), now) if self.forecasts else []
             else:
@@ -332,7 +341,7 @@ class RulesEngine:
             state=kind,
             series=seen.series,
             message=message,
-            severity=rule.severity,
+            severity=seen.severity or rule.severity,
             value=state.last_value,
             unit=state.unit,
             threshold=seen.threshold,

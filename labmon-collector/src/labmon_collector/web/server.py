@@ -334,12 +334,13 @@ class PageHandler(BaseHTTPRequestHandler):
 
 def collector_metrics(collector: Collector) -> bytes:
     """Return a running collector's /metrics: its gauges, the rules that are not inactive, the outbox."""
+    from labmon_collector.diskalarm import severities
     from labmon_collector.web.metrics import exposition
 
-    severity = {rule.name: rule.severity for rule in collector.settings.rules}
+    severity = severities(collector.rules.rules)  # the built-in rules too
     states = dict(collector.rules.states)  # one step under the GIL, as for the page
     alerts = [
-        (rule, series, s.state, severity.get(rule, "warning"))
+        (rule, series, s.state, severity(rule, series))
         for (rule, series), s in sorted(states.items())
         if s.state != "inactive"
     ]
