@@ -118,7 +118,7 @@ class Collector:
                 self.settings.interval,
                 config.broker.client_id_prefix,
                 saved=self.store.facts(),
-                keep=lambda record: self.store.later(failover_sent=record),  # with the cycle's one commit
+                keep=lambda record: self.store.later(failover_sent=record),  # with the next commit
             )
             if failover
             else None

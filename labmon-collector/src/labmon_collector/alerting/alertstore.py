@@ -127,6 +127,8 @@ class AlertStore:
         """Facts left for a later note's transaction: a save's cycle time, the pulse between beats."""
         self._health = health
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
+        self._riders: set[str] = set()
+        """Facts given to `later`: like the pulse, they wait for a commit made for something else, or the beat."""
         self._beating = False
         """Whether this process notes the cycles (the collector's own): its `facts` are then current."""
         self._fresh = Fresh(self._db)
@@ -215,14 +217,15 @@ class AlertStore:
         rows = self._changed({key: json.dumps(value) for key, value in facts.items()})
         if "last_cycle_at" in facts:
             self._beating = True
-        if rows.keys() <= PULSE and not self._beat_due(rows):
+        if rows.keys() <= PULSE | self._riders and not self._beat_due(rows):
             self._unnoted.update(rows)
             return
         if rows and self._commit(lambda db: db.executemany(FACT, rows.items())):
             self._written(rows)
 
     def later(self, **facts: Any) -> None:
-        """Leave facts for the next note's transaction (the cycle's one commit), not a commit of their own."""
+        """Leave facts for the next commit that writes anything (the pulse's at the latest), never one of their own."""
+        self._riders.update(facts)
         self._unnoted.update({key: json.dumps(value) for key, value in facts.items()})
 
     def _other_wrote(self) -> None:

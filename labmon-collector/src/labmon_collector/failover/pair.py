@@ -196,7 +196,8 @@ class Pair:
         The other is told before the alerts leave: waiting (briefly) for the broker to take each message means a
         collector killed once its notifier answered has told its standby, which does not send them again. The
         record handed to `keep` is this collector's own, to find doubles after a partition: the collector writes it
-        with its cycle's one commit (a kill in the few ms before that forgets a double, never a notification).
+        with its alert store's next commit, made for something else or the pulse's (a kill before it forgets a
+        double, never a notification).
         """
         at = time.time()
         with self._lock:
