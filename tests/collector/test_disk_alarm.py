@@ -12,10 +12,10 @@ from labmon_collector.diskalarm import DiskAlarm, severities
 TERABYTES = 10**15
 
 
-def engine(tmp_path, min_free, node="collector", rules=()):
+def engine(tmp_path, min_free, node="collector", rules=(), windows=()):
     """A rules engine with its alert store in `tmp_path`, looking at `tmp_path`'s disk."""
     health = DiskHealth(tmp_path)
-    judge = RulesEngine(with_builtin_rules(rules), AlertStore(tmp_path / "alerts.sqlite"))
+    judge = RulesEngine(with_builtin_rules(rules), AlertStore(tmp_path / "alerts.sqlite"), mute_windows=windows)
     judge.disk = DiskAlarm(health, min_free, node)
     return judge, health
 
@@ -83,3 +83,22 @@ def test_a_disk_alert_of_a_renamed_collector_resolves(tmp_path):
     renamed, _ = engine(tmp_path, TERABYTES, node="collector-c")
     alerts = {(a.series, a.state) for a in cycle(renamed, 1010.0)}
     assert alerts == {("collector-a/disk/free", "resolved"), ("collector-c/disk/free", "firing")}
+
+
+def test_a_disk_rule_of_ones_own_routes_and_a_mute_window_quiets_the_disk_alert(tmp_path):
+    from datetime import UTC
+
+    from labmon.config import NotifierPolicy
+    from labmon.rule_config import MuteWindow
+    from labmon_collector.alerting.routing import Router
+
+    card = RuleConfig(name="card", select="*", disk=True, notify=["phone"], severity="warning")
+    judge, _ = engine(tmp_path / "routed", TERABYTES, rules=(card,))
+    (fired,) = cycle(judge, 1000.0)
+    router = Router(judge.rules, {"phone": NotifierPolicy(), "discord": NotifierPolicy()})
+    assert fired.rule == "card" and [name for name, _ in router.targets(fired)] == ["phone"]
+    always = MuteWindow(start="00:00", end="23:59", select="collector/disk")
+    quiet, _ = engine(tmp_path / "muted", TERABYTES, windows=(always,))  # 00:16 UTC at 1000.0: inside it
+    quiet.tz = UTC
+    assert cycle(quiet, 1000.0) == []
+    assert quiet.muted == {("disk", "collector/disk/free"): always.text()}

@@ -207,6 +207,12 @@ def test_the_disk_alert_is_acknowledged_silenced_shown_and_kept_in_the_history_l
             status, body = fetch(url + "/api/acks", data=ack, headers=headers | basic("s3cret-page", "alice"))
             assert status == 200 and body["acknowledged"] == [{"rule": "disk", "series": "collector/disk/writes"}]
             wait_until(lambda: [m for m in told(discord) if m.startswith("acknowledged by alice")], 30, "the ack told")
+            mute = ["silence", "add", "-c", str(loaded.path), "collector/disk/writes", "--for", "1h"]
+            refused = invoke(*mute)  # a silence needs the file: said, no traceback
+            assert refused.exit_code == 1 and "the silence cannot be stored" in refused.output, refused.output
+            silence = {"selector": "collector/disk/writes", "duration": "1h"}
+            status, body = fetch(url + "/api/silences", data=silence, headers=headers | basic("s3cret-page", "alice"))
+            assert status == 507 and "the silence cannot be stored" in body["error"], body
             shown = fetch(url + "/api/alerts", headers=basic("s3cret-page", "alice"))[1]["active"]
             disk = {a["series"]: a for a in shown if a["rule"] == "disk"}
             assert disk["collector/disk/writes"]["acknowledged"] == "acknowledged by alice: clearing space"

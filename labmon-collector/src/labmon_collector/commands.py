@@ -20,6 +20,7 @@ from labmon.rule_config import SELECTOR_FIX, selector_problem
 from labmon.times import format_duration, iso, parse_duration
 from labmon_collector.alerting.events import recent_lines
 from labmon_collector.bridge import bridge_config
+from labmon_collector.disk import Refused, free_bytes, said_if_refused
 from labmon_collector.health.command import report
 
 if TYPE_CHECKING:
@@ -100,7 +101,6 @@ def _alert_store(config: str) -> AlertStore:
 
 def _full(config: str) -> str:
     """Return what to add to "no firing alert" when the data disk is too full to hold the collector's alerts."""
-    from labmon_collector.disk import free_bytes
     from labmon_collector.report import NEARLY_FULL
 
     free = free_bytes(_settings(config).data_dir)
@@ -145,8 +145,13 @@ def silence_add(config: str, selector: str, duration: str, comment: str) -> None
         raise click.BadParameter(str(exc), param_hint="--for") from None
     store = _alert_store(config)
     now = time.time()
-    silence_id = store.add_silence(selector, now, now + seconds, comment)
-    store.close()
+    try:
+        with said_if_refused("the silence"):
+            silence_id = store.add_silence(selector, now, now + seconds, comment)
+    except Refused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
     click.echo(f"silence #{silence_id}: {selector} for {format_duration(seconds)}")
 
 
@@ -189,8 +194,13 @@ def ack(config: str, selector: str, comment: str, by: str | None) -> None:
     if problem:
         raise click.BadParameter(f"{problem} ({SELECTOR_FIX})", param_hint="SELECTOR")
     store = _alert_store(config)
-    acks = store.acknowledge(selector, by or getpass.getuser(), comment, time.time())
-    store.close()
+    try:
+        with said_if_refused("the ack"):
+            acks = store.acknowledge(selector, by or getpass.getuser(), comment, time.time())
+    except Refused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
     if not acks:
         raise click.ClickException(f"no firing alert that is not acknowledged yet matches {selector}{_full(config)}")
     for a in acks:

@@ -8,7 +8,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,24 @@ def refused(exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         return (code is not None and code & 0xFF in FULL_CODES) or "disk is full" in str(exc)
     return isinstance(exc, OSError) and exc.errno in FULL_ERRNOS
+
+
+class Refused(Exception):
+    """A write someone asked for (a silence, an ack) that the full data disk refused: said, never a traceback."""
+
+
+@contextmanager
+def said_if_refused(what: str) -> Iterator[None]:
+    """Turn the disk's refusal of the block's write into Refused, naming `what` could not be stored and why."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as exc:
+        if not refused(exc):
+            raise
+        raise Refused(
+            f"the data disk refuses writes ({exc}): {what} cannot be stored; free space on it, or acknowledge"
+            " the alert on the status page (the running collector keeps an ack in memory until the disk takes it)"
+        ) from None
 
 
 def free_bytes(directory: Path) -> int | None:

@@ -25,6 +25,7 @@ from labmon.badinput import shown
 from labmon.config import LOOPBACK, WebConfig
 from labmon.rule_config import selector_problem
 from labmon.times import parse_duration
+from labmon_collector.disk import Refused, said_if_refused
 from labmon_collector.web.view import LabView
 
 if TYPE_CHECKING:
@@ -294,7 +295,11 @@ class PageHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise HttpError(400, f"duration (e.g. 2h): {exc}") from None
         by = f"by {self._user()}"
-        silence = self.web.view.add_silence(selector, duration, f"{comment} ({by})" if comment else by)
+        try:
+            with said_if_refused("the silence"):
+                silence = self.web.view.add_silence(selector, duration, f"{comment} ({by})" if comment else by)
+        except Refused as exc:
+            raise HttpError(507, str(exc)) from None
         log.warning("silence #%d added from the page %s: %s for %s", silence.id, shown(by), shown(selector), duration)
         return {"id": silence.id, "ends": silence.ends}
 
