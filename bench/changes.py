@@ -5,7 +5,8 @@ slow sines, random walks, a few with rare spikes). In the lab with a cause, one 
 temperature) rises by `--step` times its reading noise over 3 minutes, 5 minutes before each of 10 unlocks,
 and falls back an hour later; the laser's lock series is the alerted one. For each unlock the ranking of
 the other 49 series is made at the unlock (`Changes.before`), and timed; beside it, the floor: the bare
-queries of the same readings and ten-minute buckets (`SELECT ... FROM all_points` / `buckets`), no ranking;
+queries of the same readings and ten-minute buckets (the reader's `POINTS` / `BUCKETS`: a primary-key
+search per window), no ranking;
 then as the cycle makes it (`annotate`: in the changes' worker, waited for at most DEADLINE): the wait.
 The lab without a cause is ranked at the same 10 times: what it names beyond the threshold is counted.
 Run: .venv/bin/python bench/changes.py [--step 2] [--series 50]
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from labmon.models import Alert
 from labmon_collector.health.changes import BASELINE, DEADLINE, RECENT, WINDOW, Z_NAMED, Changes, annotate
+from labmon_collector.history.reader import BUCKETS, POINTS, bucket_span, point_span
 from labmon_collector.history.writer import open_history, rebuild_summaries
 
 STEP = 10.0
@@ -70,7 +72,7 @@ def build(path: Path, series: int, cause_step: float | None) -> None:
                     if u - 300 <= t < u + 3600:
                         noise += cause_step * min(1.0, (t - (u - 300)) / 180)
             rows.append((sid, t, noise, "ok", None, t))
-        db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO fresh VALUES (?, ?, ?, ?, ?, ?)", rows)
     rebuild_summaries(db)
     db.execute("COMMIT")
     db.close()
@@ -82,12 +84,9 @@ def floor(path: Path, at: float) -> float:
     began = time.perf_counter()
     for (sid,) in db.execute("SELECT id FROM series").fetchall():
         db.execute(
-            "SELECT t, value FROM all_points WHERE series = ? AND t >= ? AND t < ?", (sid, at - RECENT - WINDOW, at)
-        )
-        db.execute(
-            "SELECT start, n, sum FROM buckets WHERE series = ? AND width = 600 AND start >= ? AND start < ?",
-            (sid, at - BASELINE, at),
+            POINTS.format(columns="t, value", rest="WHERE t < :until"), point_span(sid, at - RECENT - WINDOW, at)
         ).fetchall()
+        db.execute(BUCKETS.format(columns="b.n, b.sum"), bucket_span(sid, 600, at - BASELINE, at - 600)).fetchall()
     took = time.perf_counter() - began
     db.close()
     return took

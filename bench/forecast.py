@@ -39,7 +39,7 @@ def write(path: Path, series: dict[str, list[tuple[float, float]]]) -> None:
     for key, points in series.items():
         db.execute("INSERT INTO series (measurer, instrument, name, unit) VALUES (?, ?, ?, 'V')", key.split("/"))
         (sid,) = db.execute("SELECT last_insert_rowid()").fetchone()
-        db.executemany("INSERT INTO points VALUES (?, ?, ?, 'ok', NULL, ?)", [(sid, t, v, t) for t, v in points])
+        db.executemany("INSERT INTO fresh VALUES (?, ?, ?, 'ok', NULL, ?)", [(sid, t, v, t) for t, v in points])
     rebuild_summaries(db)
     db.execute("COMMIT")
     db.close()

@@ -3,10 +3,10 @@
 Builds (once; reused while it exists) a history of N series x D days at one reading a minute in the
 sink's own layout, then times, for ranges of 1 h, 24 h, 7 d, 30 d and 1 y ending now, what the series
 page asks (`History.plot`: raw readings up to 6 h, min/max/mean buckets beyond) and the floor: a bare
-`SELECT t, value FROM all_points WHERE series = ? AND t BETWEEN ? AND ?` on the same file, the cheapest way
-SQLite can return that range. Medians over rounds, each round a different series. Then three
-retention passes on a copy of the file, as the sink runs them in its delivery thread, and the
-migration of a 1 M-reading history of the first layout.
+`SELECT t, value` of one series between two times (the reader's `POINTS`: a primary-key search per
+window) on the same file, the cheapest way SQLite can return that range. Medians over rounds, each round
+a different series. Then three retention passes on a copy of the file, as the sink runs them in its
+delivery thread, and the migration of a 1 M-reading history of the first layout.
 Run: .venv/bin/python bench/history.py [--series 20] [--days 365] [--rounds 15] [--file PATH]
 """
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import POINTS, History, point_span
 from labmon_collector.history.writer import HistoryConfig, HistorySink, open_history, rebuild_summaries
 
 RANGES = {"1h": 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "1y": 365 * 86400}
@@ -50,7 +50,7 @@ def build(path: Path, series: int, days: int, end: float) -> None:
                 rows.append((sid, t, None, "error", "timeout", t))
             else:
                 rows.append((sid, t, math.sin(t / 3600.0) + rng.gauss(0, 0.05), "ok", None, t))
-        db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO fresh VALUES (?, ?, ?, ?, ?, ?)", rows)
         print(f"  series {s + 1}/{series}: {count} readings ({time.perf_counter() - began:.0f} s)", flush=True)
     rebuild_summaries(db)
     db.execute("COMMIT")
@@ -82,8 +82,7 @@ def main() -> None:
     print(f"{args.file}: {len(ids)} series, {rows:,} readings, {args.file.stat().st_size / 1e6:.0f} MB")
 
     def floor(sid: int, since: float, until: float) -> None:
-        query = "SELECT t, value FROM all_points WHERE series = ? AND t BETWEEN ? AND ?"
-        raw.execute(query, (sid, since, until)).fetchall()
+        raw.execute(POINTS.format(columns="t, value", rest=""), point_span(sid, since, until)).fetchall()
 
     rng = random.Random(2)
     print(f"{'range':>6} {'points':>7} {'page ms':>9} {'floor ms':>9} {'ratio':>7}  (median of {args.rounds})")

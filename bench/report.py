@@ -21,7 +21,7 @@ from pathlib import Path
 
 from labmon.rule_config import RuleConfig
 from labmon_collector.health.report import health
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import POINTS, History, point_span
 from labmon_collector.history.writer import open_history, rebuild_summaries
 
 RESTART = (2.5 * 86400, 1800.0)
@@ -54,7 +54,7 @@ def build(path: Path, series: int, days: int, step: float, end: float) -> None:
             for i, k in enumerate(kind)
             if k != 3
         ]
-        db.executemany("INSERT INTO points VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO fresh VALUES (?, ?, ?, ?, ?, ?)", rows)
         if s % 50 == 49:
             print(f"  series {s + 1}/{series} ({time.perf_counter() - began:.0f} s)", flush=True)
     rebuild_summaries(db)
@@ -70,9 +70,8 @@ def floor(path: Path, since: float, until: float) -> float:
     began = time.perf_counter()
     for sid in ids:
         db.execute(
-            "SELECT status, COUNT(*), SUM(value > 1) FROM all_points WHERE series = ? AND t >= ? AND t < ?"
-            " GROUP BY status",
-            (sid, since, until),
+            POINTS.format(columns="status, COUNT(*), SUM(value > 1)", rest="WHERE t < :until GROUP BY status"),
+            point_span(sid, since, until),
         ).fetchall()
     took = time.perf_counter() - began
     db.close()

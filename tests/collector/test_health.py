@@ -209,14 +209,12 @@ def settled(
     history: History, series: int, rule: RuleConfig, width: int, window: int, since: float, until: float, step: float
 ) -> int | None:
     """Return GOOD or BAD if a complete bucket settles the window whatever came before it, else None."""
-    buckets = history.buckets(series, width, since, until)
-    found = buckets.rows.get(window)
-    if (
-        found is None
-        or window < since
-        or window + width > min(until, buckets.mark)
-        or found[0] * step < width - step / 2
-    ):
+    rows = history.query("SELECT n, min, max FROM buckets WHERE series = ? AND width = ? AND start = ?",
+                         (series, width, window))  # fmt: skip
+    marks = history.query("SELECT value FROM history_meta WHERE key = ?", (f"buckets_through_{width}",))
+    mark = marks[0][0] if marks else -math.inf
+    found = rows[0] if rows else None
+    if found is None or window < since or window + width > min(until, mark) or found[0] * step < width - step / 2:
         return None
     values = [
         found[1],

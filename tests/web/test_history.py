@@ -9,7 +9,7 @@ import pytest
 from labmon.models import Batch, Reading, Result
 from labmon.options import Duration
 from labmon_collector.history import writer as sqlite_sink
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import POINTS, History
 from labmon_collector.history.writer import HistoryConfig, HistorySink
 
 DAY = 86400.0
@@ -45,9 +45,12 @@ def test_a_series_keeps_points_buckets_and_counts_and_ignores_a_redelivery(tmp_p
     assert "SCAN points" not in plan and "SCAN fresh" not in plan and "SEARCH fresh USING PRIMARY KEY" in plan, plan
     # the first layout's table lives on as a view
     assert db.execute("SELECT COUNT(*), COUNT(value) FROM readings").fetchone() == (5, 4)
-    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN SELECT * FROM all_points WHERE series=1 AND t>5"))
-    assert "SEARCH points USING PRIMARY KEY (series=? AND t>?)" in plan
-    assert "SEARCH fresh USING PRIMARY KEY (series=? AND t>?)" in plan
+    # a reader's series: a primary-key search of `points` per window, one of `fresh`, no scan
+    span = {"series": 1, "since": 5.0, "until": DAY, "first": 0, "last": DAY, "back": DAY}
+    plan = " ".join(row[3] for row in db.execute("EXPLAIN QUERY PLAN " + POINTS.format(columns="t", rest=""), span))
+    assert "SEARCH p USING PRIMARY KEY (start=? AND series=? AND t>? AND t<?)" in plan, plan
+    assert "SEARCH fresh USING PRIMARY KEY (series=? AND t>? AND t<?)" in plan, plan
+    assert "SCAN points" not in plan and "SCAN p " not in plan, plan
 
 
 def test_the_open_window_is_written_apart_and_moved_when_it_closes_and_a_redelivery_stays_ignored(tmp_path):

@@ -41,17 +41,12 @@ def watched(rules: tuple[RuleConfig, ...]) -> list[RuleConfig]:
     return [rule for rule in rules if RULE_KINDS[rule.kind].level]
 
 
-STEPS = """SELECT group_concat(printf('%!.17g', t)) FROM (
-    SELECT t FROM all_points WHERE series = ? AND t < ? ORDER BY t DESC LIMIT ?)"""
-"""The times of a series' last readings as one text (17 digits: the same floats back)."""
-
-
 def step_of(history: History, series: int, until: float, fallback: float) -> float:
     """Return the usual spacing of a series' readings before `until` (`fallback` with fewer than two)."""
     import numpy as np
 
-    [(text,)] = history.query(STEPS, (series, until, STEP_SAMPLE))
-    steps = np.diff(np.sort(np.fromstring(text, sep=","))) if text else np.empty(0)
+    times = history.times_before(series, until, STEP_SAMPLE)
+    steps = np.diff(np.sort(np.array(times, np.float64)))
     steps = steps[steps > 0]
     return float(np.median(steps)) if len(steps) else fallback
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from labmon.rule_config import RuleConfig
 from labmon_collector.history.reader import History
-from labmon_collector.history.writer import BUCKET_WIDTHS
+from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, window_sql
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
 BETWEEN = 3
@@ -23,30 +23,45 @@ INF = math.inf
 # has thousands of readings in its unsettled windows, and handing them to Python one by one was most of a
 # report's time. numpy reads the texts and judges the readings as arrays.
 SETTLED = """
+WITH RECURSIVE starts(width, start) AS (
+    SELECT :fine, :fine_first UNION ALL SELECT :wide, :wide_first
+    UNION ALL SELECT width, start + width FROM starts WHERE start + 2 * width <= :until
+)
 SELECT group_concat(CAST(start AS INTEGER)), group_concat(width), group_concat(state, '') FROM (
-    SELECT start, width, CASE WHEN :glo <= min AND max <= :ghi THEN 0 WHEN max < :blo OR min > :bhi THEN 1 END AS state
-    FROM buckets WHERE series = :series AND width IN (:fine, :wide) AND start >= :since AND start + width <= :until
-        AND start + width <= CASE WHEN width = :fine
+    SELECT b.start, b.width,
+        CASE WHEN :glo <= min AND max <= :ghi THEN 0 WHEN max < :blo OR min > :bhi THEN 1 END AS state
+    FROM starts JOIN buckets b ON b.width = starts.width AND b.start = starts.start AND b.series = :series
+    WHERE b.start + b.width <= :until
+        AND b.start + b.width <= CASE WHEN b.width = :fine
             THEN coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :fine), -1e999)
             ELSE coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :wide), -1e999) END
-        AND n * :step >= width - :step / 2.0
+        AND n * :step >= b.width - :step / 2.0
 ) WHERE state IS NOT NULL
 """
 """The complete buckets (of either width) that settle their windows: a full window's valid readings all on one
-side of the bounds. A width's mark vouches for its buckets in the same statement (one read state of the file).
+side of the bounds, found by a primary-key search per bucket start from `since` (`fine_first`, `wide_first`).
+A width's mark vouches for its buckets in the same statement (one read state of the file).
 Buckets start on whole seconds (multiples of their width): as integers, their text is exact and quick."""
 
 POINTS = """
-WITH stretch(k, lo, hi) AS (VALUES {stretches})
+WITH RECURSIVE stretch(k, lo, hi) AS (VALUES {stretches}),
+windows(k, lo, hi, start) AS (
+    SELECT k, lo, hi, {first} FROM stretch UNION ALL
+    SELECT k, lo, hi, start + {window} FROM windows WHERE start + {window} <= hi + :gap
+)
 SELECT {index}, group_concat({time}), group_concat(CASE WHEN p.status != 'ok' OR p.value IS NULL THEN 2
     WHEN p.value < :blo OR p.value > :bhi THEN 1 WHEN :glo <= p.value AND p.value <= :ghi THEN 0 ELSE 3 END, '')
-FROM stretch JOIN {table} p ON p.series = :series AND p.t >= lo - :gap AND p.t <= hi + :gap
+FROM {source} AND p.series = :series AND p.t >= lo - :gap AND p.t <= hi + :gap
 """
-"""The readings of `table` (points, fresh: a view of both is read whole) in the stretches (numbered k; with
-those within a gap of either end) as texts: their stretch (`index`: only where stretches are close enough for a
-reading to be in two), their times and their states, one digit each (error
-readings unknown, values between bound and clear BETWEEN).
+"""The readings of `points` or `fresh` (SOURCES) in the stretches (numbered k; with those within a gap of either
+end) as texts: their stretch (`index`: only where stretches are close enough for a reading to be in two), their
+times and their states, one digit each (error readings unknown, values between bound and clear BETWEEN).
+`points` is searched by primary key window by window.
 Handing SQLite's rows to Python one by one was most of a report's time."""
+SOURCES = {
+    "points": "windows JOIN points p ON p.start = windows.start",
+    "fresh": "stretch JOIN fresh p ON true",
+}
 TICKS = "CAST((p.t - :base) * :per_tick AS INTEGER)"
 """A time as whole ticks from a base: exact when every time is a multiple of the tick (see `_tick`), and integers
 are quicker to write and read than floats."""
@@ -142,7 +157,8 @@ def _settled(history: History, judge: dict[str, float]) -> tuple[Floats, Floats,
     """Return the settled stretches, merged: starts, ends and states."""
     import numpy as np
 
-    [(starts, widths, states)] = history.query(SETTLED, judge)
+    starts_at = {f"{name}_first": -(-judge["since"] // judge[name]) * judge[name] for name in ("fine", "wide")}
+    [(starts, widths, states)] = history.query(SETTLED, {**judge, **starts_at})
     if not starts:
         return np.empty(0), np.empty(0), np.empty(0, np.int8)
     start = np.fromstring(starts, sep=",")
@@ -171,9 +187,16 @@ def _read(
         part = range(first, min(first + STRETCHES_PER_READ, len(lo)))
         values = {f"lo{i}": float(lo[i]) for i in part} | {f"hi{i}": float(hi[i]) for i in part}
         stretches = ", ".join(f"({i}, :lo{i}, :hi{i})" for i in part)
-        for table in ("points", "fresh"):
+        for source in SOURCES.values():
             time = DIGITS if ticks is None else TICKS
-            sql = POINTS.format(stretches=stretches, table=table, time=time, index="''" if apart else "group_concat(k)")
+            sql = POINTS.format(
+                stretches=stretches,
+                first=window_sql("(lo - :gap)"),
+                window=WINDOW,
+                source=source,
+                time=time,
+                index="''" if apart else "group_concat(k)",
+            )
             [(index, text, digits)] = history.query(sql, {**judge, **values, "base": base, "per_tick": 1 / tick})
             if text:
                 times: Floats = (

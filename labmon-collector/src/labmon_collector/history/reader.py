@@ -4,20 +4,51 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
-import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from labmon_collector.history.writer import BUCKET_WIDTHS, bucket_marks, open_history
+from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, bucket_marks, open_history, window_of
 from labmon_collector.sqlitedb import table_names
 
 RAW_SPAN = 6 * 3600.0
 """Ranges up to this many seconds are plotted from the raw readings; longer ones from buckets."""
 SPARK_POINTS = 120
-WIDE = BUCKET_WIDTHS[-1]
+EVER = 2.0**62
+"""Seconds further than any history reaches (a window start SQLite and Python both hold exactly)."""
+
+# One series' points: a primary-key search of `points` per window from the later of the asked start and the file's
+# first window to the earlier of the asked end and the series' last window (`ends`; back at most :back from it),
+# and its points in `fresh`. One statement: one state of the file, whatever the sink closes meanwhile.
+POINTS = f"""WITH RECURSIVE bounds(lo, hi) AS (SELECT max(:first, (SELECT MIN(start) FROM points), hi - :back), hi
+        FROM (SELECT min(:last, (SELECT start FROM ends WHERE series = :series)) AS hi)),
+    ws(start) AS (SELECT lo FROM bounds WHERE lo <= hi UNION ALL
+        SELECT start + {WINDOW} FROM ws WHERE start + {WINDOW} <= (SELECT hi FROM bounds))
+SELECT {{columns}} FROM (
+    SELECT p.t, p.value, p.status, p.error FROM ws JOIN points p
+        ON p.start = ws.start AND p.series = :series AND p.t >= :since AND p.t <= :until
+    UNION ALL SELECT t, value, status, error FROM fresh WHERE series = :series AND t >= :since AND t <= :until
+) {{rest}}"""
+# One series' buckets of one width: a primary-key search per bucket start, from :first to :last.
+BUCKETS = """WITH RECURSIVE ws(start) AS (
+    SELECT lo FROM (SELECT max(:first, (SELECT MIN(start) FROM buckets WHERE width = :width)) AS lo) WHERE lo <= :last
+    UNION ALL SELECT start + :width FROM ws WHERE start + :width <= :last)
+SELECT b.start, {columns} FROM ws JOIN buckets b ON b.width = :width AND b.start = ws.start AND b.series = :series
+ORDER BY b.start"""
+
+
+def point_span(series: int, since: float, until: float, back: float = EVER) -> dict[str, float]:
+    """Return the parameters of POINTS (a statement's named values) for one series' points in [since, until]."""
+    first, last = (window_of(min(max(t, -EVER), EVER)) for t in (since, until))
+    return {"series": series, "since": since, "until": until, "first": first, "last": last, "back": back}
+
+
+def bucket_span(series: int, width: int, first: float, last: float) -> dict[str, float]:
+    """Return the parameters of BUCKETS for one series' buckets of `width` starting in [first, last] (any floats)."""
+    first, last = max(first, -EVER), min(last, EVER)
+    return {"series": series, "width": width, "first": -(-first // width) * width, "last": last // width * width}
 
 
 @dataclass(frozen=True)
@@ -93,8 +124,7 @@ class History:
         """Return (time, value, status, error) of one series from `since` to `until`."""
         with self._lock:
             return self._db.execute(
-                "SELECT t, value, status, error FROM all_points WHERE series = ? AND t >= ? AND t <= ? ORDER BY t",
-                (series, since, until),
+                POINTS.format(columns="t, value, status, error", rest="ORDER BY t"), point_span(series, since, until)
             ).fetchall()
 
     def plot(self, series: int, since: float, until: float) -> Plot:
@@ -105,27 +135,25 @@ class History:
             return _with_gaps(0.0, rows)
         width = next((w for w in BUCKET_WIDTHS if span / w <= 2000), BUCKET_WIDTHS[-1])
         fine = BUCKET_WIDTHS[0]
+        columns = "b.n, b.min, b.max, b.sum"
         with self._lock, self._db:
             # one read transaction: a window the sink closes meanwhile must not be read both ways
             self._db.execute("BEGIN")
             marks = bucket_marks(self._db)
             # a width's buckets count before its mark only: the sink writes a window's while it closes it
+            mark = marks.get(width, since - width)
             parts = self._db.execute(
-                "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
-                " AND start <= ? AND start < ?",
-                (series, width, since - width, until, marks.get(width, since - width)),
+                BUCKETS.format(columns=columns), bucket_span(series, width, since - width, min(until, mark - width))
             ).fetchall()
             if width != fine:  # after this width's mark: its ten-minute buckets
                 parts += self._db.execute(
-                    "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
-                    " AND start <= ? AND start < ?",
-                    (series, fine, max(since - width, marks.get(width, since - width)), until, marks.get(fine, 0.0)),
+                    BUCKETS.format(columns=columns),
+                    bucket_span(series, fine, max(since - width, mark), min(until, marks.get(fine, 0.0) - fine)),
                 ).fetchall()
             # after the ten-minute mark: the points, not in any bucket yet
             parts += self._db.execute(
-                "SELECT t, 1, value, value, value FROM all_points WHERE series = ? AND t >= ? AND t <= ?"
-                " AND status = 'ok'",
-                (series, max(since - width, marks.get(fine, since - width)), until),
+                POINTS.format(columns="t, 1, value, value, value", rest="WHERE status = 'ok'"),
+                point_span(series, max(since - width, marks.get(fine, since - width)), until),
             ).fetchall()
         buckets: dict[float, tuple[int, float, float, float]] = {}
         for start, n, low, high, total in parts:
@@ -137,28 +165,6 @@ class History:
         rows = [(start + width / 2.0, total / n, low, high) for start, (n, low, high, total) in sorted(buckets.items())]
         return replace(_with_gaps(float(width), rows), bucketed=True)
 
-    def buckets(
-        self, series: int, width: int, since: float, until: float, *, within: list[float] | None = None
-    ) -> Buckets:
-        """Return one series' complete buckets (before the mark) of `width` starting in [since, until).
-
-        `within`: only those inside these two-hour windows (by start).
-        """
-        inside = (
-            ""
-            if within is None
-            else f" AND CAST(start / {WIDE} AS INTEGER) * {WIDE} IN ({', '.join('?' * len(within))})"
-        )
-        with self._lock, self._db:
-            self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
-            mark = bucket_marks(self._db).get(width, -math.inf)
-            rows = self._db.execute(
-                "SELECT start, n, min, max, sum FROM buckets WHERE series = ? AND width = ? AND start >= ?"
-                " AND start < ? AND start + width <= ?" + inside,
-                (series, width, since, until, mark, *(within or [])),
-            ).fetchall()
-        return Buckets(mark, {start: (n, low, high, total) for start, n, low, high, total in rows})
-
     def query(self, sql: str, params: Sequence[object] | Mapping[str, object]) -> list[tuple[Any, ...]]:
         """Return the rows of one read-only statement (one statement reads one consistent state of the file)."""
         with self._lock:
@@ -168,9 +174,11 @@ class History:
         """Return the mean valid value of one series in [since, split) and in [split, until) (None: no valid value)."""
         with self._lock:
             before, after = self._db.execute(
-                "SELECT AVG(CASE WHEN t < ? THEN value END), AVG(CASE WHEN t >= ? THEN value END) FROM all_points"
-                " WHERE series = ? AND t >= ? AND t < ? AND status = 'ok'",
-                (split, split, series, since, until),
+                POINTS.format(
+                    columns="AVG(CASE WHEN t < :split THEN value END), AVG(CASE WHEN t >= :split THEN value END)",
+                    rest="WHERE status = 'ok' AND t < :until",
+                ),
+                {**point_span(series, since, until), "split": split},
             ).fetchone()
         return before, after
 
@@ -178,23 +186,42 @@ class History:
         """Return the changes of one series' mean from each complete bucket of `width` in [since, until) to the next."""
         with self._lock, self._db:
             self._db.execute("BEGIN")  # the mark and the buckets it vouches for, read together
-            mark = bucket_marks(self._db).get(width, -math.inf)
+            mark = bucket_marks(self._db).get(width, -EVER)
+            last = min(-(-until // width) * width, mark) - width  # starts before `until`, ends by the mark
             rows = self._db.execute(
-                "SELECT start, sum / n FROM buckets WHERE series = ? AND width = ? AND start >= ? AND start < ?"
-                " AND start + width <= ? ORDER BY start",
-                (series, width, since, until, mark),
+                BUCKETS.format(columns="b.sum / b.n"), bucket_span(series, width, since, last)
             ).fetchall()
         # the differences here, not with SQLite's LAG(): its window functions took most of a ranking's time
         return [mean - was for (at, was), (start, mean) in itertools.pairwise(rows) if start - at == width]
 
     def recent(self, series: int, count: int = SPARK_POINTS) -> Plot:
         """Return the last `count` readings of one series (for a sparkline)."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT t, value, value, value FROM all_points WHERE series = ? ORDER BY t DESC LIMIT ?",
-                (series, count),
-            ).fetchall()
+        rows = self._last(series, EVER, count, "t, value, value, value")
         return _with_gaps(0.0, rows[::-1])
+
+    def times_before(self, series: int, until: float, count: int) -> list[float]:
+        """Return the times of one series' last `count` readings before `until`, newest first."""
+        return [t for (t,) in self._last(series, until, count, "t", before=True)]
+
+    def _last(self, series: int, until: float, count: int, columns: str, *, before: bool = False) -> list[Any]:
+        """Return `columns` of one series' last `count` points up to `until` (`before`: excluded), newest first.
+
+        It looks back from the series' last window, further each time until it has them or has read it all.
+        """
+        back = 8.0 * WINDOW
+        rest = ("WHERE t < :until " if before else "") + "ORDER BY t DESC LIMIT :count"
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    POINTS.format(columns=columns, rest=rest),
+                    {**point_span(series, -EVER, until, back), "count": count},
+                ).fetchall()
+                (span,) = self._db.execute(
+                    "SELECT (SELECT MAX(start) FROM points) - (SELECT MIN(start) FROM points)"
+                ).fetchone()
+            if len(rows) >= count or back > (span or 0):
+                return rows
+            back *= 16
 
     def measurers(self) -> list[MeasurerCounts]:
         """Return every measurer's counts."""
