@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -17,6 +18,10 @@ log = logging.getLogger(__name__)
 FULL_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
 """SQLite's codes for a write the disk refused (IOERR: a WAL or journal that could not grow)."""
 FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+FREE_EVERY = 5.0
+"""Seconds a look at the free space stands: a statvfs each cycle of a lab polled many times a second is work for
+nothing (at the usual intervals of 10 s or more every cycle still looks). A write the disk refuses, or takes again,
+makes the next look fresh: a disk that fills faster than this is refusing writes by then, and is looked at."""
 
 
 def refused(exc: BaseException) -> bool:
@@ -57,12 +62,17 @@ def free_bytes(directory: Path) -> int | None:
 class DiskHealth:
     """Counts the writes the disk refused, per store, and remembers since when each has been refused."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.directory = directory
+        self._clock = clock
         self.refusals = 0
         """Writes refused since the start (each retried later, or held in memory)."""
         self._since: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._runs = 0
+        """Runs of refused writes begun or ended: a change makes `free` look afresh."""
+        self._looked: tuple[float, int, int | None] = (-math.inf, 0, None)
+        """When `free` last looked (monotonic), at which `_runs`, and what it found."""
 
     def refuse(self, store: str, exc: BaseException) -> None:
         """Record that the disk refused a write to `store`; log the first of a run."""
@@ -70,6 +80,7 @@ class DiskHealth:
             self.refusals += 1
             first = store not in self._since
             self._since.setdefault(store, time.time())
+            self._runs += first
         if first:
             log.error("the disk refused a write to the %s: %s; kept and retried", store, exc)
 
@@ -77,8 +88,23 @@ class DiskHealth:
         """Record that a write to `store` went through."""
         with self._lock:
             since = self._since.pop(store, None)
+            self._runs += since is not None
         if since is not None:
             log.warning("the %s is written to disk again", store)
+
+    def free(self) -> int | None:
+        """Return the bytes free on the disk (see `free_bytes`), as looked at within FREE_EVERY seconds and since
+        the last run of refused writes began or ended; else looked at now."""
+        now = self._clock()
+        with self._lock:
+            at, runs, free = self._looked
+            if now - at < FREE_EVERY and runs == self._runs:
+                return free
+            runs = self._runs
+        free = free_bytes(self.directory)
+        with self._lock:
+            self._looked = (now, runs, free)
+        return free
 
     def refused_since(self) -> float | None:
         """Return when the oldest run of refused writes began, None if every store writes."""

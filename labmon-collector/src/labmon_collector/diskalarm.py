@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from labmon.rule_config import RuleConfig, Severity, selector_covers
 from labmon.times import iso
 from labmon_collector.alerting.conditions import Observation
-from labmon_collector.disk import DiskHealth, free_bytes
+from labmon_collector.disk import DiskHealth
 
 WRITES = "disk/writes"
 FREE = "disk/free"
@@ -49,7 +49,7 @@ class DiskAlarm:
         """
         if not selector_covers(rule.select, self.node):
             return []
-        free, where = free_bytes(self.health.directory), self.health.directory
+        free, where = self.health.free(), self.health.directory
         since = self.health.refused_since()
         room = "free space unknown" if free is None else f"{free} bytes free on {where}"
         value = None if free is None else float(free)
