@@ -33,6 +33,7 @@ def exported() -> dict[str, list]:
     gauges.record(batch(1, ("table2",)), 0.012, 1700000001.2)
     gauges.record(batch(2, ("table2",)), 0.010, 1700000002.2)
     gauges.role = ("collector-a", True)  # one of a pair, the active one
+    gauges.resent = {"notifier:phone": 1}  # sent again after a restart
     alerts = [("laser-unlocked", "table1/laser1/lock_error", "firing", "critical")]
     return samples(exposition(gauges, alerts, [("sink:history", 3, 1, False), ("notifier:phone", 0, 0, True)]))
 
@@ -62,6 +63,8 @@ def test_rule_states_health_and_outbox():
     assert found["labmon_outbox_dead_letters"][0].value == 1.0
     paused = {s.labels["target"]: s.value for s in found["labmon_outbox_paused"]}
     assert paused == {"sink:history": 0.0, "notifier:phone": 1.0}
+    resent = {s.labels["target"]: s.value for s in found["labmon_outbox_resent_total"]}
+    assert resent == {"sink:history": 0.0, "notifier:phone": 1.0}
 
 
 def test_a_measurer_behind_an_unreachable_broker_is_not_up():
@@ -149,6 +152,7 @@ def reference(gauges: Gauges, alerts: list, outbox: list) -> bytes:
         family("labmon_outbox_backlog", ["target"], [([t], float(b)) for t, b, _, _ in outbox]),
         family("labmon_outbox_dead_letters", ["target"], [([t], float(d)) for t, _, d, _ in outbox]),
         family("labmon_outbox_paused", ["target"], [([t], float(p)) for t, _, _, p in outbox]),
+        family("labmon_outbox_resent_total", ["target"], [([t], float(gauges.resent.get(t, 0))) for t, *_ in outbox]),
     ]
 
     class Snapshot(Collector):
@@ -173,6 +177,7 @@ def test_the_text_reads_as_prometheus_clients_own_with_awkward_names_units_and_t
     gauges.record(Batch(2, 3.0, (Result("q", "twins", 3.5, twins[::-1]), results[1]), ("silent",)), 0.25, 4.0)
     alerts = [(AWKWARD, f"{AWKWARD}/a/r", "pending", "warning")]
     outbox = [(f"sink:{AWKWARD}", 2, 0, True)]
+    gauges.resent = {f"sink:{AWKWARD}": 1}
     ours = exposition(gauges, alerts, outbox)
     assert parsed(ours) == parsed(reference(gauges, alerts, outbox))
     assert exposition(gauges, alerts, outbox) == ours  # a second scrape, from the kept label text

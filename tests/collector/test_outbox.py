@@ -156,3 +156,31 @@ def test_the_courier_outlives_a_failing_outbox_and_logs_it_once(tmp_path, caplog
     assert [r.message for r in caplog.records if "hit an error" in r.message] == [
         "courier for sink:a hit an error (logged once until it recovers); retrying"
     ]
+
+
+def test_a_file_made_before_the_being_sent_mark_keeps_its_items_and_marks_them_from_now_on(tmp_path):
+    import sqlite3
+
+    from labmon_collector.delivery.outbox import Outbox
+
+    path = tmp_path / "outbox.sqlite"
+    with sqlite3.connect(path) as db:  # the layout before the mark and the resent count
+        db.executescript(
+            """CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL,
+                   created REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, payload TEXT NOT NULL);
+               CREATE TABLE targets (target TEXT PRIMARY KEY, dropped INTEGER NOT NULL DEFAULT 0,
+                   delivered INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_error_at REAL, paused TEXT);
+               INSERT INTO targets (target) VALUES ('notifier:x');
+               INSERT INTO outbox (target, created, payload) VALUES ('notifier:x', 1.0, '{"n": 1}');"""
+        )
+    box = Outbox(path)
+    item = box.oldest("notifier:x")
+    assert item is not None and item.payload == {"n": 1} and not item.repeat
+    box.sending(item.id)
+    box.close()  # stopped while sending it
+    again = Outbox(path)
+    item = again.oldest("notifier:x")
+    assert item is not None and item.repeat
+    again.delivered("notifier:x", item.id)
+    assert again.resent == {"notifier:x": 1} and again.status()[0].resent == 1
+    again.close()

@@ -64,6 +64,7 @@ def build_report(settings: CollectorConfig, now: float) -> dict[str, Any]:
             "in_memory": t.target in unknown,
             **_counts(t, known=t.target not in unknown),
             "dead_letters": t.dead,
+            "resent": t.resent,
             "last_error": t.last_error,
             "paused": t.paused,
         }
@@ -168,6 +169,8 @@ def render(report: dict[str, Any]) -> list[str]:
         lines.append(f"  {d['target']:<26} {figures}  dead {d['dead_letters']:>3}  {state}")
         if d["last_error"]:
             lines.append(f"      last error: {d['last_error']}")
+        if d["resent"]:
+            lines.append(f"      sent again after a restart, possibly repeats: {d['resent']}")
     if any(d["dead_letters"] for d in report["delivery"]):
         lines.append("  dead letters were rejected for good: labmon outbox list | retry | drop")
     stale = "" if collector["running"] else " (as of the last cycle)"

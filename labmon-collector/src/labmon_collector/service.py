@@ -32,6 +32,7 @@ from labmon_collector.delivery.courier import Courier
 from labmon_collector.delivery.heartbeat import Heartbeat
 from labmon_collector.delivery.outbox import Outbox, Pending, in_memory_targets
 from labmon_collector.delivery.patience import patient
+from labmon_collector.delivery.repeat import said_again
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import ALONE, DiskAlarm
 from labmon_collector.failover.pair import Pair
@@ -153,13 +154,19 @@ class Collector:
         targets |= {f"notifier:{name}": _notifier_delivery(notifier, name) for name, notifier in self.notifiers.items()}
         self.couriers = {
             target: Courier(
-                self.outbox, target, deliver, retry_base=delivery.retry_initial, retry_cap=delivery.retry_max
+                self.outbox,
+                target,
+                deliver,
+                retry_base=delivery.retry_initial,
+                retry_cap=delivery.retry_max,
+                mark=target.startswith("notifier:"),  # a notifier's repeat after a restart is said
             )
             for target, deliver in targets.items()
         }
         # issue 11: the alert history and the status page; /metrics for Prometheus on the same listener
         self.events = EventLog(self.settings.data_dir / "events.sqlite", self.disk)
         self.gauges = Gauges()
+        self.gauges.resent = self.outbox.resent
         self.web = WebServer.for_collector(self) if self.settings.web is not None else None
         self._gc_before: tuple[int, int, int] | None = None
 
@@ -221,7 +228,7 @@ class Collector:
         self.evidence.close()
         self.forecasts.close()
         self.changes.close()
-        self.store.note(stopped_at=time.time())
+        self.store.note(stopped_at=time.time(), resent=self.outbox.resent)  # the page says the resends
         self.store.close()
         self.events.close()
         if self._gc_before is not None:
@@ -342,7 +349,7 @@ class Collector:
         pair = {} if self.pair is None else {"failover": self.pair.facts()}
         self.store.note(
             last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held,
-            clocks=self.clocks.shown(), **pair,
+            clocks=self.clocks.shown(), resent=self.outbox.resent, **pair,
         )  # fmt: skip
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
@@ -534,10 +541,11 @@ def _notifier_delivery(notifier: Any, name: str) -> Callable[[Pending], None]:
     def deliver(item: Pending) -> None:
         payload = item.payload
         if "alerts" in payload:
-            deliver_group(notifier, [Alert.from_dict(a) for a in payload["alerts"]])
+            alerts = [Alert.from_dict(a) for a in payload["alerts"]]
+            deliver_group(notifier, [said_again(a) for a in alerts] if item.repeat else alerts)
             return
         fields, png = take_plot(payload)
-        alert = Alert.from_dict(fields)
+        alert = said_again(Alert.from_dict(fields)) if item.repeat else Alert.from_dict(fields)
         with_plot = getattr(notifier, "notify_with_plot", None)
         if png is not None and with_plot is not None:
             with_plot(alert, png)

@@ -34,6 +34,7 @@ class Courier(threading.Thread):
         *,
         retry_base: float = 1.0,
         retry_cap: float = 300.0,
+        mark: bool = False,
     ) -> None:
         super().__init__(name=f"courier-{target}", daemon=True)
         self.outbox = outbox
@@ -41,6 +42,8 @@ class Courier(threading.Thread):
         self._deliver = deliver
         self._retry_base = retry_base
         self._retry_cap = retry_cap
+        self._mark = mark
+        """Mark each item as being sent before delivering it (a notifier's: a repeat after a restart is said)."""
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._hurry = threading.Event()
@@ -100,6 +103,8 @@ class Courier(threading.Thread):
     def _attempt(self, item: Pending) -> float | None:
         """Try one delivery; return the delay before the next attempt, or None to stop for good."""
         started = time.monotonic()
+        if self._mark:
+            self.outbox.sending(item.id)
         try:
             self._deliver(item)
         except RejectedError as exc:

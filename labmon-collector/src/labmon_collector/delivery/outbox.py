@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     target TEXT NOT NULL,
     created REAL NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    payload TEXT NOT NULL
+    payload TEXT NOT NULL,
+    sending INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS outbox_target ON outbox (target, id);
 CREATE TABLE IF NOT EXISTS targets (
@@ -37,7 +38,8 @@ CREATE TABLE IF NOT EXISTS targets (
     delivered INTEGER NOT NULL DEFAULT 0,
     last_error TEXT,
     last_error_at REAL,
-    paused TEXT
+    paused TEXT,
+    resent INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY,
@@ -49,6 +51,11 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     rejected_at REAL NOT NULL
 );
 """
+ADDED = {"outbox": "sending", "targets": "resent"}
+"""Columns a file made before them lacks (each an INTEGER, 0 by default)."""
+MARK_SYNC = "NORMAL"
+"""How the "being sent" mark is committed: without an fsync (it must outlive the process, not a power cut; see
+`Outbox.sending`). bench/sending.py measures it against "FULL"."""
 
 
 LIVE_PER_TARGET = 4
@@ -113,6 +120,8 @@ class Pending:
     text: str
     live: object = None
     """What was put, as it was put (a cycle's Batch, say), while the same process delivers it; else None."""
+    repeat: bool = False
+    """A run stopped while sending it (after its notifier was asked, before the delete): it may have gone out."""
 
     @cached_property
     def payload(self) -> dict[str, Any]:
@@ -134,6 +143,8 @@ class TargetStatus:
     last_error_at: float | None
     paused: str | None
     dead: int
+    resent: int = 0
+    """Items sent again after a restart that had been being sent (possibly repeats), since the file was made."""
 
 
 @dataclass(frozen=True)
@@ -182,7 +193,14 @@ class Outbox:
         """The collector's: with it a full disk holds items in memory instead of raising (tools have none)."""
         self._refused = _Refused()
         with transaction(self._db):  # status lists a target by its row, which its items' puts do not write
+            for table, column in ADDED.items():
+                if column not in {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}:
+                    self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0")
             self._db.executemany("INSERT OR IGNORE INTO targets (target) VALUES (?)", [(t,) for t in in_memory])
+            self._repeats = {item_id for (item_id,) in self._db.execute("SELECT id FROM outbox WHERE sending = 1")}
+            """Items the last run was sending when it stopped: sent again, said as possibly repeats."""
+            self.resent = dict(self._db.execute("SELECT target, resent FROM targets WHERE resent > 0").fetchall())
+            """Per target, the items sent again so (the page and /metrics read it; `status` reads the file)."""
 
     def put(self, target: str, payload: dict[str, Any], now: float | None = None, *, live: object = None) -> int:
         """Append an item; past the bound drop the oldest, count them and return how many were dropped.
@@ -315,7 +333,8 @@ class Outbox:
             ).fetchall()
             row = next((row for row in rows if row[0] not in done), None)
             if row is not None:
-                return Pending(row[0], row[1], row[2], _unpacked(row[3]), self._live.get(target, {}).get(row[0]))
+                live = self._live.get(target, {}).get(row[0])
+                return Pending(row[0], row[1], row[2], _unpacked(row[3]), live, row[0] in self._repeats)
             held = self._refused.held.get(target) or self._memory.get(target)
             return Pending(held[0].id, held[0].created, held[0].attempts, held[0].text, held[0].live) if held else None
 
@@ -332,17 +351,44 @@ class Outbox:
                 kept[target].remove(found)
         return found
 
+    def sending(self, item_id: int) -> None:
+        """Mark a stored item as being sent, before its notifier is asked: a run stopped before the item's delete
+        (killed between the notifier's answer and it, say) sends it again after a restart as possibly a repeat.
+
+        Committed without an fsync (MARK_SYNC): a killed process leaves it in the kernel's page cache, which
+        writes it; only a power cut can lose it (then the message may be repeated without being said so). Not
+        while the disk refuses the outbox (an item held in memory is gone with the process anyway).
+        """
+        with self._lock:
+            refused = self._refused
+            if self._closed or item_id < 0 or refused.writes or refused.held or item_id in refused.done:
+                return
+
+            def mark() -> None:
+                self._db.execute(f"PRAGMA synchronous={MARK_SYNC}")
+                try:
+                    self._db.execute("UPDATE outbox SET sending = 1 WHERE id = ?", (item_id,))
+                finally:
+                    self._db.execute("PRAGMA synchronous=FULL")
+
+            attempt(self._health, "outbox", mark)
+
     def delivered(self, target: str, item_id: int) -> None:
         """Forget a confirmed item (once closed, nothing: the item is delivered again after a restart)."""
-        count = (
-            "UPDATE targets SET delivered = delivered + 1, last_error = NULL, last_error_at = NULL WHERE target = ?",
-            (target,),
-        )
         with self._lock:
             item_id = self._refused.moved.pop(item_id, item_id)
+            again = item_id in self._repeats
+            count = (
+                "UPDATE targets SET delivered = delivered + 1, resent = resent + ?, last_error = NULL,"
+                " last_error_at = NULL WHERE target = ?",
+                (int(again), target),
+            )
             self._live.get(target, {}).pop(item_id, None)
             if self._closed:
                 return
+            if again:
+                self._repeats.discard(item_id)
+                self.resent[target] = self.resent.get(target, 0) + 1
             if target in self._in_memory and item_id < 0 and self._take_held(target, item_id) is not None:
                 self._memory_delivered[target] = self._memory_delivered.get(target, 0) + 1  # written at close
                 return
@@ -368,7 +414,11 @@ class Outbox:
                 held.attempts += 1
 
             def work(db: sqlite3.Connection) -> None:
-                db.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (item_id,))
+                # the notifier said no: not sent, unless an earlier run may have sent it
+                db.execute(
+                    "UPDATE outbox SET attempts = attempts + 1, sending = sending * ? WHERE id = ?",
+                    (int(item_id in self._repeats), item_id),
+                )
                 db.execute("UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?", (error, at, target))
 
             self._write(work)
@@ -459,7 +509,7 @@ class Outbox:
             rows = self._db.execute(
                 """SELECT t.target, COUNT(o.id), MIN(o.created), t.delivered, t.dropped,
                           t.last_error, t.last_error_at, t.paused,
-                          (SELECT COUNT(*) FROM dead_letters d WHERE d.target = t.target)
+                          (SELECT COUNT(*) FROM dead_letters d WHERE d.target = t.target), t.resent
                    FROM targets t LEFT JOIN outbox o ON o.target = t.target
                    GROUP BY t.target ORDER BY t.target"""
             ).fetchall()

@@ -26,10 +26,16 @@ METRICS = {
     "labmon_outbox_backlog": "Items waiting in the outbox for one sink or notifier",
     "labmon_outbox_dead_letters": "Items a target rejected for good, kept for `labmon outbox`",
     "labmon_outbox_paused": "1 while delivery to a sink or notifier is paused (it failed for good: fix and restart)",
+    "labmon_outbox_resent_total": "Items sent again after a restart that a stopped run was sending (possibly repeats)",
 }
 """Every metric the collector exports, with its help text (the Grafana example may only query these)."""
 
-COUNTERS = {"labmon_measurer_missing_cycles_total", "labmon_cycles_total", "labmon_collector_double_sent_total"}
+COUNTERS = {
+    "labmon_measurer_missing_cycles_total",
+    "labmon_cycles_total",
+    "labmon_collector_double_sent_total",
+    "labmon_outbox_resent_total",
+}
 
 SPECIAL = {"inf": "+Inf", "-inf": "-Inf", "nan": "NaN"}
 """Python's spelling of the non-finite floats, in the exposition format's."""
@@ -72,6 +78,8 @@ class Gauges:
     """With a standby collector: this collector's node name and whether it is the active one."""
     double_sent: int = 0
     """With a standby collector: the notifications it found the other sent too."""
+    resent: dict[str, int] = field(default_factory=dict)
+    """Per target, items sent again after a restart that the run before was sending (the outbox's count)."""
 
     def record(self, batch: Batch, took: float, completed_at: float) -> None:
         """Take in one completed cycle: its readings, who answered, and how long it took."""
@@ -163,13 +171,15 @@ def exposition(gauges: Gauges, alerts: Iterable[AlertRow], outbox: Iterable[Outb
             f"labmon_cycle_last_completed_timestamp_seconds {number(h.last_cycle_at)}",
         ]
     backlog, dead = _header("labmon_outbox_backlog"), _header("labmon_outbox_dead_letters")
-    paused = _header("labmon_outbox_paused")
+    paused, again = _header("labmon_outbox_paused"), _header("labmon_outbox_resent_total")
+    resent = dict(gauges.resent)  # a snapshot: a courier may count meanwhile
     for target, waiting, rejected, stopped in outbox:
         labels = _labels(target=target)
         backlog.append(f"labmon_outbox_backlog{labels} {number(waiting)}")
         dead.append(f"labmon_outbox_dead_letters{labels} {number(rejected)}")
         paused.append(f"labmon_outbox_paused{labels} {1.0 if stopped else 0.0}")
-    lines += [*backlog, *dead, *paused, ""]
+        again.append(f"labmon_outbox_resent_total{labels} {number(resent.get(target, 0))}")
+    lines += [*backlog, *dead, *paused, *again, ""]
     return "\n".join(lines).encode()
 
 

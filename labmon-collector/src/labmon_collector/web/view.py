@@ -92,6 +92,7 @@ class LabView:
             "stale": stopped is not None or late,
             "clock_offsets": facts.get("clocks") or {},
             "failover": facts.get("failover"),
+            "resent": facts.get("resent") or {},
         }
 
     def overview(self, since: str = "") -> dict[str, Any]:

@@ -73,6 +73,8 @@ function notices(c) {
   if (c && c.failover) lines.push(`This collector (${c.failover.node}) is ${c.failover.role}.`);
   const doubles = (c && c.failover && c.failover.double_sent) || [];
   if (doubles.length) lines.push(`Notified by both collectors of the pair: ${doubles.join("; ")}.`);
+  const resent = Object.entries((c && c.resent) || {}).map(([target, n]) => `${target} ${n}`);
+  if (resent.length) lines.push(`Sent again after a restart, possibly repeats: ${resent.join(", ")}.`);
   for (const [measurer, offset] of Object.entries((c && c.clock_offsets) || {})) {
     const off = ago(Math.abs(offset)).replace(" ago", "");
     lines.push(`Measurer ${measurer}'s clock is ${off} ${offset > 0 ? "ahead" : "behind"}; its readings are filed on the collector's clock.`);
