@@ -102,3 +102,15 @@ def test_a_disk_rule_of_ones_own_routes_and_a_mute_window_quiets_the_disk_alert(
     quiet.tz = UTC
     assert cycle(quiet, 1000.0) == []
     assert quiet.muted == {("disk", "collector/disk/free"): always.text()}
+
+
+def test_a_disk_full_at_the_first_look_says_the_alert_may_have_been_told_before_the_restart(tmp_path):
+    judge, health = engine(tmp_path, 1)
+    health.refuse("outbox", OSError(errno.ENOSPC, "No space left on device"))
+    (fired,) = cycle(judge, 1000.0)
+    assert fired.message.endswith("; full as this collector started: possibly told before its restart)")
+    health.stored("outbox")
+    cycle(judge, 1010.0)
+    health.refuse("outbox", OSError(errno.ENOSPC, "No space left on device"))
+    (later,) = cycle(judge, 1020.0)  # filled while this run looked: its own news
+    assert later.state == "firing" and "possibly told before" not in later.message

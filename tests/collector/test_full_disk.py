@@ -306,3 +306,39 @@ def test_in_a_pair_the_standby_tells_its_own_full_disk_and_the_active_does_not(
     back = [m for m in messages if "history stored again" in m]
     assert len(back) == 1 and back[0].startswith("collector-b/disk/writes: "), messages
     assert not [m for m in messages if m.startswith("collector-a/disk")], messages
+
+
+def test_a_restart_while_the_disk_is_full_tells_the_disk_alert_again_saying_it_may_be_a_repeat(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    """The run before could store nothing, not even that it told the alert: this run tells it again, said so."""
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        config = collector_table(
+            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="1MB",
+            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
+        )  # fmt: skip
+        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
+        loaded = write_config(config)
+
+        def full():
+            return [m for m in told(discord) if "history not stored since" in m]
+
+        halt = running(Collector(loaded))
+        try:
+            wait_until(lambda: len(stored_cycles(small_disk / "history.sqlite")) >= 2, 30, "two cycles stored")
+            filler = fill(small_disk)
+            wait_until(full, 30, "the disk alert")
+        finally:
+            halt()
+        halt = running(Collector(loaded))  # the disk still full
+        try:
+            wait_until(lambda: len(full()) == 2, 30, "the disk alert told again")
+            os.remove(filler)
+            wait_until(lambda: [m for m in told(discord) if "history stored again" in m], 30, "resolved")
+        finally:
+            halt()
+    first, again = full()
+    assert "possibly told before its restart" not in first
+    assert "full as this collector started: possibly told before its restart" in again
+    assert len([m for m in told(discord) if "history stored again" in m]) == 1

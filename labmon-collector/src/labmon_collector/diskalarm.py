@@ -39,6 +39,9 @@ class DiskAlarm:
         self.min_free = min_free
         self.node = node
         self.writes, self.free = f"{node}/{WRITES}", f"{node}/{FREE}"
+        self._full_at_start: bool | None = None
+        """Whether the disk refused writes at this run's first look (until it takes them again): the run before
+        could not store that it told the `writes` alert, which this run then tells again, saying so."""
 
     def observe(
         self, rule: RuleConfig, active: Callable[[str], bool], states: Mapping[tuple[str, str], object]
@@ -53,11 +56,13 @@ class DiskAlarm:
         since = self.health.refused_since()
         room = "free space unknown" if free is None else f"{free} bytes free on {where}"
         value = None if free is None else float(free)
+        self._full_at_start = since is not None and self._full_at_start in (None, True)
+        again = "; full as this collector started: possibly told before its restart" if self._full_at_start else ""
         detail = (
             f"history stored again, {room}"
             if since is None
             else f"history not stored since {iso(since)}, {room} (the disk refuses writes to the"
-            f" {', '.join(self.health.failing())}; notifications go out from memory)"
+            f" {', '.join(self.health.failing())}; notifications go out from memory{again})"
         )
         observations = [Observation(self.writes, self.node, since is not None, value, "B", began=since, detail=detail)]
         if free is not None:
