@@ -157,6 +157,16 @@ def test_the_outbox_holds_what_a_full_disk_refuses_and_writes_it_in_order_later(
     reopened.close()
 
 
+def on_disk(broker, lab, data, min_free, **collector):
+    """Return a fast collector config (as a dict) keeping everything in `data`, telling the Discord stand-in."""
+    config = collector_table(
+        broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(data), min_free=min_free,
+        notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}}, **collector,
+    )  # fmt: skip
+    config["collector"]["sinks"]["history"]["path"] = str(data / "history.sqlite")
+    return config
+
+
 def running(collector):
     """Run `collector` in a thread; return a function that stops it."""
     collector.start()
@@ -183,13 +193,8 @@ def test_the_disk_alert_is_acknowledged_silenced_shown_and_kept_in_the_history_l
     monkeypatch.setenv("LABMON_TEST_PAGE_PASSWORD", "s3cret-page")
     with ScriptedServer(DISCORD_OK) as discord:
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
-        config = collector_table(
-            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="4MB",
-            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
-            web={"listen": f"127.0.0.1:{port}", "password": "${LABMON_TEST_PAGE_PASSWORD}"},
-        )  # fmt: skip
-        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
-        loaded = write_config(config)
+        web = {"listen": f"127.0.0.1:{port}", "password": "${LABMON_TEST_PAGE_PASSWORD}"}
+        loaded = write_config(on_disk(broker, lab, small_disk, "4MB", web=web))
         collector = Collector(loaded)
         halt = running(collector)
         url = f"http://127.0.0.1:{port}"
@@ -244,12 +249,7 @@ def test_a_low_space_warning_firing_across_a_restart_is_not_told_again_and_resol
 ):
     with ScriptedServer(DISCORD_OK) as discord:
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
-        config = collector_table(
-            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="4MB",
-            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
-        )  # fmt: skip
-        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
-        loaded = write_config(config)
+        loaded = write_config(on_disk(broker, lab, small_disk, "4MB"))
         ballast = small_disk / "ballast"
         ballast.write_bytes(b"\0" * 5_000_000)  # 3 MB left: below min_free, the disk still takes writes
         halt = running(Collector(loaded))
@@ -280,12 +280,8 @@ def test_in_a_pair_the_standby_tells_its_own_full_disk_and_the_active_does_not(
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
         collectors = {}
         for node, data in (("collector-a", tmp_path / "a"), ("collector-b", small_disk)):
-            config = collector_table(
-                broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(data), min_free="1MB",
-                notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
-                failover={"node": node, "order": ["collector-a", "collector-b"]},
-            )  # fmt: skip
-            config["collector"]["sinks"]["history"]["path"] = str(data / "history.sqlite")
+            failover = {"node": node, "order": ["collector-a", "collector-b"]}
+            config = on_disk(broker, lab, data, "1MB", failover=failover)
             collectors[node] = Collector(write_config(config, f"{node}.toml"))
         halts = [running(collectors["collector-a"])]
         try:
@@ -314,12 +310,7 @@ def test_a_restart_while_the_disk_is_full_tells_the_disk_alert_again_saying_it_m
     """The run before could store nothing, not even that it told the alert: this run tells it again, said so."""
     with ScriptedServer(DISCORD_OK) as discord:
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
-        config = collector_table(
-            broker, lab, interval="500ms", reply_timeout="300ms", data_dir=str(small_disk), min_free="1MB",
-            notifiers={"discord": {"type": "discord", "webhook_url": "${TEST_DISCORD_URL}"}},
-        )  # fmt: skip
-        config["collector"]["sinks"]["history"]["path"] = str(small_disk / "history.sqlite")
-        loaded = write_config(config)
+        loaded = write_config(on_disk(broker, lab, small_disk, "1MB"))
 
         def full():
             return [m for m in told(discord) if "history not stored since" in m]
