@@ -231,3 +231,21 @@ def test_a_reading_a_plugin_made_with_a_numpy_number_is_sent_as_its_value(monkey
     result = Result("q", "m", 1.0, (Reading("x", numpy.float64(0.25), "V", instrument="a"),), read_seconds={"a": 0.5})
     [reading] = decode_result(encode_result(result)).readings
     assert reading == Reading("x", 0.25, "V", instrument="a") and type(reading.value) is float
+
+
+def test_orjson_and_json_write_a_result_byte_for_byte_alike(monkeypatch):
+    """orjson writes each Reading (a dataclass) itself: its fields, in READING_FIELDS order, as json.dumps's dicts."""
+    from dataclasses import fields
+
+    from labmon import jsontext
+    from labmon.models import READING_FIELDS
+
+    assert tuple(field.name for field in fields(Reading)) == READING_FIELDS
+    result = Result("abc", "table1", 1.5, _result().readings, 1.25, 1.75, read_seconds={"laser1": 0.01})
+    fast = encode_result(result)
+    monkeypatch.setattr(jsontext, "orjson", None)
+    assert encode_result(result) == fast
+    assert json.loads(fast)["readings"][0] == {
+        "name": "lock_error", "value": 0.05, "unit": "V", "status": "ok", "error": None, "instrument": "laser1"
+    }  # fmt: skip
+    assert encode_result(Result("abc", "table1", 1.5, ())).endswith(b',"readings":[]}')

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -97,7 +96,7 @@ class Measurer:
 
     def _on_inquiry(self, topic: str, payload: bytes) -> None:
         try:
-            inquiry = decode_inquiry(payload, self.max_payload)
+            inquiry = decode_inquiry(payload, self.max_payload, time.time())
         except MessageError as exc:
             self.bad_input.report(topic, str(exc), payload)
             return
@@ -105,7 +104,7 @@ class Measurer:
             if inquiry.id == self._last_id:
                 return  # the same inquiry on the other topic (a collector moving between `inquire` modes)
             self._last_id = inquiry.id
-            superseded = self._pending.add(dataclasses.replace(inquiry, received_at=time.time()))
+            superseded = self._pending.add(inquiry)
             now = time.monotonic()
             self._inquiry_times = [*self._inquiry_times[-1:], now]
             if self._watch_until is None or now + _allowed(self._inquiry_times) < self._watch_until:
