@@ -38,6 +38,7 @@ from labmon_collector.diskalarm import ALONE, DiskAlarm
 from labmon_collector.failover.pair import Pair
 from labmon_collector.health.changes import Changes, annotate
 from labmon_collector.health.forecast import Forecaster
+from labmon_collector.health.summaries import Summarizer
 from labmon_collector.reach import Reach
 from labmon_collector.web.metrics import Gauges
 from labmon_collector.web.server import WebServer
@@ -100,6 +101,8 @@ class Collector:
         self.evidence = Evidence(history_path(self.settings))
         self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings), background=True)
         self.changes = Changes(history_path(self.settings))
+        self.summaries = Summarizer(self.settings, clock)
+        """Each watched series' health per closed window, written in a thread of its own (the report reads them)."""
         self.digest = self._digest_scheduler(clock)
         self._missing: set[str] = set()
         self._told: dict[str, str] = {}
@@ -195,6 +198,7 @@ class Collector:
             self.web.start()
         if self.heartbeat is not None:
             self.heartbeat.start()
+        self.summaries.start()
         now = time.time()
         self.store.note(started_at=now, stopped_at=None, last_cycle_at=None, interval=self.settings.interval)
         names = [ref.name for ref in self.settings.measurers]
@@ -228,6 +232,7 @@ class Collector:
         self.evidence.close()
         self.forecasts.close()
         self.changes.close()
+        self.summaries.close()
         self.store.note(stopped_at=time.time(), resent=self.outbox.resent)  # the page says the resends
         self.store.close()
         self.events.close()

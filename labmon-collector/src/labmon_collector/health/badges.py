@@ -16,8 +16,8 @@ from typing import Any
 
 from labmon.rule_config import RuleConfig
 from labmon_collector.health.figures import figures
-from labmon_collector.health.report import step_of, watched
-from labmon_collector.health.timeline import timeline
+from labmon_collector.health.report import watched
+from labmon_collector.health.summaries import segments, step_of
 from labmon_collector.history.reader import History
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def badges(
             if stop is not None and stop.is_set():
                 return found
             step = step_of(history, info.id, now, interval)
-            [week] = figures(timeline(history, info.id, rule, now - WEEK, now, step), [(now - WEEK, now)], "week")
+            [week] = figures(segments(history, info.id, rule, now - WEEK, now, step), [(now - WEEK, now)], "week")
             badge = {
                 "rule": rule.name, "since": week.start, "until": week.end, "uptime": week.uptime, "out": week.out,
                 "unknown": week.unknown, "excursions": week.excursions, "longest": week.longest_excursion,

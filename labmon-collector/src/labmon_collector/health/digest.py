@@ -17,8 +17,8 @@ from labmon.times import format_duration
 from labmon_collector.alerting.evidence import PLOT_KEY
 from labmon_collector.alerting.pngplot import render
 from labmon_collector.health.figures import Figures, figures
-from labmon_collector.health.report import step_of, watched
-from labmon_collector.health.timeline import timeline
+from labmon_collector.health.report import watched
+from labmon_collector.health.summaries import segments, step_of
 from labmon_collector.history.reader import History
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,8 @@ def lines(history: History, rules: list[RuleConfig], until: float, interval: flo
     for rule in rules:
         for info in history.series(rule.select):
             step = step_of(history, info.id, until, interval)
-            segments = timeline(history, info.id, rule, until - 2 * WEEK, until, step)
-            before, week = figures(segments, [(until - 2 * WEEK, until - WEEK), (until - WEEK, until)], "week")
+            line = segments(history, info.id, rule, until - 2 * WEEK, until, step)
+            before, week = figures(line, [(until - 2 * WEEK, until - WEEK), (until - WEEK, until)], "week")
             found.append(Line(info.key, rule, week, before))
     return sorted(found, key=lambda line: (line.week.uptime, -line.week.out))
 

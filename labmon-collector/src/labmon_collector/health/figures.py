@@ -81,7 +81,8 @@ def periods(since: float, until: float, tz: tzinfo, period: Period) -> list[tupl
 def figures(segments: list[Segment], spans: list[tuple[float, float]], period: Period) -> list[Figures]:
     """Return each span's figures: times clipped to it; an excursion counts where it begins, a gap where it ends."""
     runs = excursions(segments)
-    gaps = [(later.start, later.start - earlier.end) for earlier, later in itertools.pairwise(runs)]
+    began = [run.start for run in runs]  # in time order: a span's runs (and the gaps ending them) found by halving
+    gaps = [later.start - earlier.end for earlier, later in itertools.pairwise(runs)]
     ends = [e for _, e, _ in segments]  # in time order, apart: a span's segments follow the first ending in it
     out = []
     for start, end in spans:
@@ -90,8 +91,9 @@ def figures(segments: list[Segment], spans: list[tuple[float, float]], period: P
             if s >= end:
                 break
             times[state] += min(e, end) - max(s, start)
-        durations = [run.out for run in runs if start <= run.start < end]
-        between = [gap for at, gap in gaps if start <= at < end]
+        first, last = bisect.bisect_left(began, start), bisect.bisect_left(began, end)
+        durations = [run.out for run in runs[first:last]]
+        between = gaps[max(first - 1, 0) : max(last - 1, 0)]
         out.append(
             Figures(
                 period, start, end, times[GOOD], times[BAD], times[UNKNOWN], len(durations),

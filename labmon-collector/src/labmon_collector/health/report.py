@@ -10,11 +10,8 @@ from typing import Any
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration, iso
 from labmon_collector.health.figures import Figures, figures, periods
-from labmon_collector.health.timeline import timeline
+from labmon_collector.health.summaries import segments, step_of
 from labmon_collector.history.reader import History, SeriesInfo
-
-STEP_SAMPLE = 200
-"""Readings whose median spacing is taken as a series' step (the collector's interval when it was recorded)."""
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,6 @@ def watched(rules: tuple[RuleConfig, ...]) -> list[RuleConfig]:
     return [rule for rule in rules if RULE_KINDS[rule.kind].level]
 
 
-def step_of(history: History, series: int, until: float, fallback: float) -> float:
-    """Return the usual spacing of a series' readings before `until` (`fallback` with fewer than two)."""
-    import numpy as np
-
-    times = history.times_before(series, until, STEP_SAMPLE)
-    steps = np.diff(np.sort(np.array(times, np.float64)))
-    steps = steps[steps > 0]
-    return float(np.median(steps)) if len(steps) else fallback
-
-
 def health(
     history: History,
     rules: list[RuleConfig],
@@ -68,15 +55,15 @@ def health(
     for rule in rules:
         for info in [s for s in stored if _selects(rule, s)]:
             step = step_of(history, info.id, until, interval)
-            segments = timeline(history, info.id, rule, since, until, step)
+            line = segments(history, info.id, rule, since, until, step)
             found.append(
                 SeriesHealth(
                     rule.name,
                     info.key,
                     info.unit,
                     step,
-                    figures(segments, weeks, "week"),
-                    figures(segments, days, "day"),
+                    figures(line, weeks, "week"),
+                    figures(line, days, "day"),
                 )
             )
     return found

@@ -8,8 +8,8 @@ from typing import Any
 
 from labmon.rule_config import RuleConfig
 from labmon_collector.health.figures import figures, periods
-from labmon_collector.health.report import step_of, watched
-from labmon_collector.health.timeline import timeline
+from labmon_collector.health.report import watched
+from labmon_collector.health.summaries import segments, step_of
 from labmon_collector.history.reader import History, SeriesInfo
 
 DAYS = 7
@@ -37,13 +37,13 @@ class Strips:
         found = []
         for rule in [r for r in self._rules if fnmatchcase(info.key, r.select)]:
             step = step_of(history, info.id, now, self._interval)
-            segments = timeline(history, info.id, rule, days[0][0], now, step)
+            line = segments(history, info.id, rule, days[0][0], now, step)
             shown = [
                 {
                     "start": f.start, "end": f.end, "uptime": f.uptime, "out": f.out, "unknown": f.unknown,
                     "excursions": f.excursions, "longest": f.longest_excursion,
                 }
-                for f in figures(segments, days, "day")
+                for f in figures(line, days, "day")
             ]  # fmt: skip
             found.append({"rule": rule.name, "days": shown})
         self._cache[info.key] = (now, found)
