@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from labmon.config import CollectorConfig
 from labmon.rule_config import RuleConfig
 from labmon_collector.health.timeline import BAD, BETWEEN, GOOD, UNKNOWN, Segment, bounds, timeline
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import BUCKETS, History, bucket_span
 from labmon_collector.history.writer import BUCKET_WIDTHS, HistoryConfig
 
 if TYPE_CHECKING:
@@ -175,8 +175,13 @@ def _stored(
     rows = history.query(READ, (series, key(rule), step, first, WIDTH, last))
     if not rows:
         return {}
-    counts = history.buckets(series, WIDTH, first, last).rows
-    return {start: text for start, readings, text in rows if counts.get(start, (0,))[0] == readings}
+    counts = _counts(history, series, first, last - WIDTH)
+    return {start: text for start, readings, text in rows if counts.get(start, 0) == readings}
+
+
+def _counts(history: History, series: int, first: float, last: float) -> dict[float, int]:
+    """Return the valid readings of the series' two-hour buckets starting in [first, last], by start."""
+    return dict(history.query(BUCKETS.format(columns="b.n"), bucket_span(series, WIDTH, first, last)))
 
 
 def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig], start: float, interval: float) -> int:
@@ -187,7 +192,7 @@ def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig],
     rows = []
     for rule in rules:
         for info in history.series(rule.select):
-            counted = history.buckets(info.id, WIDTH, start, start + WIDTH).rows.get(start, (0,))[0]  # before: a
+            counted = _counts(history, info.id, start, start).get(start, 0)  # read before the timeline: a
             step = step_of(history, info.id, start + WIDTH, interval)  # batch stored meanwhile makes it not match
             found = judged(history, info.id, rule, start, start + WIDTH, step)
             if found != [(start, start + WIDTH, UNKNOWN)]:  # not a row per series for the time before it began
@@ -211,8 +216,8 @@ def open_summaries(path: Path) -> sqlite3.Connection:
 
 def closed_through(history: History) -> float:
     """Return the time before which every window is closed in the history (its two-hour buckets written)."""
-    stored = history.series()
-    return history.buckets(stored[0].id, WIDTH, 0.0, 0.0).mark if stored else -math.inf
+    rows = history.query("SELECT value FROM history_meta WHERE key = ?", (f"buckets_through_{WIDTH}",))
+    return float(rows[0][0]) if rows else -math.inf
 
 
 class Summarizer:
