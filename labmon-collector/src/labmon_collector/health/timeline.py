@@ -24,23 +24,36 @@ INF = math.inf
 # report's time. numpy reads the texts and judges the readings as arrays.
 SETTLED = """
 WITH RECURSIVE starts(width, start) AS (
-    SELECT :fine, :fine_first UNION ALL SELECT :wide, :wide_first
-    UNION ALL SELECT width, start + width FROM starts WHERE start + 2 * width <= :until
+    SELECT :wide, :wide_first UNION ALL SELECT width, start + width FROM starts WHERE start + 2 * width <= :until
+),
+wide AS (SELECT b.start, {state} AS state FROM starts JOIN buckets b
+    ON b.width = :wide AND b.start = starts.start AND b.series = :series
+    WHERE {complete} AND b.start + :wide <= {mark_wide}
+),
+fine(start) AS (
+    SELECT :fine_first UNION ALL SELECT start + :fine FROM fine WHERE start + 2 * :fine <= :until
 )
 SELECT group_concat(CAST(start AS INTEGER)), group_concat(width), group_concat(state, '') FROM (
-    SELECT b.start, b.width,
-        CASE WHEN :glo <= min AND max <= :ghi THEN 0 WHEN max < :blo OR min > :bhi THEN 1 END AS state
-    FROM starts JOIN buckets b ON b.width = starts.width AND b.start = starts.start AND b.series = :series
-    WHERE b.start + b.width <= :until
-        AND b.start + b.width <= CASE WHEN b.width = :fine
-            THEN coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :fine), -1e999)
-            ELSE coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :wide), -1e999) END
-        AND n * :step >= b.width - :step / 2.0
+    SELECT start, :wide AS width, state FROM wide WHERE state IS NOT NULL
+    UNION ALL
+    SELECT b.start, b.width, {state} AS state FROM fine JOIN buckets b
+        ON b.width = :fine AND b.start = fine.start AND b.series = :series
+    WHERE NOT EXISTS (SELECT 1 FROM wide WHERE wide.start = {wide_of} AND wide.state IS NOT NULL) AND {complete}
+        AND b.start + :fine <= {mark_fine}
 ) WHERE state IS NOT NULL
-"""
-"""The complete buckets (of either width) that settle their windows: a full window's valid readings all on one
-side of the bounds, found by a primary-key search per bucket start from `since` (`fine_first`, `wide_first`).
-A width's mark vouches for its buckets in the same statement (one read state of the file).
+""".format(
+    state="CASE WHEN :glo <= b.min AND b.max <= :ghi THEN 0 WHEN b.max < :blo OR b.min > :bhi THEN 1 END",
+    complete="b.start + b.width <= :until AND b.n * :step >= b.width - :step / 2.0",
+    wide_of=window_sql("fine.start", BUCKET_WIDTHS[1]),
+    **{
+        f"mark_{name}": f"coalesce((SELECT value FROM history_meta WHERE key = 'buckets_through_' || :{name}), -1e999)"
+        for name in ("fine", "wide")
+    },
+)
+"""The complete buckets that settle their windows: a full window's valid readings all on one side of the bounds,
+found by a primary-key search per bucket start from `since` (`fine_first`, `wide_first`): the two-hour ones,
+then the ten-minute ones outside those that settle (a locked laser's weeks: a search per two hours). A width's
+mark vouches for its buckets in the same statement (one read state of the file).
 Buckets start on whole seconds (multiples of their width): as integers, their text is exact and quick."""
 
 POINTS = """
