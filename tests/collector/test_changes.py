@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 
 from labmon.models import Alert
+from labmon.testing import wait_until
 from labmon_collector.alerting.events import Note
-from labmon_collector.health.changes import Change, Changes, annotate, robust_z
+from labmon_collector.health.changes import DEADLINE, Change, Changes, robust_z
+from labmon_collector.health.held import Held, Routed
 from tests.collector.healthkit import write_history
 
 END = 1_800_000_000.0
@@ -48,19 +50,50 @@ def unlocked() -> Alert:
     return Alert("unlocked", "firing", LOCK, f"{LOCK} has been above 0.5 V for 1m (now 1 V)", since=UNLOCK, at=END)
 
 
+class Sent:
+    """What the held notifications' sender got: each cycle's time, notifications and notes, in order."""
+
+    def __init__(self) -> None:
+        self.cycles: list[tuple[float, Routed, list[Note]]] = []
+
+    def __call__(self, at: float, routed: Routed, notes: list[Note]) -> None:
+        self.cycles.append((at, routed, notes))
+
+    def alerts(self) -> list[Alert]:
+        return [message for _, routed, _ in self.cycles for _, targets in routed for _, message in targets]
+
+    def notes(self) -> list[Note]:
+        return [note for _, _, notes in self.cycles for note in notes]
+
+
+def routed(*alerts: Alert) -> Routed:
+    """The alerts as the cycle routes them: one notifier, the alert as it reads there."""
+    return [(alert, [("console", alert)]) for alert in alerts]
+
+
+def sent_through(changes: Changes, *alerts: Alert, deadline: float = DEADLINE) -> Sent:
+    """Hand one cycle's alerts to Held as the cycle does; return what it sent once it has sent them."""
+    sent = Sent()
+    held = Held(changes, sent, deadline)
+    held.add(END, routed(*alerts))
+    held.recorded()
+    wait_until(lambda: sent.cycles, 30, "the cycle's notifications sent")
+    return sent
+
+
 def test_the_planted_cause_is_named_and_noise_is_not(history: tuple[Path, bool]) -> None:
     path, cause = history
     changes = Changes(path)
-    notes: list[Note] = []
-    [alert] = annotate(changes, [unlocked()], notes)
+    sent = sent_through(changes, unlocked())
     changes.close()
+    [alert] = sent.alerts()
     if not cause:
-        assert alert == unlocked() and notes == []
+        assert alert == unlocked() and sent.notes() == []
         return
     before = alert.labels["before"]
     assert before.startswith(f"before it: {CAUSE} +0.") and " sigma)" in before
     assert alert.message == f"{unlocked().message}; {before}"
-    assert notes == [("unlocked", LOCK, "before", before)]
+    assert sent.notes() == [("unlocked", LOCK, "before", before)]
 
 
 def test_repeats_and_resolutions_are_not_ranked_again(history: tuple[Path, bool]) -> None:
@@ -68,7 +101,9 @@ def test_repeats_and_resolutions_are_not_ranked_again(history: tuple[Path, bool]
     changes = Changes(path)
     repeat = Alert("unlocked", "firing", LOCK, "still firing (1): ...", since=UNLOCK, at=END, repeat=1)
     resolved = Alert("unlocked", "resolved", LOCK, "back", since=UNLOCK, at=END)
-    assert annotate(changes, [repeat, resolved], []) == [repeat, resolved]
+    sent = Sent()
+    Held(changes, sent).add(END, routed(repeat, resolved))  # nothing to rank: out at once, in the cycle
+    assert sent.alerts() == [repeat, resolved] and sent.notes() == []
     changes.close()
 
 
@@ -98,11 +133,49 @@ class Stuck(Changes):
 def test_an_alert_whose_ranking_is_late_goes_out_without_it_and_says_so(history: tuple[Path, bool]) -> None:
     path, _ = history
     alerts = [unlocked(), Alert("other", "firing", "table9/x/y", "x fires", since=UNLOCK, at=END)]
-    notes: list[Note] = []
     changes = Stuck(path)
-    first, second = annotate(changes, alerts, notes, deadline=0.05)
+    sent = sent_through(changes, *alerts, deadline=0.05)  # sent by the timer: the rankings are stuck
     changes.go.set()
     changes.close()
-    for sent, alert in [(first, alerts[0]), (second, alerts[1])]:  # the cycle waited 0.05 s, not for the rankings
-        assert sent.message == f"{alert.message}; before it: not ranked within 0.05 s"
-        assert (alert.rule, alert.series, "before", "before it: not ranked within 0.05 s") in notes
+    for message, alert in zip(sent.alerts(), alerts, strict=True):
+        assert message.message == f"{alert.message}; before it: not ranked within 0.05 s"
+        assert (alert.rule, alert.series, "before", "before it: not ranked within 0.05 s") in sent.notes()
+
+
+def test_the_cycle_does_not_wait_and_a_resolution_never_overtakes_its_firing(history: tuple[Path, bool]) -> None:
+    path, cause = history
+    changes = Stuck(path)
+    sent = Sent()
+    held = Held(changes, sent, deadline=60.0)
+    resolved = Alert("unlocked", "resolved", LOCK, "back", since=END, at=END + 60)
+    held.add(END, routed(unlocked()))  # returns with the ranking under way (stuck until the test lets it go)
+    held.recorded()
+    held.add(END + 60, routed(resolved))  # the next cycle: its resolution waits behind the firing
+    held.recorded()
+    assert sent.cycles == []
+    changes.go.set()
+    wait_until(lambda: len(sent.cycles) == 2, 30, "both cycles sent")
+    firing, back = sent.alerts()
+    assert (firing.state, back) == ("firing", resolved)
+    assert ("before" in firing.labels) == cause  # ranked, not late
+    changes.close()
+
+
+def test_a_ranked_cycle_waits_for_its_alert_history_and_a_stop_sends_what_is_held(tmp_path: Path) -> None:
+    changes = Changes(tmp_path / "absent.sqlite")  # ranks at once: nothing to rank
+    sent = Sent()
+    held = Held(changes, sent)
+    held.add(END, routed(unlocked()))
+    wait_until(lambda: changes.submit(unlocked()).result(30) == [], 30)  # the worker has ranked the cycle's
+    held.release()
+    assert sent.cycles == []  # ranked, but its history not yet written: the "before" note must come after it
+    held.close()  # a clean stop
+    assert sent.alerts() == [unlocked()]
+    stuck = Stuck(tmp_path / "absent.sqlite")
+    held = Held(stuck, sent, deadline=0.05)
+    held.add(END + 60, routed(unlocked()))
+    held.close()  # waits out the deadline, then sends it, saying so
+    assert sent.alerts()[-1].message.endswith("; before it: not ranked within 0.05 s")
+    stuck.go.set()
+    stuck.close()
+    changes.close()

@@ -21,7 +21,7 @@ from labmon.mqtt import BrokerClient
 from labmon.times import format_duration
 from labmon_collector import garbage
 from labmon_collector.alerting.alertstore import AlertStore
-from labmon_collector.alerting.events import EventLog
+from labmon_collector.alerting.events import EventLog, Note
 from labmon_collector.alerting.evidence import Evidence, take_plot
 from labmon_collector.alerting.grouping import Grouper, deliver_group
 from labmon_collector.alerting.routing import Router
@@ -36,8 +36,9 @@ from labmon_collector.delivery.repeat import said_again
 from labmon_collector.disk import DiskHealth, refused
 from labmon_collector.diskalarm import ALONE, DiskAlarm
 from labmon_collector.failover.pair import Pair
-from labmon_collector.health.changes import Changes, annotate
+from labmon_collector.health.changes import Changes
 from labmon_collector.health.forecast import Forecaster
+from labmon_collector.health.held import Held, Routed
 from labmon_collector.health.summaries import Summarizer
 from labmon_collector.reach import Reach
 from labmon_collector.web.metrics import Gauges
@@ -101,6 +102,9 @@ class Collector:
         self.evidence = Evidence(history_path(self.settings))
         self.forecasts = self.rules.forecasts = Forecaster(history_path(self.settings), background=True)
         self.changes = Changes(history_path(self.settings))
+        self.held = Held(self.changes, self._release)
+        """A cycle's notifications until what changed before its new alerts is ranked (the cycle goes on)."""
+        self._sending = threading.Lock()
         self.summaries = Summarizer(self.settings, clock)
         """Each watched series' health per closed window, written in a thread of its own (the report reads them)."""
         self.digest = self._digest_scheduler(clock)
@@ -211,6 +215,7 @@ class Collector:
     def stop(self, grace: float = 5.0) -> None:
         """Let deliveries drain for up to `grace` seconds, then disconnect and close; the rest stays in the outbox."""
         firing = sum(state.state == "firing" for state in self.rules.states.values())
+        self.held.close()
         self._send_groups(time.time(), everything=True)  # a group still gathering goes now
         self._announce(f"monitoring paused: the collector stopped; {firing} alerts were firing")
         if self.pair is not None:
@@ -335,19 +340,15 @@ class Collector:
                 self.couriers[f"sink:{name}"].nudge()
         brokers = self.reach.down_since()
         before = {key: state.state for key, state in self.rules.states.items()}
-        alerts = self._to_send(
-            annotate(self.changes, self.rules.evaluate(batch, batch.started_at, brokers), self.rules.notes)
-        )
-        routed = []
-        for alert in alerts:
-            targets = self.router.targets(alert)
-            for name, message in targets:
-                self.grouper.add(name, message, batch.started_at)
-            routed.append((alert, [name for name, _ in targets]))
+        alerts = self._to_send(self.rules.evaluate(batch, batch.started_at, brokers))
+        routed = [(alert, self.router.targets(alert)) for alert in alerts]
+        self.held.add(batch.started_at, routed)
         self._send_groups(batch.started_at)
         self._send_digest(batch.started_at)
         self._hurry_sinks()
-        self.events.record(before, self.rules.states | self.rules.ended, routed, batch.started_at, self.rules.notes)
+        told = [(alert, [name for name, _ in targets]) for alert, targets in routed]
+        self.events.record(before, self.rules.states | self.rules.ended, told, batch.started_at, self.rules.notes)
+        self.held.recorded()
         cut_off = {address: since for address, since in brokers.items() if since is not None}
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         # One transaction per cycle for all of them (and the alert state's cycle time): only what changed is written.
@@ -364,12 +365,23 @@ class Collector:
             )
             self.heartbeat.ping(not (batch.missing or batch.disconnected or errors), summary)
 
+    def _release(self, at: float, routed: Routed, notes: list[Note]) -> None:
+        """Gather a cycle's notifications once what changed before its new alerts is ranked (or late) and queue
+        those due; note the rankings in the alert history. From the cycle, the changes' worker or a timer."""
+        for _, targets in routed:
+            for name, message in targets:
+                self.grouper.add(name, message, at)
+        if notes:
+            self.events.record({}, {}, [], at, notes)
+        self._send_groups(at)
+
     def _send_groups(self, now: float, *, everything: bool = False) -> None:
         """Queue the gathered alerts whose group is ready, a plot attached where the notifier wants one."""
-        for name, payload in self.grouper.ready(now, everything=everything):
-            if name in self._plots and payload.get("state") == "firing":
-                payload = self.evidence.attach(payload)
-            self._enqueue(f"notifier:{name}", payload)
+        with self._sending:  # the cycle and a held cycle's release, one at a time
+            for name, payload in self.grouper.ready(now, everything=everything):
+                if name in self._plots and payload.get("state") == "firing":
+                    payload = self.evidence.attach(payload)
+                self._enqueue(f"notifier:{name}", payload)
 
     def _hurry_sinks(self) -> None:
         """Retry now the sinks the disk refused, once it takes writes again (not after their backoff)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ class Grouper:
     `group_interval` after the group was last sent, as Alertmanager does."""
 
     def __init__(self, policies: Mapping[str, NotifierPolicy], tick: float = 0.0) -> None:
+        self._lock = threading.Lock()
+        """The cycle and a held cycle's release (another thread) gather and take at once."""
         self._policies = policies
         self._tick = tick
         self._pending: dict[tuple[str, tuple[str, ...]], tuple[float, list[Alert]]] = {}
@@ -27,10 +30,15 @@ class Grouper:
         """Gather `alert` for `notifier`, in the group its `group_by` labels make."""
         policy = self._policies.get(notifier, NotifierPolicy())
         key = (notifier, tuple(_label(alert, label) for label in policy.group_by or []))
-        self._pending.setdefault(key, (now, []))[1].append(alert)
+        with self._lock:
+            self._pending.setdefault(key, (now, []))[1].append(alert)
 
     def ready(self, now: float, *, everything: bool = False) -> list[tuple[str, dict[str, Any]]]:
         """Return (notifier, outbox payload) for every group whose waits are over (all of them if `everything`)."""
+        with self._lock:
+            return self._ready(now, everything=everything)
+
+    def _ready(self, now: float, *, everything: bool) -> list[tuple[str, dict[str, Any]]]:
         due = [key for key, (first, _) in self._pending.items() if everything or self._due(key, first, now)]
         for key in due:
             self._sent[key] = now

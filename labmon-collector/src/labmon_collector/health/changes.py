@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 import statistics
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from labmon.models import Alert
 from labmon.rule_config import selector_covers
-from labmon_collector.alerting.events import Note
 from labmon_collector.history.reader import HistoryWhenMade
 from labmon_collector.history.writer import BUCKET_WIDTHS
 
@@ -26,9 +25,10 @@ Z_NAMED = 5.0
 pure noise reached it)."""
 NAMED = 3
 DEADLINE = 0.2
-"""Seconds a cycle waits for the rankings of its new alerts, made meanwhile in a thread of their own (one takes
-tens of milliseconds on bench/changes.py's lab; a 1,000-series lab about 1 s): an alert whose ranking is not
-done by then goes out without it and says so; a ranking not yet begun is dropped, never sent late."""
+"""Seconds a cycle's notifications are held for the rankings of its new alerts, made in a thread of their own
+(the cycle goes on; one takes tens of milliseconds on bench/changes.py's lab, a 1,000-series lab about 1 s): an
+alert whose ranking is not done by then goes out without it and says so; one not yet begun is dropped, never
+sent late."""
 MAD_SIGMA = 1.4826
 """The MAD of Gaussian noise times this is its standard deviation."""
 
@@ -95,35 +95,3 @@ class Changes:
 def before_text(changes: list[Change]) -> str:
     """Return "before it: A +0.8 K (5.1 sigma), B -3.2 V (4.0 sigma)", or "" when nothing stood out."""
     return "before it: " + ", ".join(c.text() for c in changes) if changes else ""
-
-
-def annotate(changes: Changes, alerts: list[Alert], notes: list[Note], deadline: float = DEADLINE) -> list[Alert]:
-    """Return `alerts`, each that fires for the first time saying what changed before it (also noted in `notes`).
-
-    The rankings are made in the worker while the cycle waits at most `deadline` for all of them together: an
-    alert whose ranking is not done by then goes out without it, saying so, and the alert history says why.
-    """
-    ranking = {
-        i: changes.submit(alert)
-        for i, alert in enumerate(alerts)
-        if alert.state == "firing" and not alert.repeat and not alert.labels.keys() & {"escalated", "acknowledged_by"}
-    }
-    if not ranking:
-        return alerts  # a steady cycle's: no waiting machinery set up for nothing
-    done, _ = wait(ranking.values(), timeout=deadline)
-    out = []
-    for i, alert in enumerate(alerts):
-        future = ranking.get(i)
-        text = ""
-        if future is not None and future not in done:
-            future.cancel()  # not begun: dropped (one under way finishes unread)
-            text = f"before it: not ranked within {deadline:g} s"
-        elif future is not None and future.exception() is not None:
-            text = f"before it: not ranked, the history could not be read ({future.exception()})"
-        elif future is not None:
-            text = before_text(future.result())
-        if text:
-            notes.append((alert.rule, alert.series, "before", text))
-            alert = replace(alert, message=f"{alert.message}; {text}", labels={**alert.labels, "before": text})
-        out.append(alert)
-    return out
