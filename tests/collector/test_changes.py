@@ -14,7 +14,9 @@ from labmon.testing import wait_until
 from labmon_collector.alerting.events import Note
 from labmon_collector.health.changes import DEADLINE, Change, Changes, robust_z
 from labmon_collector.health.held import Held, Routed
+from labmon_collector.service import Collector
 from tests.collector.healthkit import write_history
+from tests.conftest import collector_table
 
 END = 1_800_000_000.0
 STEP = 60.0
@@ -121,7 +123,7 @@ def test_without_a_history_nothing_is_named(tmp_path: Path) -> None:
 class Stuck(Changes):
     """A ranking that takes until the test lets it go (as a 1,000-series lab on a busy disk might)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None) -> None:
         super().__init__(path)
         self.go = threading.Event()
 
@@ -179,3 +181,28 @@ def test_a_ranked_cycle_waits_for_its_alert_history_and_a_stop_sends_what_is_hel
     stuck.go.set()
     stuck.close()
     changes.close()
+
+
+def test_a_collector_cycle_goes_on_while_its_notifications_wait_for_the_ranking(lab, broker, write_config, capsys):
+    rule = {"name": "hot", "select": "*/laser1/lock_error", "above": 0.01, "for": "0s"}
+    config = collector_table(broker, lab, notifiers={"console": {"type": "console"}}, rules=[rule])
+    collector = Collector(write_config(config))
+    collector.start()
+    assert collector.wait_connected(10)
+    stuck = Stuck(None)  # no history: ranks nothing, once let go
+    released: list[float] = []
+
+    def release(at: float, routed: Routed, notes: list[Note]) -> None:
+        released.append(at)
+        collector._release(at, routed, notes)
+
+    collector.held = Held(stuck, release, deadline=60.0)
+    batch = collector.run_cycle(1)  # returns with both rankings under way
+    assert released == [] and "hot" not in capsys.readouterr().out
+    notified = [e for e in collector.events.query(rule="hot") if e.kind == "notified"]
+    assert len(notified) == 2  # the alert history has the cycle's notifications as it ends
+    stuck.go.set()
+    wait_until(lambda: released == [batch.started_at], 30, "the held cycle sent")
+    collector.stop()
+    stuck.close()
+    assert capsys.readouterr().out.count("- [warning] hot:") == 2
