@@ -52,11 +52,21 @@ class DiskAlarm:
         """
         if not selector_covers(rule.select, self.node):
             return []
-        free, where = self.health.free(), self.health.directory
-        since = self.health.refused_since()
-        room = "free space unknown" if free is None else f"{free} bytes free on {where}"
-        value = None if free is None else float(free)
+        free, since = self.health.free(), self.health.refused_since()
         self._full_at_start = since is not None and self._full_at_start in (None, True)
+        steady = since is None and (free is None or free >= self.min_free)
+        # A steady disk with no alert of its own says only "does not hold": nothing worded for it each cycle.
+        observations = (
+            [] if steady and not (active(self.writes) or active(self.free)) else self._own(active, free, since)
+        )
+        gone = "no longer this collector's disk (its node was renamed)"
+        others = [s for r, s in states if r == rule.name and s not in (self.writes, self.free)]
+        return observations + [Observation(series, series.split("/")[0], False, detail=gone) for series in others]
+
+    def _own(self, active: Callable[[str], bool], free: int | None, since: float | None) -> list[Observation]:
+        """Return the observations of this collector's two disk series."""
+        room = "free space unknown" if free is None else f"{free} bytes free on {self.health.directory}"
+        value = None if free is None else float(free)
         again = "; full as this collector started: possibly told before its restart" if self._full_at_start else ""
         detail = (
             f"history stored again, {room}"
@@ -74,6 +84,4 @@ class DiskAlarm:
                     detail=f"{room}, below min_free = {self.min_free} bytes" if low else f"{room} again",
                 )
             )  # fmt: skip
-        gone = "no longer this collector's disk (its node was renamed)"
-        others = [s for r, s in states if r == rule.name and s not in (self.writes, self.free)]
-        return observations + [Observation(series, series.split("/")[0], False, detail=gone) for series in others]
+        return observations
