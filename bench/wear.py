@@ -4,8 +4,8 @@ A lab of `--measurers` tables with `--readings` sim readings each answers a coll
 that keeps the SQLite history and polls every `--interval` of lab time. The collector's clock runs faster than
 the wall, so `--cycles` cycles stand for hours of lab time with the history's ten-minute windows closing as
 often per cycle as in a real lab. The bytes written come from the kernel (`write_bytes` in /proc/PID/io: what
-reached the block layer, every WAL frame, checkpoint and fsync'd page), counted from the first cycle to the
-collector's clean stop (its last checkpoint included). The data itself: what the history file grew by, and
+reached the block layer: every journal and WAL page, checkpoint and fsync'd page), counted from the first cycle
+to the collector's clean stop (its last checkpoint included). The data itself: what the history file grew by, and
 the readings' bare size (a float and a time, 16 bytes each). The goal: written <= 2x the history's growth.
 It also says how many replies came later than the bench's short reply timeout: on a loaded machine a missed
 reply changes the alert state (a series' last valid time), so compare runs that missed few.
