@@ -5,6 +5,7 @@ import pytest
 
 from labmon.httpstatus import retry_after_seconds
 from labmon.kinds import PermanentError, RetryLater
+from labmon.testing import wait_until
 from labmon_collector.delivery.courier import Courier, backoff
 from labmon_collector.delivery.outbox import LIVE_PER_TARGET, Outbox
 
@@ -183,4 +184,29 @@ def test_a_file_made_before_the_being_sent_mark_keeps_its_items_and_marks_them_f
     assert item is not None and item.repeat
     again.delivered("notifier:x", item.id)
     assert again.resent == {"notifier:x": 1} and again.status()[0].resent == 1
+    again.close()
+
+
+@pytest.mark.parametrize(
+    ("failure", "marked"),
+    [
+        (TimeoutError("read timed out"), True),  # no answer: the notifier may have posted it (a Discord read timeout)
+        (RetryLater("HTTP 429", after=60.0), False),  # an answer: it was not taken
+        (PermanentError("HTTP 401: bad key"), False),
+    ],
+)
+def test_a_failed_attempt_keeps_the_being_sent_mark_unless_the_notifier_answered(tmp_path, failure, marked):
+    path = tmp_path / "outbox.sqlite"
+    box = Outbox(path)
+    target = Target(failures=[failure])
+    courier = Courier(box, "notifier:x", target, retry_base=60.0, mark=True)
+    box.put("notifier:x", {"n": 1})
+    courier.start()
+    courier.nudge()
+    wait_until(lambda: box.status()[0].last_error is not None, 10, "the attempt failed")
+    courier.stop(grace=0)
+    box.close()  # the collector stops (or is killed) before the retry
+    again = Outbox(path)
+    item = again.oldest("notifier:x")
+    assert item is not None and item.repeat == marked  # sent after the restart as possibly a repeat, or plainly
     again.close()

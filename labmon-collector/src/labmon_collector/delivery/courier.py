@@ -136,7 +136,8 @@ class Courier(threading.Thread):
             return after
         except Exception as exc:
             self.failing = True
-            self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}")
+            # no answer to go by (a read timeout: the notifier may have posted it): a restart says it may repeat
+            self.outbox.failed(self.target, item.id, f"{type(exc).__name__}: {exc}", answered=False)
             # A service slower than its timeout gets at least as long to recover as the attempt took.
             took = time.monotonic() - started
             delay = max(took, backoff(item.attempts + 1, base=self._retry_base, cap=self._retry_cap))

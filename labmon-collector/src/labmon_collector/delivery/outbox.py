@@ -402,8 +402,9 @@ class Outbox:
 
             self._write(work, done=item_id)
 
-    def failed(self, target: str, item_id: int, error: str) -> None:
-        """Count a failed attempt and remember the error."""
+    def failed(self, target: str, item_id: int, error: str, *, answered: bool = True) -> None:
+        """Count a failed attempt and remember the error (`answered`: the target said no; else, a timeout say, it
+        may have taken the item, whose being-sent mark then stays)."""
         at = time.time()
         with self._lock:
             item_id = self._refused.moved.get(item_id, item_id)
@@ -417,7 +418,7 @@ class Outbox:
                 # the notifier said no: not sent, unless an earlier run may have sent it
                 db.execute(
                     "UPDATE outbox SET attempts = attempts + 1, sending = sending * ? WHERE id = ?",
-                    (int(item_id in self._repeats), item_id),
+                    (int(item_id in self._repeats or not answered), item_id),
                 )
                 db.execute("UPDATE targets SET last_error = ?, last_error_at = ? WHERE target = ?", (error, at, target))
 
