@@ -276,3 +276,10 @@ def test_a_type_of_a_labmon_package_not_installed_names_the_package(tmp_path):
     found = problems(tmp_path, registry_with(), text)
     assert "no installed plugin provides sink type 'sqlite'" in found
     assert "fix: install labmon-collector (pip install labmon-collector)" in found
+
+
+def test_disk_rules_that_select_no_disk_of_this_collector_are_reported(tmp_path, registry):
+    mine = '\n[[collector.rules]]\nname = "disk-b"\nselect = "collector-b"\ndisk = true\n'
+    text = problems(tmp_path, registry, COLLECTOR + mine)  # no [collector.failover]: this disk is "collector"
+    assert "no disk rule selects this collector ('collector'; they select 'collector-b')" in text
+    load(tmp_path, registry, COLLECTOR + mine.replace('"collector-b"', '"*"'))  # the built-in's select: fine

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from labmon.rule_config import RuleConfig, Severity, selector_covers
+from labmon.rule_config import ALONE, RuleConfig, Severity, selector_covers
 from labmon.times import iso
 from labmon_collector.alerting.conditions import Observation
 from labmon_collector.disk import DiskHealth
@@ -13,8 +13,6 @@ WRITES = "disk/writes"
 FREE = "disk/free"
 HYSTERESIS = 1.05
 """A low-space warning resolves only above min_free by this factor: free space hovering at the bound is one alert."""
-ALONE = "collector"
-"""The node name of a collector without a pair: its disk's series are `collector/disk/...`."""
 
 
 def severities(rules: Iterable[RuleConfig]) -> Callable[[str, str], Severity]:

@@ -18,6 +18,7 @@ from labmon.config import BrokerConfig, Config, MeasurerRef, PluginEntry
 from labmon.messages import MessageError, Topics, collector_sender, decode_result, decode_status, encode_inquiry
 from labmon.models import Alert, Batch, Result
 from labmon.mqtt import BrokerClient
+from labmon.rule_config import ALONE
 from labmon.times import format_duration
 from labmon_collector import garbage
 from labmon_collector.alerting.alertstore import AlertStore
@@ -34,7 +35,7 @@ from labmon_collector.delivery.outbox import Outbox, Pending, in_memory_targets
 from labmon_collector.delivery.patience import patient
 from labmon_collector.delivery.repeat import said_again
 from labmon_collector.disk import DiskHealth, refused
-from labmon_collector.diskalarm import ALONE, DiskAlarm
+from labmon_collector.diskalarm import DiskAlarm
 from labmon_collector.failover.pair import Pair
 from labmon_collector.health.changes import Changes
 from labmon_collector.health.forecast import Forecaster

@@ -29,6 +29,7 @@ from labmon.options import (
 )
 from labmon.plugins import Kind, Registry
 from labmon.rule_config import (
+    ALONE,
     DAYS,
     DEPENDS_FIX,
     MEASURER_DEPENDENCY,
@@ -36,6 +37,7 @@ from labmon.rule_config import (
     RuleConfig,
     dependency_order,
     minute_of_day,
+    selector_covers,
 )
 
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -424,6 +426,7 @@ def _collector(
     # The table keys, not the entries built: a notifier with a mistake of its own is still configured.
     notifier_names = set(table["notifiers"]) if isinstance(table.get("notifiers"), dict) else set()
     rules = _rules(table.get("rules", []), where, {m.name for m in measurers}, notifier_names)
+    _check_disk_rules(rules, where, failover.node if failover is not None else ALONE)
     web = build(WebConfig, table["web"], where.child("web")) if "web" in table else None
     mute_windows = _mute_windows(table.get("mute_windows", []), where)
     digest = build(DigestConfig, table["digest"], where.child("digest")) if "digest" in table else None
@@ -615,6 +618,19 @@ def _rules(raw: Any, where: Where, measurers: set[str], notifiers: set[str]) -> 
         places[rule.name] = sub
     _check_dependencies(tuple(rules), places, measurers)
     return tuple(rules)
+
+
+def _check_disk_rules(rules: tuple[RuleConfig, ...], where: Where, node: str) -> None:
+    """Report disk rules none of which selects this collector: they replace the built-in one, and its full disk
+    would then go untold."""
+    disk = [rule for rule in rules if rule.disk]
+    if disk and not any(selector_covers(rule.select, node) for rule in disk):
+        selects = ", ".join(repr(rule.select) for rule in disk)
+        where.report(
+            "rules",
+            f"no disk rule selects this collector ({node!r}; they select {selects}): its data disk would go unwatched",
+            f'select = "{node}" or "*" (a collector without [collector.failover] is "{ALONE}")',
+        )
 
 
 def _check_dependencies(rules: tuple[RuleConfig, ...], places: dict[str, Where], measurers: set[str]) -> None:

@@ -138,6 +138,10 @@ def series_label(series: str, label: str) -> str:
     return parts[index] if index < len(parts) else ""
 
 
+ALONE = "collector"
+"""The node name of a collector without a pair, as its disk's series say (`collector/disk/...`)."""
+
+
 def selector_covers(selector: str, series: str) -> bool:
     """Return whether `selector` matches `series`, both padded to measurer/instrument/reading with `*`.
 
