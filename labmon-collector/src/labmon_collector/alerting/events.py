@@ -67,6 +67,7 @@ class EventLog:
         # NORMAL, as the alert state: a power cut may lose the last cycle's events, never corrupt the file.
         self._db = open_db(path, "NORMAL", SCHEMA)
         self._lock = threading.Lock()
+        self._appending = threading.Lock()  # the cycle and the ranking worker both append; one keeps the unwritten
         self._health = health
         self._unwritten: list[tuple[float, str, str, str, float | None, str, float | None, str]] = []
 
@@ -93,22 +94,23 @@ class EventLog:
         for alert, names in routed:
             change, detail = ("notified", ", ".join(names)) if names else ("held back", "no notifier took it")
             rows.append((now, alert.rule, alert.series, change, alert.value, alert.unit, alert.threshold, detail))
-        rows = self._unwritten + rows
-        if not rows:
-            return
+        with self._appending:
+            rows = self._unwritten + rows
+            if not rows:
+                return
 
-        def write() -> None:
-            with self._lock, transaction(self._db):
-                self._db.executemany(
-                    "INSERT INTO events (at, rule, series, kind, value, unit, threshold, detail)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+            def write() -> None:
+                with self._lock, transaction(self._db):
+                    self._db.executemany(
+                        "INSERT INTO events (at, rule, series, kind, value, unit, threshold, detail)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        rows,
+                    )
 
-        if not attempt(self._health, "alert history", write):
-            self._unwritten = rows[-KEPT_WHILE_REFUSED:]
-            return
-        self._unwritten = []
+            if not attempt(self._health, "alert history", write):
+                self._unwritten = rows[-KEPT_WHILE_REFUSED:]
+                return
+            self._unwritten = []
 
     def query(
         self, *, since: float = 0.0, until: float | None = None, rule: str = "", series: str = "", limit: int = 500
