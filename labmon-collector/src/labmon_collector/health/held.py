@@ -63,6 +63,8 @@ class Held:
         self._deadline = deadline
         self._queue: deque[Cycle] = deque()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        """Told when the sending thread is done: a stop waits for one that another thread is running."""
         self._sending = False
         """Whether a thread is sending (one at a time, in order)."""
         self._asked = self._everything = False
@@ -109,6 +111,7 @@ class Held:
             with self._lock:
                 if not self._asked:
                     self._sending = False
+                    self._idle.notify_all()
                     return
                 self._asked, all_ = False, self._everything
                 self._everything = False
@@ -122,13 +125,17 @@ class Held:
                 self._queue.popleft()
 
     def close(self) -> None:
-        """Wait for the held cycles' rankings until their deadlines, then send every held cycle."""
+        """Wait for the held cycles' rankings until their deadlines, then send every held cycle; return once sent."""
         for cycle in list(self._queue):
             cycle.recorded = True
             for future in cycle.rankings.values():
                 with contextlib.suppress(Exception):  # late or failed: said in the message
                     future.result(max(0.0, cycle.deadline - time.monotonic()))
         self.release(everything=True)
+        # A ranking's callback or the timer may be sending (release then only asks it to go on): the collector
+        # sends its groups and closes the outbox next, so what that thread still sends must be in by then.
+        with self._idle:
+            self._idle.wait_for(lambda: not self._sending)
 
     def _annotated(self, cycle: Cycle) -> tuple[Routed, list[Note]]:
         """Return the cycle's notifications, each new alert saying what changed before it, and the notes."""
