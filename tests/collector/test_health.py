@@ -177,7 +177,8 @@ def judged_in_python(
 ) -> list[tuple[float, float, int]]:
     """Return the timeline as the first version judged it, a window or a reading at a time in plain Python.
 
-    A complete two-hour, else ten-minute, bucket settles its window when all its values are on one side
+    A complete two-hour (each of its ten-minute ones about complete), else ten-minute, bucket settles its window
+    when all its values are on one side
     whatever came before; elsewhere each reading stands until the next within 1.5 steps (else one step), even
     one past the window.
     """
@@ -216,6 +217,13 @@ def settled(
     found = rows[0] if rows else None
     if found is None or window < since or window + width > min(until, mark) or found[0] * step < width - step / 2:
         return None
+    if width == 7200:  # each ten-minute bucket there, about full: a count made up by denser readings hides no outage
+        parts = history.query(
+            "SELECT n FROM buckets WHERE series = ? AND width = 600 AND start >= ? AND start < ?",
+            (series, window, window + width),
+        )
+        if len([n for (n,) in parts if n * step >= 600 - 1.5 * step]) < 12:
+            return None
     values = [
         found[1],
         found[2],

@@ -26,9 +26,12 @@ SETTLED = """
 WITH RECURSIVE starts(width, start) AS (
     SELECT :wide, :wide_first UNION ALL SELECT width, start + width FROM starts WHERE start + 2 * width <= :until
 ),
+offsets(k) AS (SELECT 0 UNION ALL SELECT k + :fine FROM offsets WHERE k + :fine < :wide),
 wide AS (SELECT b.start, {state} AS state FROM starts JOIN buckets b
     ON b.width = :wide AND b.start = starts.start AND b.series = :series
-    WHERE {complete} AND b.start + :wide <= {mark_wide}
+    WHERE {complete} AND b.start + :wide <= {mark_wide} AND (SELECT COUNT(*) FROM offsets JOIN buckets f
+        ON f.width = :fine AND f.start = b.start + offsets.k AND f.series = :series
+        WHERE f.n * :step >= :fine - 1.5 * :step) = :wide / :fine
 ),
 fine(start) AS (
     SELECT :fine_first UNION ALL SELECT start + :fine FROM fine WHERE start + 2 * :fine <= :until
@@ -51,6 +54,8 @@ SELECT group_concat(CAST(start AS INTEGER)), group_concat(width), group_concat(s
     },
 )
 """The complete buckets that settle their windows: a full window's valid readings all on one side of the bounds,
+a two-hour one only if each of its ten-minute ones is there and at most a reading short (its count alone, with
+readings denser than the step, can make up for an outage: 70 minutes read every 30 s are a full window at 60 s),
 found by a primary-key search per bucket start from `since` (`fine_first`, `wide_first`): the two-hour ones,
 then the ten-minute ones outside those that settle (a locked laser's weeks: a search per two hours). A width's
 mark vouches for its buckets in the same statement (one read state of the file).
