@@ -9,7 +9,11 @@ import threading
 import pytest
 
 from labmon.testing import Answer, ScriptedServer, wait_until
+from labmon_collector.disk import refused
+from labmon_collector.history.reader import History
+from labmon_collector.history.writer import HistoryConfig, HistorySink
 from labmon_collector.service import Collector
+from tests.collector.test_history_windows import batch, old_file
 from tests.conftest import collector_table, invoke, measurer_table
 
 DISCORD_OK = Answer.json(200, {"id": "1"})
@@ -333,3 +337,23 @@ def test_a_restart_while_the_disk_is_full_tells_the_disk_alert_again_saying_it_m
     assert "possibly told before its restart" not in first
     assert "full as this collector started: possibly told before its restart" in again
     assert len([m for m in told(discord) if "history stored again" in m]) == 1
+
+
+def test_a_history_the_full_disk_cannot_migrate_waits_and_the_collector_still_starts(small_disk):
+    """An upgrade's migration needs room for a copy: the sink starts without its file and opens it once it can."""
+    path = small_disk / "history.sqlite"
+    rows = old_file(path, series=3, points=200)
+    filler = fill(small_disk)
+    sink = HistorySink(HistoryConfig(path=path))  # raised here before: the collector (and its alerts) never started
+    with pytest.raises(sqlite3.Error) as refusal:
+        sink.write(batch(2400.0, {"i1": 5.0}))
+    assert refused(refusal.value)  # counted for the disk alert; the courier keeps the batch
+    filler.unlink()
+    sink.write(batch(2400.0, {"i1": 5.0}))
+    sink.close()
+    history = History(path)
+    try:
+        assert history.readings(2, 0.0, 1e12) == [(row[1], row[2], "ok", None) for row in rows if row[0] == 2]
+        assert history.readings(1, 2400.0, 2401.0) == [(2400.0, 5.0, "ok", None)]
+    finally:
+        history.close()

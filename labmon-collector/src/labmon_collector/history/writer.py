@@ -15,6 +15,7 @@ from labmon.config import check_file
 from labmon.hookspecs import Register, hookimpl
 from labmon.models import Batch
 from labmon.options import Duration
+from labmon_collector.disk import refused
 from labmon_collector.sqlitedb import transaction
 
 log = logging.getLogger(__name__)
@@ -436,18 +437,24 @@ class HistorySink:
 
     Config = HistoryConfig
 
+    _db: sqlite3.Connection
+
     def __init__(self, config: HistoryConfig) -> None:
         self.config = config
-        self._db = open_history(config.path, journal=journal_for(config.flush_every))
-        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         self._series: dict[tuple[str, str, str], int] = {}
         self._units: dict[int, str] = {}
-        for sid, measurer, instrument, name, unit in self._db.execute(
-            "SELECT id, measurer, instrument, name, unit FROM series"
-        ):
-            self._series[measurer, instrument, name] = sid
-            self._units[sid] = unit
-        self._marks = bucket_marks(self._db)
+        self._marks: dict[int, float] = {}
+        self._opened = False
+        try:
+            self._open()
+        except Exception as exc:
+            # An upgrade's migration needs room for a copy of the file: a full disk must not keep the collector,
+            # and so every alert, from starting. The batches wait in the outbox; each delivery opens it again.
+            if not refused(exc):
+                raise
+            log.error(
+                "history %s not opened, the disk refused (%s): its batches wait until it takes writes", config.path, exc
+            )
         self._closes: dict[int, Close] = {}
         self._retained_at = 0.0
         self._gathered: list[Batch] = []
@@ -455,6 +462,18 @@ class HistorySink:
         """A flush's points of a window it knows closed (with `flush_every`), stored straight into `points`."""
         self._whole_keys: set[tuple[int, float]] = set()
         """The first point of each batch in `_whole`: a batch handed over twice is stored once."""
+
+    def _open(self) -> None:
+        """Open (creating or migrating) the file and read its series and bucket marks."""
+        self._db = open_history(self.config.path, journal=journal_for(self.config.flush_every))
+        self._db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+        for sid, measurer, instrument, name, unit in self._db.execute(
+            "SELECT id, measurer, instrument, name, unit FROM series"
+        ):
+            self._series[measurer, instrument, name] = sid
+            self._units[sid] = unit
+        self._marks = bucket_marks(self._db)
+        self._opened = True
 
     def write(self, batch: Batch) -> None:
         """Insert the readings, missing and disconnected measurers in one transaction; then retention.
@@ -464,6 +483,8 @@ class HistorySink:
         batch is gathered, and stored with the others once the oldest gathered is that old, or when it starts a
         window: the gathered batches then end theirs, and their points go straight into `points`.
         """
+        if not self._opened:
+            self._open()  # the disk refusing still: raised, and the courier keeps the batch
         gathered = self._gathered
         if gathered and self.config.flush_every and window_of(batch.started_at) > window_of(gathered[-1].started_at):
             self._flush(closing=batch.started_at)
@@ -658,6 +679,8 @@ class HistorySink:
 
     def close(self) -> None:
         """Store what is gathered, finish the closes under way (every closed window's buckets); close the database."""
+        if not self._opened:
+            return
         if self._gathered:
             self._flush()
         if self._closes:
