@@ -16,19 +16,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labmon.config import CollectorConfig
 from labmon.rule_config import RuleConfig
-from labmon_collector.health.timeline import BAD, BETWEEN, GOOD, UNKNOWN, Segment, bounds, timeline
+from labmon_collector.health.timeline import BETWEEN, GOOD, UNKNOWN, Segment, bounds, carried, runs, timeline
 from labmon_collector.history.reader import BUCKETS, History, bucket_span
 from labmon_collector.history.writer import BUCKET_WIDTHS, HistoryConfig
-
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    States = npt.NDArray[np.int8]
 
 log = logging.getLogger(__name__)
 
@@ -141,22 +134,10 @@ def segments(history: History, series: int, rule: RuleConfig, since: float, unti
     if not parts:
         return []
     joined = np.fromstring(",".join(parts).replace(";", ","), sep=",").reshape(-1, 3)  # one parse: quick
-    state = _carried(joined[:, 2].astype(np.int8))
+    state = carried(joined[:, 2].astype(np.int8))
     kept = (joined[:, 1] > since) & (joined[:, 0] < until)
     start, end, state = np.maximum(joined[kept, 0], since), np.minimum(joined[kept, 1], until), state[kept]
-    new = np.concatenate(([True], state[1:] != state[:-1]))  # contiguous: a run of one state is one segment
-    ends = np.concatenate((np.flatnonzero(new)[1:] - 1, [len(state) - 1]))
-    return list(zip(start[new].tolist(), end[ends].tolist(), state[new].tolist(), strict=True))
-
-
-def _carried(states: States) -> States:
-    """Return the states with each BETWEEN as the last in or out before it (in if none): as the whole timeline."""
-    import numpy as np
-
-    decided = (states == GOOD) | (states == BAD)
-    last = np.maximum.accumulate(np.where(decided, np.arange(len(states)), -1))
-    carried = np.where(last >= 0, states[np.maximum(last, 0)], GOOD)
-    return np.where(states == BETWEEN, carried, states).astype(np.int8)
+    return list(zip(*runs(start, end, state), strict=True))
 
 
 def _computed(

@@ -152,9 +152,9 @@ def timeline(history: History, series: int, rule: RuleConfig, since: float, unti
     order = np.argsort(np.concatenate((settled[0], read[0])), kind="stable")  # apart: in time order, as hysteresis goes
     starts: Floats = np.concatenate((settled[0], read[0]))[order]
     stops: Floats = np.concatenate((settled[1], read[1]))[order]
-    states = _carried(np.concatenate((settled[2], read[2]))[order])
+    states = carried(np.concatenate((settled[2], read[2]))[order])
     out = Segments(since)
-    for start, stop, state in zip(*_runs(starts, stops, states), strict=True):
+    for start, stop, state in zip(*runs(starts, stops, states), strict=True):
         out.add(start, stop, state)
     out.add(out.end, until, UNKNOWN)  # after the last reading: not known
     return out.items
@@ -262,7 +262,7 @@ def _digits(text: str) -> States:
     return (np.frombuffer(text.encode("ascii"), np.uint8) - ord("0")).astype(np.int8)
 
 
-def _carried(states: States) -> States:
+def carried(states: States) -> States:
     """Return the states with each BETWEEN replaced by the last decided state before it (GOOD if none)."""
     import numpy as np
 
@@ -272,7 +272,7 @@ def _carried(states: States) -> States:
     return np.where(states == BETWEEN, carried, states).astype(np.int8)
 
 
-def _runs(starts: Floats, stops: Floats, states: States) -> tuple[list[float], list[float], list[int]]:
+def runs(starts: Floats, stops: Floats, states: States) -> tuple[list[float], list[float], list[int]]:
     """Return the runs of one state over contiguous time: starts, ends and states."""
     import numpy as np
 
