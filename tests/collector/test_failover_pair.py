@@ -128,10 +128,24 @@ def test_a_cycle_that_sends_alerts_in_a_pair_commits_the_alert_store_no_more_tha
                 collector.run_cycle(number)
                 collector.store._db.set_trace_callback(None)
                 firing = any(state.state == "firing" for state in collector.rules.states.values())
-            commits[collector.pair is not None] = statements.count("COMMIT")
+            commits[collector.pair is not None] = statements
         sent = collectors[1].store.facts()["failover_sent"]
     finally:
         for collector in collectors:
             collector.stop(grace=0)
     assert sent[0][:3] == ["gone", "pc-0", "firing"]
-    assert commits[True] == commits[False], commits
+    # Alone, the cycle's commits; paired, no commit that writes the pair's record and nothing else. (Not a count
+    # beside alone's: the pulse, every sixth cycle, may fall on either's firing cycle and add its own commit.)
+    assert "COMMIT" in commits[False] and "COMMIT" in commits[True], commits
+    assert not [t for t in transactions(commits[True]) if t and all("failover_sent" in s for s in t)], commits
+
+
+def transactions(statements: list[str]) -> list[list[str]]:
+    """Return the writes of each transaction in a connection's statements (BEGIN ... COMMIT)."""
+    found: list[list[str]] = []
+    for statement in statements:
+        if statement.startswith("BEGIN"):
+            found.append([])
+        elif found and statement != "COMMIT" and not statement.startswith("PRAGMA"):
+            found[-1].append(statement)
+    return found
