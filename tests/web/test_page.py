@@ -349,6 +349,21 @@ def test_an_instrument_link_loads_the_list_of_its_series(file_lab, page):
     page.locator("#children a", has_text="table1/laser1/lock_error").wait_for(timeout=STEP)
 
 
+@pytest.mark.parametrize(
+    ("key", "said"),
+    [("collector/disk/free", "not stored in the history"), ("table1/laser9/gone", "has no such series")],
+)
+def test_a_series_the_history_does_not_hold_is_said_so_not_an_unreachable_collector(file_lab, page, key, said):
+    now = time.time()
+    lab = file_lab(["table1"], two_series(now))
+    lab.store.note(started_at=now - 60, last_cycle_at=now, stopped_at=None)
+    page.goto(f"{lab.url}/series?s={key}")
+    page.locator("#children p.about", has_text=said).wait_for(timeout=STEP)
+    page.locator("#updated", has_text="updated").wait_for(timeout=STEP)
+    assert page.locator("#banner").is_hidden(), page.locator("#banner").inner_text()
+    assert page.locator("#plot").is_hidden()
+
+
 def test_the_alert_history_is_paged(file_lab, page):
     now = time.time()
     lab = file_lab(["table1"], [Batch(1, now, (readings("table1", now, {"oven/temp": 1.0}),), ())])

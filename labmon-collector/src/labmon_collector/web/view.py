@@ -17,6 +17,7 @@ from labmon.rule_config import RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.events import EventLog
+from labmon_collector.diskalarm import FREE, WRITES
 from labmon_collector.health.badges import Badges
 from labmon_collector.health.strip import Strips
 from labmon_collector.history.reader import History, Plot, SeriesInfo
@@ -27,6 +28,10 @@ PAGE_EVENTS, MAX_EVENTS = 100, 10_000
 """Alert history rows per page, and at most in one answer."""
 STATE_ORDER = ("offline", "firing", "silenced", "error", "missing", "pending", "ok")
 """A tile shows the first of these that applies."""
+DISK_ABOUT = (
+    "A collector's own data disk (writes refused, free space): watched, not stored in the history, so there is"
+    " nothing to plot. Its alert is in the alert table; `labmon status` says the free space now."
+)
 
 
 def history_path(settings: CollectorConfig) -> Path | None:
@@ -211,7 +216,11 @@ class LabView:
         if not found:
             # an instrument or a measurer (an alert on a whole instrument links here): the series under it
             below = [s.key for s in history.series(f"{key}/*")]
-            return {"series": key, "now": self.clock(), "children": below} if below else None
+            if below:
+                return {"series": key, "now": self.clock(), "children": below}
+            if key.count("/") == 2 and key.split("/", 1)[1] in (WRITES, FREE):  # a `disk` alert links here
+                return {"series": key, "now": self.clock(), "about": DISK_ABOUT}
+            return None
         plot: Plot = history.plot(found[0].id, since, until)
         lines = [
             {"rule": rule.name, "value": value}

@@ -12,7 +12,7 @@ function el(tag, attrs = {}, ...children) {
 async function api(path, options) {
   const answer = await fetch(path, { cache: "no-store", ...options });
   const data = await answer.json();
-  if (!answer.ok) throw new Error(data.error || answer.status);
+  if (!answer.ok) throw Object.assign(new Error(data.error || answer.status), { status: answer.status });
   return data;
 }
 
@@ -520,7 +520,11 @@ async function series(app) {
   const answers = await Promise.all(s.keys.map((key) => {
     const q = new URLSearchParams({ s: key });
     if (s.from != null) { q.set("since", s.from); q.set("until", s.to); } else q.set("range", s.range);
-    return api("/api/series?" + q);
+    // The collector answered that it has no such series: say so on the page, not "cannot reach the collector".
+    return api("/api/series?" + q).catch((error) => {
+      if (error.status === 404) return { series: key, now: serverNow(), about: "the collector has no such series in its history." };
+      throw error;
+    });
   }));
   if (answers.length) heard(answers[0].now);
   app.querySelector("#title").textContent = s.keys.join(" + ") || "no series chosen";
@@ -543,9 +547,11 @@ async function series(app) {
   }) : []);
   const strips = answers[0]?.health || [];
   region(app.querySelector("#health"), strips, () => strips.map(healthStrip));
-  const children = answers.flatMap((a) => a.children || []);
-  region(app.querySelector("#children"), children, () => children.length ? [el("p", {}, "Series of this instrument or measurer:"),
-    el("ul", {}, ...children.map((key) => el("li", {}, seriesLink(key))))] : []);
+  const children = answers.flatMap((a) => a.children || []), about = answers.filter((a) => a.about);
+  region(app.querySelector("#children"), [children, about.map((a) => a.about)], () => [
+    ...about.map((a) => el("p", { class: "about" }, a.series + ": " + a.about)),
+    ...(children.length ? [el("p", {}, "Series of this instrument or measurer:"),
+      el("ul", {}, ...children.map((key) => el("li", {}, seriesLink(key))))] : [])]);
   const plotted = answers.filter((a) => a.data);
   const box = app.querySelector("#plot");
   box.hidden = plotted.length === 0;
