@@ -31,9 +31,9 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(disk)], check=True)
 
 
-def fill(directory):
+def fill(directory, name="filler"):
     """Write a file into `directory` until its disk refuses a single byte more; return the file."""
-    filler = directory / "filler"
+    filler = directory / name
     with open(filler, "wb", buffering=0) as out:
         for chunk in (1 << 16, 1 << 12, 1):
             while True:
@@ -208,8 +208,9 @@ def test_the_disk_alert_is_acknowledged_silenced_shown_and_kept_in_the_history_l
             assert silenced.exit_code == 0, silenced.output
             filler = fill(small_disk)
             wait_until(lambda: [m for m in told(discord) if "history not stored since" in m], 30, "the disk alert")
+            taken = fill(small_disk, "taken")  # what the alert store's reserve gave back, taken by the other writes
             refused = invoke("ack", "-c", str(loaded.path), "collector/disk/writes")  # its own process: no memory
-            assert refused.exit_code == 1 and "acknowledge from the status page" in refused.output, refused.output
+            assert refused.exit_code == 1 and "the alert on the status page" in refused.output, refused.output
             token = fetch(url + "/api/meta", headers=basic("s3cret-page", "alice"))[1]["csrf"]
             headers = {"Content-Type": "application/json", "X-Labmon-Csrf": token, "Origin": url}
             ack = {"selector": "collector/disk/writes", "comment": "clearing space"}
@@ -230,6 +231,7 @@ def test_the_disk_alert_is_acknowledged_silenced_shown_and_kept_in_the_history_l
             assert 'alertname="disk",alertstate="firing",series="collector/disk/writes",severity="critical"' in metrics
             assert 'alertname="disk",alertstate="firing",series="collector/disk/free",severity="warning"' in metrics
             os.remove(filler)
+            os.remove(taken)
             wait_until(lambda: [m for m in told(discord) if "history stored again" in m], 30, "the disk alert resolved")
             events = wait_until(
                 lambda: [
@@ -308,10 +310,11 @@ def test_in_a_pair_the_standby_tells_its_own_full_disk_and_the_active_does_not(
     assert not [m for m in messages if m.startswith("collector-a/disk")], messages
 
 
-def test_a_restart_while_the_disk_is_full_tells_the_disk_alert_again_saying_it_may_be_a_repeat(
+def test_a_restart_while_the_disk_is_full_knows_the_disk_alert_was_told_and_resolves_it_once(
     small_disk, lab, broker, write_config, monkeypatch
 ):
-    """The run before could store nothing, not even that it told the alert: this run tells it again, said so."""
+    """The run before stored that it told the alert (in the room of the alert store's reserve): this run, started on
+    the still full disk, does not tell it again, and tells its end once."""
     with ScriptedServer(DISCORD_OK) as discord:
         monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
         loaded = write_config(on_disk(broker, lab, small_disk, "1MB"))
@@ -326,17 +329,50 @@ def test_a_restart_while_the_disk_is_full_tells_the_disk_alert_again_saying_it_m
             wait_until(full, 30, "the disk alert")
         finally:
             halt()
-        halt = running(Collector(loaded))  # the disk still full
+        again = Collector(loaded)  # the disk still full
+        halt = running(again)
         try:
-            wait_until(lambda: len(full()) == 2, 30, "the disk alert told again")
+            wait_until(lambda: again.gauges.health.cycles >= 3, 30, "three cycles after the restart")
+            assert again.disk.failing(), "the disk still refuses writes"
+            assert again.rules.states[("disk", "collector/disk/writes")].state == "firing"
             os.remove(filler)
             wait_until(lambda: [m for m in told(discord) if "history stored again" in m], 30, "resolved")
         finally:
             halt()
-    first, again = full()
-    assert "possibly told before its restart" not in first
-    assert "full as this collector started: possibly told before its restart" in again
+    assert len(full()) == 1, told(discord)
+    assert "possibly told before its restart" not in full()[0]
     assert len([m for m in told(discord) if "history stored again" in m]) == 1
+
+
+def test_a_disk_alert_told_while_the_disk_was_full_resolves_once_after_a_restart_with_space_freed(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    """The alert store stores that the disk alert was told even on the full disk: the run after resolves it."""
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        loaded = write_config(on_disk(broker, lab, small_disk, "1MB"))
+
+        def said(text):
+            return [m for m in told(discord) if text in m]
+
+        halt = running(Collector(loaded))
+        try:
+            wait_until(lambda: len(stored_cycles(small_disk / "history.sqlite")) >= 2, 30, "two cycles stored")
+            filler = fill(small_disk)
+            wait_until(lambda: said("history not stored since"), 30, "the disk alert")
+        finally:
+            halt()
+        filler.unlink()  # space freed while the collector is stopped
+        again = Collector(loaded)
+        halt = running(again)
+        try:
+            wait_until(lambda: said("history stored again"), 30, "the disk alert resolved after the restart")
+            cycles = again.gauges.health.cycles
+            wait_until(lambda: again.gauges.health.cycles >= cycles + 3, 30, "three more cycles")
+        finally:
+            halt()
+    assert len(said("history not stored since")) == 1, told(discord)
+    assert len(said("history stored again")) == 1, told(discord)
 
 
 def test_a_history_the_full_disk_cannot_migrate_waits_and_the_collector_still_starts(small_disk):

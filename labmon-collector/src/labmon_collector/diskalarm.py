@@ -8,6 +8,7 @@ from labmon.rule_config import ALONE, RuleConfig, Severity, selector_covers
 from labmon.times import iso
 from labmon_collector.alerting.conditions import Observation
 from labmon_collector.disk import DiskHealth
+from labmon_collector.reserve import ROOM, Reserve
 
 WRITES = "disk/writes"
 FREE = "disk/free"
@@ -32,8 +33,11 @@ class DiskAlarm:
     """Looks at one collector's data disk for the rules engine; its series carry the collector's node name, so a
     pair's two disks are two alerts, each the business of its own collector."""
 
-    def __init__(self, health: DiskHealth, min_free: int, node: str = ALONE) -> None:
+    def __init__(self, health: DiskHealth, min_free: int, node: str = ALONE, reserve: Reserve | None = None) -> None:
         self.health = health
+        self.reserve = reserve
+        """The alert store's room on the full disk: while some is spent, the disk is as full as when it was (what it
+        gave back is taken by the other writes), and the `writes` alert holds until the disk has room for it again."""
         self.min_free = min_free
         self.node = node
         self.writes, self.free = f"{node}/{WRITES}", f"{node}/{FREE}"
@@ -52,27 +56,37 @@ class DiskAlarm:
             return []
         free, since = self.health.free(), self.health.refused_since()
         self._full_at_start = since is not None and self._full_at_start in (None, True)
-        steady = since is None and (free is None or free >= self.min_free)
+        if self.reserve is not None and self.reserve.spent and free is not None and free >= ROOM:
+            self.reserve.fill()
+        short = since is None and self.reserve is not None and self.reserve.spent
+        steady = since is None and not short and (free is None or free >= self.min_free)
         # A steady disk with no alert of its own says only "does not hold": nothing worded for it each cycle.
         observations = (
-            [] if steady and not (active(self.writes) or active(self.free)) else self._own(active, free, since)
+            [] if steady and not (active(self.writes) or active(self.free)) else self._own(active, free, since, short)
         )
         gone = "no longer this collector's disk (its node was renamed)"
         others = [s for r, s in states if r == rule.name and s not in (self.writes, self.free)]
         return observations + [Observation(series, series.split("/")[0], False, detail=gone) for series in others]
 
-    def _own(self, active: Callable[[str], bool], free: int | None, since: float | None) -> list[Observation]:
-        """Return the observations of this collector's two disk series."""
+    def _own(
+        self, active: Callable[[str], bool], free: int | None, since: float | None, short: bool
+    ) -> list[Observation]:
+        """Return the observations of this collector's two disk series (`short`: the disk takes writes again, but
+        has no room yet for the alert store's reserve)."""
         room = "free space unknown" if free is None else f"{free} bytes free on {self.health.directory}"
         value = None if free is None else float(free)
         again = "; full as this collector started: possibly told before its restart" if self._full_at_start else ""
-        detail = (
-            f"history stored again, {room}"
-            if since is None
-            else f"history not stored since {iso(since)}, {room} (the disk refuses writes to the"
-            f" {', '.join(self.health.failing())}; notifications go out from memory{again})"
-        )
-        observations = [Observation(self.writes, self.node, since is not None, value, "B", began=since, detail=detail)]
+        if short:
+            detail = f"the disk takes writes again but is nearly full: {room}, {ROOM} needed for the alerts' reserve"
+        elif since is None:
+            detail = f"history stored again, {room}"
+        else:
+            detail = (
+                f"history not stored since {iso(since)}, {room} (the disk refuses writes to the"
+                f" {', '.join(self.health.failing())}; notifications go out from memory{again})"
+            )
+        holds = since is not None or short
+        observations = [Observation(self.writes, self.node, holds, value, "B", began=since, detail=detail)]
         if free is not None:
             low = free < self.min_free * (HYSTERESIS if active(self.free) else 1.0)
             observations.append(

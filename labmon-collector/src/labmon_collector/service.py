@@ -93,7 +93,8 @@ class Collector:
             rules, self.store, tick=self.settings.interval, mute_windows=self.settings.mute_windows
         )
         node = self.settings.failover.node if self.settings.failover else ALONE
-        self.rules.disk = DiskAlarm(self.disk, self.settings.min_free, node)  # the `disk` rule's eyes
+        # the `disk` rule's eyes, and the alert store's room on a full disk
+        self.rules.disk = DiskAlarm(self.disk, self.settings.min_free, node, self.store.reserve)
         self.router = Router(rules, {entry.name: entry.policy for entry in self.settings.notifiers}, self.store)
         self.heartbeat = Heartbeat(self.settings.heartbeat) if self.settings.heartbeat else None
         self.grouper = Grouper(

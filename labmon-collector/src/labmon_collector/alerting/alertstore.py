@@ -13,6 +13,7 @@ from typing import Any, Literal
 from labmon.rule_config import selector_covers
 from labmon.times import MAX_DURATION
 from labmon_collector.disk import DiskHealth, attempt
+from labmon_collector.reserve import Reserve
 from labmon_collector.sqlitedb import Fresh, open_db, transaction
 
 State = Literal["inactive", "pending", "firing"]
@@ -66,6 +67,7 @@ class SeriesState:
 
 
 STATE_FIELDS = tuple(f.name for f in fields(SeriesState))
+NOTIFIED = STATE_FIELDS.index("notified_at")
 
 
 def _row(state: SeriesState) -> tuple[Any, ...]:
@@ -127,6 +129,10 @@ class AlertStore:
         """Facts left for a later note's transaction: a save's cycle time, the pulse between beats."""
         self._health = health
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
+        self.reserve = Reserve(path.parent) if health is not None else None
+        """The collector's room on the full disk for a commit that records a told alert (made here if there is room)."""
+        if self.reserve is not None:
+            self.reserve.fill()
         self._riders: set[str] = set()
         """Facts given to `later`: like the pulse, they wait for a commit made for something else, or the beat."""
         self._beating = False
@@ -199,7 +205,7 @@ class AlertStore:
             db.executemany(FACT, facts.items())
 
         facts = self._changed(as_of)
-        if not self._commit(work):
+        if not self._commit(work, told=self._told(rows)):
             return  # the next save writes what changed since the last one that went through
         self._written(facts)
         # only once committed: a failed save changes nothing
@@ -207,6 +213,12 @@ class AlertStore:
         saved.update(moved)
         for (series,) in forgotten:
             del saved[series]
+
+    def _told(self, rows: dict[tuple[str, str], tuple[Any, ...]]) -> bool:
+        """Return whether saving `rows` records a notification: an alert told (firing, a repeat), a told one ended."""
+        before = {key: row[NOTIFIED] for key, row in self._saved_states.items()}
+        after = {key: row[NOTIFIED] for key, row in rows.items()}
+        return any(before.get(key) != after.get(key) for key in before.keys() | after.keys())
 
     def note(self, **facts: Any) -> None:
         """Record facts about the running collector (last cycle time, clean stop, ...) for `labmon status`.
@@ -263,9 +275,13 @@ class AlertStore:
         self._noted.update(rows)
         self._unnoted = {key: text for key, text in self._unnoted.items() if key not in rows}
 
-    def _commit(self, work: Callable[[sqlite3.Connection], object], *, owe: bool = False) -> bool:
+    def _commit(self, work: Callable[[sqlite3.Connection], object], *, owe: bool = False, told: bool = False) -> bool:
         """Run the owed writes and `work` in one transaction; return False if the disk refused it (only with a
-        DiskHealth): then `work` is owed too if `owe` (else its caller writes what it meant with its next call)."""
+        DiskHealth): then `work` is owed too if `owe` (else its caller writes what it meant with its next call).
+
+        `told`: the transaction records a notification; the full disk refusing it gets the reserve's room (a run
+        that does not know an alert was told never resolves it).
+        """
 
         done = 0
 
@@ -277,7 +293,8 @@ class AlertStore:
                 done = len(self._owed)
                 work(self._db)
 
-        if attempt(self._health, "alert state", write):
+        reserve = self.reserve if told else None
+        if attempt(self._health, "alert state", write if reserve is None else lambda: reserve.through(write)):
             with self._lock:
                 del self._owed[:done]  # an ack made meanwhile, refused, is still owed
                 if not self._owed:

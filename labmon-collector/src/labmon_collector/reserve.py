@@ -1,0 +1,102 @@
+"""Room kept on the data disk for the alert store: given back, a piece at a time, when the full disk refuses the
+commit that records a told alert, so that a run after the disk is freed knows to resolve it."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from labmon_collector.disk import refused
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NAME = "alerts.reserve"
+SIZE = 256 * 1024
+"""Bytes kept: four commits' worth of told alerts (one such commit writes a few 1 kB pages to the alert state's WAL)."""
+PIECE = 64 * 1024
+"""Bytes given back for one refused commit, before it is tried again (and again, until the reserve is gone)."""
+ROOM = 2 * SIZE
+"""Free bytes the disk must have for a spent reserve to be made whole again: it leaves as much free."""
+
+
+class Reserve:
+    """A file of SIZE bytes in the data directory, allocated, that the alert store gives back to the full disk."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / NAME
+        self._lock = threading.Lock()
+        self._size = self._stat()
+        """The file's size as this process left it (None: there is none)."""
+
+    def _stat(self) -> int | None:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return None
+
+    @property
+    def spent(self) -> bool:
+        """Return whether some of the reserve was given back to the disk (by this run or one before) and not yet
+        made whole: the disk filled, and has not had room for it since."""
+        return self._size is not None and self._size < SIZE
+
+    def fill(self) -> bool:
+        """Make the reserve whole, allocating its blocks; return whether it is (False: the disk has no room for it,
+        and it is left as it was)."""
+        with self._lock:
+            before = self._size
+            if before is not None and before >= SIZE:
+                return True
+            try:
+                with open(self.path, "ab") as file:
+                    os.posix_fallocate(file.fileno(), 0, SIZE)  # blocks of its own: a sparse file would reserve none
+            except OSError as exc:
+                if not refused(exc):
+                    log.warning("cannot keep a reserve of disk space for the alert state in %s: %s", self.path, exc)
+                self._restore(before)
+                return False
+            if before is not None:
+                log.warning("the reserve of disk space for the alert state is whole again (%s)", self.path)
+            self._size = SIZE
+            return True
+
+    def _restore(self, size: int | None) -> None:
+        """Put the file back as it was before a failed `fill` (none, or spent): what the failure allocated is freed."""
+        try:
+            if size is None:
+                self.path.unlink(missing_ok=True)
+            else:
+                os.truncate(self.path, size)
+        except OSError:
+            pass  # the file as the failure left it: its size is read again below
+        self._size = self._stat()
+
+    def through(self, write: Callable[[], T]) -> T:
+        """Run `write`; while the disk refuses it, give a piece of the reserve back and run it again."""
+        while True:
+            try:
+                return write()
+            except (sqlite3.Error, OSError) as exc:
+                if not refused(exc) or not self._give_back():
+                    raise
+
+    def _give_back(self) -> bool:
+        """Free a PIECE of the reserve; return False if there is none left."""
+        with self._lock:
+            if not self._size:
+                return False
+            size = max(0, self._size - PIECE)
+            try:
+                os.truncate(self.path, size)
+            except OSError:
+                return False
+            self._size = size
+        log.warning("the disk is full: %d bytes of the alert state's reserve given back to store a told alert", PIECE)
+        return True

@@ -1,0 +1,77 @@
+"""The alert store's reserve: room on the full data disk (a real 8 MB tmpfs) for a commit recording a told alert."""
+
+import errno
+import sqlite3
+
+from labmon.models import Batch
+from labmon_collector.alerting.alertstore import AlertStore, SeriesState
+from labmon_collector.alerting.rules import RulesEngine, with_builtin_rules
+from labmon_collector.disk import DiskHealth
+from labmon_collector.diskalarm import DiskAlarm
+from labmon_collector.reserve import PIECE, ROOM, SIZE
+
+from .test_full_disk import fill, small_disk  # noqa: F401 (a fixture)
+
+FULL = OSError(errno.ENOSPC, "No space left on device")
+
+
+def stored(path):
+    """Return the alert states the file holds, read by a connection of its own."""
+    with sqlite3.connect(path) as db:
+        return {(rule, series): (state, told) for rule, series, state, told in db.execute(
+            "SELECT rule, series, state, notified_at FROM alert_state"
+        )}  # fmt: skip
+
+
+def test_a_told_alert_is_stored_on_the_full_disk_in_the_reserve_and_nothing_else_spends_it(small_disk):  # noqa: F811
+    path = small_disk / "alerts.sqlite"
+    store = AlertStore(path, DiskHealth(small_disk))
+    reserve = store.reserve
+    assert reserve is not None and reserve.path.stat().st_blocks * 512 >= SIZE  # allocated, not sparse
+    store.save({("gone", "m1"): SeriesState("pending", 1000.0)}, {}, 1000.0)
+    filler = fill(small_disk)
+    store.save({("gone", "m1"): SeriesState("pending", 1000.0, last_value=1.0)}, {}, 1010.0)  # nothing told
+    assert not reserve.spent and stored(path)[("gone", "m1")] == ("pending", None)
+    store.save({("gone", "m1"): SeriesState("firing", 1000.0, notified_at=1020.0)}, {}, 1020.0)  # told
+    assert stored(path)[("gone", "m1")] == ("firing", 1020.0)
+    assert reserve.spent and reserve.path.stat().st_size == SIZE - PIECE
+    fill(small_disk, "taken")  # the other writes take what was given back
+    store.close()
+    reopened = AlertStore(path, DiskHealth(small_disk))  # a start on the still full disk
+    assert reopened.reserve is not None and reopened.reserve.spent
+    reopened.save({}, {}, 1030.0)  # told resolved: a second piece
+    assert stored(path) == {} and reopened.reserve.path.stat().st_size == SIZE - 2 * PIECE
+    reopened.close()
+    filler.unlink()
+    whole = AlertStore(path, DiskHealth(small_disk))  # a start with room: made whole
+    assert whole.reserve is not None and not whole.reserve.spent and whole.reserve.path.stat().st_size == SIZE
+    whole.close()
+
+
+def test_the_disk_alert_holds_until_the_disk_has_room_for_the_reserve_again(small_disk):  # noqa: F811
+    health = DiskHealth(small_disk, clock=iter(range(0, 10**6, 10)).__next__)  # each look at the free space afresh
+    store = AlertStore(small_disk / "alerts.sqlite", health)
+    judge = RulesEngine(with_builtin_rules(()), store)
+    judge.disk = DiskAlarm(health, 1, reserve=store.reserve)
+    disk = next(rule for rule in judge.rules if rule.disk)
+
+    def cycle(now):
+        return [
+            (a.state, a.message) for a in judge.evaluate(Batch(int(now), now, ()), now) if a.series.endswith("writes")
+        ]
+
+    filler = fill(small_disk)
+    health.refuse("outbox", FULL)
+    [(state, _)] = cycle(1000.0)
+    assert state == "firing" and stored(small_disk / "alerts.sqlite")[("disk", "collector/disk/writes")][0] == "firing"
+    filler.unlink()
+    keep = small_disk / "keep"
+    keep.write_bytes(b"\0" * (health.free() - ROOM // 2))  # writes go through, but no room to make the reserve whole
+    health.stored("outbox")
+    assert cycle(1010.0) == [] and judge.states[("disk", "collector/disk/writes")].state == "firing"
+    [writes] = [seen for seen in judge.disk.observe(disk, lambda series: True, {}) if seen.series.endswith("writes")]
+    assert writes.holds and "needed for the alerts' reserve" in writes.detail, writes.detail
+    keep.unlink()
+    [(state, message)] = cycle(1020.0)
+    assert state == "resolved" and "history stored again" in message and not store.reserve.spent
+    store.close()
