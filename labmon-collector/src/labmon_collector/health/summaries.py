@@ -9,8 +9,10 @@ until the join.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import math
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -19,8 +21,8 @@ from pathlib import Path
 
 from labmon.config import CollectorConfig
 from labmon.rule_config import RuleConfig
-from labmon_collector.health.timeline import BETWEEN, GOOD, UNKNOWN, Segment, bounds, carried, runs, timeline
-from labmon_collector.history.reader import BUCKETS, History, bucket_span
+from labmon_collector.health.timeline import BETWEEN, GOOD, UNKNOWN, Segment, bounds, carried, runs, timelines
+from labmon_collector.history.reader import SERIES_PER_READ, History
 from labmon_collector.history.writer import BUCKET_WIDTHS, HistoryConfig
 
 log = logging.getLogger(__name__)
@@ -34,10 +36,10 @@ TABLE = """CREATE TABLE IF NOT EXISTS health_summaries (
 """One row per series, bounds, step and window: `readings` is the window's two-hour bucket's count of valid
 readings when it was summarised (a batch stored later, or retention, changes it: the row is not used then);
 `segments` the window's timeline as text ("start,end,state;...", the same floats back)."""
-READ = """SELECT start, readings, segments FROM health_summaries
-    WHERE series = ? AND bounds = ? AND step = ? AND start >= ? AND start + ? <= ?"""
 STEP_SAMPLE = 200
 """Readings whose median spacing is taken as a series' step (the collector's interval when it was recorded)."""
+SPACING = 1200.0
+"""Seconds of readings before a window's end whose spacing is its series' step in the window's summary."""
 STEP_DIGITS = 2
 """Significant digits a step is rounded to: the same step at a window's close and at a later report (a cycle's
 start jitters by milliseconds), so the report finds the window's summary."""
@@ -51,11 +53,51 @@ BACKFILL = 8 * 86400.0
 
 def step_of(history: History, series: int, until: float, fallback: float) -> float:
     """Return the usual spacing of a series' readings before `until` (`fallback` with fewer than two), rounded."""
+    return steps_of(history, [series], until, fallback)[series]
+
+
+def steps_of(history: History, series: list[int], until: float, fallback: float) -> dict[int, float]:
+    """Return `step_of` of each series: their last STEP_SAMPLE readings read together."""
     import numpy as np
 
-    steps = np.diff(np.sort(np.array(history.times_before(series, until, STEP_SAMPLE), np.float64)))
-    steps = steps[steps > 0]
-    return float(f"{float(np.median(steps)) if len(steps) else fallback:.{STEP_DIGITS}g}")
+    owner, times = history.times_before_each(series, until, STEP_SAMPLE)
+    first, ends = np.searchsorted(owner, series, "left"), np.searchsorted(owner, series, "right")
+    found = {}
+    for s, a, b in zip(series, first.tolist(), ends.tolist(), strict=True):
+        steps = np.diff(times[a:b])
+        steps = steps[steps > 0]
+        found[s] = _rounded(float(np.median(steps)) if len(steps) else fallback)
+    return found
+
+
+def _rounded(step: float) -> float:
+    return float(f"{step:.{STEP_DIGITS}g}")
+
+
+def window_steps(history: History, series: list[int], end: float, fallback: float) -> dict[int, float]:
+    """Return each series' step at the close of the window ending at `end`, from its readings of the last SPACING
+    seconds before it: their mean spacing, those more than a quarter off the median left out (a reading missed or
+    late), rounded; `step_of` for a series with fewer there.
+
+    A window's summaries are found by the step a report takes (`step_of`, the median of a longer sample): for a
+    series read at one interval the two agree; where they do not, the report judges the window from its points.
+    """
+    import numpy as np
+
+    owner, times = history.times_between(series, end - SPACING, end)
+    same = owner[1:] == owner[:-1]
+    spacing, group = (times[1:] - times[:-1])[same], owner[1:][same]
+    group, spacing = group[spacing > 0], spacing[spacing > 0]
+    ids, first, many = np.unique(group, return_index=True, return_counts=True)
+    spacing = spacing[np.lexsort((spacing, group))]  # each series' spacings in order: its median in the middle
+    median = (spacing[first + (many - 1) // 2] + spacing[first + many // 2]) / 2
+    around = np.repeat(median, many)
+    near = np.abs(spacing - around) <= around / 4
+    total = np.bincount(np.repeat(np.arange(len(ids)), many), np.where(near, spacing, 0.0), len(ids))
+    mean = total / np.bincount(np.repeat(np.arange(len(ids)), many), near, len(ids))
+    found = {s: _rounded(m) for s, m, n in zip(ids.tolist(), mean.tolist(), many.tolist(), strict=True) if n >= 2}
+    rest = [s for s in series if s not in found]
+    return found | (steps_of(history, rest, end, fallback) if rest else {})
 
 
 def key(rule: RuleConfig) -> str:
@@ -64,18 +106,26 @@ def key(rule: RuleConfig) -> str:
     return ",".join(repr(b[k]) for k in ("glo", "ghi", "blo", "bhi"))
 
 
-def judged(history: History, series: int, rule: RuleConfig, since: float, until: float, step: float) -> list[Segment]:
-    """Return the timeline of [since, until) with its start left open (BETWEEN) where the hysteresis decides it.
+def judged(
+    history: History, rule: RuleConfig, steps: dict[int, float], since: float, until: float
+) -> dict[int, list[Segment]]:
+    """Return each series' timeline of [since, until) with its start left open (BETWEEN) where the hysteresis
+    decides it.
 
     Before its first reading on either side of the band, a series between bound and clear is in or out as it
     was before `since`, which this stretch cannot know: the join decides, as the whole timeline would.
     """
-    found = timeline(history, series, rule, since, until, step)
+    found = timelines(history, rule, steps, since, until)
     b = bounds(rule)
-    first = next((state for _, _, state in found if state != UNKNOWN), None)
-    if first != GOOD or (b["ghi"], b["blo"]) == (b["bhi"], b["glo"]):
-        return found  # no band, or out first: nothing was judged by a state from before
-    decided = _first_agreement(found, timeline(history, series, _without_band(rule), since, until, step))
+    if (b["ghi"], b["blo"]) == (b["bhi"], b["glo"]):
+        return found  # no band: nothing was judged by a state from before
+    within = {s: step for s, step in steps.items() if next((x for _, _, x in found[s] if x != UNKNOWN), None) == GOOD}
+    strict = timelines(history, _without_band(rule), within, since, until)  # those out first: as they are
+    return found | {s: _opened(found[s], _first_agreement(found[s], strict[s])) for s in within}
+
+
+def _opened(found: list[Segment], decided: float) -> list[Segment]:
+    """Return the timeline with its time within bounds before `decided` in the band (BETWEEN)."""
     opened: list[Segment] = []
     for start, end, state in found:
         if start < decided and state == GOOD:
@@ -114,70 +164,100 @@ def encode(segments: list[Segment]) -> str:
 
 
 def segments(history: History, series: int, rule: RuleConfig, since: float, until: float, step: float) -> list[Segment]:
-    """Return the series' timeline under `rule` over [since, until): that of the whole windows it touches, clipped.
+    """Return the series' timeline under `rule` over [since, until): that of the whole windows it touches, clipped."""
+    return segments_of(history, rule, {series: step}, since, until)[series]
+
+
+def segments_of(
+    history: History, rule: RuleConfig, steps: dict[int, float], since: float, until: float
+) -> dict[int, list[Segment]]:
+    """Return each series' timeline under `rule` over [since, until) (by its step): that of the whole windows it
+    touches, clipped.
 
     Each closed window's comes from its summary while that still holds; the others' (the open window, windows
-    without a summary) from the stored points: the same timeline either way.
+    without a summary) from the stored points, those of all series alike at once: the same timeline either way.
     """
     import numpy as np
 
     first, last = float(math.floor(since / WIDTH) * WIDTH), float(math.ceil(until / WIDTH) * WIDTH)
-    stored = _stored(history, series, rule, first, last, step) if since < until else {}
-    parts: list[str] = []
-    done = first
-    for start in [*sorted(stored), last]:
-        if done < start:  # the windows up to here without a summary, from the points at once
-            parts.append(encode(_computed(history, series, rule, done, start, step, opened=done > first)))
-        if start in stored:
-            parts.append(stored[start])
-            done = start + WIDTH
-    if not parts:
-        return []
-    joined = np.fromstring(",".join(parts).replace(";", ","), sep=",").reshape(-1, 3)  # one parse: quick
-    state = carried(joined[:, 2].astype(np.int8))
-    kept = (joined[:, 1] > since) & (joined[:, 0] < until)
-    start, end, state = np.maximum(joined[kept, 0], since), np.minimum(joined[kept, 1], until), state[kept]
-    return list(zip(*runs(start, end, state), strict=True))
+    stored = _stored(history, rule, steps, first, last) if since < until else {}
+    parts: dict[int, list[tuple[float, str]]] = {s: [] for s in steps}
+    wanted: dict[tuple[float, float], dict[int, float]] = {}  # the stretches without a summary: their series
+    for s, step in steps.items():
+        done = first
+        for start in [*sorted(stored.get(s, {})), last]:
+            if done < start:
+                wanted.setdefault((done, start), {})[s] = step
+            if start < last:
+                parts[s].append((start, stored[s][start]))
+                done = start + WIDTH
+    for (done, start), its in wanted.items():  # from the points, the series of each stretch at once
+        found = judged(history, rule, its, done, start) if done > first else timelines(history, rule, its, done, start)
+        for s, line in found.items():
+            parts[s].append((done, encode(line)))
+    lines: dict[int, list[Segment]] = {}
+    for s, pieces in parts.items():
+        texts = [text for _, text in sorted(pieces) if text]
+        if not texts:
+            lines[s] = []
+            continue
+        joined = np.fromstring(",".join(texts).replace(";", ","), sep=",").reshape(-1, 3)  # one parse: quick
+        state = carried(joined[:, 2].astype(np.int8))
+        kept = (joined[:, 1] > since) & (joined[:, 0] < until)
+        start, end, state = np.maximum(joined[kept, 0], since), np.minimum(joined[kept, 1], until), state[kept]
+        lines[s] = list(zip(*runs(start, end, state), strict=True))
+    return lines
 
 
-def _computed(
-    history: History, series: int, rule: RuleConfig, since: float, until: float, step: float, *, opened: bool
-) -> list[Segment]:
-    """Return a stretch's timeline from the points; its start left open if a stretch comes before it."""
-    return (judged if opened else timeline)(history, series, rule, since, until, step)
+STORED = """WITH asked(series) AS (VALUES {asked})
+SELECT s.series, s.start, s.segments FROM asked CROSS JOIN health_summaries s
+    ON s.series = asked.series AND s.bounds = :bounds AND s.step = :step
+        AND s.start >= :first AND s.start + :width <= :last
+    LEFT JOIN buckets b ON b.width = :width AND b.start = s.start AND b.series = s.series
+WHERE coalesce(b.n, 0) = s.readings"""
+"""The summaries of the series' windows in [:first, :last) whose readings are still those summarised (the window's
+two-hour bucket's count of valid readings), read with the buckets that vouch for them."""
 
 
 def _stored(
-    history: History, series: int, rule: RuleConfig, first: float, last: float, step: float
-) -> dict[float, str]:
-    """Return the summaries of the windows in [first, last) whose readings are still those summarised, by start."""
+    history: History, rule: RuleConfig, steps: dict[int, float], first: float, last: float
+) -> dict[int, dict[float, str]]:
+    """Return the summaries of the windows in [first, last) whose readings are still those summarised, by series and
+    start."""
     if not history.query("SELECT 1 FROM sqlite_master WHERE name = 'health_summaries'", ()):
         return {}
-    rows = history.query(READ, (series, key(rule), step, first, WIDTH, last))
-    if not rows:
-        return {}
-    counts = _counts(history, series, first, last - WIDTH)
-    return {start: text for start, readings, text in rows if counts.get(start, 0) == readings}
-
-
-def _counts(history: History, series: int, first: float, last: float) -> dict[float, int]:
-    """Return the valid readings of the series' two-hour buckets starting in [first, last], by start."""
-    return dict(history.query(BUCKETS.format(columns="b.n"), bucket_span(series, WIDTH, first, last)))
+    found: dict[int, dict[float, str]] = {}
+    for step in set(steps.values()):
+        its = sorted(s for s, at in steps.items() if at == step)
+        for begin in range(0, len(its), SERIES_PER_READ):  # their ids are in the statement's text
+            asked = ", ".join(f"({s})" for s in its[begin : begin + SERIES_PER_READ])
+            values = {"bounds": key(rule), "step": step, "first": first, "last": last, "width": WIDTH}
+            for series, start, text in history.query(STORED.format(asked=asked), values):
+                found.setdefault(series, {})[start] = text
+    return found
 
 
 def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig], start: float, interval: float) -> int:
     """Write the summaries of the closed window from `start` for each series each rule selects; return the rows.
 
-    What the collector runs as a window closes (after the history's two-hour mark has passed it).
+    What the collector runs as a window closes (after the history's two-hour mark has passed it): each rule's series
+    judged together.
     """
+    oldest = history.oldest()
+    if oldest is None or start + WIDTH <= oldest:  # before the first reading: nothing known, no row
+        return 0
+    stored = history.keys()
+    selected = [[s for s, name in stored if match(name)] for match in _matchers(rules)]
+    ids = sorted({s for its in selected for s in its})
+    # the counts read before the timelines: a batch stored meanwhile makes them not match
+    counts = dict(history.query("SELECT series, n FROM buckets WHERE width = ? AND start = ?", (WIDTH, start)))
+    steps = window_steps(history, ids, start + WIDTH, interval)
     rows = []
-    for rule in rules:
-        for info in history.series(rule.select):
-            counted = _counts(history, info.id, start, start).get(start, 0)  # read before the timeline: a
-            step = step_of(history, info.id, start + WIDTH, interval)  # batch stored meanwhile makes it not match
-            found = judged(history, info.id, rule, start, start + WIDTH, step)
-            if found != [(start, start + WIDTH, UNKNOWN)]:  # not a row per series for the time before it began
-                rows.append((info.id, key(rule), step, start, counted, encode(found)))
+    for rule, its in zip(rules, selected, strict=True):
+        found, bounds_key = judged(history, rule, {s: steps[s] for s in its}, start, start + WIDTH), key(rule)
+        for s, line in found.items():
+            if line != [(start, start + WIDTH, UNKNOWN)]:  # not a row per series for the time before it began
+                rows.append((s, bounds_key, steps[s], start, counts.get(s, 0), encode(line)))
     db.execute("BEGIN IMMEDIATE")
     try:
         db.executemany("INSERT OR REPLACE INTO health_summaries VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -186,6 +266,11 @@ def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig],
         raise
     db.execute("COMMIT")
     return len(rows)
+
+
+def _matchers(rules: list[RuleConfig]) -> list[Callable[[str], object]]:
+    """Return each rule's test of a series' key (`fnmatchcase`'s, compiled once: thousands of series a window)."""
+    return [re.compile(fnmatch.translate(rule.select)).match for rule in rules]
 
 
 def open_summaries(path: Path) -> sqlite3.Connection:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labmon.rule_config import RuleConfig
-from labmon_collector.history.reader import History
+from labmon_collector.history.reader import DIGITS, TICKS, History, tick_of
 from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, window_sql
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
@@ -42,7 +42,7 @@ FROM (
     UNION ALL
     SELECT b.series, b.start, b.width, {state} AS state FROM fine CROSS JOIN asked CROSS JOIN buckets b
         ON b.width = :fine AND b.start = fine.start AND b.series = asked.series
-    WHERE NOT EXISTS (SELECT 1 FROM wide WHERE wide.series = b.series AND wide.start = {wide_of}
+    WHERE NOT EXISTS (SELECT 1 FROM wide WHERE wide.series = asked.series AND wide.start = {wide_of}
         AND wide.state IS NOT NULL) AND {complete} AND b.start + :fine <= {mark_fine}
 ) WHERE state IS NOT NULL
 """.format(
@@ -76,17 +76,12 @@ FROM {source} AND p.t >= lo - :gap AND p.t <= hi + :gap
 """The readings of `points` or `fresh` (SOURCES) in the stretches (numbered k, each of one series; with those within
 a gap of either end) as texts: their stretch (`index`: only where a reading can be in two, or the stretches are of
 several series), their times and their states, one digit each (error readings unknown, values between bound and
-clear BETWEEN). `points` is searched by primary key window by window.
+clear BETWEEN). `points` is searched by primary key window by window, from the first that holds any.
 Handing SQLite's rows to Python one by one was most of a report's time."""
 SOURCES = {
     "points": "windows JOIN points p ON p.start = windows.start AND p.series = windows.series",
     "fresh": "stretch JOIN fresh p ON p.series = stretch.series",
 }
-TICKS = "CAST((p.t - :base) * :per_tick AS INTEGER)"
-"""A time as whole ticks from a base: exact when every time is a multiple of the tick (see `_tick`), and integers
-are quicker to write and read than floats."""
-DIGITS = "printf('%!.17g', p.t)"
-"""A time as 17 digits: the same float back (for times a tick cannot hold)."""
 
 
 @dataclass
@@ -242,7 +237,7 @@ def _read(
     import numpy as np
 
     gap = judge["gap"]
-    ticks = _tick(float(lo.min()) - gap, float(hi.max()) + gap) if len(lo) else None
+    ticks = tick_of(float(lo.min()) - gap, float(hi.max()) + gap) if len(lo) else None
     base, tick = ticks or (0.0, 1.0)
     # each reading read once, its time saying its stretch: one series' stretches far enough apart
     apart = bool(np.all(owner == owner[:1]) and np.all(lo[1:] - hi[:-1] > 2 * gap))
@@ -252,10 +247,10 @@ def _read(
         values = {f"lo{i}": float(lo[i]) for i in part} | {f"hi{i}": float(hi[i]) for i in part}
         stretches = ", ".join(f"({i}, {int(owner[i])}, :lo{i}, :hi{i})" for i in part)
         for source in SOURCES.values():
-            time = DIGITS if ticks is None else TICKS
+            time = (DIGITS if ticks is None else TICKS).format(t="p.t")
             sql = POINTS.format(
                 stretches=stretches,
-                first=window_sql("(lo - :gap)"),
+                first=f"max({window_sql('(lo - :gap)')}, coalesce((SELECT MIN(start) FROM points), 0))",
                 window=WINDOW,
                 source=source,
                 time=time,
@@ -290,15 +285,6 @@ def _stretches(index: str, times: Floats, starts: Floats) -> Indexes:
     if index:
         return np.fromstring(index, np.int64, sep=",")
     return (np.searchsorted(starts, times, "right") - 1).astype(np.int64)
-
-
-def _tick(low: float, high: float) -> tuple[float, float] | None:
-    """Return a base and a tick (a power of two) such that every float in [low, high] is the base plus whole ticks,
-    exactly (the tick: the spacing of floats at `low`, which those above are multiples of); None if none fits."""
-    if low <= 0 or not math.isfinite(high):
-        return None
-    tick = math.ulp(low)
-    return (low, tick) if (high - low) / tick < 2**52 else None
 
 
 def _digits(text: str) -> States:

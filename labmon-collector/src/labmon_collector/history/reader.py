@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import itertools
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, bucket_marks, open_history, window_of
 from labmon_collector.sqlitedb import table_names
@@ -37,6 +38,43 @@ BUCKETS = """WITH RECURSIVE ws(start) AS (
     UNION ALL SELECT start + :width FROM ws WHERE start + :width <= :last)
 SELECT b.start, {columns} FROM ws JOIN buckets b ON b.width = :width AND b.start = ws.start AND b.series = :series
 ORDER BY b.start"""
+
+# Many series' times in [:first, :until) (:first a window start): a primary-key search of `points` per window and
+# series, and their points in `fresh`. One statement; times as TICKS (or DIGITS where no tick fits).
+TIMES = f"""WITH RECURSIVE asked(series) AS (VALUES {{asked}}),
+    ws(start) AS (SELECT :first WHERE :first < :until UNION ALL SELECT start + {WINDOW} FROM ws
+        WHERE start + {WINDOW} < :until)
+SELECT group_concat(series), group_concat({{time}}) FROM (
+    SELECT p.series, p.t FROM ws CROSS JOIN asked CROSS JOIN points p
+        ON p.start = ws.start AND p.series = asked.series WHERE p.t < :until
+    UNION ALL SELECT f.series, f.t FROM asked CROSS JOIN fresh f ON f.series = asked.series
+        WHERE f.t >= :first AND f.t < :until
+)"""
+TICKS = "CAST(({t} - :base) * :per_tick AS INTEGER)"
+"""A time as whole ticks from a base: exact when every time is a multiple of the tick (see `tick_of`), and integers
+are quicker to write and read than floats."""
+DIGITS = "printf('%!.17g', {t})"
+"""A time as 17 digits: the same float back (for times a tick cannot hold)."""
+OLDEST = """SELECT min(coalesce((SELECT MIN(start) FROM points), 1e999), coalesce((SELECT MIN(t) FROM fresh), 1e999))"""
+"""A time at or before the history's first reading (inf: none)."""
+SERIES_PER_READ = 2000
+"""Series per statement of TIMES (their ids are in its text)."""
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Ids = npt.NDArray[np.int64]
+    Times = npt.NDArray[np.float64]
+
+
+def tick_of(low: float, high: float) -> tuple[float, float] | None:
+    """Return a base and a tick (a power of two) such that every float in [low, high] is the base plus whole ticks,
+    exactly (the tick: the spacing of floats at `low`, which those above are multiples of); None if none fits."""
+    if low <= 0 or not math.isfinite(high):
+        return None
+    tick = math.ulp(low)
+    return (low, tick) if (high - low) / tick < 2**52 else None
 
 
 def point_span(series: int, since: float, until: float, back: float = EVER) -> dict[str, float]:
@@ -120,6 +158,10 @@ class History:
             ).fetchall()
         return [SeriesInfo(*row) for row in rows if fnmatch.fnmatchcase(row[1], selector)]
 
+    def keys(self) -> list[tuple[int, str]]:
+        """Return each series' id and key (measurer/instrument/reading), without its latest reading (quick)."""
+        return self.query("SELECT id, measurer || '/' || instrument || '/' || name FROM series ORDER BY id", ())
+
     def readings(self, series: int, since: float, until: float) -> list[tuple[float, float | None, str, str | None]]:
         """Return (time, value, status, error) of one series from `since` to `until`."""
         with self._lock:
@@ -202,6 +244,60 @@ class History:
     def times_before(self, series: int, until: float, count: int) -> list[float]:
         """Return the times of one series' last `count` readings before `until`, newest first."""
         return [t for (t,) in self._last(series, until, count, "t", before=True)]
+
+    def oldest(self) -> float | None:
+        """Return a time at or before the history's first reading (None: it holds none)."""
+        [(oldest,)] = self.query(OLDEST, ())
+        return None if oldest == float("inf") else float(oldest)
+
+    def times_between(self, series: Sequence[int], since: float, until: float) -> tuple[Ids, Times]:
+        """Return the times of the series' readings in [window of `since`, until): their series and times, series by
+        series (ascending), each in time order (a statement per few thousand series)."""
+        import numpy as np
+
+        owners, times = [np.empty(0, np.int64)], [np.empty(0)]
+        ticks = tick_of(window_of(since), until)
+        base, tick = ticks or (0.0, 1.0)
+        values = {"first": window_of(since), "until": until, "base": base, "per_tick": 1 / tick}
+        for first in range(0, len(series), SERIES_PER_READ):
+            asked = ", ".join(f"({int(s)})" for s in series[first : first + SERIES_PER_READ])
+            sql = TIMES.format(asked=asked, time=(DIGITS if ticks is None else TICKS).format(t="t"))
+            [(owner, t)] = self.query(sql, values)
+            if t:
+                owners.append(np.fromstring(owner, np.int64, sep=","))
+                times.append(
+                    np.fromstring(t, np.int64, sep=",").astype(np.float64) * tick + base
+                    if ticks
+                    else np.fromstring(t, sep=",")
+                )
+        owner, t = np.concatenate(owners), np.concatenate(times)
+        order = np.lexsort((t, owner))
+        return owner[order], t[order]
+
+    def times_before_each(self, series: Sequence[int], until: float, count: int) -> tuple[Ids, Times]:
+        """Return the times of each series' last `count` readings before `until` (as `times_before` for one), as
+        `times_between` does: back a few windows for all, further for those with fewer, to the whole history."""
+        import numpy as np
+
+        oldest = self.oldest()
+        owners, times = [np.empty(0, np.int64)], [np.empty(0)]
+        back, short = 4.0 * WINDOW, list(series)
+        while short and oldest is not None:
+            since = window_of(until) - back
+            owner, t = self.times_between(short, since, until)
+            final = since <= oldest  # everything read
+            first, ends = np.searchsorted(owner, owner, "left"), np.searchsorted(owner, owner, "right")
+            done = final | (ends - first >= count)  # with all it asks for: the older ones are older still
+            kept = done & (ends - np.arange(len(owner)) <= count)  # a series' last `count`
+            owners.append(owner[kept])
+            times.append(t[kept])
+            if final:
+                break
+            short = sorted(set(short) - set(owner[done].tolist()))
+            back *= 16
+        owner, t = np.concatenate(owners), np.concatenate(times)
+        order = np.lexsort((t, owner))
+        return owner[order], t[order]
 
     def _last(self, series: int, until: float, count: int, columns: str, *, before: bool = False) -> list[Any]:
         """Return `columns` of one series' last `count` points up to `until` (`before`: excluded), newest first.
