@@ -10,7 +10,7 @@ from typing import Any
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration, iso
 from labmon_collector.health.figures import Figures, figures, periods
-from labmon_collector.health.summaries import segments, step_of
+from labmon_collector.health.summaries import segments_of, steps_of
 from labmon_collector.history.reader import History, SeriesInfo
 
 
@@ -52,18 +52,15 @@ def health(
     days, weeks = periods(since, until, tz, "day"), periods(since, until, tz, "week")
     found = []
     stored = history.series("/".join([*only.split("/"), "*", "*"][:3]))
-    for rule in rules:
-        for info in [s for s in stored if _selects(rule, s)]:
-            step = step_of(history, info.id, until, interval)
-            line = segments(history, info.id, rule, since, until, step)
+    selected = [[info for info in stored if _selects(rule, info)] for rule in rules]
+    steps = steps_of(history, sorted({info.id for its in selected for info in its}), until, interval)
+    for rule, its in zip(rules, selected, strict=True):
+        lines = segments_of(history, rule, {info.id: steps[info.id] for info in its}, since, until)
+        for info in its:
+            line, step = lines[info.id], steps[info.id]
             found.append(
                 SeriesHealth(
-                    rule.name,
-                    info.key,
-                    info.unit,
-                    step,
-                    figures(line, weeks, "week"),
-                    figures(line, days, "day"),
+                    rule.name, info.key, info.unit, step, figures(line, weeks, "week"), figures(line, days, "day")
                 )
             )
     return found
