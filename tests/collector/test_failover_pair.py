@@ -24,6 +24,7 @@ def test_a_collector_back_from_a_kill_and_the_one_that_took_over_find_what_both_
     try:
         wait_until(other.linked, 10, "b linked")
         assert other.to_send([gone]) == [gone]  # b, taking over, sends what its engine saw and nobody told it of
+        other.queued([gone])  # in b's outbox (the collector says so once the held notification is released)
         back = side(own_broker, "collector-a", saved={"failover_sent": records[-1]})
         back.start()
         try:
@@ -35,6 +36,24 @@ def test_a_collector_back_from_a_kill_and_the_one_that_took_over_find_what_both_
             back.stop()
     finally:
         other.stop()
+
+
+def test_the_other_holds_what_the_active_sends_as_unsure_until_its_outbox_has_it(own_broker):
+    gone = Alert("gone", "firing", "fo-0", "fo-0 is offline", at=1000.0)
+    active, standby = side(own_broker, "collector-a"), side(own_broker, "collector-b")
+    for pair in (active, standby):
+        pair.start()
+    try:
+        wait_until(lambda: active.linked() and standby.linked(), 10, "both linked")
+        assert active.to_send([gone]) == [gone]
+        wait_until(lambda: standby.ledger.unsure, 10, "b holds it as unsure")
+        assert [said for said, _ in standby.ledger.unsure.values()] == [gone]  # as a worded it
+        active.queued([gone])
+        wait_until(lambda: not standby.ledger.unsure, 10, "a's outbox has it: no longer unsure")
+        assert standby.notified_firing() == {("gone", "fo-0")}
+    finally:
+        active.stop()
+        standby.stop()
 
 
 def test_a_link_gone_dark_holds_the_notifications_up_one_beat_not_one_per_notification(own_broker):

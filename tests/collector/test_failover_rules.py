@@ -152,3 +152,18 @@ def test_news_from_the_other_is_learned_and_what_was_long_held_up_is_not():
     assert not ledger.heard(("gone", "t2", "firing", 0), 1.0, 900.0, 1001.0)  # held up 100 s behind a cut bridge
     assert ledger.to_send([alert("firing"), alert("firing", "t2")], 2.0, 1002.0) == [alert("firing", "t2")]
     assert ledger.notified_firing() == {("gone", "t1"), ("gone", "t2")}
+
+
+def test_what_the_active_said_it_sends_but_not_that_its_outbox_has_it_is_sent_at_a_takeover_said_as_a_repeat():
+    ledger = Ledger(keep_for=30.0, match_within=50.0)
+    told = alert("firing", "t1")
+    for key, said in ((("gone", "t1", "firing", 0), told), (("gone", "t2", "firing", 0), alert("firing", "t2"))):
+        ledger.heard(key, 1.0, 1001.0, 1001.0)  # the active says it sends it (held for "what changed before it")
+        ledger.sending(key, said, 1.0)
+    ledger.queued(("gone", "t2", "firing", 0))  # t2 reached its outbox; t1 did not: the active was killed
+    [owed] = ledger.take_over(2.0, set())  # sent though this engine has not seen t1 go yet (a cycle behind)
+    assert (owed.series, owed.labels["possibly_repeat"]) == ("t1", "yes")
+    assert owed.message == "t1 firing (possibly a repeat: the other collector stopped while sending it)"
+    assert ledger.to_send([owed], 3.0, 1003.0) == [owed]
+    assert ledger.to_send([told], 4.0, 1004.0) == []  # this engine's own, a cycle later: not sent again
+    assert ledger.take_over(5.0, set()) == []

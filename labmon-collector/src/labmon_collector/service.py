@@ -376,6 +376,8 @@ class Collector:
         if notes:
             self.events.record({}, {}, [], at, notes)
         self._send_groups(at)
+        if self.pair is not None:  # in the outbox now: the other need not send them if this one is killed
+            self.pair.queued([alert for alert, _ in routed])
 
     def _send_groups(self, now: float, *, everything: bool = False) -> None:
         """Queue the gathered alerts whose group is ready, a plot attached where the notifier wants one."""
@@ -423,9 +425,12 @@ class Collector:
         if (was, role) == ("standby", "active"):
             self._announce(f"collector {self.pair.node} took over as the active collector")
             now = time.time()
-            for alert in self.pair.to_send(owed):
+            sent = self.pair.to_send(owed)
+            for alert in sent:
                 for name, message in self.router.targets(alert):
                     self.grouper.add(name, message, now)
+            self._send_groups(now)
+            self.pair.queued(sent)
         self.gauges.role = (self.pair.node, role == "active")
         self.gauges.double_sent = self.pair.ledger.doubles
         # The measurers keep one inquiry per sender: the standby's must not displace the active's.

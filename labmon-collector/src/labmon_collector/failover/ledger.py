@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from labmon.models import Alert
 from labmon.times import iso
+from labmon_collector.delivery.repeat import TAKEN_OVER, said_again
 
 Key = tuple[str, str, str, int]
 """(rule, series, state, repeat): one transition, as both collectors' engines produce it."""
@@ -42,6 +43,12 @@ class Ledger:
     """Transitions both collectors notified, counted."""
     notified: dict[tuple[str, str], tuple[str, float]] = field(default_factory=dict)
     """The last state either collector notified of each (rule, series), and when (wall clock)."""
+    unsure: dict[Key, tuple[Alert, float]] = field(default_factory=dict)
+    """Transitions the other said it sends and has not yet said are in its outbox (held there for "what changed
+    before it"), as it worded them, and when heard: a takeover sends them, saying they may be repeats."""
+    owing: set[Key] = field(default_factory=set)
+    """The unsure transitions a takeover sends: sent though the other told of them, and kept in `told` so that this
+    engine producing one later (it was a cycle behind) does not send it again."""
 
     def told_of(self, key: Key, at: float) -> None:
         """Either collector notified `key` at `at`: the latest notification of each alert is what stands."""
@@ -80,6 +87,15 @@ class Ledger:
             self.told_of(key, at)
         return double
 
+    def sending(self, key: Key, alert: Alert, now: float) -> None:
+        """The other collector says it sends `key`, worded as `alert` (heard at `now`): unsure until it says its
+        outbox has it."""
+        self.unsure[key] = (alert, now)
+
+    def queued(self, key: Key) -> None:
+        """The other collector's outbox has `key`: a kill no longer loses it."""
+        self.unsure.pop(key, None)
+
     def compare(self, key: Key, at: float) -> bool:
         """The other collector notified `key` at `at` (its clock): return whether this one sent it too (said)."""
         for index, (mine, when) in enumerate(self.mine):
@@ -110,7 +126,8 @@ class Ledger:
 
     def to_send(self, alerts: list[Alert], now: float, at: float) -> list[Alert]:
         """Return the alerts an active collector sends at `at` (wall clock): those the other has not notified."""
-        fresh = [alert for alert in alerts if self.told.pop(key_of(alert), None) is None]
+        fresh = [alert for alert in alerts if key_of(alert) in self.owing or self.told.pop(key_of(alert), None) is None]
+        self.owing.clear()
         self.mine = [*self.mine, *((key_of(alert), at) for alert in fresh)][-REMEMBERED:]
         for alert in fresh:
             self.told_of(key_of(alert), at)
@@ -118,20 +135,33 @@ class Ledger:
         return fresh
 
     def take_over(self, now: float, firing: set[tuple[str, str]]) -> list[Alert]:
-        """Return the transitions this collector saw in shadow that the active never said it notified.
+        """Return the transitions this collector saw in shadow that the active never said it notified, and those
+        the active said it sends but not that its outbox has them (it may have sent them: said).
 
         Of what it saw, only the last transition of each alert, and only if it still stands: a firing its engine
         (`firing` now) still holds, a resolution of what was notified firing. A standby's view can differ from
-        the active's (a reply that came late to one of them): its own flaps are not news to anyone.
+        the active's (a reply that came late to one of them): its own flaps are not news to anyone. What the
+        active said it sends is its judgement, sent as it worded it.
         """
         self._forget(now)
-        last = {(alert.rule, alert.series): alert for alert, _ in sorted(self.waiting.values(), key=lambda w: w[1])}
-        self.waiting.clear()
         notified = self.notified_firing()
-        return [alert for key, alert in last.items() if (key in firing if alert.state == "firing" else key in notified)]
+        last = {(alert.rule, alert.series): (alert, at) for alert, at in sorted(self.waiting.values(), key=_when)}
+        seen = [
+            (alert, at) for key, (alert, at) in last.items() if key in (firing if alert.state == "firing" else notified)
+        ]
+        unsure = [(said_again(alert, TAKEN_OVER), at) for alert, at in self.unsure.values()]
+        self.owing = set(self.unsure)
+        self.waiting.clear()
+        self.unsure.clear()
+        return list({(alert.rule, alert.series): alert for alert, _ in sorted(seen + unsure, key=_when)}.values())
 
     def _forget(self, now: float) -> None:
         for key in [key for key, at in self.told.items() if now - at > self.keep_for]:
             del self.told[key]
-        for key in [key for key, (_, at) in self.waiting.items() if now - at > self.keep_for]:
-            del self.waiting[key]
+        for waits in (self.waiting, self.unsure):
+            for key in [key for key, (_, at) in waits.items() if now - at > self.keep_for]:
+                del waits[key]
+
+
+def _when(noted: tuple[Alert, float]) -> float:
+    return noted[1]

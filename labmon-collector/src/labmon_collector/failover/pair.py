@@ -16,7 +16,7 @@ from labmon.messages import ONLINE
 from labmon.models import Alert
 from labmon.mqtt import BrokerClient, Publication
 from labmon_collector.failover.election import Peer, Role, decide
-from labmon_collector.failover.ledger import Key, Ledger
+from labmon_collector.failover.ledger import Key, Ledger, key_of
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ class Pair:
         self._stopping = threading.Event()
         self._beats = threading.Thread(target=self._beat_loop, name=f"failover-{self.node}", daemon=True)
         self._keep = keep
+        self._unqueued: dict[Key, float] = {}
+        """Transitions this collector said it sends that are not in its outbox yet, and when it said so."""
         saved = saved or {}
         self.ledger.mine = [
             ((str(r), str(s), str(st), int(n)), float(at)) for r, s, st, n, at in saved.get("failover_sent") or []
@@ -193,21 +195,27 @@ class Pair:
     def to_send(self, alerts: list[Alert]) -> list[Alert]:
         """Return what the active sends (not what the other notified already), kept and told to the other first.
 
-        The other is told before the alerts leave: waiting (briefly) for the broker to take each message means a
-        collector killed once its notifier answered has told its standby, which does not send them again. The
-        record handed to `keep` is this collector's own, to find doubles after a partition: the collector writes it
-        with its alert store's next commit, made for something else or the pulse's (a kill before it forgets a
-        double, never a notification).
+        The other is told before the alerts leave, each as it is worded: waiting (briefly) for the broker to take
+        each message means a collector killed once its notifier answered has told its standby, which does not send
+        them again. Until `queued` says they are in the outbox the other holds them as unsure: a kill before (a
+        notification is held a moment for "what changed before it") would lose them, and the other, taking
+        over, sends them. The record handed to `keep` is this collector's own, to find doubles after a partition:
+        the collector writes it with its alert store's next commit, made for something else or the pulse's (a
+        kill before it forgets a double, never a notification).
         """
         at = time.time()
         with self._lock:
             fresh = self.ledger.to_send(alerts, time.monotonic(), at)
             record = [[*key, when] for key, when in self.ledger.mine]
+            self._unqueued.update((key_of(alert), at) for alert in fresh)
         if not fresh:
             return fresh
         if self._keep is not None:
             self._keep(record)
-        sent = [self._publish_notified([a.rule, a.series, a.state], a.repeat, at) for a in fresh]
+        sent = [
+            self._publish_notified([a.rule, a.series, a.state], a.repeat, at, queued=False, alert=a.to_dict())
+            for a in fresh
+        ]
         if self.linked():
             until = time.monotonic() + self.beat  # one beat for all: a link gone dark must not hold each one a beat
             for message in sent:
@@ -217,8 +225,17 @@ class Pair:
                     break
         return fresh
 
-    def _publish_notified(self, key: list[str], repeat: int, at: float) -> Publication:
-        message = {"id": uuid.uuid4().hex, "node": self.node, "key": key, "repeat": repeat, "at": at}
+    def queued(self, alerts: list[Alert]) -> None:
+        """Tell the other that those of `alerts` this collector said it sends are in its outbox (or handed to a
+        group gathering in memory): it no longer holds them as unsure."""
+        with self._lock:
+            done = [(key, self._unqueued.pop(key)) for key in map(key_of, alerts) if key in self._unqueued]
+        for (rule, series, state, repeat), at in done:
+            self._publish_notified([rule, series, state], repeat, at)
+
+    def _publish_notified(self, key: list[str], repeat: int, at: float, **more: Any) -> Publication:
+        """Say a transition this collector notified (`queued=False`, with the alert: it says it sends it)."""
+        message = {"id": uuid.uuid4().hex, "node": self.node, "key": key, "repeat": repeat, "at": at, **more}
         return self.client.publish(f"{self._base}/notified", json.dumps(message).encode())
 
     def notified_firing(self) -> set[tuple[str, str]]:
@@ -268,9 +285,10 @@ class Pair:
 
     def _say_again(self) -> None:
         """Say again what this collector notified, to one that was gone or apart: it finds what both sent (and
-        what this one sent firing, to be ended if its engine does not hold it)."""
+        what this one sent firing, to be ended if its engine does not hold it). Not what is not queued yet: said
+        again as sent, it would be sure to the other before it is; its word that it is queued follows."""
         with self._lock:
-            record = list(self.ledger.mine)
+            record = [(key, at) for key, at in self.ledger.mine if key not in self._unqueued]
         for (rule, series, state, repeat), at in record:
             self._publish_notified([rule, series, state], repeat, at)
 
@@ -304,12 +322,27 @@ class Pair:
             rule, series, state = message["key"]
             key: Key = (str(rule), str(series), str(state), int(message["repeat"]))
             sender, at = message["node"], float(message["at"])
+            # said as sent but not yet queued (an older collector says neither: as queued)
+            unsure = None if message.get("queued", True) else _alert(message["alert"])
         except (ValueError, KeyError, TypeError):
             log.warning("a malformed failover notification on %s", topic)
             return
         if sender == self.node:
             return
+        now, wall = time.monotonic(), time.time()
         with self._lock:
-            double = self.ledger.heard(key, time.monotonic(), at, time.time())
+            double = self.ledger.heard(key, now, at, wall)
+            if unsure is None:
+                self.ledger.queued(key)
+            elif not double and wall - at <= self.ledger.keep_for:  # news, as `heard` takes it
+                self.ledger.sending(key, unsure, now)
         if double:
             log.warning("both collectors notified %s %s %s", *key[:3])
+
+
+def _alert(data: Any) -> Alert:
+    """Return the alert a message carries; TypeError if it is none (a takeover words it: its text and labels)."""
+    alert = Alert.from_dict(data)
+    if not (isinstance(alert.message, str) and isinstance(alert.labels, dict)):
+        raise TypeError("not an alert")
+    return alert
