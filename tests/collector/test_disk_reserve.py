@@ -8,7 +8,7 @@ from labmon_collector.alerting.alertstore import AlertStore, SeriesState
 from labmon_collector.alerting.rules import RulesEngine, with_builtin_rules
 from labmon_collector.disk import DiskHealth
 from labmon_collector.diskalarm import DiskAlarm
-from labmon_collector.reserve import PIECE, ROOM, SIZE
+from labmon_collector.reserve import NAME, PIECE, ROOM, SIZE
 
 from .test_full_disk import fill, small_disk  # noqa: F401 (a fixture)
 
@@ -74,4 +74,12 @@ def test_the_disk_alert_holds_until_the_disk_has_room_for_the_reserve_again(smal
     keep.unlink()
     [(state, message)] = cycle(1020.0)
     assert state == "resolved" and "history stored again" in message and not store.reserve.spent
+    store.close()
+
+
+def test_a_reserve_that_cannot_be_made_for_another_reason_than_room_is_said_and_holds_nothing(tmp_path, caplog):
+    (tmp_path / NAME).mkdir()  # its name taken
+    store = AlertStore(tmp_path / "alerts.sqlite", DiskHealth(tmp_path))
+    assert store.reserve is not None and not store.reserve.spent  # the disk alert is not held for it
+    assert "cannot keep a reserve of disk space for the alert state" in caplog.text
     store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -36,10 +37,12 @@ class Reserve:
         """The file's size as this process left it (None: there is none)."""
 
     def _stat(self) -> int | None:
+        """Return the file's size, None if there is no such file (or something else has its name)."""
         try:
-            return self.path.stat().st_size
-        except FileNotFoundError:
+            found = self.path.stat()
+        except OSError:
             return None
+        return found.st_size if stat.S_ISREG(found.st_mode) else None
 
     @property
     def spent(self) -> bool:
@@ -58,9 +61,11 @@ class Reserve:
                 with open(self.path, "ab") as file:
                     os.posix_fallocate(file.fileno(), 0, SIZE)  # blocks of its own: a sparse file would reserve none
             except OSError as exc:
-                if not refused(exc):
+                if refused(exc):
+                    self._restore(before)
+                else:  # not for want of room: none kept (a spent one would hold the disk alert for good)
                     log.warning("cannot keep a reserve of disk space for the alert state in %s: %s", self.path, exc)
-                self._restore(before)
+                    self._restore(None)
                 return False
             if before is not None:
                 log.warning("the reserve of disk space for the alert state is whole again (%s)", self.path)
