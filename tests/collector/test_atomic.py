@@ -1,11 +1,12 @@
 """State files change all at once or not at all: a failure in the middle of a save leaves the previous state."""
 
+import json
 import sqlite3
 from contextlib import closing
 
 import pytest
 
-from labmon_collector.alerting.alertstore import BEAT, PAGE_SIZE, AlertStore, SeriesState
+from labmon_collector.alerting.alertstore import BEAT, PAGE_SIZE, AlertStore, SeriesState, _text
 from labmon_collector.alerting.events import EventLog
 
 
@@ -170,3 +171,27 @@ def test_the_cycle_time_alone_is_written_once_per_beat_and_status_allows_for_it(
     store.close()
     assert watcher.facts()["last_cycle_at"] == 140.0
     watcher.close()
+
+
+def test_one_look_at_the_file_serves_a_cycle(tmp_path):
+    """Whether another writer changed the file is looked at once per cycle (`PRAGMA data_version`, a fifth of a
+    small lab's cycle when its silences, acks, save and note each looked), as the cycle reads its silences."""
+    store = AlertStore(tmp_path / "alerts.sqlite")
+    store.note(started_at=0.0, interval=60.0)
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    for now in (60.0, 120.0, 180.0):
+        store.silences(now)
+        store.acks()
+        store.save({}, {"t1/a/b": now}, now)
+        store.note(last_cycle_at=now, last_cycle=int(now / 60), disconnected={}, held_back=[], clocks={})
+    assert [s for s in statements if "data_version" in s] == ["PRAGMA data_version"] * 3
+    store.close()
+
+
+@pytest.mark.parametrize(
+    "value", [0, 7, -3, 1.5, 1e-05, 1796684921.3150694, 1e300, None, {}, [], {"a": 1.0}, [["r", "s", "why"]], True,
+              "x", float("nan"), float("inf")],
+)  # fmt: skip
+def test_a_fact_is_stored_as_json_dumps_writes_it(value):
+    assert _text(value) == json.dumps(value)

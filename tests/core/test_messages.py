@@ -68,6 +68,11 @@ def _mutated(**changes) -> bytes:
         (_mutated(type="inquiry"), "message type"),
         (_mutated(measurer=5), "'measurer'"),
         (_mutated(measured_at="yesterday"), "'measured_at'"),
+        (_mutated(measured_at=True), "'measured_at'"),
+        (_mutated(received_at="soon"), "'received_at'"),
+        (_mutated(replied_at=False), "'replied_at'"),
+        (_mutated(read_seconds={"laser1": True}), "'laser1'"),
+        (_mutated(read_seconds={"laser1": "slow"}), "'laser1'"),
         (_mutated(readings=[{"instrument": "a", "name": "b", "unit": "", "status": "ok", "value": None}]), "no finite"),
         (_mutated(readings=[{"instrument": "a", "name": "b", "unit": "", "status": "ok", "value": True}]), "no finite"),
         (
@@ -90,6 +95,13 @@ def _mutated(**changes) -> bytes:
 def test_decode_rejects_what_is_not_a_result(payload, complaint):
     with pytest.raises(MessageError, match=complaint):
         decode_result(payload)
+
+
+def test_whole_numbers_of_seconds_are_taken_as_floats():
+    result = decode_result(_mutated(measured_at=5, received_at=4, replied_at=6, read_seconds={"laser1": 1}))
+    times = (result.measured_at, result.received_at, result.replied_at, result.read_seconds)
+    assert times == (5.0, 4.0, 6.0, {"laser1": 1.0})
+    assert all(type(t) is float for t in (*times[:3], *times[3].values()))
 
 
 def test_a_reading_off_the_common_form_is_still_taken_when_valid():

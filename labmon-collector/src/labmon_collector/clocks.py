@@ -7,11 +7,10 @@ computes it, to within half the round trip; the reading's time is then moved ont
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from dataclasses import dataclass
 
-from labmon.models import Result
+from labmon.models import Result, trusted_result
 
 SHOWN = 0.1
 """Seconds below which an offset is not shown in status: well within what a cycle's timing means."""
@@ -46,8 +45,12 @@ def on_collector_clock(result: Result, offset: Offset, arrived_at: float) -> Res
     """Return `result` with its measured offset and its reading time on the collector's clock, never after the
     result arrived; an offset within its own uncertainty moves nothing (a read from the measurer's cache, made
     before the inquiry, keeps its earlier time)."""
-    at = result.measured_at - offset.offset if abs(offset.offset) > offset.uncertainty else result.measured_at
-    return dataclasses.replace(result, measured_at=min(at, arrived_at), clock_offset=offset.offset)
+    r = result
+    at = r.measured_at - offset.offset if abs(offset.offset) > offset.uncertainty else r.measured_at
+    filed, offset_s = min(at, arrived_at), offset.offset  # not dataclasses.replace: a third of filing an answer
+    return trusted_result(
+        r.inquiry_id, r.measurer, filed, r.readings, r.received_at, r.replied_at, offset_s, r.read_seconds
+    )
 
 
 class Clocks:

@@ -22,9 +22,11 @@ class Cycle:
         self.measurers = list(dict.fromkeys(measurers))
         self._asked = set(self.measurers)
         self.results: dict[str, Result] = {}
-        self.complete = threading.Event()
-        if not measurers:
-            self.complete.set()
+        self._open = threading.Lock()
+        """Held until every measurer answered: released once, by the last answer's thread (a lock: the cheapest
+        hand-off to the waiting cycle, which an Event's condition and waiter lock made two of)."""
+        if self.measurers:
+            self._open.acquire()
 
     def answers(self, result: Result) -> bool:
         """Return whether `result` answers this cycle's inquiry and is the first such answer."""
@@ -34,14 +36,15 @@ class Cycle:
             and result.measurer in self._asked
         )
 
-    def accept(self, result: Result) -> bool:
-        """Keep `result` if it answers this cycle's inquiry and is the first such answer."""
-        if not self.answers(result):
-            return False
+    def keep(self, result: Result) -> None:
+        """Keep `result`, which `answers` this cycle (both under the caller's lock)."""
         self.results[result.measurer] = result
         if len(self.results) == len(self._asked):
-            self.complete.set()
-        return True
+            self._open.release()
+
+    def wait(self, timeout: float) -> bool:
+        """Wait until every measurer answered, or `timeout` seconds; return whether all did. Once per cycle."""
+        return self._open.acquire(timeout=timeout)
 
     def batch(self, unjudged: set[str]) -> Batch:
         """Return what was gathered, in the configured measurer order; silent `unjudged` ones are disconnected."""

@@ -142,6 +142,7 @@ class Collector:
         """Measurers that came online since the last cycle without having answered one: asked before the next tick."""
         self._early_at = -math.inf
         refs = self.settings.measurers
+        self._names = [ref.name for ref in refs]
         asked: dict[BrokerClient, dict[str, None]] = {}
         for ref in refs:
             topics = self._topics(ref)
@@ -288,7 +289,7 @@ class Collector:
         """Ask every measurer at once, wait for the replies until the reply timeout, dispatch the batch."""
         started = time.monotonic()
         sender = self._take_role() if self.pair is not None else self.sender
-        cycle = Cycle(number, self.clock(), [ref.name for ref in self.settings.measurers], sender)
+        cycle = Cycle(number, self.clock(), self._names, sender)
         before = self.reach.snapshot()
         with self._lock:
             self._cycle = cycle
@@ -297,7 +298,8 @@ class Collector:
         for client, topics in self._inquiry_topics.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
                 client.publish_each(topics, inquiry)  # at QoS 0: see INQUIRY_QOS
-        cycle.complete.wait(self.settings.reply_timeout)
+        self.rules.prepare(cycle.started_at)  # while the answers come
+        cycle.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
         # A broker's config hashes field by field: not looked up for each of a large lab's measurers when none is blind.
         cut_off = {ref.name for ref in self.settings.measurers if ref.broker in blind} if blind else set()
@@ -497,9 +499,10 @@ class Collector:
             arrived_at = time.time()
             with self._lock:
                 cycle = self._cycle
+                accepted = False
                 if cycle is not None and cycle.answers(result):
-                    result = self.clocks.file(result, cycle.sent_at, arrived_at)
-                accepted = cycle is not None and cycle.accept(result)
+                    cycle.keep(self.clocks.file(result, cycle.sent_at, arrived_at))
+                    accepted = True
             if not accepted:
                 self.counters.late += 1
                 times = self._late.passes(measurer)  # a flood of forged answers must not flood the log

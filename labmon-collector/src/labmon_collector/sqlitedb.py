@@ -71,19 +71,27 @@ class Fresh:
         self._served: set[str] = set()
         """The results given out since the last look: asking for one of them again looks again."""
 
-    def get(self, key: str, query: Callable[[], T]) -> T:
-        """Return what `query` gave when last run for `key`, running it again if the file changed since."""
-        if key in self._served or self._version is None:
+    def get(self, key: str, query: Callable[[], T], *, look: bool = False) -> T:
+        """Return what `query` gave when last run for `key`, running it again if the file changed since; `look`:
+        look at the file's version even if the last look could serve `key` (a cycle's first read)."""
+        self.version(key, look=look)
+        if key not in self._kept:
+            self._kept[key] = query()
+        result: T = self._kept[key]
+        return result
+
+    def version(self, key: str, *, look: bool = False) -> int:
+        """Return the file's `PRAGMA data_version` as of the last look, served to `key` as `get` serves a result:
+        for a cache of the caller's own, reread when the version changes (the caller's own writes do not)."""
+        if look or key in self._served or self._version is None:
             self._served.clear()
             version = self._db.execute("PRAGMA data_version").fetchone()[0]
             if version != self._version:
                 self._version = version
                 self._kept.clear()
         self._served.add(key)
-        if key not in self._kept:
-            self._kept[key] = query()
-        result: T = self._kept[key]
-        return result
+        assert self._version is not None
+        return self._version
 
     def drop(self, key: str) -> None:
         """Forget what was kept for `key` (this connection changed it)."""

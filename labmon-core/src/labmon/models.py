@@ -94,6 +94,26 @@ class Result:
     """How long each instrument's read took for this result, by instrument name (reads that ended in time)."""
 
 
+def trusted_result(
+    inquiry_id: str,
+    measurer: str,
+    measured_at: float,
+    readings: tuple[Reading, ...],
+    received_at: float | None,
+    replied_at: float | None,
+    clock_offset: float | None,
+    read_seconds: dict[str, float] | None,
+) -> Result:
+    """Return Result(...) of these fields, already checked, as trusted_reading does a reading: set in one step,
+    not through the frozen dataclass's object.__setattr__ per field (the collector makes two per answer)."""
+    result = _new(Result)
+    result.__dict__.update(
+        inquiry_id=inquiry_id, measurer=measurer, measured_at=measured_at, readings=readings,
+        received_at=received_at, replied_at=replied_at, clock_offset=clock_offset, read_seconds=read_seconds,
+    )  # fmt: skip
+    return result
+
+
 @dataclass(frozen=True)
 class Batch:
     """Everything one collector cycle gathered: the results and the measurers that stayed silent."""

@@ -9,7 +9,7 @@ import time
 from labmon.badinput import BadInput, Throttle, shown
 from labmon.config import Config
 from labmon.messages import Inquiry, MessageError, Topics, collector_sender, decode_inquiry, encode_result
-from labmon.models import Reading, Result
+from labmon.models import Reading, trusted_result
 from labmon.mqtt import BrokerClient
 from labmon_measurer.deadlines import Deadlines
 from labmon_measurer.pending import Pending
@@ -40,6 +40,7 @@ class Measurer:
         self.min_interval = config.measurer.min_inquiry_interval
         self.max_payload = config.broker.max_payload
         self.topics = Topics(config.broker.topic_prefix, self.name)
+        self._results = self.topics.results
         self.runners = [InstrumentRunner(entry) for entry in config.measurer.instruments]
         self.client = BrokerClient(
             config.broker,
@@ -159,11 +160,11 @@ class Measurer:
     def _publish(
         self, inquiry: Inquiry, measured_at: float, readings: list[Reading], took: dict[str, float] | None
     ) -> None:
-        result = Result(
-            inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time(), read_seconds=took
+        result = trusted_result(
+            inquiry.id, self.name, measured_at, tuple(readings), inquiry.received_at, time.time(), None, took
         )
         self.answered += 1
-        self.client.publish(self.topics.results, encode_result(result))
+        self.client.publish(self._results, encode_result(result))
         if log.isEnabledFor(logging.DEBUG):  # not `shown` for every answer when nobody reads it
             log.debug("answered inquiry %s with %d readings", shown(inquiry.id), len(readings))
 

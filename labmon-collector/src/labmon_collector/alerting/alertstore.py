@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -105,6 +106,24 @@ class Ack:
         return f"acknowledged by {self.by}" + (f": {self.comment}" if self.comment else "")
 
 
+def _text(value: Any) -> str:
+    """Return `value` as json.dumps writes it; a finite number, None or an empty dict or list without the encoder
+    (a cycle notes several, mostly these)."""
+    kind = type(value)
+    if (kind is float and math.isfinite(value)) or kind is int:
+        return repr(value)
+    if value is None:
+        return "null"
+    if not value and (kind is dict or kind is list):
+        return "{}" if kind is dict else "[]"
+    return json.dumps(value)
+
+
+def _number(text: str | None) -> float | None:
+    """Return the number a fact's JSON text holds, None for no text or null."""
+    return None if text is None or text == "null" else float(text)
+
+
 class AlertStore:
     """One SQLite file beside the outbox; the collector writes it, `labmon silence` and `status` too."""
 
@@ -122,9 +141,12 @@ class AlertStore:
         self._saved_valid: dict[str, float | None] = {}
         self._noted: dict[str, str] = {}
         """The facts as the file holds them: a note writes only those that changed."""
+        self._fresh = Fresh(self._db)
+        """The silences and acks as last read: each cycle reads them, `labmon silence`/`ack` rarely change them.
+        Its looks at the file's version also tell whether another writer changed what the caches above hold."""
         self._version: int | None = None
         """The file's `PRAGMA data_version` when the caches above were last known true: another writer changes it."""
-        self._other_wrote()
+        self._other_wrote("open")
         self._unnoted: dict[str, str] = {}
         """Facts left for a later note's transaction: a save's cycle time, the pulse between beats."""
         self._health = health
@@ -137,8 +159,6 @@ class AlertStore:
         """Facts given to `later`: like the pulse, they wait for a commit made for something else, or the beat."""
         self._beating = False
         """Whether this process notes the cycles (the collector's own): its `facts` are then current."""
-        self._fresh = Fresh(self._db)
-        """The silences and acks as last read: each cycle reads them, `labmon silence`/`ack` rarely change them."""
         self._owed: list[Callable[[sqlite3.Connection], object]] = []
         """Writes the full disk refused (acks, escalations, held-back counts), in order: done first in the next
         commit the disk takes; until then `acks` reads them from `_owed_acks`."""
@@ -179,7 +199,7 @@ class AlertStore:
         collector's `note` of the same cycle, written with it (a killed collector between the two, a few ms,
         restarts knowing the steady series valid one cycle earlier).
         """
-        self._other_wrote()
+        self._other_wrote("save")
         self._firing = {key for key, state in states.items() if state.state == "firing"}
         rows = {key: _row(state) for key, state in states.items() if state.state != "inactive"}
         changed = [(*key, *row) for key, row in rows.items() if self._saved_states.get(key) != row]
@@ -192,7 +212,7 @@ class AlertStore:
         ]
         forgotten = [(series,) for series in saved.keys() - seen.keys()]
         marks = ", ".join("?" * (2 + len(STATE_FIELDS)))
-        as_of = {} if now is None else {"valid_as_of": json.dumps(now)}
+        as_of = {} if now is None else {"valid_as_of": _text(now)}
         if not (changed or ended or moved or forgotten):
             self._unnoted.update(as_of)
             return
@@ -225,8 +245,8 @@ class AlertStore:
 
         Only the facts that changed are written, with what a save left for it, in one transaction (or none).
         """
-        self._other_wrote()
-        rows = self._changed({key: json.dumps(value) for key, value in facts.items()})
+        self._other_wrote("note")
+        rows = self._changed({key: _text(value) for key, value in facts.items()})
         if "last_cycle_at" in facts:
             self._beating = True
         if rows.keys() <= PULSE | self._riders and not self._beat_due(rows):
@@ -240,11 +260,16 @@ class AlertStore:
         self._riders.update(facts)
         self._unnoted.update({key: json.dumps(value) for key, value in facts.items()})
 
-    def _other_wrote(self) -> None:
-        """Reread what the file holds if another connection wrote it since (a `labmon collector --once` beside the
-        service): what this one would skip as unchanged is then written again."""
+    def _other_wrote(self, reader: Literal["open", "save", "note"]) -> None:
+        """Reread what the file holds if another connection wrote it since (a `labmon collector --once`
+        beside the service): what this one would skip as unchanged is then written again.
+
+        One look at the file's version (`Fresh`, made as the cycle reads the silences) serves the cycle's acks,
+        save and note (a look each was a fifth of a small lab's cycle); a change another writer makes during a
+        cycle is seen by the next one.
+        """
         with self._lock:
-            version = self._db.execute("PRAGMA data_version").fetchone()[0]
+            version = self._fresh.version(reader)
             if version != self._version:
                 self._version = version
                 self._noted = dict(self._db.execute("SELECT key, value FROM collector").fetchall())
@@ -258,8 +283,8 @@ class AlertStore:
 
     def _beat_due(self, rows: dict[str, str]) -> bool:
         """Return whether the pulse in `rows` is BEAT intervals newer than the one in the file (or there is none)."""
-        now, then = (json.loads(d.get("last_cycle_at", "null")) for d in (rows, self._noted))
-        interval = json.loads(self._noted.get("interval", "0"))
+        now, then = (_number(d.get("last_cycle_at")) for d in (rows, self._noted))
+        interval = _number(self._noted.get("interval")) or 0.0
         return now is None or then is None or now - then >= BEAT * interval
 
     def lag(self) -> float:
@@ -349,8 +374,8 @@ class AlertStore:
             query = "SELECT id, selector, starts, ends, comment FROM silences WHERE ends > ? ORDER BY id"
             return now, self._db.execute(query, (now,)).fetchall()
 
-        with self._lock:
-            read_at, rows = self._fresh.get("silences", read)
+        with self._lock:  # a cycle's first read: its look serves the cycle's acks, save and note
+            read_at, rows = self._fresh.get("silences", read, look=True)
             if now < read_at:  # an earlier time than read for (a test's clock): the silences ended by then are left out
                 self._fresh.drop("silences")
                 read_at, rows = self._fresh.get("silences", read)

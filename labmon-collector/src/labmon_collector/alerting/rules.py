@@ -13,7 +13,7 @@ from labmon.models import Alert, Batch
 from labmon.options import Duration
 from labmon.rule_config import RULE_KINDS, MuteWindow, RuleConfig, dependency_order
 from labmon.times import format_duration, iso
-from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState
+from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.conditions import (
     Columns,
     Memory,
@@ -99,8 +99,17 @@ class RulesEngine:
         for key in [key for key in self.states if key[0] not in {rule.name for rule in rules}]:
             self._drop(key)  # its rule was removed from the config: nothing will ever resolve it
         self._by_name = {rule.name: rule for rule in self.rules}
+        self._silences: tuple[float, list[Silence]] | None = None
+        """The silences `prepare` read for the cycle at a time, for its evaluation."""
         self._window = max((r.window for r in rules if r.kind == "rate"), default=0.0)
         self._selection = Selection(rules)
+
+    def prepare(self, now: float) -> None:
+        """Read the silences in force at `now` for the evaluation of the cycle of that time, while its answers are
+        awaited: the alert file is looked at then (the look serves the cycle's acks, save and note), not on the
+        way from the last answer to the alerts. A silence added after this look counts from the next cycle."""
+        if self.store is not None:
+            self._silences = (now, self.store.silences(now))
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
@@ -111,7 +120,11 @@ class RulesEngine:
         alerts = self._forget_vanished(batch, now, brokers, gone) if self.states else []
         down = set(batch.missing)
         covered = {m for m in down if any(r.kind == "offline" and fnmatch.fnmatchcase(m, r.select) for r in self.rules)}
-        silences = self.store.silences(now) if self.store is not None else []
+        prepared, self._silences = self._silences, None
+        if prepared is not None and prepared[0] == now:
+            silences = prepared[1]
+        else:
+            silences = self.store.silences(now) if self.store is not None else []
         selected = self._selection.select(columns)
         active_series: dict[str, set[str]] = {}  # per rule: its pending and firing series
         for name, series in self.states:
@@ -123,8 +136,10 @@ class RulesEngine:
             def active(series: str, rule: RuleConfig = rule) -> bool:
                 return (rule.name, series) in self.states
 
-            if rule.kind == "broker":
-                observations = unreachable(rule, brokers or {})
+            idle = rule.name not in active_series
+            if rule.kind == "broker":  # idle with every broker reachable: each would say "does not hold"
+                cut_off = brokers is not None and any(since is not None for since in brokers.values())
+                observations = unreachable(rule, brokers or {}) if cut_off or not idle else []
             elif rule.kind == "disk":
                 observations = self.disk.observe(rule, active, self.states) if self.disk else []
             elif rule.kind == "forecast":
@@ -132,7 +147,6 @@ class RulesEngine:
             else:
                 level = RULE_KINDS[rule.kind].level
                 rows = selected.unquiet(rule, active_series.get(rule.name, ())) if level else selected.valid(rule.name)
-                idle = rule.name not in active_series
                 observations = observe(rule, batch, now, down, self.memory, active, self.tick, rows, idle=idle)
             for seen in observations:
                 if seen.holds is not True and (rule.name, seen.series) not in self.states:
