@@ -2,6 +2,9 @@
 
 import errno
 import sqlite3
+import subprocess
+
+import pytest
 
 from labmon.models import Batch
 from labmon_collector.alerting.alertstore import AlertStore, SeriesState
@@ -82,4 +85,25 @@ def test_a_reserve_that_cannot_be_made_for_another_reason_than_room_is_said_and_
     store = AlertStore(tmp_path / "alerts.sqlite", DiskHealth(tmp_path))
     assert store.reserve is not None and not store.reserve.spent  # the disk alert is not held for it
     assert "cannot keep a reserve of disk space for the alert state" in caplog.text
+    store.close()
+
+
+@pytest.fixture
+def no_fallocate(tmp_path):
+    """A ramfs mounted for this test (root only): a filesystem without fallocate, as NFSv3 or an old ZFS."""
+    disk = tmp_path / "ramfs"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "ramfs", "ramfs", str(disk)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a ramfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def test_the_reserve_is_made_on_a_filesystem_without_fallocate(no_fallocate, caplog):
+    store = AlertStore(no_fallocate / "alerts.sqlite", DiskHealth(no_fallocate))
+    reserve = store.reserve
+    assert reserve is not None and not reserve.spent, caplog.text  # glibc writes its blocks one by one instead
+    assert reserve.path.stat().st_blocks * 512 >= SIZE  # allocated, not sparse
+    assert "cannot keep a reserve" not in caplog.text
     store.close()

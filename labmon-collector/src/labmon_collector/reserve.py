@@ -58,8 +58,13 @@ class Reserve:
             if before is not None and before >= SIZE:
                 return True
             try:
-                with open(self.path, "ab") as file:
-                    os.posix_fallocate(file.fileno(), 0, SIZE)  # blocks of its own: a sparse file would reserve none
+                # Not O_APPEND: where the filesystem has no fallocate (ramfs, NFSv3) glibc writes each block instead,
+                # which it refuses to do in append mode (EBADF).
+                file = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+                try:
+                    os.posix_fallocate(file, 0, SIZE)  # blocks of its own: a sparse file would reserve none
+                finally:
+                    os.close(file)
             except OSError as exc:
                 if refused(exc):
                     self._restore(before)
