@@ -168,3 +168,50 @@ def transactions(statements: list[str]) -> list[list[str]]:
         elif found and statement != "COMMIT" and not statement.startswith("PRAGMA"):
             found[-1].append(statement)
     return found
+
+
+def test_a_malformed_alert_said_as_sent_is_counted_and_never_sent_at_a_takeover(own_broker, caplog):
+    """A takeover sends what the other said it sends as it is worded: one that is no alert of its own transition
+    (a broken or hostile sender) would fail the takeover's cycle (the collector stops) or send something else."""
+    import json
+    import time
+
+    from labmon.mqtt import BrokerClient
+
+    at = time.time()
+
+    def said(series, alert=None, state="firing", repeat=0, **wrong):
+        """Return a message saying `series`' transition is sent, its alert with `wrong` fields (or `alert`)."""
+        alert = alert or {**Alert("gone", state, series, f"{series} is offline", at=at).to_dict(), **wrong}
+        message = {"id": "x", "node": "collector-a", "key": ["gone", series, state], "repeat": repeat, "at": at}
+        return json.dumps({**message, "queued": False, "alert": alert}).encode()
+
+    hostile = [  # each of its own transition: none replaces another in what b holds
+        said("fo-1", rule=["gone"]),  # unhashable: the takeover's cycle failed on it
+        said("fo-2", rule="other"),  # another alert than the transition it is said as
+        said("fo-3", at="soon"),
+        said("fo-4", labels={"kind": 1}),
+        said("fo-5", state="bogus"),
+        said("fo-6", since=float("inf")),
+        said("fo-7", repeat=float("inf")),  # a traceback from the broker's thread before
+        said("fo-8", "fo-8 is offline"),
+        said("fo-9", extra=1),
+    ]
+    standby = side(own_broker, "collector-b")
+    standby.start()
+    sender = BrokerClient(BrokerConfig(own_broker.host, own_broker.port), "t-pair-hostile")
+    sender.start()
+    try:
+        wait_until(lambda: standby.linked() and sender.connected.is_set(), 10, "both linked")
+        for payload in [*hostile, said("fo-0")]:  # in order, on one topic: the good one comes last
+            sender.publish("labmon/failover/notified", payload)
+        wait_until(lambda: ("gone", "fo-0", "firing", 0) in standby.ledger.unsure, 10, "b holds the good one")
+        owed = standby.ledger.take_over(time.monotonic(), set())
+        assert [(alert.rule, alert.series, alert.labels["possibly_repeat"]) for alert in owed] == [
+            ("gone", "fo-0", "yes")
+        ]
+        assert standby.bad_input.count == len(hostile)
+        assert not [record for record in caplog.records if record.exc_info], caplog.text  # no traceback
+    finally:
+        sender.stop()
+        standby.stop()

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from labmon.badinput import BadInput
 from labmon.config import BrokerConfig, FailoverConfig
 from labmon.messages import ONLINE
 from labmon.models import Alert
@@ -68,6 +69,8 @@ class Pair:
         self._stopping = threading.Event()
         self._beats = threading.Thread(target=self._beat_loop, name=f"failover-{self.node}", daemon=True)
         self._keep = keep
+        self.bad_input = BadInput(log, "a malformed failover message")
+        """Messages of the other collector's that could not be used: counted, logged once a minute per topic."""
         self._unqueued: dict[Key, float] = {}
         """Transitions this collector said it sends that are not in its outbox yet, and when it said so."""
         saved = saved or {}
@@ -304,8 +307,8 @@ class Pair:
         name = self._sender(topic)
         try:
             role = json.loads(payload)["role"]
-        except (ValueError, KeyError, TypeError):
-            log.warning("a malformed failover role on %s", topic)
+        except (ValueError, KeyError, TypeError) as exc:
+            self.bad_input.report(topic, repr(exc), payload)
             return
         if name is not None and role in ("active", "standby"):
             with self._lock:
@@ -323,9 +326,9 @@ class Pair:
             key: Key = (str(rule), str(series), str(state), int(message["repeat"]))
             sender, at = message["node"], float(message["at"])
             # said as sent but not yet queued (an older collector says neither: as queued)
-            unsure = None if message.get("queued", True) else _alert(message["alert"])
-        except (ValueError, KeyError, TypeError):
-            log.warning("a malformed failover notification on %s", topic)
+            unsure = None if message.get("queued", True) else _alert(message["alert"], key)
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:  # Overflow: an infinite repeat
+            self.bad_input.report(topic, repr(exc), payload)
             return
         if sender == self.node:
             return
@@ -340,9 +343,20 @@ class Pair:
             log.warning("both collectors notified %s %s %s", *key[:3])
 
 
-def _alert(data: Any) -> Alert:
-    """Return the alert a message carries; TypeError if it is none (a takeover words it: its text and labels)."""
+def _alert(data: Any, key: Key) -> Alert:
+    """Return the alert a message carries, as a takeover sends it; TypeError if it is none, or not the transition
+    `key` the message says (a broken or hostile sender: a takeover would send another alert, or fail on it)."""
     alert = Alert.from_dict(data)
-    if not (isinstance(alert.message, str) and isinstance(alert.labels, dict)):
-        raise TypeError("not an alert")
+    if not isinstance(alert.labels, dict):
+        raise TypeError("its labels are not a table")
+    texts = [alert.rule, alert.series, alert.message, alert.severity, alert.unit, *alert.labels, *alert.labels.values()]
+    times = (alert.since, alert.at)
+    if not (
+        all(isinstance(text, str) for text in texts)
+        and all(isinstance(t, (int, float)) and math.isfinite(t) for t in times)
+        and all(v is None or isinstance(v, (int, float)) for v in (alert.value, alert.threshold))
+        and alert.state in ("firing", "resolved")
+        and key_of(alert) == key
+    ):
+        raise TypeError("not an alert of the transition it is said as")
     return alert
