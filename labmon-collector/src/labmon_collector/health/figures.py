@@ -80,25 +80,34 @@ def periods(since: float, until: float, tz: tzinfo, period: Period) -> list[tupl
 
 def figures(segments: list[Segment], spans: list[tuple[float, float]], period: Period) -> list[Figures]:
     """Return each span's figures: times clipped to it; an excursion counts where it begins, a gap where it ends."""
+    return figures_each(segments, (spans, period))[0]
+
+
+def figures_each(segments: list[Segment], *asked: tuple[list[tuple[float, float]], Period]) -> list[list[Figures]]:
+    """Return `figures` for each of the asked spans and periods (the days and the weeks of one timeline: its
+    excursions found once)."""
     runs = excursions(segments)
     began = [run.start for run in runs]  # in time order: a span's runs (and the gaps ending them) found by halving
     gaps = [later.start - earlier.end for earlier, later in itertools.pairwise(runs)]
     ends = [e for _, e, _ in segments]  # in time order, apart: a span's segments follow the first ending in it
-    out = []
-    for start, end in spans:
-        times = [0.0, 0.0, 0.0]
-        for s, e, state in itertools.islice(segments, bisect.bisect_right(ends, start), None):
-            if s >= end:
-                break
-            times[state] += min(e, end) - max(s, start)
-        first, last = bisect.bisect_left(began, start), bisect.bisect_left(began, end)
-        durations = [run.out for run in runs[first:last]]
-        between = gaps[max(first - 1, 0) : max(last - 1, 0)]
-        out.append(
-            Figures(
-                period, start, end, times[GOOD], times[BAD], times[UNKNOWN], len(durations),
-                statistics.median(durations) if durations else None, max(durations, default=None),
-                statistics.median(between) if between else None, min(between, default=None),
-            )
-        )  # fmt: skip
-    return out
+    found = []
+    for spans, period in asked:
+        out = []
+        for start, end in spans:
+            times = [0.0, 0.0, 0.0]
+            for s, e, state in itertools.islice(segments, bisect.bisect_right(ends, start), None):
+                if s >= end:
+                    break
+                times[state] += min(e, end) - max(s, start)
+            first, last = bisect.bisect_left(began, start), bisect.bisect_left(began, end)
+            durations = [run.out for run in runs[first:last]]
+            between = gaps[max(first - 1, 0) : max(last - 1, 0)]
+            out.append(
+                Figures(
+                    period, start, end, times[GOOD], times[BAD], times[UNKNOWN], len(durations),
+                    statistics.median(durations) if durations else None, max(durations, default=None),
+                    statistics.median(between) if between else None, min(between, default=None),
+                )
+            )  # fmt: skip
+        found.append(out)
+    return found

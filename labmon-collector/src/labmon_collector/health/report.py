@@ -9,7 +9,7 @@ from typing import Any
 
 from labmon.rule_config import RULE_KINDS, RuleConfig
 from labmon.times import format_duration, iso
-from labmon_collector.health.figures import Figures, figures, periods
+from labmon_collector.health.figures import Figures, figures_each, periods
 from labmon_collector.health.summaries import segments_of, steps_of
 from labmon_collector.history.reader import History, SeriesInfo
 
@@ -57,12 +57,8 @@ def health(
     for rule, its in zip(rules, selected, strict=True):
         lines = segments_of(history, rule, {info.id: steps[info.id] for info in its}, since, until)
         for info in its:
-            line, step = lines[info.id], steps[info.id]
-            found.append(
-                SeriesHealth(
-                    rule.name, info.key, info.unit, step, figures(line, weeks, "week"), figures(line, days, "day")
-                )
-            )
+            week, day = figures_each(lines[info.id], (weeks, "week"), (days, "day"))
+            found.append(SeriesHealth(rule.name, info.key, info.unit, steps[info.id], week, day))
     return found
 
 

@@ -38,7 +38,7 @@ readings when it was summarised (a batch stored later, or retention, changes it:
 `segments` the window's timeline as text ("start,end,state;...", the same floats back)."""
 STEP_SAMPLE = 200
 """Readings whose median spacing is taken as a series' step (the collector's interval when it was recorded)."""
-SPACING = 1200.0
+SPACING = 600.0
 """Seconds of readings before a window's end whose spacing is its series' step in the window's summary."""
 STEP_DIGITS = 2
 """Significant digits a step is rounded to: the same step at a window's close and at a later report (a cycle's
@@ -195,28 +195,30 @@ def segments_of(
         found = judged(history, rule, its, done, start) if done > first else timelines(history, rule, its, done, start)
         for s, line in found.items():
             parts[s].append((done, encode(line)))
-    lines: dict[int, list[Segment]] = {}
-    for s, pieces in parts.items():
-        texts = [text for _, text in sorted(pieces) if text]
-        if not texts:
-            lines[s] = []
-            continue
-        joined = np.fromstring(",".join(texts).replace(";", ","), sep=",").reshape(-1, 3)  # one parse: quick
-        state = carried(joined[:, 2].astype(np.int8))
-        kept = (joined[:, 1] > since) & (joined[:, 0] < until)
-        start, end, state = np.maximum(joined[kept, 0], since), np.minimum(joined[kept, 1], until), state[kept]
-        lines[s] = list(zip(*runs(start, end, state), strict=True))
+    # all series' texts parsed at once (one number per value), then joined series by series
+    texts = {s: [text for _, text in sorted(pieces) if text] for s, pieces in parts.items()}
+    owners = np.repeat(np.array(list(texts), np.int64), [sum(t.count(";") + 1 for t in its) for its in texts.values()])
+    lines: dict[int, list[Segment]] = {s: [] for s in steps}
+    if not len(owners):
+        return lines
+    joined = np.fromstring(",".join(t for its in texts.values() for t in its).replace(";", ","), sep=",").reshape(-1, 3)
+    state = carried(joined[:, 2].astype(np.int8), owners)
+    kept = (joined[:, 1] > since) & (joined[:, 0] < until)
+    start, end, state = np.maximum(joined[kept, 0], since), np.minimum(joined[kept, 1], until), state[kept]
+    for s, *segment in zip(*runs(start, end, state, owners[kept]), strict=True):
+        lines[s].append(tuple(segment))
     return lines
 
 
 STORED = """WITH asked(series) AS (VALUES {asked})
-SELECT s.series, s.start, s.segments FROM asked CROSS JOIN health_summaries s
+SELECT s.series, group_concat(s.start), group_concat(s.segments, '|') FROM asked CROSS JOIN health_summaries s
     ON s.series = asked.series AND s.bounds = :bounds AND s.step = :step
         AND s.start >= :first AND s.start + :width <= :last
     LEFT JOIN buckets b ON b.width = :width AND b.start = s.start AND b.series = s.series
-WHERE coalesce(b.n, 0) = s.readings"""
+WHERE coalesce(b.n, 0) = s.readings GROUP BY s.series"""
 """The summaries of the series' windows in [:first, :last) whose readings are still those summarised (the window's
-two-hour bucket's count of valid readings), read with the buckets that vouch for them."""
+two-hour bucket's count of valid readings), read with the buckets that vouch for them: a row per series, its
+windows' starts and texts in one order."""
 
 
 def _stored(
@@ -232,8 +234,8 @@ def _stored(
         for begin in range(0, len(its), SERIES_PER_READ):  # their ids are in the statement's text
             asked = ", ".join(f"({s})" for s in its[begin : begin + SERIES_PER_READ])
             values = {"bounds": key(rule), "step": step, "first": first, "last": last, "width": WIDTH}
-            for series, start, text in history.query(STORED.format(asked=asked), values):
-                found.setdefault(series, {})[start] = text
+            for series, starts, texts in history.query(STORED.format(asked=asked), values):
+                found[series] = dict(zip(map(float, starts.split(",")), texts.split("|"), strict=True))
     return found
 
 
