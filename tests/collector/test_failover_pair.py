@@ -3,6 +3,7 @@
 from labmon.config import BrokerConfig, FailoverConfig
 from labmon.models import Alert
 from labmon.testing import wait_until
+from labmon.times import iso
 from labmon_collector.failover.pair import Pair
 
 ORDER = ["collector-a", "collector-b"]
@@ -18,6 +19,7 @@ def test_a_collector_back_from_a_kill_and_the_one_that_took_over_find_what_both_
     killed = side(own_broker, "collector-a", keep=records.append)
     killed.start()
     assert killed.to_send([gone]) == [gone]  # its word to the other lost: the other is not there
+    killed.queued([gone])  # in its outbox (the collector says so once the held notification is released)
     killed.stop()
     other = side(own_broker, "collector-b")
     other.start()
@@ -148,7 +150,8 @@ def test_a_cycle_that_sends_alerts_in_a_pair_commits_the_alert_store_no_more_tha
                 collector.store._db.set_trace_callback(None)
                 firing = any(state.state == "firing" for state in collector.rules.states.values())
             commits[collector.pair is not None] = statements
-        sent = collectors[1].store.facts()["failover_sent"]
+        # kept once the held notification is in the outbox (released by the changes' worker or a timer)
+        sent = wait_until(lambda: collectors[1].store.facts().get("failover_sent"), 10, "the pair's record")
     finally:
         for collector in collectors:
             collector.stop(grace=0)
@@ -215,3 +218,41 @@ def test_a_malformed_alert_said_as_sent_is_counted_and_never_sent_at_a_takeover(
     finally:
         sender.stop()
         standby.stop()
+
+
+def test_a_notification_killed_before_the_outbox_had_it_is_not_kept_as_sent(own_broker):
+    """The record kept across a restart holds what the outbox has: a collector killed between saying it sends an
+    alert and its outbox, back, must not say it sent it, or the other, which took over and sent it, counts a
+    double that never was."""
+    import time
+
+    records = []
+    lost, queued, both = (Alert("gone", "firing", f"fo-{n}", f"fo-{n} is offline", at=1000.0) for n in range(3))
+    other = side(own_broker, "collector-b")
+    other.start()
+    killed = side(own_broker, "collector-a", keep=records.append)
+    killed.start()
+    try:
+        wait_until(lambda: other.linked() and killed.linked(), 10, "both linked")
+        assert killed.to_send([lost]) == [lost]  # held for "what changed before it": never in its outbox
+        assert killed.to_send([queued]) == [queued]
+        killed.queued([queued])
+        wait_until(lambda: not other.ledger.unsure.keys() - {("gone", "fo-0", "firing", 0)}, 10, "b hears fo-1 queued")
+        killed.stop()  # as killed: fo-0 never queued
+        [owed] = other.ledger.take_over(time.monotonic(), set())  # b takes over and sends fo-0
+        assert other.to_send([owed]) == [owed]
+        other.queued([owed])
+        assert other.to_send([both]) == [both]  # and fo-2, which a sent too (kept below): a double, counted
+        [sent_at] = [at for key, at in other.ledger.mine if key[1] == "fo-2"]
+        back = side(
+            own_broker, "collector-a", saved={"failover_sent": [*records[-1], ["gone", "fo-2", "firing", 0, sent_at]]}
+        )
+        back.start()
+        try:  # back, it says again what it sent, in order: fo-2 the last
+            wait_until(lambda: other.ledger.doubles, 10, "b hears what a says again")
+        finally:
+            back.stop()
+        assert other.ledger.double_sent == [f"gone fo-2 firing at {iso(sent_at)}"], other.ledger.double_sent
+        assert [record[:4] for record in records[-1]] == [["gone", "fo-1", "firing", 0]]
+    finally:
+        other.stop()

@@ -196,25 +196,18 @@ class Pair:
                 self.ledger.shadow(alerts, now)
 
     def to_send(self, alerts: list[Alert]) -> list[Alert]:
-        """Return what the active sends (not what the other notified already), kept and told to the other first.
+        """Return what the active sends (not what the other notified already), told to the other first.
 
         The other is told before the alerts leave, each as it is worded: waiting (briefly) for the broker to take
         each message means a collector killed once its notifier answered has told its standby, which does not send
         them again. Until `queued` says they are in the outbox the other holds them as unsure: a kill before (a
         notification is held a moment for "what changed before it") would lose them, and the other, taking
-        over, sends them. The record handed to `keep` is this collector's own, to find doubles after a partition:
-        the collector writes it with its alert store's next commit, made for something else or the pulse's (a
-        kill before it forgets a double, never a notification).
+        over, sends them.
         """
         at = time.time()
         with self._lock:
             fresh = self.ledger.to_send(alerts, time.monotonic(), at)
-            record = [[*key, when] for key, when in self.ledger.mine]
             self._unqueued.update((key_of(alert), at) for alert in fresh)
-        if not fresh:
-            return fresh
-        if self._keep is not None:
-            self._keep(record)
         sent = [
             self._publish_notified([a.rule, a.series, a.state], a.repeat, at, queued=False, alert=a.to_dict())
             for a in fresh
@@ -230,9 +223,18 @@ class Pair:
 
     def queued(self, alerts: list[Alert]) -> None:
         """Tell the other that those of `alerts` this collector said it sends are in its outbox (or handed to a
-        group gathering in memory): it no longer holds them as unsure."""
+        group gathering in memory): it no longer holds them as unsure.
+
+        Only then are they in the record handed to `keep`, this collector's own, to find doubles after a partition:
+        one killed before its outbox had an alert, back, must not say it sent it. The collector writes the record
+        with its alert store's next commit, made for something else or the pulse's (a kill before it forgets a
+        double, never a notification).
+        """
         with self._lock:
             done = [(key, self._unqueued.pop(key)) for key in map(key_of, alerts) if key in self._unqueued]
+            record = [[*key, at] for key, at in self._sent()]
+        if done and self._keep is not None:
+            self._keep(record)
         for (rule, series, state, repeat), at in done:
             self._publish_notified([rule, series, state], repeat, at)
 
@@ -291,9 +293,13 @@ class Pair:
         what this one sent firing, to be ended if its engine does not hold it). Not what is not queued yet: said
         again as sent, it would be sure to the other before it is; its word that it is queued follows."""
         with self._lock:
-            record = [(key, at) for key, at in self.ledger.mine if key not in self._unqueued]
+            record = self._sent()
         for (rule, series, state, repeat), at in record:
             self._publish_notified([rule, series, state], repeat, at)
+
+    def _sent(self) -> list[tuple[Key, float]]:
+        """Return what this collector notified and its outbox has, and when (with the lock held)."""
+        return [(key, at) for key, at in self.ledger.mine if key not in self._unqueued]
 
     def _on_echo(self, topic: str, payload: bytes) -> None:
         now = time.monotonic()
