@@ -181,31 +181,30 @@ def test_a_malformed_alert_said_as_sent_is_counted_and_never_sent_at_a_takeover(
 
     from labmon.mqtt import BrokerClient
 
-    at = time.time()
-
     def said(series, alert=None, state="firing", repeat=0, **wrong):
-        """Return a message saying `series`' transition is sent, its alert with `wrong` fields (or `alert`)."""
+        """Return a message saying `series`' transition is sent now, its alert with `wrong` fields (or `alert`)."""
+        at = time.time()  # news to b: said within the last three intervals
         alert = alert or {**Alert("gone", state, series, f"{series} is offline", at=at).to_dict(), **wrong}
         message = {"id": "x", "node": "collector-a", "key": ["gone", series, state], "repeat": repeat, "at": at}
         return json.dumps({**message, "queued": False, "alert": alert}).encode()
 
-    hostile = [  # each of its own transition: none replaces another in what b holds
-        said("fo-1", rule=["gone"]),  # unhashable: the takeover's cycle failed on it
-        said("fo-2", rule="other"),  # another alert than the transition it is said as
-        said("fo-3", at="soon"),
-        said("fo-4", labels={"kind": 1}),
-        said("fo-5", state="bogus"),
-        said("fo-6", since=float("inf")),
-        said("fo-7", repeat=float("inf")),  # a traceback from the broker's thread before
-        said("fo-8", "fo-8 is offline"),
-        said("fo-9", extra=1),
-    ]
     standby = side(own_broker, "collector-b")
     standby.start()
     sender = BrokerClient(BrokerConfig(own_broker.host, own_broker.port), "t-pair-hostile")
     sender.start()
     try:
         wait_until(lambda: standby.linked() and sender.connected.is_set(), 10, "both linked")
+        hostile = [  # each of its own transition: none replaces another in what b holds
+            said("fo-1", rule=["gone"]),  # unhashable: the takeover's cycle failed on it
+            said("fo-2", rule="other"),  # another alert than the transition it is said as
+            said("fo-3", at="soon"),
+            said("fo-4", labels={"kind": 1}),
+            said("fo-5", state="bogus"),
+            said("fo-6", since=float("inf")),
+            said("fo-7", repeat=float("inf")),  # a traceback from the broker's thread before
+            said("fo-8", "fo-8 is offline"),
+            said("fo-9", extra=1),
+        ]
         for payload in [*hostile, said("fo-0")]:  # in order, on one topic: the good one comes last
             sender.publish("labmon/failover/notified", payload)
         wait_until(lambda: ("gone", "fo-0", "firing", 0) in standby.ledger.unsure, 10, "b holds the good one")
@@ -237,7 +236,8 @@ def test_a_notification_killed_before_the_outbox_had_it_is_not_kept_as_sent(own_
         assert killed.to_send([lost]) == [lost]  # held for "what changed before it": never in its outbox
         assert killed.to_send([queued]) == [queued]
         killed.queued([queued])
-        wait_until(lambda: not other.ledger.unsure.keys() - {("gone", "fo-0", "firing", 0)}, 10, "b hears fo-1 queued")
+        heard = {("gone", "fo-0", "firing", 0)}  # fo-0 said as sent, fo-1 said as sent and then as queued
+        wait_until(lambda: other.ledger.unsure.keys() == heard and ("gone", "fo-1") in other.ledger.notified, 10, "b")
         killed.stop()  # as killed: fo-0 never queued
         [owed] = other.ledger.take_over(time.monotonic(), set())  # b takes over and sends fo-0
         assert other.to_send([owed]) == [owed]
