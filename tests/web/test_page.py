@@ -351,7 +351,11 @@ def test_an_instrument_link_loads_the_list_of_its_series(file_lab, page):
 
 @pytest.mark.parametrize(
     ("key", "said"),
-    [("collector/disk/free", "not stored in the history"), ("table1/laser9/gone", "has no such series")],
+    [
+        ("collector/disk/free", "not stored in the history"),
+        ("table1/laser9/gone", "has no such series"),
+        ("table1/disk/free", "has no such series"),  # a measurer's instrument named disk: not the collector's
+    ],
 )
 def test_a_series_the_history_does_not_hold_is_said_so_not_an_unreachable_collector(file_lab, page, key, said):
     now = time.time()

@@ -13,7 +13,7 @@ from typing import Any
 
 from labmon.config import CollectorConfig
 from labmon.models import WHOLE_INSTRUMENT
-from labmon.rule_config import RuleConfig
+from labmon.rule_config import ALONE, RuleConfig
 from labmon.times import parse_duration
 from labmon_collector.alerting.alertstore import Ack, AlertStore, SeriesState, Silence
 from labmon_collector.alerting.events import EventLog
@@ -52,6 +52,8 @@ class LabView:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self._nodes = set(settings.failover.order) if settings.failover else {ALONE}
+        """The collectors whose data disks the `disk` rule watches (NODE/disk/...)."""
         self.store = store
         self.events = events
         self._states = states or (lambda: store.load()[0])
@@ -218,7 +220,8 @@ class LabView:
             below = [s.key for s in history.series(f"{key}/*")]
             if below:
                 return {"series": key, "now": self.clock(), "children": below}
-            if key.count("/") == 2 and key.split("/", 1)[1] in (WRITES, FREE):  # a `disk` alert links here
+            node, _, watched = key.partition("/")
+            if watched in (WRITES, FREE) and node in self._nodes:  # a `disk` alert links here (not a measurer's)
                 return {"series": key, "now": self.clock(), "about": DISK_ABOUT}
             return None
         plot: Plot = history.plot(found[0].id, since, until)
