@@ -150,8 +150,12 @@ def test_a_cycle_that_sends_alerts_in_a_pair_commits_the_alert_store_no_more_tha
                 collector.store._db.set_trace_callback(None)
                 firing = any(state.state == "firing" for state in collector.rules.states.values())
             commits[collector.pair is not None] = statements
-        # kept once the held notification is in the outbox (released by the changes' worker or a timer)
-        sent = wait_until(lambda: collectors[1].store.facts().get("failover_sent"), 10, "the pair's record")
+        sent = None
+        while not sent:  # kept by a cycle after the held notification's release put it in the outbox
+            number += 1
+            assert number < 300, "the pair's record never kept"
+            collectors[1].run_cycle(number)
+            sent = collectors[1].store.facts().get("failover_sent")
     finally:
         for collector in collectors:
             collector.stop(grace=0)
@@ -256,3 +260,25 @@ def test_a_notification_killed_before_the_outbox_had_it_is_not_kept_as_sent(own_
         assert [record[:4] for record in records[-1]] == [["gone", "fo-1", "firing", 0]]
     finally:
         other.stop()
+
+
+def test_the_record_is_handed_to_keep_from_the_cycles_thread_not_the_releasing_one(own_broker):
+    """The alert store takes the record (`later`) without a lock, in step with the cycle's note and save: handed
+    from the thread that releases held notifications, it raced them."""
+    import threading
+
+    threads = []
+    gone = Alert("gone", "firing", "fo-0", "fo-0 is offline", at=1000.0)
+    active = side(own_broker, "collector-a", keep=lambda record: threads.append((threading.current_thread(), record)))
+    active.start()
+    try:
+        assert active.to_send([gone]) == [gone]
+        release = threading.Thread(target=active.queued, args=([gone],))
+        release.start()
+        release.join()
+        active.step(set())  # the next cycle
+    finally:
+        active.stop()
+    assert [(thread, [r[:4] for r in record]) for thread, record in threads] == [
+        (threading.current_thread(), [["gone", "fo-0", "firing", 0]])
+    ]

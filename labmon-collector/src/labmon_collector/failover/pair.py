@@ -73,6 +73,8 @@ class Pair:
         """Messages of the other collector's that could not be used: counted, logged once a minute per topic."""
         self._unqueued: dict[Key, float] = {}
         """Transitions this collector said it sends that are not in its outbox yet, and when it said so."""
+        self._unkept = False
+        """Whether transitions were queued since the record was last handed to `keep`."""
         saved = saved or {}
         self.ledger.mine = [
             ((str(r), str(s), str(st), int(n)), float(at)) for r, s, st, n, at in saved.get("failover_sent") or []
@@ -99,6 +101,7 @@ class Pair:
 
     def stop(self) -> None:
         """Say this collector is gone (the other takes over at once) and disconnect."""
+        self._keep_record()  # what the held notifications' last release queued
         self._stopping.set()
         if self._beats.is_alive():
             self._beats.join()
@@ -139,6 +142,7 @@ class Pair:
     def step(self, firing: set[tuple[str, str]]) -> tuple[Role, list[Alert]]:
         """Decide the role for this cycle and say it; return it and, on a takeover, the transitions owed
         (`firing`: what this collector's engine fires now)."""
+        self._keep_record()  # what the held notifications' release queued since the last cycle
         now = time.monotonic()
         with self._lock:
             before = self.role
@@ -225,16 +229,12 @@ class Pair:
         """Tell the other that those of `alerts` this collector said it sends are in its outbox (or handed to a
         group gathering in memory): it no longer holds them as unsure.
 
-        Only then are they in the record handed to `keep`, this collector's own, to find doubles after a partition:
-        one killed before its outbox had an alert, back, must not say it sent it. The collector writes the record
-        with its alert store's next commit, made for something else or the pulse's (a kill before it forgets a
-        double, never a notification).
+        Only then are they in the record handed to `keep` (see `_keep_record`): one killed before its outbox had
+        an alert, back, must not say it sent it. Called from the thread that releases held notifications.
         """
         with self._lock:
             done = [(key, self._unqueued.pop(key)) for key in map(key_of, alerts) if key in self._unqueued]
-            record = [[*key, at] for key, at in self._sent()]
-        if done and self._keep is not None:
-            self._keep(record)
+            self._unkept = self._unkept or bool(done)
         for (rule, series, state, repeat), at in done:
             self._publish_notified([rule, series, state], repeat, at)
 
@@ -296,6 +296,19 @@ class Pair:
             record = self._sent()
         for (rule, series, state, repeat), at in record:
             self._publish_notified([rule, series, state], repeat, at)
+
+    def _keep_record(self) -> None:
+        """Hand the record of what this collector notified and its outbox has to `keep`, if it changed: its own, to
+        find doubles after a partition. From the cycle's thread (or at the stop), as the alert store wants; the
+        collector writes it with its next commit, made for something else or the pulse's (a kill before it forgets
+        a double, never a notification)."""
+        with self._lock:
+            if not self._unkept:
+                return
+            self._unkept = False
+            record = [[*key, at] for key, at in self._sent()]
+        if self._keep is not None:
+            self._keep(record)
 
     def _sent(self) -> list[tuple[Key, float]]:
         """Return what this collector notified and its outbox has, and when (with the lock held)."""
