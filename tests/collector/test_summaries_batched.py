@@ -138,3 +138,16 @@ def test_windows_before_the_first_reading_get_no_row_and_the_late_series_none_be
     stored = history.query("SELECT COUNT(*) FROM health_summaries WHERE start = ? AND step = 60.0", (first,))
     assert stored[0][0] == len(RULES) * (len(steps) - 1)
     history.close()
+
+
+def test_the_last_readings_of_a_series_stopped_long_ago_are_its_own(tmp_path: Path) -> None:
+    times = [START + i * 60.0 for i in range(600)]
+    write_history(tmp_path / "h.sqlite", {"t1/laser/lock": lambda t: 0.2}, times[:90])  # stopped after 90 minutes
+    write_history(tmp_path / "h.sqlite", {"t2/laser/lock": lambda t: 0.2}, times[90:])
+    history = History(tmp_path / "h.sqlite")
+    ids = [info.id for info in history.series()]
+    owner, found = history.times_before_each(ids, times[-1] + 1, 200)
+    for s in ids:
+        assert found[owner == s].tolist() == sorted(history.times_before(s, times[-1] + 1, 200))
+    assert [len(found[owner == s]) for s in ids] == [90, 200]
+    history.close()

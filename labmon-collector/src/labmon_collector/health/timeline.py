@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labmon.rule_config import RuleConfig
-from labmon_collector.history.reader import DIGITS, TICKS, History, tick_of
+from labmon_collector.history.reader import DIGITS, SERIES_PER_READ, TICKS, History, tick_of
 from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, window_sql
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
@@ -328,5 +328,3 @@ def runs(starts: Floats, stops: Floats, states: States, groups: Indexes | None =
 
 STRETCHES_PER_READ = 400
 """Stretches per statement: 800 values, under the 999 an SQLite older than 3.32 allows."""
-SERIES_PER_READ = 2000
-"""Series per statement of the settled buckets (their ids are in its text)."""

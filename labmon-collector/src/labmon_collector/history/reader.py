@@ -59,6 +59,8 @@ OLDEST = """SELECT min(coalesce((SELECT MIN(start) FROM points), 1e999), coalesc
 """A time at or before the history's first reading (inf: none)."""
 SERIES_PER_READ = 2000
 """Series per statement of TIMES (their ids are in its text)."""
+BACK = 4 * WINDOW
+"""Seconds before the window of `until` in which `times_before_each` looks for all series at once."""
 
 if TYPE_CHECKING:
     import numpy as np
@@ -276,25 +278,21 @@ class History:
 
     def times_before_each(self, series: Sequence[int], until: float, count: int) -> tuple[Ids, Times]:
         """Return the times of each series' last `count` readings before `until` (as `times_before` for one), as
-        `times_between` does: back a few windows for all, further for those with fewer, to the whole history."""
+        `times_between` does: the last few windows of all at once, `times_before` for each with fewer there (one
+        stopped long ago is searched back from its own last window)."""
         import numpy as np
 
+        since = window_of(until) - BACK
+        owner, t = self.times_between(series, since, until)
+        first, ends = np.searchsorted(owner, owner, "left"), np.searchsorted(owner, owner, "right")
         oldest = self.oldest()
-        owners, times = [np.empty(0, np.int64)], [np.empty(0)]
-        back, short = 4.0 * WINDOW, list(series)
-        while short and oldest is not None:
-            since = window_of(until) - back
-            owner, t = self.times_between(short, since, until)
-            final = since <= oldest  # everything read
-            first, ends = np.searchsorted(owner, owner, "left"), np.searchsorted(owner, owner, "right")
-            done = final | (ends - first >= count)  # with all it asks for: the older ones are older still
-            kept = done & (ends - np.arange(len(owner)) <= count)  # a series' last `count`
-            owners.append(owner[kept])
-            times.append(t[kept])
-            if final:
-                break
-            short = sorted(set(short) - set(owner[done].tolist()))
-            back *= 16
+        done = (ends - first >= count) | (oldest is not None and since <= oldest)  # the older ones are older still
+        kept = done & (ends - np.arange(len(owner)) <= count)  # a series' last `count`
+        owners, times = [owner[kept]], [t[kept]]
+        for short in sorted(set(series) - set(owner[done].tolist())):
+            found = self.times_before(short, until, count)
+            owners.append(np.full(len(found), short, np.int64))
+            times.append(np.array(found, np.float64))
         owner, t = np.concatenate(owners), np.concatenate(times)
         order = np.lexsort((t, owner))
         return owner[order], t[order]
