@@ -151,3 +151,13 @@ def test_the_last_readings_of_a_series_stopped_long_ago_are_its_own(tmp_path: Pa
         assert found[owner == s].tolist() == sorted(history.times_before(s, times[-1] + 1, 200))
     assert [len(found[owner == s]) for s in ids] == [90, 200]
     history.close()
+
+
+def test_a_window_read_at_two_spacings_far_apart_has_a_step(tmp_path: Path) -> None:
+    end = START // WIDTH * WIDTH + 2 * WIDTH
+    times = [end - 7000.0 + i * 60 for i in range(100)] + [end - 400.0, end - 390.0, end - 290.0]  # 10 s, then 100 s
+    write_history(tmp_path / "h.sqlite", {"t1/laser/lock": lambda t: 0.2}, times)
+    history = History(tmp_path / "h.sqlite")
+    [info] = history.series()
+    assert window_steps(history, [info.id], end, 60.0) == {info.id: 55.0}  # their median: no spacing near it
+    history.close()

@@ -93,8 +93,9 @@ def window_steps(history: History, series: list[int], end: float, fallback: floa
     median = (spacing[first + (many - 1) // 2] + spacing[first + many // 2]) / 2
     around = np.repeat(median, many)
     near = np.abs(spacing - around) <= around / 4
-    total = np.bincount(np.repeat(np.arange(len(ids)), many), np.where(near, spacing, 0.0), len(ids))
-    mean = total / np.bincount(np.repeat(np.arange(len(ids)), many), near, len(ids))
+    each = np.repeat(np.arange(len(ids)), many)
+    total, counted = np.bincount(each, np.where(near, spacing, 0.0), len(ids)), np.bincount(each, near, len(ids))
+    mean = np.where(counted > 0, total / np.maximum(counted, 1), median)  # none near it (two far apart): the median
     found = {s: _rounded(m) for s, m, n in zip(ids.tolist(), mean.tolist(), many.tolist(), strict=True) if n >= 2}
     rest = [s for s in series if s not in found]
     return found | (steps_of(history, rest, end, fallback) if rest else {})
