@@ -9,9 +9,10 @@ import pytest
 from labmon.models import Batch
 from labmon_collector.alerting.alertstore import AlertStore, SeriesState
 from labmon_collector.alerting.rules import RulesEngine, with_builtin_rules
+from labmon_collector.delivery.outbox import Outbox
 from labmon_collector.disk import DiskHealth
 from labmon_collector.diskalarm import DiskAlarm
-from labmon_collector.reserve import NAME, PIECE, ROOM, SIZE
+from labmon_collector.reserve import NAME, PIECE, ROOM, SIZE, Reserve
 
 from .test_full_disk import fill, small_disk  # noqa: F401 (a fixture)
 
@@ -107,3 +108,26 @@ def test_the_reserve_is_made_on_a_filesystem_without_fallocate(no_fallocate, cap
     assert reserve.path.stat().st_blocks * 512 >= SIZE  # allocated, not sparse
     assert "cannot keep a reserve" not in caplog.text
     store.close()
+
+
+def test_a_notification_delivered_while_the_disk_refuses_its_delete_is_not_sent_again_unsaid(small_disk):  # noqa: F811
+    """Stored with room (the reserve's, given back for a told alert), then the disk full again: its notifier answers
+    but the delete is refused. A stop writes the delete in the reserve: a restart must not send it again as new."""
+    health = DiskHealth(small_disk)
+    reserve = Reserve(small_disk)
+    assert reserve.fill()
+    outbox = Outbox(small_disk / "outbox.sqlite", health=health, reserve=reserve)
+    outbox.put("notifier:discord", {"message": "the disk is full"})
+    filler = fill(small_disk)
+    item = outbox.oldest("notifier:discord")
+    outbox.sending(item.id)  # refused: not marked
+    outbox.delivered("notifier:discord", item.id)  # refused: the delete owed, in memory
+    assert health.failing() == ["outbox"]
+    outbox.close()
+    filler.unlink()
+    again = Outbox(small_disk / "outbox.sqlite")
+    try:
+        left = again.oldest("notifier:discord")
+        assert left is None or left.repeat, left  # gone, or at least said as possibly a repeat
+    finally:
+        again.close()

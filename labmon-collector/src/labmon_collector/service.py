@@ -157,6 +157,7 @@ class Collector:
             max_items=delivery.outbox_limit,
             health=self.disk,
             in_memory=in_memory_targets(self.settings),
+            reserve=self.store.reserve,  # a stop on the full disk writes what was delivered meanwhile
         )
         self.sinks = {e.name: _create(e, "sink") for e in self.settings.sinks}
         self.notifiers = {e.name: _create(e, "notifier") for e in self.settings.notifiers}

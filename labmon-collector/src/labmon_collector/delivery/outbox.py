@@ -18,6 +18,7 @@ from typing import Any, Literal
 from labmon import jsontext
 from labmon.config import CollectorConfig
 from labmon_collector.disk import DiskHealth, attempt
+from labmon_collector.reserve import Reserve
 from labmon_collector.sqlitedb import open_db, transaction
 
 log = logging.getLogger(__name__)
@@ -176,8 +177,11 @@ class Outbox:
         max_items: int = 100_000,
         health: DiskHealth | None = None,
         in_memory: frozenset[str] = frozenset(),
+        reserve: Reserve | None = None,
     ) -> None:
         self.path = path
+        self._reserve = reserve
+        """The alert store's room on the full disk: a stop writes in it what was delivered meanwhile."""
         self.max_items = max_items
         self._in_memory = in_memory
         """Targets whose items are kept in memory only, written to the file at a clean stop: a history that
@@ -270,10 +274,11 @@ class Outbox:
             log.error("%d items for %s %s: dropped the oldest", len(held), target, why)
         return excess
 
-    def _commit(self, work: Write) -> bool:
+    def _commit(self, work: Write, reserve: Reserve | None = None) -> bool:
         """Write what the disk refused before, then `work`, in one transaction (the lock held); False if refused.
 
-        Without a DiskHealth (a command-line tool) a refusal raises, as any error.
+        Without a DiskHealth (a command-line tool) a refusal raises, as any error. With `reserve`, the full disk
+        refusing it gets the reserve's room.
         """
         refused, moves = self._refused, list[tuple[str, _Held, int]]()
 
@@ -290,7 +295,7 @@ class Outbox:
                         moves.append((target, item, int(cursor.lastrowid or 0)))
                 work(db)
 
-        if not attempt(self._health, "outbox", write):
+        if not attempt(self._health, "outbox", write if reserve is None else lambda: reserve.through(write)):
             return False
         for target, item, item_id in moves:
             refused.moved[item.id] = item_id
@@ -554,7 +559,13 @@ class Outbox:
                 )
             if self._refused.writes or self._refused.held:
                 lost = sum(len(items) for items in self._refused.held.values())
-                if not self._commit(lambda db: None) and lost:
-                    log.error("the disk still refuses the outbox: %d items held in memory are lost", lost)
+                if not self._commit(lambda db: None):
+                    # At least what was delivered meanwhile (its delete, small), in the reserve: else a restart
+                    # sends it again, not said a repeat (its mark before sending was refused too).
+                    self._refused.held.clear()
+                    if self._refused.writes:
+                        self._commit(lambda db: None, self._reserve)
+                    if lost:
+                        log.error("the disk still refuses the outbox: %d items held in memory are lost", lost)
             self._closed = True
             self._db.close()
