@@ -77,7 +77,7 @@ def _rounded(step: float) -> float:
 def window_steps(history: History, series: list[int], end: float, fallback: float) -> dict[int, float]:
     """Return each series' step at the close of the window ending at `end`, from its readings of the last SPACING
     seconds before it: their mean spacing, those more than a quarter off the median left out (a reading missed or
-    late), rounded; `step_of` for a series with fewer there.
+    late; the median if that leaves none), rounded; `step_of` for a series with fewer there.
 
     A window's summaries are found by the step a report takes (`step_of`, the median of a longer sample): for a
     series read at one interval the two agree; where they do not, the report judges the window from its points.
