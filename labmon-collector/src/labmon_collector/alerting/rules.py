@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import math
+import sqlite3
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import tzinfo
@@ -108,8 +110,11 @@ class RulesEngine:
         """Read the silences in force at `now` for the evaluation of the cycle of that time, while its answers are
         awaited: the alert file is looked at then (the look serves the cycle's acks, save and note), not on the
         way from the last answer to the alerts. A silence added after this look counts from the next cycle."""
+        self._silences = None
         if self.store is not None:
-            self._silences = (now, self.store.silences(now))
+            # A busy or failing file: the evaluation reads them itself, once the cycle's batch is stored.
+            with contextlib.suppress(sqlite3.Error):
+                self._silences = (now, self.store.silences(now))
 
     def evaluate(self, batch: Batch, now: float, brokers: Mapping[str, float | None] | None = None) -> list[Alert]:
         """Feed one cycle at time `now` (`brokers`: since when each is unreachable, None if not); return alerts."""
