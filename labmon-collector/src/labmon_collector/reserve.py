@@ -1,5 +1,6 @@
 """Room kept on the data disk for the alert store: given back, a piece at a time, when the full disk refuses the
-commit that records a told alert, so that a run after the disk is freed knows to resolve it."""
+commit that records a told alert, so that a run after the disk is freed knows to resolve it (and, at a stop, the
+outbox's record of what it delivered, so that a restart does not send it again)."""
 
 from __future__ import annotations
 
@@ -108,5 +109,5 @@ class Reserve:
             except OSError:
                 return False
             self._size = size
-        log.warning("the disk is full: %d bytes of the alert state's reserve given back to store a told alert", PIECE)
+        log.warning("the disk is full: %d bytes of the reserve given back to store what was told", PIECE)
         return True
