@@ -395,3 +395,46 @@ def test_a_history_the_full_disk_cannot_migrate_waits_and_the_collector_still_st
         assert history.readings(1, 2400.0, 2401.0) == [(2400.0, 5.0, "ok", None)]
     finally:
         history.close()
+
+
+def test_a_collector_starts_on_a_disk_full_to_the_last_byte_and_tells_it(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    """A Pi whose card filled while the collector was stopped: the restart opens its files in the room of the alert
+    store's reserve, runs its cycles and tells the full disk once, never a crash loop; freed, it says so once."""
+    with ScriptedServer(DISCORD_OK) as discord:
+        monkeypatch.setenv("TEST_DISCORD_URL", f"{discord.url}/api/webhooks/1/token")
+        loaded = write_config(on_disk(broker, lab, small_disk, "1MB"))
+
+        def said(text):
+            return [m for m in told(discord) if text in m]
+
+        halt = running(Collector(loaded))
+        try:
+            wait_until(lambda: len(stored_cycles(small_disk / "history.sqlite")) >= 2, 30, "two cycles stored")
+        finally:
+            halt()
+        filler = fill(small_disk)
+        again = Collector(loaded)
+        halt = running(again)
+        try:
+            wait_until(lambda: again.gauges.health.cycles >= 3, 30, "three cycles on the full disk")
+            wait_until(lambda: said("history not stored since"), 30, "the disk alert")
+            filler.unlink()
+            wait_until(lambda: said("history stored again"), 30, "resolved")
+        finally:
+            halt()
+    assert len(said("history not stored since")) == 1, told(discord)
+    assert len(said("history stored again")) == 1, told(discord)
+
+
+def test_a_first_start_on_a_full_disk_says_the_disk_is_full_without_a_traceback(
+    small_disk, lab, broker, write_config, monkeypatch
+):
+    monkeypatch.setenv("TEST_DISCORD_URL", "http://127.0.0.1:9/api/webhooks/1/token")
+    loaded = write_config(on_disk(broker, lab, small_disk, "1MB"))
+    fill(small_disk)
+    result = invoke("collector", str(loaded.path), "--once")
+    assert result.exit_code == 1, result.output
+    assert "its disk is full" in result.output and str(small_disk) in result.output, result.output
+    assert "Traceback" not in result.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -28,6 +29,19 @@ if TYPE_CHECKING:
     from labmon_collector.delivery.outbox import Outbox
 
 
+def _full_at_start(settings: CollectorConfig | None, exc: BaseException) -> click.ClickException | None:
+    """Return the error to say for `exc`, raised opening the collector's files, if their disk is full (else None)."""
+    from labmon_collector.reserve import OPEN
+
+    free = None if settings is None else free_bytes(settings.data_dir)
+    if settings is None or free is None or free >= OPEN:
+        return None
+    return click.ClickException(
+        f"cannot open the collector's files in {settings.data_dir}: its disk is full ({free} bytes free: {exc}). Free"
+        f" space on it (a collector that has run there keeps a reserve of space for this: there was none yet)"
+    )
+
+
 @click.command()
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option("--once", is_flag=True, help="Run one cycle; exit 1 if any measurer did not answer or was not asked.")
@@ -41,6 +55,11 @@ def collector(config: str, once: bool, cycles: int | None) -> None:
         service = Collector(node, announce=not once)
     except PluginStartError as exc:
         raise click.ClickException(str(exc)) from None
+    except (sqlite3.Error, OSError) as exc:
+        said = _full_at_start(node.collector, exc)
+        if said is None:
+            raise
+        raise said from None
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     service.start()

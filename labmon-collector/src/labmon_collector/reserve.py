@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from labmon_collector.disk import refused
+from labmon_collector.disk import free_bytes, refused
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,9 @@ PIECE = 64 * 1024
 """Bytes given back for one refused commit, before it is tried again (and again, until the reserve is gone)."""
 ROOM = 2 * SIZE
 """Free bytes the disk must have for a spent reserve to be made whole again: it leaves as much free."""
+OPEN = 2 * PIECE
+"""Free bytes the collector's files need to open (their WAL index and journal files): a disk with less at start is
+given pieces of the reserve until it has them."""
 
 
 class Reserve:
@@ -89,16 +92,24 @@ class Reserve:
             pass  # the file as the failure left it: its size is read again below
         self._size = self._stat()
 
+    def room_to_open(self) -> bool:
+        """Give pieces back while the disk has less than OPEN bytes free (a card that filled while the collector was
+        stopped: its files could not open, and it would never run to say so); return whether any was."""
+        gave = False
+        while (free := free_bytes(self.path.parent)) is not None and free < OPEN and self._give_back("open its files"):
+            gave = True
+        return gave
+
     def through(self, write: Callable[[], T]) -> T:
         """Run `write`; while the disk refuses it, give a piece of the reserve back and run it again."""
         while True:
             try:
                 return write()
             except (sqlite3.Error, OSError) as exc:
-                if not refused(exc) or not self._give_back():
+                if not refused(exc) or not self._give_back("store what was told or delivered"):
                     raise
 
-    def _give_back(self) -> bool:
+    def _give_back(self, why: str) -> bool:
         """Free a PIECE of the reserve; return False if there is none left."""
         with self._lock:
             if not self._size:
@@ -109,5 +120,5 @@ class Reserve:
             except OSError:
                 return False
             self._size = size
-        log.warning("the disk is full: %d bytes of the reserve given back to store what was told", PIECE)
+        log.warning("the disk is full: %d bytes of the reserve given back to %s", PIECE, why)
         return True

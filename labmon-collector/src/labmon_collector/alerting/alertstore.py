@@ -133,6 +133,10 @@ class AlertStore:
         # which must not lose what it accepted, stays FULL.
         # Pages of 1 kB: a cycle's commit (the cycle's time, a page's worth of facts) is a WAL frame that
         # dirties a quarter of the 4 kB the card writes, instead of two 4 kB pages for a 4 kB page's frame.
+        self.reserve = Reserve(path.parent) if health is not None else None
+        """The collector's room on the full disk for a commit that records a told alert (made here if there is room),
+        and for opening its files on a disk full to the last byte."""
+        opened_in_reserve = self.reserve is not None and self.reserve.room_to_open()
         self._db = open_db(path, "NORMAL", SCHEMA, page_size=PAGE_SIZE)
         self._lock = threading.Lock()
         self._migrate()
@@ -151,9 +155,7 @@ class AlertStore:
         """Facts left for a later note's transaction: a save's cycle time, the pulse between beats."""
         self._health = health
         """The collector's: a write the full disk refuses is counted and left for the next cycle, never raised."""
-        self.reserve = Reserve(path.parent) if health is not None else None
-        """The collector's room on the full disk for a commit that records a told alert (made here if there is room)."""
-        if self.reserve is not None:
+        if self.reserve is not None and not opened_in_reserve:
             self.reserve.fill()
         self._riders: set[str] = set()
         """Facts given to `later`: like the pulse, they wait for a commit made for something else, or the beat."""
