@@ -161,3 +161,49 @@ def test_a_window_read_at_two_spacings_far_apart_has_a_step(tmp_path: Path) -> N
     [info] = history.series()
     assert window_steps(history, [info.id], end, 60.0) == {info.id: 55.0}  # their median: no spacing near it
     history.close()
+
+
+def test_a_report_from_summaries_is_the_raw_one_across_errors_retention_and_a_clock_change(tmp_path: Path) -> None:
+    """Series with errors only, one stopped early, one in the band across window edges, a rule selecting none, the
+    oldest readings deleted by retention after their windows were summarised (mid-window: the window's two-hour
+    bucket and its count stay), days split in Berlin across its change to summer time."""
+    from zoneinfo import ZoneInfo
+
+    from labmon_collector.history.writer import HistoryConfig, HistorySink
+
+    begin = 1774742400.0 - 5000.0  # 2026-03-29 00:00 UTC: Berlin moves its clocks an hour later
+    times = [begin + i * 60.0 for i in range(10 * 60)]
+    band = values(4)
+    lab: dict[str, Callable[[float], float | None]] = {
+        "t1/laser/lock": values(1),
+        "t2/laser/lock": lambda t: None,  # only error readings
+        "t3/laser/lock": lambda t: 0.2 if t < begin + 3600 else None,
+        "t4/cav/lock": lambda t: 0.6 if int(t) % 2400 < 2000 else band(t),  # mostly between bound and clear
+    }
+    path = tmp_path / "h.sqlite"
+    write_history(path, lab, times)
+    rules = [
+        *RULES,
+        RuleConfig(name="none", select="zz/*/*", above=1.0),
+        RuleConfig(name="hc", select="*/cav/*", above=1.0, clear=0.3),
+    ]
+    history, db = History(path), open_summaries(path)
+    start = begin // WIDTH * WIDTH - WIDTH
+    while start + WIDTH <= times[-1]:
+        summarize(db, history, rules, start, 60.0)
+        start += WIDTH
+    db.close()
+    assert history.query("SELECT COUNT(*) FROM health_summaries WHERE step = 60.0", ())[0][0] > 0
+    sink = HistorySink(HistoryConfig(path=path))
+    assert sink.apply_retention(begin + 2 * 3600 + 300) > 0
+    sink.close()
+    with sqlite3.connect(path) as source, sqlite3.connect(tmp_path / "raw.sqlite") as target:
+        source.backup(target)
+        target.execute("DROP TABLE health_summaries")
+    raw, berlin = History(tmp_path / "raw.sqlite"), ZoneInfo("Europe/Berlin")
+    for since, until in [(begin, times[-1] + 60), (begin + 7777.5, begin + 6 * 3600 + 10), (begin - 86400, begin)]:
+        found = health(history, rules, since, until, berlin)
+        assert found == health(raw, rules, since, until, berlin)
+        assert {h.rule for h in found} == {"lock", "hyst", "band", "hc"}
+    raw.close()
+    history.close()

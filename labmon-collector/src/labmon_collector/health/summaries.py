@@ -215,11 +215,13 @@ STORED = """WITH asked(series) AS (VALUES {asked})
 SELECT s.series, group_concat(s.start), group_concat(s.segments, '|') FROM asked CROSS JOIN health_summaries s
     ON s.series = asked.series AND s.bounds = :bounds AND s.step = :step
         AND s.start >= :first AND s.start + :width <= :last
+        AND s.start > coalesce((SELECT MIN(start) FROM points), -1e999)
     LEFT JOIN buckets b ON b.width = :width AND b.start = s.start AND b.series = s.series
 WHERE coalesce(b.n, 0) = s.readings GROUP BY s.series"""
 """The summaries of the series' windows in [:first, :last) whose readings are still those summarised (the window's
 two-hour bucket's count of valid readings), read with the buckets that vouch for them: a row per series, its
-windows' starts and texts in one order."""
+windows' starts and texts in one order. Not the window holding the file's oldest ten-minute window: retention may
+have deleted its first readings, and its two-hour bucket (and count) stays while any of them is left."""
 
 
 def _stored(
