@@ -1,9 +1,11 @@
+import json
 import logging
 import sqlite3
 import threading
 
 from labmon.messages import Topics, encode_result
 from labmon.models import Reading, Result
+from labmon.testing import wait_until
 from labmon_collector.service import Collector
 from tests.conftest import collector_table, invoke, measurer_table
 
@@ -133,3 +135,22 @@ def test_inquiries_go_at_qos_0_but_one_probe_and_results_at_qos_1(lab, broker, w
             collector.stop()
         spy.disconnect()
         spy.loop_stop()
+
+
+def test_a_once_run_beside_the_running_collector_does_not_make_status_call_it_stopped(lab, broker, write_config):
+    config = write_config(collector_table(broker, lab, interval="200ms", reply_timeout="150ms"))
+    collector = started(config)
+    stop = threading.Event()
+    runner = threading.Thread(target=collector.run, kwargs={"stop": stop})
+    runner.start()
+    try:
+        wait_until(lambda: collector.gauges.health.cycles >= 2, 30, "two cycles")
+        assert invoke("collector", str(config.path), "--once").exit_code == 0  # it notes its own start and stop
+        cycles = collector.gauges.health.cycles
+        wait_until(lambda: collector.gauges.health.cycles >= cycles + 2, 30, "two more cycles")
+        status = json.loads(invoke("status", "--json", str(config.path)).output)
+        assert status["collector"]["running"] and status["collector"]["stopped_at"] is None, status["collector"]
+    finally:
+        stop.set()
+        runner.join()
+        collector.stop()

@@ -116,6 +116,7 @@ class Collector:
         """(measurer, instrument) already warned of as slower to read than reply_timeout."""
         """The status last logged per measurer."""
         self._cycle: Cycle | None = None
+        self._started_at: float | None = None
         self._lock = threading.Lock()
         self.clients = self._clients(config.broker.client_id_prefix)
         self.sender = collector_sender(config.broker.client_id_prefix)
@@ -207,7 +208,7 @@ class Collector:
         if self.heartbeat is not None:
             self.heartbeat.start()
         self.summaries.start()
-        now = time.time()
+        now = self._started_at = time.time()
         self.store.note(started_at=now, stopped_at=None, last_cycle_at=None, interval=self.settings.interval)
         names = [ref.name for ref in self.settings.measurers]
         # A message a person reads: a large lab is named by its count, not by a thousand names.
@@ -358,9 +359,12 @@ class Collector:
         held = [[rule, series, why] for (rule, series), why in self.rules.held.items()]
         # One transaction per cycle for all of them (and the alert state's cycle time): only what changed is written.
         pair = {} if self.pair is None else {"failover": self.pair.facts()}
+        # started_at and stopped_at again: a `labmon collector --once` run beside it noted its own start and stop,
+        # which made status call this running collector stopped (written only when another writer changed them)
         self.store.note(
             last_cycle_at=time.time(), last_cycle=batch.cycle, disconnected=cut_off, held_back=held,
-            clocks=self.clocks.shown(), resent=self.outbox.resent, **pair,
+            clocks=self.clocks.shown(), resent=self.outbox.resent, started_at=self._started_at, stopped_at=None,
+            **pair,
         )  # fmt: skip
         if self.heartbeat is not None:
             errors = sum(r.status == "error" for _, r, _ in batch.rows())
