@@ -212,16 +212,17 @@ def segments_of(
 
 
 STORED = """WITH asked(series) AS (VALUES {asked})
-SELECT s.series, group_concat(s.start), group_concat(s.segments, '|') FROM asked CROSS JOIN health_summaries s
+SELECT s.series, group_concat(s.start), group_concat(s.segments, '|'), (SELECT min(
+        coalesce((SELECT MIN(t) FROM points WHERE start = (SELECT MIN(start) FROM points)), 1e999),
+        coalesce((SELECT MIN(t) FROM fresh), 1e999))) FROM asked CROSS JOIN health_summaries s
     ON s.series = asked.series AND s.bounds = :bounds AND s.step = :step
         AND s.start >= :first AND s.start + :width <= :last
-        AND s.start > coalesce((SELECT MIN(start) FROM points), -1e999)
     LEFT JOIN buckets b ON b.width = :width AND b.start = s.start AND b.series = s.series
 WHERE coalesce(b.n, 0) = s.readings GROUP BY s.series"""
 """The summaries of the series' windows in [:first, :last) whose readings are still those summarised (the window's
 two-hour bucket's count of valid readings), read with the buckets that vouch for them: a row per series, its
-windows' starts and texts in one order. Not the window holding the file's oldest ten-minute window: retention may
-have deleted its first readings, and its two-hour bucket (and count) stays while any of them is left."""
+windows' starts and texts in one order; and the history's oldest reading's time (retention cuts a window mid-way,
+its bucket and count staying while any of its readings is left: a summary knowing of time before it is not used)."""
 
 
 def _stored(
@@ -237,9 +238,15 @@ def _stored(
         for begin in range(0, len(its), SERIES_PER_READ):  # their ids are in the statement's text
             asked = ", ".join(f"({s})" for s in its[begin : begin + SERIES_PER_READ])
             values = {"bounds": key(rule), "step": step, "first": first, "last": last, "width": WIDTH}
-            for series, starts, texts in history.query(STORED.format(asked=asked), values):
-                found[series] = dict(zip(map(float, starts.split(",")), texts.split("|"), strict=True))
+            for series, starts, texts, oldest in history.query(STORED.format(asked=asked), values):
+                pairs = zip(map(float, starts.split(",")), texts.split("|"), strict=True)
+                found[series] = {start: text for start, text in pairs if start >= oldest or _known(text) >= oldest}
     return found
+
+
+def _known(text: str) -> float:
+    """Return where a summary's first time known (within bounds, out or between) begins: inf if none."""
+    return next((float(seg.split(",")[0]) for seg in text.split(";") if not seg.endswith(f",{UNKNOWN}")), math.inf)
 
 
 def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig], start: float, interval: float) -> int:
