@@ -75,7 +75,7 @@ def test_the_disk_alert_holds_until_the_disk_has_room_for_the_reserve_again(smal
     health.stored("outbox")
     assert cycle(1010.0) == [] and judge.states[("disk", "collector/disk/writes")].state == "firing"
     [writes] = [seen for seen in judge.disk.observe(disk, lambda series: True, {}) if seen.series.endswith("writes")]
-    assert writes.holds and "needed for the alerts' reserve" in writes.detail, writes.detail
+    assert writes.holds and "needed to keep the reserve" in writes.detail, writes.detail
     keep.unlink()
     [(state, message)] = cycle(1020.0)
     assert state == "resolved" and "history stored again" in message and not store.reserve.spent

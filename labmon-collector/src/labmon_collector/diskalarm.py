@@ -71,13 +71,16 @@ class DiskAlarm:
     def _own(
         self, active: Callable[[str], bool], free: int | None, since: float | None, short: bool
     ) -> list[Observation]:
-        """Return the observations of this collector's two disk series (`short`: the disk takes writes again, but
+        """Return the observations of this collector's two disk series (`short`: the disk takes writes, but
         has no room yet for the alert store's reserve)."""
         room = "free space unknown" if free is None else f"{free} bytes free on {self.health.directory}"
         value = None if free is None else float(free)
         again = "; full as this collector started: possibly told before its restart" if self._full_at_start else ""
         if short:
-            detail = f"the disk takes writes again but is nearly full: {room}, {ROOM} needed for the alerts' reserve"
+            detail = (  # at a start on a full disk too, before a write was refused: not "takes writes again"
+                f"the disk is nearly full: {room}, {ROOM} bytes needed to keep the reserve that stores what is"
+                " told on a full disk"
+            )
         elif since is None:
             detail = f"history stored again, {room}"
         else:
