@@ -8,6 +8,7 @@ import pytest
 
 from labmon_collector.alerting.alertstore import BEAT, PAGE_SIZE, AlertStore, SeriesState, _text
 from labmon_collector.alerting.events import EventLog
+from labmon_collector.sqlitedb import transaction
 
 
 def test_a_failed_save_leaves_the_previous_state_intact(tmp_path):
@@ -195,3 +196,15 @@ def test_one_look_at_the_file_serves_a_cycle(tmp_path):
 )  # fmt: skip
 def test_a_fact_is_stored_as_json_dumps_writes_it(value):
     assert _text(value) == json.dumps(value)
+
+
+def test_a_transaction_sqlite_rolled_back_itself_raises_its_own_error_not_a_failed_rollback(tmp_path):
+    """Some errors end the transaction in SQLite itself (SQLITE_FULL may): the caller must see that error, which
+    says whether the disk refused the write, not "cannot rollback - no transaction is active"."""
+    db = sqlite3.connect(tmp_path / "x.sqlite", isolation_level=None)
+    db.execute("CREATE TABLE t (x INTEGER)")
+    db.execute("CREATE TRIGGER refuse BEFORE INSERT ON t BEGIN SELECT RAISE(ROLLBACK, 'refused by the trigger'); END")
+    with pytest.raises(sqlite3.IntegrityError, match="refused by the trigger"), transaction(db):
+        db.execute("INSERT INTO t VALUES (1)")
+    assert not db.in_transaction
+    db.close()

@@ -24,6 +24,7 @@ from labmon.rule_config import RuleConfig
 from labmon_collector.health.timeline import BETWEEN, GOOD, UNKNOWN, Segment, bounds, carried, runs, timelines
 from labmon_collector.history.reader import SERIES_PER_READ, History
 from labmon_collector.history.writer import BUCKET_WIDTHS, HistoryConfig
+from labmon_collector.sqlitedb import transaction
 
 log = logging.getLogger(__name__)
 
@@ -270,13 +271,8 @@ def summarize(db: sqlite3.Connection, history: History, rules: list[RuleConfig],
         for s, line in found.items():
             if line != [(start, start + WIDTH, UNKNOWN)]:  # not a row per series for the time before it began
                 rows.append((s, bounds_key, steps[s], start, counts.get(s, 0), encode(line)))
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         db.executemany("INSERT OR REPLACE INTO health_summaries VALUES (?, ?, ?, ?, ?, ?)", rows)
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
     return len(rows)
 
 
