@@ -22,7 +22,7 @@ from pathlib import Path
 from labmon.config import CollectorConfig
 from labmon.rule_config import RuleConfig
 from labmon_collector.health.timeline import BETWEEN, GOOD, UNKNOWN, Segment, bounds, carried, runs, timelines
-from labmon_collector.history.reader import SERIES_PER_READ, History
+from labmon_collector.history.reader import History, asked_rows
 from labmon_collector.history.writer import BUCKET_WIDTHS, HistoryConfig
 from labmon_collector.sqlitedb import transaction
 
@@ -236,8 +236,7 @@ def _stored(
     found: dict[int, dict[float, str]] = {}
     for step in set(steps.values()):
         its = sorted(s for s, at in steps.items() if at == step)
-        for begin in range(0, len(its), SERIES_PER_READ):  # their ids are in the statement's text
-            asked = ", ".join(f"({s})" for s in its[begin : begin + SERIES_PER_READ])
+        for asked in asked_rows(its):
             values = {"bounds": key(rule), "step": step, "first": first, "last": last, "width": WIDTH}
             for series, starts, texts, oldest in history.query(STORED.format(asked=asked), values):
                 pairs = zip(map(float, starts.split(",")), texts.split("|"), strict=True)

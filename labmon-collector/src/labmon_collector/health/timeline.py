@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labmon.rule_config import RuleConfig
-from labmon_collector.history.reader import DIGITS, SERIES_PER_READ, TICKS, History, tick_of
+from labmon_collector.history.reader import DIGITS, TICKS, History, asked_rows, tick_of
 from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, window_sql
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
@@ -160,10 +160,7 @@ def _timelines(
     fine, wide = BUCKET_WIDTHS
     judge = {**bounds(rule), "since": since, "until": until, "step": step}
     asked = np.array(series, np.int64)
-    parts = [  # the statement's text grows with the series: a few thousand each
-        _settled(history, series[first : first + SERIES_PER_READ], {**judge, "fine": fine, "wide": wide})
-        for first in range(0, len(series), SERIES_PER_READ)
-    ]
+    parts = [_settled(history, asked, {**judge, "fine": fine, "wide": wide}) for asked in asked_rows(series)]
     owner, s_start, s_stop, s_state = (np.concatenate([part[i] for part in parts]) for i in range(4))
     # the stretches between the settled ones, series by series: from `since` or a settled end to the next settled
     # start or `until`
@@ -207,12 +204,13 @@ if TYPE_CHECKING:
     States = npt.NDArray[np.int8]
 
 
-def _settled(history: History, series: list[int], judge: dict[str, float]) -> tuple[Indexes, Floats, Floats, States]:
-    """Return the settled stretches of `series`, merged: their series, starts, ends and states (series by series)."""
+def _settled(history: History, asked: str, judge: dict[str, float]) -> tuple[Indexes, Floats, Floats, States]:
+    """Return the settled stretches of the series `asked` (`asked_rows`), merged: their series, starts, ends and
+    states (series by series)."""
     import numpy as np
 
     starts_at = {f"{name}_first": -(-judge["since"] // judge[name]) * judge[name] for name in ("fine", "wide")}
-    sql = SETTLED.format(asked=", ".join(f"({int(s)})" for s in series))
+    sql = SETTLED.format(asked=asked)
     [(owners, starts, widths, states)] = history.query(sql, {**judge, **starts_at})
     if not starts:
         return np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8)

@@ -6,7 +6,7 @@ import fnmatch
 import itertools
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +68,13 @@ if TYPE_CHECKING:
 
     Ids = npt.NDArray[np.int64]
     Times = npt.NDArray[np.float64]
+
+
+def asked_rows(series: Sequence[int]) -> Iterator[str]:
+    """Yield the series' ids as the rows of a statement's `VALUES`, SERIES_PER_READ to a statement (their ids are
+    in its text: a statement's parameters are too few for thousands)."""
+    for first in range(0, len(series), SERIES_PER_READ):
+        yield ", ".join(f"({int(s)})" for s in series[first : first + SERIES_PER_READ])
 
 
 def tick_of(low: float, high: float) -> tuple[float, float] | None:
@@ -261,8 +268,7 @@ class History:
         ticks = tick_of(window_of(since), until)
         base, tick = ticks or (0.0, 1.0)
         values = {"first": window_of(since), "until": until, "base": base, "per_tick": 1 / tick}
-        for first in range(0, len(series), SERIES_PER_READ):
-            asked = ", ".join(f"({int(s)})" for s in series[first : first + SERIES_PER_READ])
+        for asked in asked_rows(series):
             sql = TIMES.format(asked=asked, time=(DIGITS if ticks is None else TICKS).format(t="t"))
             [(owner, t)] = self.query(sql, values)
             if t:
