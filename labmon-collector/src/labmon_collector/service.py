@@ -300,6 +300,9 @@ class Collector:
         for client, topics in self._inquiry_topics.items():
             if client.connected.is_set():  # else no inquiry: queued ones would all arrive at once on reconnect
                 client.publish_each(topics, inquiry)  # at QoS 0: see INQUIRY_QOS
+        # The interpreter lock to paho's threads, which the inquiries woke to send them: the preparation below would
+        # hold them up until its first query (at one measurer 2-3% of the cycle; at 100 no loss).
+        time.sleep(0)
         self.rules.prepare(cycle.started_at)  # while the answers come
         cycle.wait(self.settings.reply_timeout)
         blind = self.reach.blind(before)
