@@ -10,7 +10,8 @@ from labmon.mqtt import RECONNECT_MAX_DELAY, BrokerClient
 SETTLE = RECONNECT_MAX_DELAY + 1.0
 """After the collector reconnects, its measurers need up to this long to be back too: they are not judged before."""
 
-Snapshot = dict[BrokerConfig, tuple[bool, float | None]]
+Snapshot = list[tuple[bool, float | None]]
+"""Each connection's state as a cycle starts, in the order of `Reach.clients`."""
 
 
 class Reach:
@@ -18,20 +19,21 @@ class Reach:
 
     def __init__(self, clients: dict[BrokerConfig, BrokerClient]) -> None:
         self.clients = clients
+        self._pairs = list(clients.items())
+        """The connections in a fixed order: a broker's config hashes field by field, not looked up each cycle."""
         self._blind: set[BrokerConfig] = set()
         """Brokers a cycle found cut off: once back, their measurers get SETTLE seconds to reconnect."""
 
     def snapshot(self) -> Snapshot:
         """Note each connection as a cycle starts."""
-        return {broker: (_usable(client), client.up_since) for broker, client in self.clients.items()}
+        return [(_usable(client), client.up_since) for _, client in self._pairs]
 
     def blind(self, before: Snapshot) -> set[BrokerConfig]:
         """Return the brokers whose measurers the cycle begun at `before` cannot judge: cut off, dropped, just back."""
-        for broker, client in self.clients.items():
-            connected, up_since = before[broker]
+        for (broker, client), (connected, up_since) in zip(self._pairs, before, strict=True):
             if not (connected and _usable(client) and client.up_since == up_since):
                 self._blind.add(broker)
-            elif broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
+            elif self._blind and broker in self._blind and time.time() - (client.up_since or 0.0) >= SETTLE:
                 self._blind.discard(broker)
         return set(self._blind)
 
