@@ -41,6 +41,8 @@ class DiskAlarm:
         self.min_free = min_free
         self.node = node
         self.writes, self.free = f"{node}/{WRITES}", f"{node}/{FREE}"
+        self._covers: dict[str, bool] = {}
+        """Whether a disk rule's `select` covers this collector's node, by selector (judged once, not every cycle)."""
         self._full_at_start: bool | None = None
         """Whether the disk refused writes at this run's first look (until it takes them again): the run before
         could not store that it told the `writes` alert, which this run then tells again, saying so."""
@@ -52,7 +54,10 @@ class DiskAlarm:
 
         A series of this rule that is not this collector's (its node renamed since) ends: every alert can resolve.
         """
-        if not selector_covers(rule.select, self.node):
+        covers = self._covers.get(rule.select)
+        if covers is None:
+            covers = self._covers[rule.select] = selector_covers(rule.select, self.node)
+        if not covers:
             return []
         free, since = self.health.free(), self.health.refused_since()
         self._full_at_start = since is not None and self._full_at_start in (None, True)

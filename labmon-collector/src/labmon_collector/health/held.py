@@ -88,6 +88,8 @@ class Held:
 
     def recorded(self) -> None:
         """Note that the cycle's alert history is written; send what is due."""
+        if not self._queue:  # most cycles: nothing held, nothing to send (only this thread adds to the queue)
+            return
         for cycle in list(self._queue):
             cycle.recorded = True
         self.release()
