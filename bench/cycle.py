@@ -12,7 +12,7 @@ both sides are split alike. The collector and the asker take turns in the bench'
 labmon run alternately, round by round, against the same broker, so both see the same machine. Beside
 the medians of wall time it prints each side's CPU per round: the asking process's (during that side's
 rounds) + its answerers' processes'.
-Run: .venv/bin/python bench/cycle.py [--rounds 20] [--sizes 1,10,100] [--per-process 10]
+Run: .venv/bin/python bench/cycle.py [--rounds 100] [--sizes 1,10,100] [--per-process 10]
 """
 
 from __future__ import annotations
@@ -306,7 +306,8 @@ def main() -> None:
         serve(kind, host, int(port), range(int(first), int(stop)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=20)
+    # At 20 rounds the medians of rounds of about 1 ms swung by a third between runs minutes apart.
+    parser.add_argument("--rounds", type=int, default=100, help="rounds of each side per size")
     parser.add_argument("--sizes", default="1,10,100")
     parser.add_argument("--per-process", type=int, default=10, help="measurers (and responders) per child process")
     args = parser.parse_args()
