@@ -260,7 +260,7 @@ class AlertStore:
     def later(self, **facts: Any) -> None:
         """Leave facts for the next commit that writes anything (the pulse's at the latest), never one of their own."""
         self._riders.update(facts)
-        self._unnoted.update({key: json.dumps(value) for key, value in facts.items()})
+        self._unnoted.update({key: _text(value) for key, value in facts.items()})
 
     def _other_wrote(self, reader: Literal["open", "save", "note"]) -> None:
         """Reread what the file holds if another connection wrote it since (a `labmon collector --once`

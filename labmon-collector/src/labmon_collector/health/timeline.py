@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labmon.rule_config import RuleConfig
-from labmon_collector.history.reader import DIGITS, TICKS, History, asked_rows, tick_of
+from labmon_collector.history.reader import History, asked_rows, tick_of, times_of, written_times
 from labmon_collector.history.writer import BUCKET_WIDTHS, WINDOW, window_sql
 
 GOOD, BAD, UNKNOWN = 0, 1, 2
@@ -160,7 +160,7 @@ def _timelines(
     fine, wide = BUCKET_WIDTHS
     judge = {**bounds(rule), "since": since, "until": until, "step": step}
     asked = np.array(series, np.int64)
-    parts = [_settled(history, asked, {**judge, "fine": fine, "wide": wide}) for asked in asked_rows(series)]
+    parts = [_settled(history, rows, {**judge, "fine": fine, "wide": wide}) for rows in asked_rows(series)]
     owner, s_start, s_stop, s_state = (np.concatenate([part[i] for part in parts]) for i in range(4))
     # the stretches between the settled ones, series by series: from `since` or a settled end to the next settled
     # start or `until`
@@ -236,7 +236,7 @@ def _read(
 
     gap = judge["gap"]
     ticks = tick_of(float(lo.min()) - gap, float(hi.max()) + gap) if len(lo) else None
-    base, tick = ticks or (0.0, 1.0)
+    time, written = written_times(ticks, "p.t")
     # each reading read once, its time saying its stretch: one series' stretches far enough apart
     apart = bool(np.all(owner == owner[:1]) and np.all(lo[1:] - hi[:-1] > 2 * gap))
     found: list[tuple[Indexes, Floats, States]] = []
@@ -245,7 +245,6 @@ def _read(
         values = {f"lo{i}": float(lo[i]) for i in part} | {f"hi{i}": float(hi[i]) for i in part}
         stretches = ", ".join(f"({i}, {int(owner[i])}, :lo{i}, :hi{i})" for i in part)
         for source in SOURCES.values():
-            time = (DIGITS if ticks is None else TICKS).format(t="p.t")
             sql = POINTS.format(
                 stretches=stretches,
                 first=f"max({window_sql('(lo - :gap)')}, coalesce((SELECT MIN(start) FROM points), 0))",
@@ -254,13 +253,9 @@ def _read(
                 time=time,
                 index="''" if apart else "group_concat(k)",
             )
-            [(index, text, digits)] = history.query(sql, {**judge, **values, "base": base, "per_tick": 1 / tick})
+            [(index, text, digits)] = history.query(sql, {**judge, **values, **written})
             if text:
-                times: Floats = (
-                    np.fromstring(text, np.int64, sep=",").astype(np.float64) * tick + base
-                    if ticks
-                    else np.fromstring(text, sep=",")
-                )
+                times = times_of(text, ticks)
                 found.append((_stretches(index, times, lo - gap), times, _digits(digits)))
     if not found:
         return np.empty(0, np.int64), np.empty(0), np.empty(0), np.empty(0, np.int8)

@@ -77,6 +77,25 @@ def asked_rows(series: Sequence[int]) -> Iterator[str]:
         yield ", ".join(f"({int(s)})" for s in series[first : first + SERIES_PER_READ])
 
 
+def written_times(ticks: tuple[float, float] | None, column: str) -> tuple[str, dict[str, float]]:
+    """Return how a statement writes the times of `column`: as TICKS from `ticks` (a base and a tick, `tick_of`),
+    or as DIGITS without them; and the statement's values for it."""
+    if ticks is None:
+        return DIGITS.format(t=column), {}
+    base, tick = ticks
+    return TICKS.format(t=column), {"base": base, "per_tick": 1 / tick}
+
+
+def times_of(text: str, ticks: tuple[float, float] | None) -> Times:
+    """Return the times a statement wrote as `written_times` with the same `ticks` says, from their text."""
+    import numpy as np
+
+    if ticks is None:
+        return np.fromstring(text, sep=",")
+    base, tick = ticks
+    return np.fromstring(text, np.int64, sep=",").astype(np.float64) * tick + base
+
+
 def tick_of(low: float, high: float) -> tuple[float, float] | None:
     """Return a base and a tick (a power of two) such that every float in [low, high] is the base plus whole ticks,
     exactly (the tick: the spacing of floats at `low`, which those above are multiples of); None if none fits."""
@@ -266,18 +285,13 @@ class History:
 
         owners, times = [np.empty(0, np.int64)], [np.empty(0)]
         ticks = tick_of(window_of(since), until)
-        base, tick = ticks or (0.0, 1.0)
-        values = {"first": window_of(since), "until": until, "base": base, "per_tick": 1 / tick}
+        time, written = written_times(ticks, "t")
+        values = {"first": window_of(since), "until": until, **written}
         for asked in asked_rows(series):
-            sql = TIMES.format(asked=asked, time=(DIGITS if ticks is None else TICKS).format(t="t"))
-            [(owner, t)] = self.query(sql, values)
+            [(owner, t)] = self.query(TIMES.format(asked=asked, time=time), values)
             if t:
                 owners.append(np.fromstring(owner, np.int64, sep=","))
-                times.append(
-                    np.fromstring(t, np.int64, sep=",").astype(np.float64) * tick + base
-                    if ticks
-                    else np.fromstring(t, sep=",")
-                )
+                times.append(times_of(t, ticks))
         owner, t = np.concatenate(owners), np.concatenate(times)
         order = np.lexsort((t, owner))
         return owner[order], t[order]
